@@ -1,0 +1,161 @@
+# gokernel — Go's allocator design on bare-metal x86-64.
+#
+#   make            build the loader, the kernel and the boot image (build/esp.img)
+#   make run        boot it in QEMU, serial console on this terminal
+#   make test       host unit tests + the QEMU boot matrix; ends with "N passed, N failed"
+#   make iso        build/gokernel.iso (El Torito EFI)
+#   make debug      QEMU paused with a GDB stub on :1234 (see README.md)
+#   make clean
+#
+# Variables: CPUS MEM CMDLINE (make run / debug), TEST_CONFIGS, KTEST_FAIL (make test).
+
+BUILD   ?= build
+CC      ?= gcc
+OBJCOPY ?= objcopy
+PYTHON  ?= python3
+QEMU    ?= qemu-system-x86_64
+OVMF_CODE ?= /usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS ?= /usr/share/OVMF/OVMF_VARS_4M.fd
+
+CPUS    ?= 4
+MEM     ?= 1G
+CMDLINE ?= test=quick stats shell
+
+# V=1 shows full commands
+V ?= 0
+ifeq ($(V),0)
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+else
+Q :=
+say :=
+endif
+
+WARN := -Wall -Wextra -Werror
+DEPFLAGS = -MMD -MP
+
+.PHONY: all kernel loader image iso run debug test host-test qemu-test clean deps FORCE
+all: image
+
+# ---------------------------------------------------------------- dependencies
+# Installs missing Debian packages (qemu, ovmf, gnu-efi, mtools, xorriso).
+DEPS_STAMP := $(BUILD)/.deps-ok
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	@bash scripts/install-deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+# ---------------------------------------------------------------- kernel
+# alloc/ builds into the kernel and into the host library; mksizeclasses.c is
+# a host-only generator.
+ALLOC_SRCS   := $(filter-out alloc/mksizeclasses.c,$(wildcard alloc/*.c))
+KERNEL_CSRCS := $(wildcard kernel/*.c) $(ALLOC_SRCS) $(wildcard tests/kernel/*.c)
+KERNEL_ASRCS := $(wildcard kernel/*.S)
+KERNEL_OBJS  := $(patsubst %.c,$(BUILD)/k/%.o,$(KERNEL_CSRCS)) \
+                $(patsubst %.S,$(BUILD)/k/%.o,$(KERNEL_ASRCS))
+
+KERNEL_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector \
+	-fno-pic -fno-pie -mno-red-zone -mcmodel=kernel -mgeneral-regs-only \
+	-fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-strict-aliasing \
+	-I. -Ikernel -Ialloc -DGOKERNEL_KERNEL=1 $(KCFLAGS)
+KERNEL_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-size=4096 \
+	-Wl,--build-id=none -Wl,-z,noexecstack
+
+kernel: $(BUILD)/kernel.elf
+$(BUILD)/kernel.elf: $(KERNEL_OBJS) linker.ld
+	$(call say,LD,$@)$(CC) $(KERNEL_CFLAGS) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) -lgcc
+
+$(BUILD)/k/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BUILD)/k/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(call say,AS,$<)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# ---------------------------------------------------------------- UEFI loader
+EFI_INC  := /usr/include/efi
+EFI_LIB  := /usr/lib
+BOOT_SRCS := $(wildcard boot/*.c)
+BOOT_OBJS := $(patsubst %.c,$(BUILD)/b/%.o,$(BOOT_SRCS))
+BOOT_CFLAGS := -std=gnu11 -O2 $(WARN) -fpic -fshort-wchar -mno-red-zone -ffreestanding \
+	-fno-stack-protector -fno-strict-aliasing -mgeneral-regs-only \
+	-DEFI_FUNCTION_WRAPPER -DGNU_EFI_USE_MS_ABI -I$(EFI_INC) -I$(EFI_INC)/x86_64 -I. -Iboot
+
+loader: $(BUILD)/BOOTX64.EFI
+$(BUILD)/b/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(call say,CC-EFI,$<)$(CC) $(BOOT_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BUILD)/loader.so: $(BOOT_OBJS)
+	$(call say,LD-EFI,$@)ld -nostdlib -znocombreloc -shared -Bsymbolic -T $(EFI_LIB)/elf_x86_64_efi.lds \
+		$(EFI_LIB)/crt0-efi-x86_64.o $(BOOT_OBJS) -o $@ -L$(EFI_LIB) -lefi -lgnuefi
+$(BUILD)/BOOTX64.EFI: $(BUILD)/loader.so
+	$(call say,EFI,$@)$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela \
+		-j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 $< $@
+
+# ---------------------------------------------------------------- boot image
+# build/esp.img: FAT image with \EFI\BOOT\BOOTX64.EFI, \kernel.elf and
+# \cmdline.txt (the default command line; QEMU's -fw_cfg overrides it per boot).
+DEFAULT_CMDLINE ?= test=quick stats shell
+image: $(BUILD)/esp.img
+$(BUILD)/cmdline.txt: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(DEFAULT_CMDLINE)' > $@.tmp
+	@cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(BUILD)/esp.img: $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline.txt iso/mkesp.sh $(DEPS_STAMP)
+	$(Q)bash iso/mkesp.sh $@ $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline.txt
+
+iso: $(BUILD)/gokernel.iso
+$(BUILD)/gokernel.iso: $(BUILD)/esp.img iso/mkiso.sh
+	$(Q)bash iso/mkiso.sh $@ $(BUILD)/esp.img
+
+# ---------------------------------------------------------------- run / debug
+run: image
+	@$(PYTHON) tests/qemu/run.py --run --cpus $(CPUS) --mem $(MEM) --cmdline '$(CMDLINE)'
+
+debug: image
+	@$(PYTHON) tests/qemu/run.py --run --debug --cpus $(CPUS) --mem $(MEM) --cmdline '$(CMDLINE)'
+
+# ---------------------------------------------------------------- host tests
+# Every tests/host/test_*.c is one binary, linked with alloc/, the portable
+# kernel pieces and the Linux platform, under ASan and UBSan.
+HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -I. -Ikernel -Ialloc -Itests/host \
+	-DGOKERNEL_HOST=1 -pthread
+HOST_PORTABLE := kernel/fmt.c kernel/memmap.c kernel/cmdline.c
+HOST_LIB_SRCS := $(ALLOC_SRCS) $(filter $(wildcard kernel/*.c),$(HOST_PORTABLE)) \
+	$(filter-out $(wildcard tests/host/test_*.c),$(wildcard tests/host/*.c))
+HOST_LIB_OBJS := $(patsubst %.c,$(BUILD)/h/%.o,$(HOST_LIB_SRCS))
+HOST_TESTS    := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(wildcard tests/host/test_*.c))
+
+$(BUILD)/h/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,HOSTCC,$<)$(CC) $(HOST_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BUILD)/host/%: $(BUILD)/h/tests/host/%.o $(HOST_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)$(CC) $(HOST_CFLAGS) -o $@ $^
+
+# The size-class generator (Go's mksizeclasses rules) and a check that the
+# committed table is its output.
+$(BUILD)/mksizeclasses: alloc/mksizeclasses.c
+	@mkdir -p $(dir $@)
+	$(call say,HOSTCC,$<)$(CC) -std=gnu11 -O1 $(WARN) -o $@ $<
+sizeclasses: $(BUILD)/mksizeclasses
+	$(BUILD)/mksizeclasses > alloc/sizeclasses.h
+
+HOST_BINS := $(HOST_TESTS) $(if $(wildcard alloc/mksizeclasses.c),$(BUILD)/mksizeclasses)
+host-test: $(HOST_BINS)
+	@SKIP_QEMU=1 $(PYTHON) tests/run_all.py
+
+# ---------------------------------------------------------------- QEMU tests
+qemu-test: image iso
+	@$(PYTHON) tests/qemu/run.py --matrix '$(or $(TEST_CONFIGS),all)' $(if $(KTEST_FAIL),--inject-failure)
+export KTEST_FAIL TEST_CONFIGS
+
+test: deps
+	@$(MAKE) --no-print-directory image iso $(HOST_BINS)
+	@$(PYTHON) tests/run_all.py
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,98 @@
+/*
+ * platform.h — everything alloc/ needs from its host, and nothing more.
+ *
+ * alloc/ is portable C: it includes only its own headers, <stdint.h>,
+ * <stddef.h>, <stdbool.h>, <stdarg.h> and this file.  Two hosts implement it:
+ *   kernel/alloc_platform.c   page tables over frames from the frame allocator
+ *   tests/host/platform_host.c  mmap / mprotect / madvise on Linux
+ *
+ * Address-space states (Go's mem.go):
+ *   None      nothing
+ *   Reserved  virtual range claimed; touching it faults
+ *   Prepared  page tables (kernel) exist; no physical memory behind it; touching faults
+ *   Ready     backed by physical memory, zero-filled when it became Ready, usable
+ * Transitions: None→Reserved (plat_reserve), Reserved→Prepared (plat_prepare),
+ * Prepared→Ready (plat_back), Ready→Prepared (plat_unback).
+ * All sizes and addresses passed to these are multiples of PLAT_PAGE_SIZE.
+ */
+#ifndef ALLOC_PLATFORM_H
+#define ALLOC_PLATFORM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLAT_PAGE_SIZE 4096u /* granularity of plat_back / plat_unback */
+
+/* The fixed virtual window every plat_reserve result falls in, so that
+ * alloc/ can index arenas with a flat table: [*base, *base + *size).
+ * *size is a multiple of 64 MiB.  Constant after the first call. */
+void plat_heap_window(uintptr_t *base, uint64_t *size);
+
+/* Reserve `size` bytes of virtual address space aligned to `align` (a power
+ * of two, >= PLAT_PAGE_SIZE) for the heap.  Returns the base, or 0 when the
+ * heap's virtual range is exhausted.  Never returns memory that is usable. */
+uintptr_t plat_reserve(uint64_t size, uint64_t align);
+
+/* Reserved → Prepared.  Returns false when the host cannot build the
+ * mapping structures (e.g. no frame for a page table); the range is then
+ * still Reserved. */
+bool plat_prepare(uintptr_t base, uint64_t size);
+
+/* Prepared → Ready: back every page with zeroed physical memory.
+ * All-or-nothing: returns false (and leaves the whole range Prepared) when
+ * physical memory runs out. */
+bool plat_back(uintptr_t base, uint64_t size);
+
+/* Ready → Prepared: give the physical memory back.  The contents are lost;
+ * a later plat_back yields zeroed pages again. */
+void plat_unback(uintptr_t base, uint64_t size);
+
+/* Bytes of physical memory the host could still back right now (a hint for
+ * statistics and tests; may change at any time). */
+uint64_t plat_phys_free(void);
+
+/* CPU identity.  plat_cpu_id() is in [0, plat_ncpu()); plat_ncpu() never
+ * exceeds PLAT_MAX_CPUS and is fixed once the allocator is initialised. */
+#define PLAT_MAX_CPUS 64
+uint32_t plat_cpu_id(void);
+uint32_t plat_ncpu(void);
+
+/* Interrupt/preemption control around per-CPU (mcache) work: while
+ * "pinned" the caller stays on the same CPU and cannot be re-entered by an
+ * interrupt handler that allocates.  Returns a token for plat_unpin. */
+uint64_t plat_pin(void);
+void plat_unpin(uint64_t token);
+
+/* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
+ * while held (kernel) and restores them on unlock. Zero-initialised is
+ * unlocked. */
+typedef struct plat_lock {
+    volatile uint32_t next;   /* next ticket to hand out */
+    volatile uint32_t owner;  /* ticket now served */
+    uint64_t saved_flags;     /* interrupt state to restore (kernel) */
+    int32_t holder_cpu;       /* cpu id holding it + 1, 0 when free (debug) */
+    uint32_t rank;            /* lock-order rank, see alloc/lockrank.h */
+} plat_lock_t;
+
+void plat_lock(plat_lock_t *l);
+void plat_unlock(plat_lock_t *l);
+/* True when the calling CPU holds `l` (for _locked assertions). */
+bool plat_lock_held(const plat_lock_t *l);
+
+/* Fatal error: print `msg` (already formatted) and stop.  Never returns. */
+_Noreturn void plat_panic(const char *msg);
+
+/* Log a line (printf-style: %d %u %x %lx %lu %llu %p %s %c %zu supported). */
+void plat_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void plat_vlog(const char *fmt, va_list ap);
+
+/* Format into buf (always NUL-terminated when n > 0); returns the length the
+ * full output would have had, like vsnprintf.  Same formats as plat_log. */
+int plat_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
+
+/* Monotonic cycle/ns counter for benchmarks: nanoseconds since boot. */
+uint64_t plat_nanotime(void);
+
+#endif /* ALLOC_PLATFORM_H */

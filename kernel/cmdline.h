@@ -1,0 +1,41 @@
+/*
+ * cmdline.h — the kernel command line (portable; host-tested).
+ *
+ * Words are separated by spaces or tabs.  Recognised words:
+ *   test=quick            run the quick self-tests (default set)
+ *   test=all              run every self-test, slow ones included
+ *   test=NAME[,NAME...]   run the named self-tests only
+ *   test=list             print the names of all self-tests
+ *   test=none             run no self-test
+ *   failtest              also register the deliberately failing self-test
+ *                         ("selftest_must_fail"), to prove failures are seen
+ *   stats                 print the memory statistics after the tests
+ *   classes               print the size-class table after the tests
+ *   shell                 start the serial shell after the tests
+ *   halt                  power off when done; QEMU's exit status is the verdict
+ * An unknown word, or a known word with a bad value, is reported as
+ * `cmdline: unknown word 'X'` / `cmdline: bad value in 'X'` and ignored.
+ */
+#ifndef KERNEL_CMDLINE_H
+#define KERNEL_CMDLINE_H
+
+enum test_mode { TEST_NONE = 0, TEST_QUICK, TEST_ALL, TEST_NAMED, TEST_LIST };
+
+#define CMDLINE_MAX_ERRORS 4
+#define CMDLINE_NAMES_MAX 256
+
+struct cmdline {
+    enum test_mode test;
+    char test_names[CMDLINE_NAMES_MAX]; /* comma-separated, for TEST_NAMED */
+    int failtest, stats, classes, shell, halt;
+    int nerrors;
+    char errors[CMDLINE_MAX_ERRORS][96];
+};
+
+/* Parses `s` (NUL-terminated) into *out; returns the number of errors. */
+int cmdline_parse(const char *s, struct cmdline *out);
+
+/* True when `name` is in the comma-separated `list`. */
+int cmdline_list_has(const char *list, const char *name);
+
+#endif

@@ -1,0 +1,13 @@
+/* kinit.h — late initialisation hooks called by kmain (heap, SMP, ...). */
+#ifndef KERNEL_KINIT_H
+#define KERNEL_KINIT_H
+
+#include "cmdline.h"
+#include "memmap.h"
+
+void kinit_late(void);                              /* after paging + cmdline */
+void kinit_after_tests(const struct cmdline *c);    /* stats, classes */
+const struct mem_range *kernel_usable_ranges(int *n);
+extern struct cmdline kernel_cmdline;
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * platform_host.c — alloc/platform.h on Linux, for host tests and benchmarks.
+ *
+ * Reserved = PROT_NONE mapping, Prepared = the same (no page tables to build
+ * in user space), Ready = PROT_READ|PROT_WRITE, and Ready→Prepared is
+ * madvise(MADV_DONTNEED) + PROT_NONE, which also guarantees zero pages on the
+ * next plat_back — exactly the kernel's semantics.
+ */
+#define _GNU_SOURCE
+#include "platform_host.h"
+#include "platform.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static uintptr_t window_base, window_next;
+static uint64_t phys_limit = 4ull << 30;
+static uint64_t ready_bytes;
+static uint32_t ncpu = 1;
+static __thread uint32_t cur_cpu;
+static int quiet;
+static char last_log[1024];
+static plat_lock_t host_lock; /* protects window_next and ready_bytes */
+void (*host_panic_hook)(const char *msg);
+
+void host_set_phys_limit(uint64_t bytes) { phys_limit = bytes; }
+uint64_t host_ready_bytes(void) { return __atomic_load_n(&ready_bytes, __ATOMIC_RELAXED); }
+void host_set_ncpu(uint32_t n) { ncpu = n ? (n > PLAT_MAX_CPUS ? PLAT_MAX_CPUS : n) : 1; }
+void host_set_cpu(uint32_t id) { cur_cpu = id; }
+void host_set_quiet(int q) { quiet = q; }
+const char *host_last_log(void) { return last_log; }
+
+static void window_init(void)
+{
+    if (window_base)
+        return;
+    /* Over-reserve by one arena so the window can be 64 MiB aligned. */
+    uint64_t align = 64ull << 20;
+    void *p = mmap(0, HOST_HEAP_WINDOW + align, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("platform_host: mmap of the heap window");
+        abort();
+    }
+    window_base = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    window_next = window_base;
+}
+
+void plat_heap_window(uintptr_t *base, uint64_t *size)
+{
+    plat_lock(&host_lock);
+    window_init();
+    plat_unlock(&host_lock);
+    *base = window_base;
+    *size = HOST_HEAP_WINDOW;
+}
+
+uintptr_t plat_reserve(uint64_t size, uint64_t align)
+{
+    plat_lock(&host_lock);
+    window_init();
+    uintptr_t p = (window_next + align - 1) & ~(uintptr_t)(align - 1);
+    if (p + size > window_base + HOST_HEAP_WINDOW || p + size < p) {
+        plat_unlock(&host_lock);
+        return 0;
+    }
+    window_next = p + size;
+    plat_unlock(&host_lock);
+    return p;
+}
+
+bool plat_prepare(uintptr_t base, uint64_t size)
+{
+    (void)base;
+    (void)size;
+    return true;
+}
+
+bool plat_back(uintptr_t base, uint64_t size)
+{
+    plat_lock(&host_lock);
+    if (ready_bytes + size > phys_limit) {
+        plat_unlock(&host_lock);
+        return false;
+    }
+    ready_bytes += size;
+    plat_unlock(&host_lock);
+    if (mprotect((void *)base, size, PROT_READ | PROT_WRITE) != 0) {
+        perror("platform_host: mprotect");
+        abort();
+    }
+    return true;
+}
+
+void plat_unback(uintptr_t base, uint64_t size)
+{
+    madvise((void *)base, size, MADV_DONTNEED);
+    mprotect((void *)base, size, PROT_NONE);
+    plat_lock(&host_lock);
+    ready_bytes -= size;
+    plat_unlock(&host_lock);
+}
+
+uint64_t plat_phys_free(void)
+{
+    uint64_t r = host_ready_bytes();
+    return r >= phys_limit ? 0 : phys_limit - r;
+}
+
+uint32_t plat_cpu_id(void) { return cur_cpu < ncpu ? cur_cpu : 0; }
+uint32_t plat_ncpu(void) { return ncpu; }
+uint64_t plat_pin(void) { return 0; }
+void plat_unpin(uint64_t token) { (void)token; }
+
+void plat_lock(plat_lock_t *l)
+{
+    uint32_t t = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != t)
+        __builtin_ia32_pause();
+    l->holder_cpu = (int32_t)plat_cpu_id() + 1;
+}
+
+void plat_unlock(plat_lock_t *l)
+{
+    l->holder_cpu = 0;
+    __atomic_store_n(&l->owner, l->owner + 1, __ATOMIC_RELEASE);
+}
+
+bool plat_lock_held(const plat_lock_t *l)
+{
+    return l->next != l->owner && l->holder_cpu == (int32_t)plat_cpu_id() + 1;
+}
+
+_Noreturn void plat_panic(const char *msg)
+{
+    if (host_panic_hook)
+        host_panic_hook(msg);
+    fprintf(stderr, "panic: %s\n", msg);
+    abort();
+}
+
+int plat_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
+{
+    return vsnprintf(buf, n, fmt, ap);
+}
+
+void plat_vlog(const char *fmt, va_list ap)
+{
+    vsnprintf(last_log, sizeof last_log, fmt, ap);
+    if (!quiet)
+        fprintf(stderr, "%s\n", last_log);
+}
+
+void plat_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    plat_vlog(fmt, ap);
+    va_end(ap);
+}
+
+uint64_t plat_nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

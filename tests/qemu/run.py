@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""QEMU harness for gokernel.
+
+  run.py --run [--debug] --cpus N --mem SIZE --cmdline '...'   (make run / make debug)
+  run.py --matrix all|NAME[,NAME] [--inject-failure] [--json OUT]   (make test)
+  run.py --list
+
+Every boot uses q35 + OVMF, -no-reboot, isa-debug-exit (the kernel writes
+0x10 → exit 33 = pass, 0x11 → exit 35 = fail), the serial port captured to
+build/test/<config>.log, and the per-boot kernel command line through
+-fw_cfg name=opt/gokernel/cmdline.  A configuration passes only when the exit
+status is 33 AND the log has a summary line "N passed, 0 failed" with N > 0
+AND every extra expectation of the configuration holds.  A timeout is a
+failure that names the configuration and shows the last 40 log lines.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+PASS_EXIT, FAIL_EXIT = 33, 35
+SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", re.M)
+
+# name, cpus, mem, cmdline, boot ("disk" | "cdrom" | image path key), expectations
+DEFAULT_CMDLINE = "test=all stats halt"
+CONFIGS = [
+    dict(name="smp1-128M", cpus=1, mem="128M"),
+    dict(name="smp1-512M", cpus=1, mem="512M"),
+    dict(name="smp2-1G", cpus=2, mem="1G"),
+    dict(name="smp4-3G", cpus=4, mem="3G", expect=[r"range[s]? above 4 GiB \([1-9]\d* MiB\)"]),
+    dict(name="iso-smp2-512M", cpus=2, mem="512M", boot="cdrom"),
+    # The harness proves it sees failures: a deliberately failing self-test
+    # must turn this boot red (exit 35, "not ok ... selftest_must_fail").
+    dict(name="failtest-detected", cpus=1, mem="256M", cmdline="test=quick failtest halt",
+         negative=True, expect=[r"not ok \d+ - selftest_must_fail"]),
+    # Loader bad input: the loader must say what is wrong (it then returns to
+    # the firmware, which waits in its shell: we stop QEMU when we see it).
+    dict(name="loader-missing-kernel", cpus=1, mem="256M", boot="esp-nokernel", loader_error=True,
+         expect=[r"boot: error: cannot open \\kernel\.elf"]),
+    dict(name="loader-corrupt-kernel", cpus=1, mem="256M", boot="esp-corrupt", loader_error=True,
+         expect=[r"boot: error: kernel\.elf: (not an ELF file|.*extends past end of file|truncated)"]),
+    dict(name="loader-wrong-arch", cpus=1, mem="256M", boot="esp-arm", loader_error=True,
+         expect=[r"boot: error: kernel\.elf: wrong machine 183"]),
+]
+
+
+def qemu_cmd(cpus, mem, cmdline, vars_path, boot="disk", serial="stdio", debug=False):
+    cmd = ["qemu-system-x86_64", "-machine", "q35", "-m", str(mem), "-smp", str(cpus),
+           "-no-reboot", "-display", "none", "-net", "none",
+           "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+           "-drive", f"if=pflash,format=raw,file={vars_path}",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+           "-serial", serial]
+    if cmdline is not None:
+        cmd += ["-fw_cfg", "name=opt/gokernel/cmdline,string=" + cmdline.replace(",", ",,")]
+    if boot == "cdrom":
+        cmd += ["-cdrom", os.path.join(BUILD, "gokernel.iso")]
+    elif boot == "disk":
+        cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'esp.img')},snapshot=on"]
+    else:
+        cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'neg', boot + '.img')},snapshot=on"]
+    if debug:
+        cmd += ["-s", "-S"]
+    return cmd
+
+
+def fresh_vars(name):
+    os.makedirs(os.path.join(BUILD, "test"), exist_ok=True)
+    path = os.path.join(BUILD, "test", f"{name}.vars.fd")
+    shutil.copyfile(OVMF_VARS, path)
+    return path
+
+
+# ---------------------------------------------------------------- make run
+def run_interactive(a):
+    vars_path = fresh_vars("run")
+    cmd = qemu_cmd(a.cpus, a.mem, a.cmdline, vars_path, debug=a.debug)
+    if a.debug:
+        print("QEMU is paused with a GDB stub on localhost:1234. In another terminal:\n"
+              "  gdb -x tests/qemu/gdbinit build/kernel.elf\n"
+              "(tests/qemu/gdbinit connects, sets a breakpoint on kmain and continues.)",
+              flush=True)
+    print("qemu: " + " ".join(cmd[:8]) + " ... (serial console below; Ctrl-D or 'poweroff' "
+          "ends the shell, Ctrl-A X kills QEMU)", flush=True)
+    if sys.stdin.isatty():
+        # -serial mon:stdio puts the terminal in raw mode and keeps Ctrl-A X.
+        cmd[cmd.index("-serial") + 1] = "mon:stdio"
+        rc = subprocess.call(cmd)
+    else:
+        # Non-interactive: the firmware also reads the serial port, so hold
+        # stdin back until the kernel's shell prompt appears, then pass it
+        # through followed by end-of-input (0x04) so the shell powers off.
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        data = sys.stdin.buffer.read()
+        seen = b""
+        fed = False
+        while True:
+            chunk = p.stdout.read1(4096)
+            if not chunk:
+                break
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            if not fed:
+                seen = (seen + chunk)[-4096:]
+                if b"gokernel shell:" in seen:
+                    fed = True
+                    try:
+                        p.stdin.write(data + b"\x04")
+                        p.stdin.flush()
+                    except (BrokenPipeError, OSError):
+                        pass
+        rc = p.wait()
+    if rc == PASS_EXIT:
+        return 0
+    if rc == FAIL_EXIT:
+        print("make run: the kernel reported failure (QEMU exit 35)", file=sys.stderr)
+        return 1
+    print(f"make run: QEMU ended with status {rc} (a triple fault or a kill; "
+          "the kernel did not power off)", file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------- negative images
+def make_negative_images():
+    neg = os.path.join(BUILD, "neg")
+    os.makedirs(neg, exist_ok=True)
+    efi = os.path.join(BUILD, "BOOTX64.EFI")
+    kernel = open(os.path.join(BUILD, "kernel.elf"), "rb").read()
+    arm = bytearray(kernel)
+    arm[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
+    variants = {"esp-nokernel": None, "esp-corrupt": kernel[:0x1100],  # cut inside the first segment
+                "esp-arm": bytes(arm)}
+    for name, content in variants.items():
+        img = os.path.join(neg, name + ".img")
+        if os.path.exists(img) and os.path.getmtime(img) > os.path.getmtime(efi) and \
+                os.path.getmtime(img) > os.path.getmtime(os.path.join(BUILD, "kernel.elf")):
+            continue
+        subprocess.check_call(["dd", "if=/dev/zero", f"of={img}", "bs=1k", "count=4096",
+                               "status=none"])
+        subprocess.check_call(["mformat", "-i", img, "::"])
+        subprocess.check_call(["mmd", "-i", img, "::/EFI", "::/EFI/BOOT"])
+        subprocess.check_call(["mcopy", "-i", img, efi, "::/EFI/BOOT/BOOTX64.EFI"])
+        if content is not None:
+            k = os.path.join(neg, name + ".elf")
+            open(k, "wb").write(content)
+            subprocess.check_call(["mcopy", "-i", img, k, "::/kernel.elf"])
+
+
+# ---------------------------------------------------------------- matrix
+def tail(text, n=40):
+    return "\n".join(text.splitlines()[-n:])
+
+
+def run_config(cfg, inject_failure, timeout):
+    name = cfg["name"]
+    cmdline = cfg.get("cmdline", DEFAULT_CMDLINE)
+    if inject_failure and not cfg.get("negative") and not cfg.get("loader_error"):
+        cmdline += " failtest"
+    log_path = os.path.join(BUILD, "test", f"{name}.log")
+    if os.path.exists(log_path):
+        os.remove(log_path)
+    cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(name), cfg.get("boot", "disk"),
+                   serial=f"file:{log_path}")
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+    timed_out = False
+    expect = [re.compile(e) for e in cfg.get("expect", [])]
+    while p.poll() is None:
+        if time.time() - t0 > timeout:
+            timed_out = True
+            break
+        if cfg.get("loader_error") and os.path.exists(log_path):
+            text = open(log_path, errors="replace").read()
+            if all(e.search(text) for e in expect):
+                break
+        time.sleep(0.2)
+    if p.poll() is None:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    qemu_out = p.stdout.read().decode(errors="replace")
+    elapsed = time.time() - t0
+    log = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
+    log = log.replace("\r", "")
+    problems = []
+    summary = None
+    if cfg.get("loader_error"):
+        for e in expect:
+            if not e.search(log):
+                problems.append(f"expected loader message /{e.pattern}/ not seen")
+        if timed_out:
+            problems.append(f"timed out after {timeout}s without the expected loader message")
+    else:
+        m = list(SUMMARY_RE.finditer(log))
+        summary = (int(m[-1].group(1)), int(m[-1].group(2))) if m else None
+        if timed_out:
+            problems.append(f"hung: no power-off within {timeout}s")
+        for e in expect:
+            if not e.search(log):
+                problems.append(f"expected /{e.pattern}/ in the serial log")
+        if cfg.get("negative"):
+            if p.returncode != FAIL_EXIT and not timed_out:
+                problems.append(f"a failing self-test went unnoticed: exit {p.returncode}, want 35")
+            if summary and summary[1] == 0:
+                problems.append("summary says 0 failed although a test must fail")
+        else:
+            if not timed_out and p.returncode != PASS_EXIT:
+                what = {FAIL_EXIT: "kernel reported failure", 0: "triple fault or reset"}.get(
+                    p.returncode, "unexpected exit")
+                problems.append(f"QEMU exit {p.returncode} ({what})")
+            if summary is None:
+                problems.append("no 'N passed, N failed' summary line")
+            elif summary[1] != 0 or summary[0] == 0:
+                problems.append(f"kernel summary: {summary[0]} passed, {summary[1]} failed")
+            failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
+            if failed_tests:
+                problems.append("failed self-tests: " + ", ".join(failed_tests))
+    if qemu_out.strip() and problems:
+        problems.append("qemu said: " + qemu_out.strip()[-500:])
+    return dict(name=name, ok=not problems, problems=problems, seconds=round(elapsed, 1),
+                exit=p.returncode, summary=summary, log=log_path, tail=tail(log) if problems else "")
+
+
+def run_matrix(a):
+    names = [c["name"] for c in CONFIGS]
+    wanted = names if a.matrix == "all" else a.matrix.split(",")
+    for w in wanted:
+        if w not in names:
+            print(f"run.py: unknown configuration '{w}' (known: {', '.join(names)})", file=sys.stderr)
+            return 2
+    configs = [c for c in CONFIGS if c["name"] in wanted]
+    if any(c.get("loader_error") for c in configs):
+        make_negative_images()
+    results = [None] * len(configs)
+    lock = threading.Lock()
+    nxt = [0]
+
+    def worker():
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= len(configs):
+                return
+            results[i] = run_config(configs[i], a.inject_failure, a.timeout)
+            r = results[i]
+            with lock:
+                s = f", kernel: {r['summary'][0]} passed, {r['summary'][1]} failed" if r["summary"] else ""
+                print(f"{'ok' if r['ok'] else 'not ok'} - qemu {r['name']} ({r['seconds']}s, exit {r['exit']}{s})",
+                      flush=True)
+                for pr in r["problems"]:
+                    print(f"#   {pr}")
+                if not r["ok"]:
+                    print(f"#   last 40 lines of {os.path.relpath(r['log'], ROOT)}:")
+                    for line in r["tail"].splitlines():
+                        print("#   | " + line)
+
+    threads = [threading.Thread(target=worker) for _ in range(a.jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    passed = sum(1 for r in results if r["ok"])
+    failed = len(results) - passed
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", action="store_true")
+    ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--cpus", default="4")
+    ap.add_argument("--mem", default="1G")
+    ap.add_argument("--cmdline", default="test=quick stats shell")
+    ap.add_argument("--matrix")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--inject-failure", action="store_true")
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("QEMU_TIMEOUT", "240")))
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("QEMU_JOBS", "2")))
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    if a.list:
+        for c in CONFIGS:
+            print(c["name"])
+        return 0
+    if a.run:
+        return run_interactive(a)
+    if a.matrix:
+        return run_matrix(a)
+    ap.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""make test: host unit tests, generator check, then the QEMU matrix.
+
+Prints each part's results and ends with one aggregate line
+"N passed, N failed" (every host test case, the size-class generator check
+and every QEMU configuration count once).  Exit status 1 on any failure.
+Environment: KTEST_FAIL=1 adds the deliberately failing self-test to every
+boot (proves a failure turns the run red); TEST_CONFIGS=a,b limits the
+QEMU matrix; SKIP_QEMU=1 runs the host part only.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed", re.M)
+
+
+def run_host():
+    passed = failed = 0
+    for exe in sorted(glob.glob(os.path.join(BUILD, "host", "test_*"))):
+        name = os.path.basename(exe)
+        t0 = time.time()
+        p = subprocess.run([exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+        out = p.stdout.decode(errors="replace")
+        m = SUMMARY.findall(out)
+        if not m:
+            print(f"not ok - host {name}: no summary line (exit {p.returncode})")
+            print("\n".join("#   " + l for l in out.splitlines()[-30:]))
+            failed += 1
+            continue
+        np_, nf = int(m[-1][0]), int(m[-1][1])
+        if p.returncode != 0 and nf == 0:
+            nf = 1  # crashed or sanitizer error after the summary
+        passed += np_
+        failed += nf
+        status = "ok" if nf == 0 else "not ok"
+        print(f"{status} - host {name}: {np_} passed, {nf} failed ({time.time() - t0:.1f}s)")
+        if nf:
+            for line in out.splitlines():
+                if line.startswith("not ok") or line.startswith("#") or "ERROR" in line or "runtime error" in line:
+                    print("#   " + line)
+    return passed, failed
+
+
+def run_generator_check():
+    gen = os.path.join(BUILD, "mksizeclasses")
+    if not os.path.exists(gen):
+        return 0, 0
+    p = subprocess.run([gen, "--check", os.path.join(ROOT, "alloc", "sizeclasses.h")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ok = p.returncode == 0
+    print(f"{'ok' if ok else 'not ok'} - alloc/sizeclasses.h equals mksizeclasses output: "
+          f"{p.stdout.decode().strip()}")
+    return (1, 0) if ok else (0, 1)
+
+
+def run_qemu():
+    cmd = [sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
+           os.environ.get("TEST_CONFIGS") or "all"]
+    if os.environ.get("KTEST_FAIL"):
+        cmd.append("--inject-failure")
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.stdout.decode(errors="replace")
+    lines = out.splitlines()
+    m = SUMMARY.findall(out)
+    # the matrix's own summary is its last line; print the rest
+    print("\n".join(lines[:-1] if m else lines))
+    if not m:
+        return 0, 1
+    return int(m[-1][0]), int(m[-1][1])
+
+
+def main():
+    t0 = time.time()
+    totals = [0, 0]
+    parts = [("host unit tests", run_host), ("size-class generator", run_generator_check)]
+    if not os.environ.get("SKIP_QEMU"):
+        parts.append(("QEMU boot matrix", run_qemu))
+    for title, fn in parts:
+        print(f"== {title}", flush=True)
+        p, f = fn()
+        totals[0] += p
+        totals[1] += f
+        sys.stdout.flush()
+    print(f"== done in {time.time() - t0:.0f}s")
+    print(f"{totals[0]} passed, {totals[1]} failed")
+    return 0 if totals[1] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
