@@ -78,6 +78,9 @@ void idt_load(void)
 
 void trap_set_handler(uint8_t vector, irq_handler_t h) { handlers[vector] = h; }
 
+/* NMIs are IPIs on SMP (TLB shootdown, panic stop): smp.c says if it was its. */
+__attribute__((weak)) int smp_nmi(struct trap_frame *f) { (void)f; return 0; }
+
 static int fixup(struct trap_frame *f)
 {
     for (const uint64_t *e = __extable_start; e < __extable_end; e += 2) {
@@ -106,6 +109,8 @@ static void dump_frame(const struct trap_frame *f)
 
 void trap_handler(struct trap_frame *f)
 {
+    if (f->vector == 2 && smp_nmi(f))
+        return;
     if (f->vector < 32) {
         if (fixup(f))
             return;

@@ -29,6 +29,7 @@ BUILD = os.path.join(ROOT, "build")
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 PASS_EXIT, FAIL_EXIT = 33, 35
+SMP_RE = re.compile(r"^smp: (\d+) of (\d+) CPUs started", re.M)
 SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", re.M)
 
 # name, cpus, mem, cmdline, boot ("disk" | "cdrom" | image path key), expectations
@@ -38,6 +39,8 @@ CONFIGS = [
     dict(name="smp1-512M", cpus=1, mem="512M"),
     dict(name="smp2-1G", cpus=2, mem="1G"),
     dict(name="smp4-3G", cpus=4, mem="3G", expect=[r"range[s]? above 4 GiB \([1-9]\d* MiB\)"]),
+    # TCG runs more virtual CPUs than the host has cores: slow, but every one must start.
+    dict(name="smp8-2G", cpus=8, mem="2G"),
     dict(name="iso-smp2-512M", cpus=2, mem="512M", boot="cdrom"),
     # The harness proves it sees failures: a deliberately failing self-test
     # must turn this boot red (exit 35, "not ok ... selftest_must_fail").
@@ -222,6 +225,12 @@ def run_config(cfg, inject_failure, timeout):
                 problems.append("no 'N passed, N failed' summary line")
             elif summary[1] != 0 or summary[0] == 0:
                 problems.append(f"kernel summary: {summary[0]} passed, {summary[1]} failed")
+            # Every CPU QEMU was given must have started ("smp: N of M CPUs started").
+            started = SMP_RE.search(log)
+            if not started:
+                problems.append("no 'smp: N of M CPUs started' line")
+            elif int(started.group(1)) != int(cfg["cpus"]):
+                problems.append(f"{started.group(1)} of {started.group(2)} CPUs started; QEMU was given -smp {cfg['cpus']}")
             failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
             if failed_tests:
                 problems.append("failed self-tests: " + ", ".join(failed_tests))
