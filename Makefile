@@ -37,6 +37,9 @@ DEPFLAGS = -MMD -MP
 .PHONY: all kernel loader image iso run debug test host-test qemu-test clean deps FORCE
 all: image
 
+# keep intermediate objects (host test objects are otherwise deleted and rebuilt)
+.SECONDARY:
+
 # ---------------------------------------------------------------- dependencies
 # Installs missing Debian packages (qemu, ovmf, gnu-efi, mtools, xorriso).
 DEPS_STAMP := $(BUILD)/.deps-ok
@@ -65,6 +68,8 @@ kernel: $(BUILD)/kernel.elf
 $(BUILD)/kernel.elf: $(KERNEL_OBJS) linker.ld
 	$(call say,LD,$@)$(CC) $(KERNEL_CFLAGS) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) -lgcc
 
+# task code: every function checks its frame against the task's stack guard
+$(BUILD)/k/%_split.o: KERNEL_CFLAGS += -fsplit-stack
 $(BUILD)/k/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@

@@ -39,6 +39,28 @@ static void parse_test(struct cmdline *c, const char *w, size_t n)
     }
 }
 
+/* N with an optional K/M/G suffix (powers of 1024); 0 on error. */
+static unsigned long long parse_size(const char *v, size_t n)
+{
+    unsigned long long x = 0;
+    size_t i = 0;
+    for (; i < n && v[i] >= '0' && v[i] <= '9'; i++) {
+        if (x > (~0ull - 9) / 10)
+            return 0;
+        x = x * 10 + (unsigned long long)(v[i] - '0');
+    }
+    if (i == 0)
+        return 0;
+    if (i + 1 == n) {
+        int sh = v[i] == 'K' || v[i] == 'k' ? 10 : v[i] == 'M' || v[i] == 'm' ? 20
+               : v[i] == 'G' || v[i] == 'g' ? 30 : -1;
+        if (sh < 0 || x > (~0ull >> sh))
+            return 0;
+        return x << sh;
+    }
+    return i == n ? x : 0;
+}
+
 int cmdline_parse(const char *s, struct cmdline *out)
 {
     for (size_t i = 0; i < sizeof *out; i++)
@@ -59,6 +81,19 @@ int cmdline_parse(const char *s, struct cmdline *out)
         else if (word_eq(w, n, "classes")) out->classes = 1;
         else if (word_eq(w, n, "shell")) out->shell = 1;
         else if (word_eq(w, n, "halt")) out->halt = 1;
+        else if (word_eq(w, n, "cpus")) out->cpus = 1;
+        else if (word_eq(w, n, "bench")) out->bench = 1;
+        else if (word_eq(w, n, "hotsplit")) out->hotsplit = 1;
+        else if (word_eq(w, n, "segcache")) out->segcache = 1;
+        else if (word_eq(w, n, "stack=segmented")) out->stack_segmented = 1;
+        else if (word_eq(w, n, "stack=contiguous")) out->stack_segmented = 0;
+        else if (n > 9 && word_eq(w, 9, "maxstack=")) {
+            out->maxstack = parse_size(w + 9, n - 9);
+            if (out->maxstack < 4096)
+                add_error(out, "bad value in", w, n);
+        }
+        else if (n >= 6 && word_eq(w, 6, "stack="))
+            add_error(out, "bad value in", w, n);
         else add_error(out, "unknown word", w, n);
     }
     return out->nerrors;

@@ -13,6 +13,13 @@
  *   classes               print the size-class table after the tests
  *   shell                 start the serial shell after the tests
  *   halt                  power off when done; QEMU's exit status is the verdict
+ *   cpus                  print the CPUs found and started
+ *   bench                 run the allocator benchmarks (per CPU count, both designs)
+ *   hotsplit              run the stack benchmark (hot split, growth to 1 MiB)
+ *   stack=contiguous      new tasks grow their stacks by copying (default)
+ *   stack=segmented       new tasks grow their stacks by linking segments
+ *   maxstack=N[K|M|G]     stack limit per task (default 1000000000, Go's)
+ *   segcache              segmented mode keeps one spare segment per task
  * An unknown word, or a known word with a bad value, is reported as
  * `cmdline: unknown word 'X'` / `cmdline: bad value in 'X'` and ignored.
  */
@@ -28,6 +35,9 @@ struct cmdline {
     enum test_mode test;
     char test_names[CMDLINE_NAMES_MAX]; /* comma-separated, for TEST_NAMED */
     int failtest, stats, classes, shell, halt;
+    int cpus, bench, hotsplit, segcache;
+    int stack_segmented;         /* stack=segmented */
+    unsigned long long maxstack; /* 0: default */
     int nerrors;
     char errors[CMDLINE_MAX_ERRORS][96];
 };

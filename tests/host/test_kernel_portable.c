@@ -219,6 +219,18 @@ static void cmdline_words(void)
     CHECK(!cmdline_list_has(c.test_names, "b") && !cmdline_list_has(c.test_names, "a,b_c"));
 }
 
+static void cmdline_stack_words(void)
+{
+    struct cmdline c;
+    CHECK(cmdline_parse("stack=segmented maxstack=64M segcache hotsplit bench cpus", &c) == 0);
+    CHECK(c.stack_segmented && c.maxstack == 64ull << 20 && c.segcache && c.hotsplit && c.bench && c.cpus);
+    CHECK(cmdline_parse("stack=contiguous maxstack=1000000", &c) == 0);
+    CHECK(!c.stack_segmented && c.maxstack == 1000000);
+    CHECK(cmdline_parse("stack=linked", &c) == 1);
+    CHECK(strcmp(c.errors[0], "cmdline: bad value in 'stack=linked'") == 0);
+    CHECK(cmdline_parse("maxstack=12Q maxstack=1 maxstack=99999999999999999999G", &c) == 3);
+}
+
 static void cmdline_bad_words(void)
 {
     struct cmdline c;
@@ -245,6 +257,7 @@ int main(int argc, char **argv)
         {"printf_truncates_and_counts", printf_truncates_and_counts},
         {"cmdline_words", cmdline_words},
         {"cmdline_bad_words", cmdline_bad_words},
+        {"cmdline_stack_words", cmdline_stack_words},
     };
     return tap_main(argc, argv, tests, TAP_COUNT(tests));
 }
