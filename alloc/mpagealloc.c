@@ -707,7 +707,8 @@ static bool scav_chunk(struct scav *s, const pallocChunk *c, uint64_t cbase)
 uint64_t pagealloc_scavenge(pageAlloc *p, uint64_t bytes, void (*unback)(uintptr_t, uint64_t))
 {
     struct scav s = {.p = p, .unback = unback,
-                     .want = (bytes + PAGE_SIZE - 1) >> PAGE_SHIFT};
+                     /* round up without overflowing: bytes may be ~0 ("all") */
+                     .want = (bytes >> PAGE_SHIFT) + ((bytes & (PAGE_SIZE - 1)) != 0)};
     if (s.want == 0 || p->free_pages == p->scav_pages)
         return 0;
     for (uint64_t gi = p->hi_group; gi-- > p->lo_group;) {

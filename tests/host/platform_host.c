@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -118,8 +119,14 @@ void plat_unpin(uint64_t token) { (void)token; }
 void plat_lock(plat_lock_t *l)
 {
     uint32_t t = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
-    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != t)
+    unsigned spins = 0;
+    /* Yield now and then: tests may run more threads than host cores, and a
+     * ticket lock whose next holder is descheduled otherwise convoys. */
+    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != t) {
         __builtin_ia32_pause();
+        if (++spins % 64 == 0)
+            sched_yield();
+    }
     l->holder_cpu = (int32_t)plat_cpu_id() + 1;
 }
 

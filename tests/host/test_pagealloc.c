@@ -367,6 +367,20 @@ static void test_scavenge_highest_first(void)
     VERIFY(&p);
 }
 
+/* Regression: pagealloc_scavenge(~0) ("everything") rounded the byte
+ * count up to pages with an overflowing add and released nothing. */
+static void test_scavenge_all_bytes(void)
+{
+    static pageAlloc p;
+    uintptr_t base = setup(&p, 1);
+    CHECK(A(&p, 100) == base);
+    pagealloc_free(&p, base, 100);
+    reset_calls();
+    CHECK(pagealloc_scavenge(&p, ~0ull, rec_unback) == 100 * PG);
+    CHECK(pagealloc_scav_pages(&p) == pagealloc_free_pages(&p));
+    VERIFY(&p);
+}
+
 static void test_back_failure(void)
 {
     static pageAlloc p;
@@ -696,6 +710,7 @@ static const struct tap_test tests[] = {
     {"coalesce_random_order", test_coalesce_random_order},
     {"exhaustion_recovery", test_exhaustion_recovery},
     {"scavenge_highest_first", test_scavenge_highest_first},
+    {"scavenge_all_bytes", test_scavenge_all_bytes},
     {"back_failure", test_back_failure},
     {"bad_free_panics", test_bad_free_panics},
     {"queries_and_metadata", test_queries_and_metadata},

@@ -1,0 +1,471 @@
+/*
+ * malloc.c — the front end: mallocgc / newobject / newarray (Go style) and
+ * kmalloc / kcalloc / krealloc / kfree / ksize (C style), the tiny
+ * allocator, large objects, and bad-input reporting.
+ *
+ *   kmalloc / mallocgc ──► mcache (per CPU, no lock) ──► mcentral ──► mheap
+ *
+ * SMALL ALLOCATION (size <= 32 KiB)
+ *   1. class = size_to_class(size) (two table loads), spc = class<<1|noscan.
+ *   2. Pin; c = mcaches[cpu]; v = mspan_next_free_fast(c->alloc[spc]).
+ *   3. Miss → mcache_next_free (refill from mcentral, see mcache.c); NULL →
+ *      out of memory (kmalloc: NULL; mallocgc: panic).
+ *   4. Zero when asked and the span may be dirty (span.needzero); typed
+ *      objects with pointers get their heap bitmap written.  Unpin.
+ * TINY (mallocgc, pointer-free, size < 16): Go's rules — align the offset
+ *   in the current 16-byte block (8 if size%8==0, 4 if %4, 2 if %2), use the
+ *   block if it fits; else take a fresh zeroed 16-byte slot of class 2
+ *   (noscan), mark it in the span's tinyBits so kfree can refuse it, and
+ *   keep whichever block has more room left.
+ * LARGE (> 32 KiB): mheap_alloc(ceil(size/8K) pages, class 0): a span with
+ *   one object, page aligned; zeroed when asked and not known zero.
+ * FREE (kfree)
+ *   1. span = arena index → spans[page] (lock free).
+ *   2. Small: check in use, in range, object start (divMul), allocated
+ *      (Go's isFree rule), not a tiny block.
+ *   3. Atomic test-and-set of the slot's pendingFree bit: already set →
+ *      double free.  pendingCount++ (atomic).  Count the free on this CPU.
+ *   4. Span not cached, and this is its first pending free or probably its
+ *      last live object → mcentral_note_free (re-queue for sweeping / sweep
+ *      and release).  Frees into cached spans never lock: the owner sweeps
+ *      them at uncache.
+ *   Large: under mheap_.lock check the span still starts at p and is in
+ *   use, then free its pages directly.
+ *   Any failed check → one message to the error hook, nothing changes.
+ *
+ * STATISTICS kept here: per-CPU counters in the mcache (frees at kfree;
+ * small mallocs at refill; large and tiny at allocation).  Go's convention:
+ * Mallocs and Frees both include tiny objects (they die with their block).
+ *
+ * LOCKING: none on the fast paths; see mcentral.c / mheap.c.
+ */
+#include "lockrank.h"
+#include "malloc.h"
+#include "malloc_impl.h"
+#include "mheap.h"
+#include "mstats.h"
+#include "persistent.h"
+
+static uint64_t zerobase; /* mallocgc(0) */
+static alloc_error_hook_t error_hook;
+static uint64_t undone_frees[NUM_SIZE_CLASSES]; /* atomic */
+
+/* ------------------------------------------------------------ reporting */
+
+int alloc_format(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = plat_vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+void alloc_report(const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    plat_vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    alloc_error_hook_t h = __atomic_load_n(&error_hook, __ATOMIC_ACQUIRE);
+    if (h)
+        h(msg);
+    else
+        plat_log("%s", msg);
+}
+
+alloc_error_hook_t alloc_set_error_hook(alloc_error_hook_t hook)
+{
+    return __atomic_exchange_n(&error_hook, hook, __ATOMIC_ACQ_REL);
+}
+
+void alloc_undo_frees(const mspan *s, uint32_t n)
+{
+    __atomic_fetch_add(&undone_frees[spanclass_sizeclass(s->spanclass)], n, __ATOMIC_RELAXED);
+}
+
+uint64_t alloc_undone_frees(int sizeclass)
+{
+    return __atomic_load_n(&undone_frees[sizeclass], __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ init */
+
+void malloc_init(void)
+{
+    if (mheap_.inited)
+        return;
+    mheap_init();
+    uint32_t n = plat_ncpu();
+    if (n == 0 || n > PLAT_MAX_CPUS)
+        plat_panic("malloc_init: bad CPU count");
+    mheap_.mcaches = persistentalloc(n * sizeof(mcache), 64, &mheap_.meta_bytes);
+    if (!mheap_.mcaches)
+        plat_panic("malloc_init: cannot allocate mcaches");
+    for (uint32_t i = 0; i < n; i++)
+        mcache_init(&mheap_.mcaches[i], i);
+    mheap_.ncpu = n;
+}
+
+static inline mcache *my_mcache(void) { return &mheap_.mcaches[plat_cpu_id()]; }
+
+/* ------------------------------------------------------------ large */
+
+/* Bytes the heap could ever have Ready now: free physical memory plus
+ * what it already holds. */
+static uint64_t memory_bound(void)
+{
+    return plat_phys_free() + __atomic_load_n(&mheap_.ready_bytes, __ATOMIC_RELAXED);
+}
+
+static void *large_alloc(uint64_t size, bool noscan, bool needzero)
+{
+    if (size > mheap_.window_size || size > memory_bound())
+        return 0; /* can never fit: do not reserve arenas for it */
+    uint64_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+    mspan *s = mheap_alloc(npages, make_spanclass(0, noscan), false);
+    if (!s)
+        return 0;
+    s->limit = s->startAddr + size;
+    if (needzero && s->needzero)
+        __builtin_memset((void *)s->startAddr, 0, size);
+    uint64_t tok = plat_pin();
+    mcache *c = my_mcache();
+    c->largeAllocCount++;
+    c->largeAlloc += npages * PAGE_SIZE;
+    plat_unpin(tok);
+    return (void *)s->startAddr;
+}
+
+/* ------------------------------------------------------------ small */
+
+/* Slow path of kmalloc and the body of mallocgc for small sizes.
+ * typ == NULL or pointer free → noscan. */
+static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool tiny_ok)
+{
+    bool noscan = !typ || typ->ptrdata == 0;
+    mspan *s;
+    void *v;
+    uint64_t tok = plat_pin();
+    mcache *c = my_mcache();
+
+    if (noscan && tiny_ok && size < TINY_SIZE) {
+        uint64_t off = c->tinyoffset;
+        if ((size & 7) == 0)
+            off = (off + 7) & ~7ull;
+        else if ((size & 3) == 0)
+            off = (off + 3) & ~3ull;
+        else if ((size & 1) == 0)
+            off = (off + 1) & ~1ull;
+        if (off + size <= TINY_SIZE && c->tiny) {
+            v = (void *)(c->tiny + off);
+            c->tinyoffset = off + size;
+            c->tinyAllocs++;
+            plat_unpin(tok);
+            return v;
+        }
+        spanClass spc = make_spanclass(TINY_SIZE_CLASS, true);
+        s = c->alloc[spc];
+        v = mspan_next_free_fast(s);
+        if (!v && !(v = mcache_next_free(c, spc, &s))) {
+            plat_unpin(tok);
+            return 0;
+        }
+        s = c->alloc[spc];
+        uint32_t idx = mspan_obj_index(s, (uintptr_t)v);
+        __atomic_fetch_or(&s->tinyBits[idx / 64], 1ull << (idx % 64), __ATOMIC_RELAXED);
+        ((uint64_t *)v)[0] = 0;
+        ((uint64_t *)v)[1] = 0;
+        if (size < c->tinyoffset || c->tiny == 0) {
+            c->tiny = (uintptr_t)v;
+            c->tinyoffset = size;
+        }
+        plat_unpin(tok);
+        return v;
+    }
+
+    uint8_t cls = size ? size_to_class(size) : 1;
+    spanClass spc = make_spanclass(cls, noscan);
+    s = c->alloc[spc];
+    v = mspan_next_free_fast(s);
+    if (!v) {
+        v = mcache_next_free(c, spc, &s);
+        if (!v) {
+            plat_unpin(tok);
+            return 0;
+        }
+    }
+    uint64_t elemsize = class_to_size[cls];
+    if (needzero && s->needzero)
+        __builtin_memset(v, 0, elemsize);
+    if (!noscan)
+        heap_bits_set_type((uintptr_t)v, elemsize, size, typ);
+    plat_unpin(tok);
+    return v;
+}
+
+/* ------------------------------------------------------------ Go style */
+
+void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
+{
+    if (size == 0)
+        return &zerobase;
+    void *v;
+    if (size <= MAX_SMALL_SIZE) {
+        v = small_alloc(size, typ, needzero, true);
+    } else {
+        bool noscan = !typ || typ->ptrdata == 0;
+        v = large_alloc(size, noscan, needzero);
+        if (v && !noscan) {
+            mspan *s = span_of((uintptr_t)v);
+            heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
+        }
+    }
+    if (!v) {
+        struct memstats st;
+        read_memstats_heap(&st);
+        char msg[160];
+        alloc_format(msg, sizeof msg, "out of memory: cannot allocate %lu-byte block (%lu in use)",
+                     (unsigned long)size, (unsigned long)st.HeapSys);
+        plat_panic(msg);
+    }
+    return v;
+}
+
+void *newobject(const gotype *typ) { return mallocgc(typ->size, typ, true); }
+
+void *newarray(const gotype *typ, uint64_t n)
+{
+    uint64_t total;
+    if (__builtin_mul_overflow(typ->size, n, &total) || total > mheap_.window_size) {
+        alloc_report("newarray: size overflow (%lu x %lu)", (unsigned long)n,
+                     (unsigned long)typ->size);
+        return 0;
+    }
+    return mallocgc(total, typ, true);
+}
+
+/* ------------------------------------------------------------ C style */
+
+static void *kmalloc_slow(uint64_t size, bool needzero)
+{
+    void *v;
+    if (size <= MAX_SMALL_SIZE)
+        v = small_alloc(size, 0, needzero, false);
+    else
+        v = large_alloc(size, true, needzero);
+    if (!v && size > memory_bound())
+        alloc_report("kmalloc: cannot allocate %lu bytes: larger than memory (%lu bytes)",
+                     (unsigned long)size, (unsigned long)memory_bound());
+    return v;
+}
+
+void *kmalloc(size_t size)
+{
+    if (__builtin_expect(size <= MAX_SMALL_SIZE, 1)) {
+        /* size 0 maps to class 0, whose slot is always the empty span:
+         * the slow path turns it into an 8-byte object. */
+        spanClass spc = make_spanclass(size_to_class(size), true);
+        uint64_t tok = plat_pin();
+        void *v = mspan_next_free_fast(my_mcache()->alloc[spc]);
+        plat_unpin(tok);
+        if (__builtin_expect(v != 0, 1))
+            return v;
+    }
+    return kmalloc_slow(size, false);
+}
+
+void *kcalloc(size_t n, size_t size)
+{
+    uint64_t total;
+    if (__builtin_mul_overflow((uint64_t)n, (uint64_t)size, &total)) {
+        alloc_report("kcalloc: size overflow (%lu x %lu)", (unsigned long)n, (unsigned long)size);
+        return 0;
+    }
+    return kmalloc_slow(total, true);
+}
+
+/* Validate that x is the start of a live heap object; report and return
+ * NULL otherwise.  *idxp = slot index (small). */
+static mspan *check_object(const char *op, uintptr_t x, uint32_t *idxp)
+{
+    if (!arena_of(x)) {
+        alloc_report("%s: 0x%lx is not in the heap", op, (unsigned long)x);
+        return 0;
+    }
+    mspan *s = span_of(x);
+    uint8_t state = s ? __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) : mSpanDead;
+    uintptr_t end = s ? s->startAddr + s->npages * PAGE_SIZE : 0;
+    if (!s || x < s->startAddr || x >= end) {
+        alloc_report("%s: 0x%lx is in free heap memory (no span)", op, (unsigned long)x);
+        return 0;
+    }
+    uint8_t cls = spanclass_sizeclass(s->spanclass);
+    unsigned long sa = s->startAddr, es = s->elemsize;
+    if (state == mSpanManual) {
+        alloc_report("%s: 0x%lx is in a manual span 0x%lx (%lu pages), not a heap object", op,
+                     (unsigned long)x, sa, (unsigned long)s->npages);
+        return 0;
+    }
+    uint64_t off = x - s->startAddr;
+    uint32_t idx = cls ? obj_index((uint32_t)off, s->divMul) : 0;
+    uintptr_t obj = s->startAddr + (uint64_t)idx * s->elemsize;
+    if (state != mSpanInUse) {
+        if (obj == x)
+            alloc_report("%s: double free of 0x%lx (span 0x%lx class %u, %lu B)", op,
+                         (unsigned long)x, sa, cls, es);
+        else
+            alloc_report("%s: 0x%lx is in free heap memory (no span)", op, (unsigned long)x);
+        return 0;
+    }
+    if (cls && idx >= s->nelems) {
+        alloc_report("%s: 0x%lx is past the last object (span 0x%lx class %u, %lu B)", op,
+                     (unsigned long)x, sa, cls, es);
+        return 0;
+    }
+    if (obj != x) {
+        alloc_report("%s: interior pointer 0x%lx (object 0x%lx in span 0x%lx class %u, %lu B)", op,
+                     (unsigned long)x, (unsigned long)obj, sa, cls, es);
+        return 0;
+    }
+    if (cls) {
+        uint64_t bit = 1ull << (idx % 64);
+        if (!mspan_allocated(s, idx) ||
+            (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit)) {
+            alloc_report("%s: double free of 0x%lx (span 0x%lx class %u, %lu B)", op,
+                         (unsigned long)x, sa, cls, es);
+            return 0;
+        }
+    }
+    *idxp = idx;
+    return s;
+}
+
+static void report_tiny(uintptr_t x, const mspan *s)
+{
+    alloc_report("kfree: 0x%lx is a tiny block (span 0x%lx class %u, %lu B): tiny objects are "
+                 "not freed", (unsigned long)x, (unsigned long)s->startAddr,
+                 (unsigned)TINY_SIZE_CLASS, (unsigned long)s->elemsize);
+}
+
+static void kfree_large(uintptr_t x)
+{
+    plat_lock(&mheap_.lock);
+    mspan *s = span_of(x);
+    if (!s || s->state != mSpanInUse || s->startAddr != x || spanclass_sizeclass(s->spanclass)) {
+        plat_unlock(&mheap_.lock);
+        uint32_t idx;
+        check_object("kfree", x, &idx); /* reports */
+        return;
+    }
+    uint64_t bytes = s->npages * PAGE_SIZE;
+    mheap_free_span_locked(s);
+    plat_unlock(&mheap_.lock);
+    uint64_t tok = plat_pin();
+    mcache *c = my_mcache();
+    c->largeFreeCount++;
+    c->largeFree += bytes;
+    plat_unpin(tok);
+}
+
+static void __attribute__((noinline)) kfree_slow(uintptr_t x)
+{
+    uint32_t idx;
+    mspan *s = check_object("kfree", x, &idx);
+    if (s && spanclass_sizeclass(s->spanclass) == 0)
+        kfree_large(x);
+    /* A small object that passes on the second look raced with its own
+     * (buggy) concurrent free: nothing to do. */
+}
+
+void kfree(void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    if (!p)
+        return;
+    mspan *s = span_of(x);
+    if (__builtin_expect(!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != mSpanInUse ||
+                             x < s->startAddr || x >= s->limit ||
+                             spanclass_sizeclass(s->spanclass) == 0, 0)) {
+        kfree_slow(x);
+        return;
+    }
+    uint32_t off = (uint32_t)(x - s->startAddr);
+    uint32_t idx = obj_index(off, s->divMul);
+    uint64_t bit = 1ull << (idx % 64);
+    if (__builtin_expect((uint64_t)idx * s->elemsize != off || !mspan_allocated(s, idx), 0)) {
+        kfree_slow(x);
+        return;
+    }
+    if (__builtin_expect(s->tinyBits != 0, 0) &&
+        (__atomic_load_n(&s->tinyBits[idx / 64], __ATOMIC_RELAXED) & bit)) {
+        report_tiny(x, s);
+        return;
+    }
+    uint64_t old = __atomic_fetch_or(&s->pendingFree[idx / 64], bit, __ATOMIC_ACQ_REL);
+    if (__builtin_expect(old & bit, 0)) {
+        alloc_report("kfree: double free of 0x%lx (span 0x%lx class %u, %lu B)", (unsigned long)x,
+                     (unsigned long)s->startAddr, (unsigned)spanclass_sizeclass(s->spanclass),
+                     (unsigned long)s->elemsize);
+        return;
+    }
+    spanClass spc = s->spanclass;
+    int32_t n = __atomic_fetch_add(&s->pendingCount, 1, __ATOMIC_SEQ_CST);
+    uint64_t tok = plat_pin();
+    my_mcache()->smallFreeCount[spanclass_sizeclass(spc)]++;
+    plat_unpin(tok);
+    /* A cached span is swept by its owner at uncache.  Dekker pairing with
+     * mcentral_uncache_span (store cachedBy = 0; load pendingCount, both
+     * seq_cst): either the owner sees this free, or we see cachedBy == 0. */
+    if (__atomic_load_n(&s->cachedBy, __ATOMIC_SEQ_CST) == 0 &&
+        (n == 0 || (uint32_t)n + 1 >= __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED)))
+        mcentral_note_free(&mheap_.central[spc], s);
+}
+
+size_t ksize(const void *p)
+{
+    uint32_t idx;
+    mspan *s = check_object("ksize", (uintptr_t)p, &idx);
+    if (!s)
+        return 0;
+    return spanclass_sizeclass(s->spanclass) ? s->elemsize : s->npages * PAGE_SIZE;
+}
+
+void *krealloc(void *p, size_t size)
+{
+    if (!p)
+        return kmalloc(size);
+    uint32_t idx;
+    mspan *s = check_object("krealloc", (uintptr_t)p, &idx);
+    if (!s)
+        return 0;
+    if (size == 0) {
+        kfree(p);
+        return 0;
+    }
+    uint64_t have = spanclass_sizeclass(s->spanclass) ? s->elemsize : s->npages * PAGE_SIZE;
+    if (size <= have)
+        return p;
+    void *q = kmalloc(size);
+    if (!q)
+        return 0;
+    __builtin_memcpy(q, p, have);
+    kfree(p);
+    return q;
+}
+
+/* ------------------------------------------------------------ flushing */
+
+void malloc_flush_mcache(void)
+{
+    uint64_t tok = plat_pin();
+    mcache_release_all(my_mcache());
+    plat_unpin(tok);
+}
+
+void malloc_flush_all_mcaches(void)
+{
+    for (uint32_t i = 0; i < mheap_.ncpu; i++)
+        mcache_release_all(&mheap_.mcaches[i]);
+}

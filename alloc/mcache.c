@@ -1,0 +1,88 @@
+/*
+ * mcache.c — per-CPU allocation cache (Go's mcache).
+ *
+ * OWNS, for one CPU: the current span of every span class (alloc[136]), the
+ * tiny block, and the CPU's allocation counters.  No lock: only its CPU
+ * uses it, pinned (plat_pin) so that it neither migrates nor is re-entered
+ * by an interrupt handler that allocates.
+ *
+ * FAST PATH (inline in malloc.c): alloc[spc] → mspan_next_free_fast: a
+ * count-trailing-zeros on allocCache, no lock, no atomic RMW.
+ * SLOW PATH (mcache_next_free):
+ *   1. mspan_next_free_index on the current span (reloads allocCache words).
+ *   2. Span full → refill: give the span back to mcentral (uncache, which
+ *      sweeps it if remote frees are pending), add the objects it handed out
+ *      to smallAllocCount (Go counts mallocs at refill, not per object, to
+ *      keep the fast path short), and take a span with free slots from
+ *      mcentral (cacheSpan: swept partial span, sweep an unswept one, or a
+ *      new span from mheap).
+ *   3. mcentral has nothing and the heap is out of memory → NULL; the slot
+ *      keeps pointing at the empty span.
+ *
+ * INVARIANTS: alloc[spc] is &mcache_emptyspan or a span with spanclass spc,
+ * cachedBy == cpu+1, state mSpanInUse, list == NULL.  The mallocs of CPU c
+ * are smallAllocCount + (allocCount - allocCountBeforeCache) of its cached
+ * spans.
+ */
+#include "malloc_impl.h"
+#include "mheap.h"
+
+mspan mcache_emptyspan; /* nelems 0, allocCache 0: never yields a slot */
+
+void mcache_init(mcache *c, uint32_t cpu)
+{
+    __builtin_memset(c, 0, sizeof *c);
+    c->cpu = cpu;
+    for (int i = 0; i < NUM_SPAN_CLASSES; i++)
+        c->alloc[i] = &mcache_emptyspan;
+}
+
+/* Hand alloc[spc] back to mcentral, counting what it handed out. */
+static void uncache(mcache *c, spanClass spc)
+{
+    mspan *s = c->alloc[spc];
+    if (s == &mcache_emptyspan)
+        return;
+    c->smallAllocCount[spanclass_sizeclass(spc)] += s->allocCount - s->allocCountBeforeCache;
+    c->alloc[spc] = &mcache_emptyspan;
+    mcentral_uncache_span(&mheap_.central[spc], s);
+}
+
+void *mcache_next_free(mcache *c, spanClass spc, mspan **sp)
+{
+    mspan *s = c->alloc[spc];
+    uint32_t idx = mspan_next_free_index(s);
+    if (idx == s->nelems) {
+        uncache(c, spc);
+        s = mcentral_cache_span(&mheap_.central[spc], c->cpu);
+        if (!s)
+            return 0;
+        c->alloc[spc] = s;
+        c->refills++;
+        idx = mspan_next_free_index(s);
+        if (idx == s->nelems)
+            plat_panic("mcache_next_free: fresh span is full");
+    }
+    __atomic_store_n(&s->allocCount, s->allocCount + 1, __ATOMIC_RELAXED);
+    *sp = s;
+    return (void *)(s->startAddr + (uint64_t)idx * s->elemsize);
+}
+
+void mcache_release_all(mcache *c)
+{
+    for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++)
+        uncache(c, (spanClass)spc);
+    c->tiny = 0;
+    c->tinyoffset = 0;
+}
+
+uint64_t mcache_inflight_allocs(const mcache *c, int sizeclass)
+{
+    uint64_t n = 0;
+    for (int noscan = 0; noscan < 2; noscan++) {
+        const mspan *s = c->alloc[make_spanclass((uint8_t)sizeclass, noscan)];
+        if (s != &mcache_emptyspan)
+            n += __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED) - s->allocCountBeforeCache;
+    }
+    return n;
+}

@@ -1,0 +1,49 @@
+/*
+ * mcache.h — per-CPU allocation cache (Go's mcache).  See mcache.c.
+ *
+ * Ownership: mheap_.mcaches[cpu] is touched only by CPU `cpu` while pinned
+ * (plat_pin), with no lock.  Other CPUs read its counters for statistics
+ * (relaxed, approximate unless quiescent).
+ */
+#ifndef ALLOC_MCACHE_H
+#define ALLOC_MCACHE_H
+
+#include "mspan.h"
+
+typedef struct mcache {
+    /* Current span per span class; &mcache_emptyspan when none.
+     * Invariant: alloc[spc]->spanclass == spc, cachedBy == cpu + 1,
+     * sweepgen == h+3 (or h+1 after a new cycle began). */
+    mspan *alloc[NUM_SPAN_CLASSES];
+
+    /* Tiny allocator: current 16-byte block and the next free offset in it.
+     * tiny == 0 when there is no block. tinyoffset <= TINY_SIZE. */
+    uintptr_t tiny;
+    uint64_t tinyoffset;
+    uint64_t tinyAllocs; /* tiny objects packed into an existing block */
+
+    /* Counters (written by the owner only). */
+    uint64_t smallAllocCount[NUM_SIZE_CLASSES]; /* objects taken from uncached spans */
+    uint64_t smallFreeCount[NUM_SIZE_CLASSES];  /* kfree calls on this CPU */
+    uint64_t largeAlloc, largeAllocCount;       /* bytes (whole pages), objects */
+    uint64_t largeFree, largeFreeCount;
+    uint64_t refills;
+    uint32_t cpu;
+} __attribute__((aligned(64))) mcache;
+
+/* The span every empty alloc[] slot points at: nelems 0, allocCache 0, so
+ * the fast path always misses.  Never in any list. */
+extern mspan mcache_emptyspan;
+
+void mcache_init(mcache *c, uint32_t cpu);
+/* Slow path: the next free slot of class spc after refilling alloc[spc]
+ * from mcentral if needed; *sp = the span it came from.  NULL when out of
+ * memory.  Caller pinned on c's CPU. */
+void *mcache_next_free(mcache *c, spanClass spc, mspan **sp);
+/* Give every cached span back to mcentral and drop the tiny block (Go's
+ * releaseAll).  Caller pinned on c's CPU, or the system is quiescent. */
+void mcache_release_all(mcache *c);
+/* Objects handed out from cached spans not yet added to smallAllocCount. */
+uint64_t mcache_inflight_allocs(const mcache *c, int sizeclass);
+
+#endif

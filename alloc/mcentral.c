@@ -1,0 +1,258 @@
+/*
+ * mcentral.c — per-span-class pool of spans (Go's mcentral).
+ *
+ * OWNS, per span class, four sets of spans that no mcache holds:
+ *   partial swept / partial unswept / full swept / full unswept.
+ * Which physical copy (index 0 or 1) is "swept" flips with mheap_.sweepgen:
+ * swept = [(sweepgen/2) % 2], unswept = the other.  Go's spanSets are lock
+ * free; ours are doubly linked lists under c->lock (simpler, and sweeping
+ * happens under the same lock).
+ *
+ * CACHE A SPAN (mcentral_cache_span, for an mcache refill)
+ *   1. Pop a partial swept span.  If remote frees are pending on it, sweep it
+ *      (this is the "mcentral hands a span out" sweep point).
+ *   2. Else pop partial unswept spans: claim (sweepgen h-2 → h-1), sweep, use.
+ *   3. Else pop full unswept spans: claim, sweep; use it if a slot is free,
+ *      else push it on full swept and try the next (both steps bounded by a
+ *      budget, as in Go).
+ *   4. Else unlock and grow: a fresh span from mheap_alloc.
+ *   Then: sweepgen = h+3 (swept and cached), cachedBy = cpu+1,
+ *   allocCountBeforeCache = allocCount, allocCache positioned at freeindex.
+ * UNCACHE (mcentral_uncache_span, when an mcache refills or is released)
+ *   1. Stale (sweepgen h+1: a new cycle began while cached) or frees pending
+ *      → sweep now (the "refill" sweep point) and file the span by its count.
+ *   2. Else sweepgen = h and push on partial or full swept.
+ *   A span whose sweep leaves allocCount == 0 goes back to the page heap.
+ * REMOTE FREES (mcentral_note_free): kfree calls this only on a span's
+ *   first pending free and when the span is probably becoming empty.  If the
+ *   span is in a swept set:
+ *     - every allocated object is pending free → sweep it now; it goes back
+ *       to the page heap;
+ *     - it is in full swept → move it to full unswept with sweepgen h-2, so
+ *       step 3 above finds it (a span never receives frees without being
+ *       marked as needing a sweep).
+ *   Cached spans are left to their mcache (swept at uncache).
+ *
+ * WHY THIS IS GO'S PROTOCOL WITHOUT A GC: Go moves every span to "unswept"
+ * at once by adding 2 to sweepgen when a GC cycle ends.  With explicit
+ * frees, only spans that received frees need sweeping, so we mark those
+ * individually (sweepgen = h-2 and the unswept set) — the same states and
+ * sets, per span instead of per cycle.  mheap_.sweepgen stays constant until
+ * the collector exists; every path already handles h+1 (stale cached) and
+ * the flipped set indices, so a GC only has to add 2 and finish sweeping.
+ *
+ * INVARIANTS (heap_verify): a span in a set of c has spanclass c->spanclass,
+ * state mSpanInUse, list == that set, cachedBy == 0, sweepgen h (swept sets)
+ * or h-2 (unswept sets); full sets hold spans with allocCount == nelems,
+ * partial sets spans with allocCount < nelems; every set's n counts its
+ * links.
+ *
+ * LOCKING: c->lock (rank MCENTRAL) protects the sets and every span's
+ * list/next/prev/cachedBy fields, and is held while sweeping a span that no
+ * mcache holds.  mheap_alloc / mheap_free_span are called with it held or
+ * not (rank MHEAP is above).
+ */
+#include "lockrank.h"
+#include "malloc_impl.h"
+#include "mheap.h"
+
+#define SPAN_BUDGET 100
+
+void mcentral_init(mcentral *c, spanClass spc)
+{
+    __builtin_memset(c, 0, sizeof *c);
+    c->lock.rank = LOCKRANK_MCENTRAL;
+    c->spanclass = spc;
+}
+
+static inline spanList *partial_swept(mcentral *c, uint32_t sg) { return &c->partial[(sg / 2) % 2]; }
+static inline spanList *partial_unswept(mcentral *c, uint32_t sg) { return &c->partial[1 - (sg / 2) % 2]; }
+static inline spanList *full_swept(mcentral *c, uint32_t sg) { return &c->full[(sg / 2) % 2]; }
+static inline spanList *full_unswept(mcentral *c, uint32_t sg) { return &c->full[1 - (sg / 2) % 2]; }
+
+const char *mcentral_set_name(const mcentral *c, const spanList *l, uint32_t sg)
+{
+    if (l == &c->partial[(sg / 2) % 2]) return "partial swept";
+    if (l == &c->partial[1 - (sg / 2) % 2]) return "partial unswept";
+    if (l == &c->full[(sg / 2) % 2]) return "full swept";
+    if (l == &c->full[1 - (sg / 2) % 2]) return "full unswept";
+    return "none";
+}
+
+static void list_push(spanList *l, mspan *s)
+{
+    s->list = l;
+    s->prev = 0;
+    s->next = l->first;
+    if (l->first)
+        l->first->prev = s;
+    else
+        l->last = s;
+    l->first = s;
+    l->n++;
+}
+
+static void list_remove(spanList *l, mspan *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        l->first = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        l->last = s->prev;
+    s->next = s->prev = 0;
+    s->list = 0;
+    l->n--;
+}
+
+static mspan *list_pop(spanList *l)
+{
+    mspan *s = l->first;
+    if (s)
+        list_remove(l, s);
+    return s;
+}
+
+static void assert_locked(mcentral *c, const char *fn)
+{
+    if (!plat_lock_held(&c->lock)) {
+        char msg[120];
+        alloc_format(msg, sizeof msg, "%s: mcentral %u lock not held", fn, (unsigned)c->spanclass);
+        plat_panic(msg);
+    }
+}
+
+/* Sweep s (owned by the caller, in no set) and file it: back to the heap
+ * when empty, else on partial/full swept.  Returns false if freed. */
+static bool sweep_and_file_locked(mcentral *c, mspan *s)
+{
+    assert_locked(c, __func__);
+    uint32_t sg = mheap_.sweepgen;
+    __atomic_store_n(&s->sweepgen, sg - 1, __ATOMIC_RELAXED); /* being swept */
+    mspan_sweep_bits(s);
+    __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+    if (s->allocCount == 0) {
+        mheap_free_span(s);
+        return false;
+    }
+    list_push(s->allocCount < s->nelems ? partial_swept(c, sg) : full_swept(c, sg), s);
+    return true;
+}
+
+/* Claim an unswept span for sweeping (Go's tryAcquire). */
+static bool try_acquire(mspan *s, uint32_t sg)
+{
+    uint32_t want = sg - 2;
+    return __atomic_compare_exchange_n(&s->sweepgen, &want, sg - 1, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
+mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
+{
+    mspan *s;
+    plat_lock(&c->lock);
+    uint32_t sg = mheap_.sweepgen;
+    int budget = SPAN_BUDGET;
+
+    /* 1. partial swept */
+    if ((s = list_pop(partial_swept(c, sg))) != 0) {
+        if (__atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) != 0)
+            mspan_sweep_bits(s);
+        goto havespan;
+    }
+    /* 2. partial unswept: sweep and use */
+    for (; budget >= 0; budget--) {
+        s = list_pop(partial_unswept(c, sg));
+        if (!s)
+            break;
+        if (try_acquire(s, sg)) {
+            mspan_sweep_bits(s);
+            goto havespan;
+        }
+        list_push(partial_unswept(c, sg), s); /* someone else owns it: not possible here */
+        break;
+    }
+    /* 3. full unswept: sweep; use it if that freed something */
+    for (; budget >= 0; budget--) {
+        s = list_pop(full_unswept(c, sg));
+        if (!s)
+            break;
+        if (!try_acquire(s, sg)) {
+            list_push(full_unswept(c, sg), s);
+            break;
+        }
+        mspan_sweep_bits(s);
+        if (s->allocCount < s->nelems)
+            goto havespan;
+        __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+        list_push(full_swept(c, sg), s);
+    }
+    plat_unlock(&c->lock);
+
+    /* 4. grow */
+    s = mheap_alloc(class_to_allocnpages[spanclass_sizeclass(c->spanclass)], c->spanclass, false);
+    if (!s)
+        return 0;
+    plat_lock(&c->lock);
+    sg = mheap_.sweepgen;
+
+havespan:
+    if (s->allocCount >= s->nelems || s->freeindex >= s->nelems)
+        plat_panic("mcentral_cache_span: span has no free objects");
+    __atomic_store_n(&s->sweepgen, sg + 3, __ATOMIC_RELEASE);
+    __atomic_store_n(&s->cachedBy, (int32_t)cpu + 1, __ATOMIC_RELAXED);
+    s->allocCountBeforeCache = s->allocCount;
+    /* Position allocCache at freeindex. */
+    mspan_refill_alloc_cache(s, s->freeindex / 64);
+    s->allocCache >>= s->freeindex % 64;
+    plat_unlock(&c->lock);
+    return s;
+}
+
+void mcentral_uncache_span(mcentral *c, mspan *s)
+{
+    plat_lock(&c->lock);
+    uint32_t sg = mheap_.sweepgen;
+    bool stale = s->sweepgen == sg + 1;
+    /* seq_cst store then seq_cst load: pairs with kfree (see malloc.c). */
+    __atomic_store_n(&s->cachedBy, 0, __ATOMIC_SEQ_CST);
+    if (stale || __atomic_load_n(&s->pendingCount, __ATOMIC_SEQ_CST) != 0) {
+        sweep_and_file_locked(c, s);
+    } else {
+        __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+        if (s->allocCount == 0) {
+            mheap_free_span(s); /* nothing was ever kept in it */
+        } else {
+            list_push(s->allocCount < s->nelems ? partial_swept(c, sg) : full_swept(c, sg), s);
+        }
+    }
+    plat_unlock(&c->lock);
+}
+
+void mcentral_note_free(mcentral *c, mspan *s)
+{
+    plat_lock(&c->lock);
+    uint32_t sg = mheap_.sweepgen;
+    /* Revalidate: s may have been swept, freed or reused meanwhile. */
+    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != mSpanInUse || s->spanclass != c->spanclass ||
+        s->cachedBy != 0 || s->list == 0 || __atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) <= 0) {
+        plat_unlock(&c->lock);
+        return;
+    }
+    spanList *l = s->list;
+    bool swept = l == partial_swept(c, sg) || l == full_swept(c, sg);
+    if ((uint32_t)__atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) >= s->allocCount) {
+        /* Every object is pending free: sweep now; the span returns to the heap. */
+        if (swept || try_acquire(s, sg)) {
+            list_remove(l, s);
+            sweep_and_file_locked(c, s);
+        }
+    } else if (l == full_swept(c, sg)) {
+        list_remove(l, s);
+        __atomic_store_n(&s->sweepgen, sg - 2, __ATOMIC_RELEASE);
+        list_push(full_unswept(c, sg), s);
+    }
+    plat_unlock(&c->lock);
+}

@@ -1,0 +1,41 @@
+/*
+ * mcentral.h — the shared pool of spans of one span class (Go's mcentral).
+ * See mcentral.c for the design essay.
+ */
+#ifndef ALLOC_MCENTRAL_H
+#define ALLOC_MCENTRAL_H
+
+#include "mspan.h"
+#include "platform.h"
+
+typedef struct mcentral {
+    plat_lock_t lock;    /* rank LOCKRANK_MCENTRAL; protects everything below
+                            and the list fields of the spans in the sets */
+    spanClass spanclass; /* immutable */
+    /* partial[i]: spans with a free slot (allocCount < nelems when pushed);
+     * full[i]: spans without (allocCount == nelems when pushed).
+     * Index (sweepgen/2)%2 is the swept copy, the other the unswept copy.
+     * Swept sets hold spans with sweepgen == h, unswept ones sweepgen == h-2. */
+    spanList partial[2];
+    spanList full[2];
+} __attribute__((aligned(64))) mcentral;
+
+void mcentral_init(mcentral *c, spanClass spc);
+
+/* A span with at least one free slot for an mcache, swept, with allocCache
+ * set up at freeindex; marked cached by CPU `cpu`.  NULL when the heap is
+ * out of memory.  Takes c->lock (and mheap_.lock to grow). */
+mspan *mcentral_cache_span(mcentral *c, uint32_t cpu);
+/* Give back a span an mcache held (its CPU calls this).  Sweeps it when it
+ * has pending frees or is stale, returning it to the heap when empty. */
+void mcentral_uncache_span(mcentral *c, mspan *s);
+/* Called by kfree after recording a free in s when it was the span's first
+ * pending free or (probably) its last live object: a span sitting in a swept
+ * set is re-queued as unswept, or swept at once (and returned to the heap)
+ * when every object is pending free.  Takes c->lock; tolerates a stale s. */
+void mcentral_note_free(mcentral *c, mspan *s);
+
+/* Which set a span's list pointer names (for verify / debugging). */
+const char *mcentral_set_name(const mcentral *c, const spanList *l, uint32_t sweepgen);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * mheap.c — the page heap (Go's mheap): arenas, the arena index, and spans
+ * of pages.
+ *
+ * OWNS
+ *   - The heap's virtual memory, in 64 MiB arenas (8192 pages of 8 KiB)
+ *     obtained with plat_reserve(n * 64 MiB, 64 MiB) + plat_prepare, placed
+ *     wherever the platform's heap window has room.
+ *   - The arena index: a flat table with one heapArena* per 64 MiB of the
+ *     window (persistentalloc'd at init), so address → arena → page → span
+ *     is two loads (span_of in mheap.h).
+ *   - heapArena metadata per arena (spans[], pageInUse, pageMarks,
+ *     pageSpecials, heap bitmap, zeroedBase).
+ *   - The page allocator (mpagealloc.c) over all arenas, mspan structs
+ *     (fixalloc), span bitmaps (gcbits.c), and the heap statistics.
+ *
+ * ALLOCATE A SPAN (mheap_alloc, npages)
+ *   1. Lock.  base = pagealloc_alloc(npages) — lowest-address first fit; it
+ *      backs (plat_back, Prepared → Ready) every scavenged page of the run
+ *      through heap_back, which counts Ready bytes.
+ *   2. No run fits → grow: reserve and prepare ceil(npages / 8192) arenas in
+ *      one contiguous piece, allocate their metadata, publish them in the
+ *      arena index, hand their pages to the page allocator; retry 1.
+ *   3. Backing failed (physical memory exhausted) → scavenge every free
+ *      Ready page (Ready → Prepared, the frames go back to the host) and
+ *      retry 1 once.  Still nothing → NULL (the caller reports OOM).
+ *   4. Take an mspan from fixalloc, fill it in; needzero from the arenas'
+ *      zeroedBase (memory above it was never handed out, so it is zero).
+ *   5. Small span: nelems, divMul, bitmaps; large: one object.
+ *   6. spans[] = s for every page; pageInUse bit for the first page; stats.
+ * FREE A SPAN (mheap_free_span): lock; clear pageInUse; pagealloc_free
+ *   (pages stay Ready); free bitmaps and the mspan; stats.  spans[] entries
+ *   are left stale — readers always validate state and range, and mspan
+ *   memory is type stable (fixalloc), so a stale entry is harmless.
+ * SCAVENGE (heap_scavenge): lock; pagealloc_scavenge → heap_unback
+ *   (plat_unback, Ready → Prepared) from the highest addresses down.
+ *
+ * INVARIANTS (checked by heap_verify)
+ *   - For every page of an in-use or manual span s: spans[page] == s and the
+ *     page is allocated in the page allocator; pageInUse is set exactly for
+ *     the first page of each mSpanInUse span.
+ *   - inuse_pages == pages of mSpanInUse spans; manual_pages likewise.
+ *   - ready_bytes == (inuse + manual + free-not-scavenged pages) * PAGE_SIZE.
+ *   - prepared_bytes == pages grown * PAGE_SIZE == narenas * 64 MiB.
+ *
+ * LOCKING: mheap_.lock (rank MHEAP) protects the fields marked (L) in
+ * mheap.h.  It may be taken with an mcentral lock held, never the other
+ * way; persistentalloc is called with it held (rank PERSISTENT is a leaf).
+ * The arena index and spans[] are read without it.
+ */
+#include "gcbits.h"
+#include "lockrank.h"
+#include "malloc_impl.h"
+#include "mheap.h"
+#include "persistent.h"
+
+mheap mheap_;
+
+static void assert_locked(const char *fn)
+{
+    if (!plat_lock_held(&mheap_.lock)) {
+        char msg[120];
+        alloc_format(msg, sizeof msg, "%s: heap lock not held", fn);
+        plat_panic(msg);
+    }
+}
+
+void mheap_init(void)
+{
+    mheap_.lock.rank = LOCKRANK_MHEAP;
+    plat_heap_window(&mheap_.window_base, &mheap_.window_size);
+    uint64_t n = mheap_.window_size >> ARENA_SHIFT;
+    mheap_.arenas = persistentalloc(n * sizeof(heapArena *), 64, &mheap_.meta_bytes);
+    if (!mheap_.arenas)
+        plat_panic("mheap_init: cannot allocate the arena index");
+    pagealloc_init(&mheap_.pages);
+    /* Not zeroed on reuse: mheap_alloc writes every field, so a racing
+     * lock-free reader of a recycled span never sees a transient NULL
+     * bitmap pointer. */
+    fixalloc_init(&mheap_.spanalloc, sizeof(mspan), false, &mheap_.meta_bytes);
+    mheap_.sweepgen = 0;
+    for (uint32_t i = 0; i < NUM_SPAN_CLASSES; i++)
+        mcentral_init(&mheap_.central[i], (spanClass)i);
+    mheap_.inited = true;
+}
+
+/* back() callback for the page allocator: Prepared → Ready. */
+static bool heap_back(uintptr_t base, uint64_t bytes)
+{
+    if (!plat_back(base, bytes))
+        return false;
+    __atomic_fetch_add(&mheap_.ready_bytes, bytes, __ATOMIC_RELAXED); /* read lock free */
+    return true;
+}
+
+/* unback() callback: Ready → Prepared. */
+static void heap_unback(uintptr_t base, uint64_t bytes)
+{
+    plat_unback(base, bytes);
+    __atomic_fetch_sub(&mheap_.ready_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+/* Add ceil(npages / 8192) new arenas. */
+static bool heap_grow_locked(uint64_t npages)
+{
+    assert_locked(__func__);
+    uint64_t bytes = (npages * PAGE_SIZE + ARENA_BYTES - 1) & ~(ARENA_BYTES - 1);
+    if (bytes == 0 || bytes > mheap_.window_size)
+        return false;
+    uintptr_t base = plat_reserve(bytes, ARENA_BYTES);
+    if (!base)
+        return false;
+    mheap_.reserved_bytes += bytes;
+    if (base - mheap_.window_base >= mheap_.window_size ||
+        base + bytes - mheap_.window_base > mheap_.window_size)
+        plat_panic("mheap: plat_reserve returned memory outside the heap window");
+    if (!plat_prepare(base, bytes))
+        return false; /* stays Reserved (counted), unused */
+    uint64_t n = bytes >> ARENA_SHIFT;
+    /* Metadata for all the new arenas first (chained through next), so a
+     * failure publishes nothing. */
+    heapArena *fresh = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        heapArena *ha = persistentalloc(sizeof(heapArena), 4096, &mheap_.meta_bytes);
+        if (!ha)
+            return false; /* metadata leaked with the Prepared range: harmless */
+        ha->base = base + (n - 1 - i) * ARENA_BYTES;
+        ha->next = fresh;
+        fresh = ha;
+    }
+    if (!pagealloc_grow(&mheap_.pages, base, bytes))
+        return false;
+    mheap_.prepared_bytes += bytes;
+    while (fresh) {
+        heapArena *ha = fresh;
+        fresh = ha->next;
+        ha->zeroedBase = 0;
+        ha->next = mheap_.allArenas;
+        mheap_.allArenas = ha;
+        mheap_.narenas++;
+        __atomic_store_n(&mheap_.arenas[(ha->base - mheap_.window_base) >> ARENA_SHIFT], ha,
+                         __ATOMIC_RELEASE);
+    }
+    return true;
+}
+
+/* First-fit pages, growing and scavenging as needed; 0 when out of memory. */
+static uintptr_t heap_alloc_pages_locked(uint64_t npages)
+{
+    bool grown = false, scavenged = false;
+    for (;;) {
+        bool oom = false;
+        uintptr_t base = pagealloc_alloc(&mheap_.pages, npages, heap_back, &oom);
+        if (base)
+            return base;
+        if (oom) {
+            if (scavenged)
+                return 0;
+            pagealloc_scavenge(&mheap_.pages, ~0ull >> 1, heap_unback);
+            scavenged = true;
+            continue;
+        }
+        if (grown || !heap_grow_locked(npages))
+            return 0;
+        grown = true;
+    }
+}
+
+/* Go's allocNeedsZero: may [base, base+npages) hold old data?  Moves each
+ * touched arena's zeroedBase past the range. */
+static bool alloc_needs_zero_locked(uintptr_t base, uint64_t npages)
+{
+    bool needzero = false;
+    while (npages > 0) {
+        heapArena *ha = arena_of(base);
+        uint64_t off = base - ha->base;
+        uint64_t lim = off + npages * PAGE_SIZE;
+        if (lim > ARENA_BYTES)
+            lim = ARENA_BYTES;
+        if (off < ha->zeroedBase)
+            needzero = true;
+        if (lim > ha->zeroedBase)
+            ha->zeroedBase = lim;
+        npages -= (lim - off) / PAGE_SIZE;
+        base += lim - off;
+    }
+    return needzero;
+}
+
+static void set_spans_locked(uintptr_t base, uint64_t npages, mspan *s)
+{
+    for (uint64_t i = 0; i < npages; i++) {
+        uintptr_t p = base + i * PAGE_SIZE;
+        heapArena *ha = arena_of(p);
+        __atomic_store_n(&ha->spans[(p - ha->base) >> PAGE_SHIFT], s, __ATOMIC_RELEASE);
+    }
+}
+
+static void page_in_use_locked(uintptr_t base, bool set)
+{
+    heapArena *ha = arena_of(base);
+    uint64_t pg = (base - ha->base) >> PAGE_SHIFT;
+    if (set)
+        ha->pageInUse[pg / 8] |= (uint8_t)(1u << (pg % 8));
+    else
+        ha->pageInUse[pg / 8] &= (uint8_t)~(1u << (pg % 8));
+}
+
+mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
+{
+    if (npages == 0)
+        return 0;
+    uint8_t cls = spanclass_sizeclass(spc);
+    plat_lock(&mheap_.lock);
+    uintptr_t base = heap_alloc_pages_locked(npages);
+    if (!base) {
+        plat_unlock(&mheap_.lock);
+        return 0;
+    }
+    mspan *s = fixalloc_alloc(&mheap_.spanalloc);
+    uint64_t *bits = 0;
+    uint32_t nelems = 0, nwords = 0, nmaps = 0;
+    if (s && !manual && cls != 0) {
+        nelems = (uint32_t)((npages * PAGE_SIZE) / class_to_size[cls]);
+        nwords = (nelems + 63) / 64;
+        nmaps = spc == make_spanclass(TINY_SIZE_CLASS, true) ? 4 : 3;
+        bits = gcbits_alloc_locked(nwords * nmaps);
+    }
+    if (!s || (nmaps && !bits)) {
+        if (s)
+            fixalloc_free(&mheap_.spanalloc, s);
+        pagealloc_free(&mheap_.pages, base, npages);
+        plat_unlock(&mheap_.lock);
+        return 0;
+    }
+    mspan t = {0};
+    t.startAddr = base;
+    t.npages = npages;
+    t.spanclass = manual ? 0 : spc;
+    t.sweepgen = mheap_.sweepgen;
+    t.needzero = alloc_needs_zero_locked(base, npages);
+    t.verifyMark = s->verifyMark;
+    if (manual) {
+        t.state = mSpanManual;
+        t.elemsize = npages * PAGE_SIZE;
+        t.limit = base + npages * PAGE_SIZE;
+        mheap_.manual_pages += npages;
+    } else if (cls != 0) {
+        t.elemsize = class_to_size[cls];
+        t.nelems = nelems;
+        t.nwords = nwords;
+        t.divMul = class_to_divmagic[cls];
+        t.limit = base + (uint64_t)nelems * t.elemsize;
+        t.allocBits = bits;
+        t.gcmarkBits = bits + nwords;
+        t.pendingFree = bits + 2 * nwords;
+        t.tinyBits = nmaps == 4 ? bits + 3 * nwords : 0;
+        t.allocCache = ~0ull;
+        t.state = mSpanInUse;
+        mheap_.inuse_pages += npages;
+    } else {
+        t.elemsize = npages * PAGE_SIZE;
+        t.nelems = 1;
+        t.freeindex = 1;
+        t.allocCount = 1;
+        t.limit = base + npages * PAGE_SIZE;
+        t.state = mSpanInUse;
+        mheap_.inuse_pages += npages;
+        mheap_.large_live++;
+    }
+    /* Publish: every field first, the state last (release). */
+    uint8_t state = t.state;
+    t.state = mSpanDead;
+    *s = t;
+    __atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
+    if (!manual)
+        mheap_.nspans[cls]++;
+    set_spans_locked(base, npages, s);
+    if (s->state == mSpanInUse)
+        page_in_use_locked(base, true);
+    plat_unlock(&mheap_.lock);
+    return s;
+}
+
+void mheap_free_span(mspan *s)
+{
+    plat_lock(&mheap_.lock);
+    mheap_free_span_locked(s);
+    plat_unlock(&mheap_.lock);
+}
+
+void mheap_free_span_locked(mspan *s)
+{
+    assert_locked(__func__);
+    if (s->state == mSpanInUse) {
+        uint8_t cls = spanclass_sizeclass(s->spanclass);
+        page_in_use_locked(s->startAddr, false);
+        mheap_.inuse_pages -= s->npages;
+        mheap_.nspans[cls]--;
+        if (cls == 0)
+            mheap_.large_live--;
+        if (s->allocBits)
+            gcbits_free_locked(s->allocBits, s->nwords * (s->tinyBits ? 4 : 3));
+    } else if (s->state == mSpanManual) {
+        mheap_.manual_pages -= s->npages;
+    } else {
+        plat_panic("mheap_free_span: span is not in use");
+    }
+    pagealloc_free(&mheap_.pages, s->startAddr, s->npages);
+    /* Bitmap pointers stay (stale but valid memory) for racing readers. */
+    __atomic_store_n(&s->state, mSpanDead, __ATOMIC_RELEASE);
+    fixalloc_free(&mheap_.spanalloc, s);
+}
+
+uint64_t heap_scavenge(uint64_t bytes)
+{
+    plat_lock(&mheap_.lock);
+    uint64_t r = pagealloc_scavenge(&mheap_.pages, bytes, heap_unback);
+    plat_unlock(&mheap_.lock);
+    return r;
+}

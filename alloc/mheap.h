@@ -1,0 +1,118 @@
+/*
+ * mheap.h — the page heap: arenas, the arena index, span allocation, and
+ * the global allocator state (Go's mheap).  See mheap.c for the essay.
+ */
+#ifndef ALLOC_MHEAP_H
+#define ALLOC_MHEAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mcache.h"
+#include "mcentral.h"
+#include "mfixalloc.h"
+#include "mpagealloc.h"
+#include "mspan.h"
+#include "platform.h"
+#include "sizeclass.h"
+
+#define ARENA_SHIFT 26
+#define ARENA_BYTES (1ull << ARENA_SHIFT)                 /* 64 MiB */
+#define PAGES_PER_ARENA (ARENA_BYTES / PAGE_SIZE)         /* 8192 */
+#define ARENA_BITMAP_WORDS (ARENA_BYTES / 8 / 64)         /* heap bits, in uint64 */
+
+/* Metadata of one 64 MiB arena (persistentalloc'd, never freed). */
+typedef struct heapArena {
+    /* Heap bitmap: bit w%64 of bitmap[w/64] describes the 8-byte word w of
+     * the arena: 1 = pointer.  Written by mallocgc for typed objects in scan
+     * spans (whole slot: pointer bits from the type, 0 elsewhere); meaningless
+     * for noscan spans and free pages.  Owner of the object writes it. */
+    uint64_t bitmap[ARENA_BITMAP_WORDS];
+    /* spans[i]: the span owning page i when the page is in an in-use or
+     * manual span (invariant, checked by heap_verify); for free pages a stale
+     * pointer or NULL.  Written under mheap_.lock, read lock free. */
+    mspan *spans[PAGES_PER_ARENA];
+    /* Bit i set iff page i is the FIRST page of an mSpanInUse span
+     * (mheap_.lock). */
+    uint8_t pageInUse[PAGES_PER_ARENA / 8];
+    /* For the garbage collector (all zero until it exists): pages whose span
+     * has marked objects, and pages whose span has specials. */
+    uint8_t pageMarks[PAGES_PER_ARENA / 8];
+    uint8_t pageSpecials[PAGES_PER_ARENA / 8];
+    uintptr_t base;       /* arena start (immutable) */
+    /* Offset from base below which memory may be dirty; [zeroedBase, 64 MiB)
+     * has never been handed out, so it is zero (mheap_.lock). Monotonic. */
+    uint64_t zeroedBase;
+    struct heapArena *next; /* all arenas, newest first (append under mheap_.lock) */
+} heapArena;
+
+typedef struct mheap {
+    plat_lock_t lock;   /* rank LOCKRANK_MHEAP; protects fields marked (L) */
+    pageAlloc pages;    /* (L) free/scavenged page runs over all arenas */
+    uint32_t sweepgen;  /* +2 per sweep cycle; read lock free */
+    bool inited;
+
+    uintptr_t window_base; /* plat_heap_window (immutable after init) */
+    uint64_t window_size;
+    heapArena **arenas;    /* [window_size >> ARENA_SHIFT]; entries set once (L),
+                              read lock free with acquire */
+    heapArena *allArenas;  /* (L) */
+    uint64_t narenas;      /* (L) */
+
+    fixalloc spanalloc;    /* (L) mspan structs */
+
+    mcentral central[NUM_SPAN_CLASSES];
+    mcache *mcaches;       /* [ncpu] */
+    uint32_t ncpu;
+
+    /* ---- statistics (L) ---- */
+    uint64_t reserved_bytes; /* arena address space reserved (all states) */
+    uint64_t prepared_bytes; /* arena bytes made Prepared (Prepared + Ready) */
+    uint64_t ready_bytes;    /* arena bytes Ready */
+    uint64_t inuse_pages;    /* pages in mSpanInUse spans */
+    uint64_t manual_pages;   /* pages in mSpanManual spans */
+    uint64_t nspans[NUM_SIZE_CLASSES]; /* in-use spans per size class (0 = large) */
+    uint64_t large_live;     /* large objects (in-use class 0 spans) */
+    uint64_t meta_bytes;     /* arena metadata + span structs */
+    uint64_t frees_undone;   /* atomic: frees dropped by sweep (raced double frees) */
+} mheap;
+
+extern mheap mheap_;
+
+void mheap_init(void);
+
+/* Arena holding p, or NULL (lock free). */
+static inline heapArena *arena_of(uintptr_t p)
+{
+    uint64_t off = p - mheap_.window_base;
+    if (off >= mheap_.window_size)
+        return 0;
+    return __atomic_load_n(&mheap_.arenas[off >> ARENA_SHIFT], __ATOMIC_ACQUIRE);
+}
+
+/* spans[] entry for p's page: may be NULL or stale for a free page; the
+ * caller validates state and range (lock free). */
+static inline mspan *span_of(uintptr_t p)
+{
+    heapArena *ha = arena_of(p);
+    if (!ha)
+        return 0;
+    return __atomic_load_n(&ha->spans[((p - mheap_.window_base) >> PAGE_SHIFT) &
+                                      (PAGES_PER_ARENA - 1)],
+                           __ATOMIC_ACQUIRE);
+}
+
+/* Allocate a span of npages pages: for spc's class (small: nelems etc. set
+ * up, bitmaps allocated, all slots free), or a large one (class 0: one
+ * object, allocCount 1), or manual (state mSpanManual, spc ignored).
+ * Memory is Ready; s->needzero says whether it may be dirty.  NULL when out
+ * of memory (after scavenging and growing).  Takes mheap_.lock. */
+mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual);
+/* Return a span's pages to the page heap (still Ready).  Takes mheap_.lock. */
+void mheap_free_span(mspan *s);
+void mheap_free_span_locked(mspan *s);
+/* Give up to `bytes` of free Ready pages back to the host (Ready →
+ * Prepared); returns the bytes released.  Takes mheap_.lock. */
+uint64_t heap_scavenge(uint64_t bytes);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * mspan.h — a run of heap pages and the objects in it (Go's mspan).
+ *
+ * A span is either
+ *   - small: npages pages cut into nelems objects of elemsize bytes (one
+ *     size class), with per-object bitmaps, handed between mcentral and the
+ *     per-CPU mcaches;
+ *   - large: one object of npages pages (size class 0, nelems 1);
+ *   - manual: pages handed to a non-heap user (stacks later), no objects.
+ *
+ * OBJECT STATE (small spans).  Slot i is ALLOCATED iff
+ *       i < freeindex  ||  allocBits[i]
+ * (Go's rule: nothing below freeindex is free; allocBits is only rewritten
+ * by sweeping, never by allocation).  Slot i is PENDING FREE iff
+ * pendingFree[i]: kfree recorded it, the next sweep makes it free.
+ * allocCache holds ~allocBits for the 64 slots starting at freeindex's word,
+ * shifted so that bit 0 is slot freeindex.
+ *
+ * SWEEP (explicit-free flavour of Go's mspan.sweep): the live set is
+ *       gcmarkBits = allocated & ~pendingFree
+ * (a collector will instead set gcmarkBits by marking — the rest is the same
+ * path), then allocBits = gcmarkBits, gcmarkBits = 0, freeindex = 0,
+ * allocCount = popcount(allocBits), allocCache refilled.
+ *
+ * SWEEPGEN (h = mheap_.sweepgen, +2 per cycle):
+ *   h-2 needs sweeping   h-1 being swept   h swept
+ *   h+1 cached before a new cycle began (swept at uncache)   h+3 swept and cached
+ */
+#ifndef ALLOC_MSPAN_H
+#define ALLOC_MSPAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sizeclass.h"
+
+enum mspan_state {
+    mSpanDead = 0,   /* not a span: struct on the fixalloc free list */
+    mSpanInUse = 1,  /* heap objects (small or large) */
+    mSpanManual = 2, /* pages owned by a manual user (stacks) */
+};
+
+struct mspan;
+
+/* Doubly linked list of spans; the owner's lock protects it. */
+typedef struct spanList {
+    struct mspan *first, *last;
+    uint64_t n; /* == number of spans linked (checked by heap_verify) */
+} spanList;
+
+typedef struct mspan {
+    /* ---- list membership: protected by mheap_.central[spanclass].lock ---- */
+    struct mspan *next, *prev; /* links in *list */
+    spanList *list;            /* the mcentral set holding the span; NULL if none */
+    int32_t cachedBy;          /* CPU id + 1 while in that mcache's alloc[]; else 0.
+                                  Invariant: list == NULL || cachedBy == 0 */
+
+    /* ---- immutable while state != mSpanDead (written under mheap_.lock) ---- */
+    uintptr_t startAddr; /* page aligned, first byte */
+    uint64_t npages;     /* >= 1; class_to_allocnpages[class] for small spans */
+    uint64_t elemsize;   /* class size; large: npages * PAGE_SIZE */
+    uintptr_t limit;     /* end of object data: startAddr + nelems*elemsize
+                            (large: startAddr + requested size) */
+    uint32_t divMul;     /* class_to_divmagic[class]: idx = obj_index(off, divMul) */
+    uint32_t nelems;     /* objects; large: 1 */
+    uint32_t nwords;     /* words per bitmap = ceil(nelems / 64) */
+    spanClass spanclass; /* class << 1 | noscan; class 0 = large */
+    uint8_t state;       /* enum mspan_state */
+
+    /* ---- allocation state: owned by whoever owns the span (its mcache's CPU
+     * while cached, else the mcentral lock holder).  freeindex and allocBits
+     * are read without a lock by remote kfree: written with relaxed atomics,
+     * sweep publishes allocBits before resetting freeindex. ---- */
+    uint32_t freeindex;  /* 0 <= freeindex <= nelems; slots below are allocated */
+    uint32_t allocCount; /* == |{i < nelems : i < freeindex || allocBits[i]}| */
+    uint32_t allocCountBeforeCache; /* allocCount when cached (stats: mallocs) */
+    uint8_t needzero;    /* free slots may hold garbage (else known zero) */
+    uint32_t sweepgen;   /* see header comment */
+    uint64_t allocCache; /* ~allocBits from freeindex (see header comment) */
+    uint64_t *allocBits;   /* [nwords] 1 = allocated at last sweep; bits >= nelems are 0 */
+    uint64_t *gcmarkBits;  /* [nwords] live set being built by a sweep (else all 0) */
+    uint64_t *tinyBits;    /* [nwords] tiny-allocator blocks (tiny span class only) */
+
+    /* ---- remote frees: any CPU, lock free ---- */
+    uint64_t *pendingFree; /* [nwords] atomic OR by kfree; taken by sweep with xchg.
+                              Invariant (quiescent): pendingFree ⊆ allocated */
+    int32_t pendingCount;  /* atomic; == popcount(pendingFree) when quiescent */
+
+    /* ---- manual spans (stack allocator, its own lock) ---- */
+    uintptr_t manualFreeList; /* free stack segments, linked through their first word */
+
+    uint32_t verifyMark; /* heap_verify's visit stamp */
+} mspan;
+
+/* Slot index of address p (p inside [startAddr, limit)). */
+static inline uint32_t mspan_obj_index(const mspan *s, uintptr_t p)
+{
+    return obj_index((uint32_t)(p - s->startAddr), s->divMul);
+}
+
+/* Go's isFree, lock free: see "OBJECT STATE" above. */
+static inline bool mspan_allocated(const mspan *s, uint32_t i)
+{
+    if (i < __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE))
+        return true;
+    const uint64_t *bits = s->allocBits;
+    return (__atomic_load_n(&bits[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
+}
+
+/* Go's nextFreeFast: the next free slot from allocCache, or NULL when the
+ * cache is empty or the 64-slot window would need a refill.  Caller owns the
+ * span (pinned mcache CPU). */
+static inline void *mspan_next_free_fast(mspan *s)
+{
+    uint64_t cache = s->allocCache;
+    if (__builtin_expect(cache == 0, 0))
+        return 0;
+    uint32_t bit = (uint32_t)__builtin_ctzll(cache);
+    uint32_t result = s->freeindex + bit;
+    if (__builtin_expect(result >= s->nelems, 0))
+        return 0;
+    uint32_t freeidx = result + 1;
+    if (__builtin_expect((freeidx % 64) == 0, 0) && freeidx != s->nelems)
+        return 0;
+    s->allocCache = cache >> bit >> 1;
+    __atomic_store_n(&s->freeindex, freeidx, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->allocCount, s->allocCount + 1, __ATOMIC_RELAXED); /* plain inc */
+    return (void *)(s->startAddr + (uint64_t)result * s->elemsize);
+}
+
+/* Go's refillAllocCache: allocCache = ~allocBits word `word`. */
+void mspan_refill_alloc_cache(mspan *s, uint32_t word);
+/* Go's nextFreeIndex: advance freeindex to the next free slot and return it
+ * (nelems when the span is full).  Caller owns the span. */
+uint32_t mspan_next_free_index(mspan *s);
+/* Sweep the span's pending frees into its bitmaps (see header comment).
+ * Caller owns the span and holds mheap_.central[s->spanclass].lock.
+ * Returns the number of objects freed. */
+uint32_t mspan_sweep_bits(mspan *s);
+/* Objects allocated (allocCount) minus pending frees (racy unless quiescent). */
+uint32_t mspan_live_objects(const mspan *s);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * mstats.c — statistics (runtime.MemStats names) and their two printed
+ * forms, plus the size-class table.
+ *
+ * SOURCES
+ *   - Page heap (under mheap_.lock): HeapSys = pages grown, HeapInuse =
+ *     in-use span pages, StackInuse = manual span pages, HeapIdle = free
+ *     pages, HeapReleased = free scavenged pages, address-space states.
+ *   - Per CPU (mcache, owner-written, read relaxed): small mallocs are added
+ *     at refill plus the in-flight count of cached spans, frees at kfree,
+ *     large objects at alloc/free, tiny objects at allocation.
+ *   Derived: Mallocs = Σclass mallocs + large + tiny; Frees likewise (tiny
+ *   objects count as freed at once — Go's convention, their 16-byte block is
+ *   the real object); HeapObjects = Mallocs - Frees; HeapAlloc =
+ *   Σ(mallocs - frees) × class size + live large bytes; TotalAlloc =
+ *   Σ mallocs × class size + large bytes.
+ *
+ * FORMATS
+ *   Table (people): a "heap" block of `Name  value` lines aligned in two
+ *   columns with KiB figures, then a per-class table (only classes with
+ *   activity) and a per-CPU table.
+ *   Facts (scripts), one per line:
+ *       stat <Name> <integer>
+ *       stat class <c> size <bytes> mallocs <n> frees <n> spans <n>
+ *       stat cpu <i> mallocs <n> frees <n> refills <n>
+ *   Size classes: Go's sizeclasses.go header columns.
+ *
+ * No floating point: percentages are computed in integers.
+ */
+#include "gcbits.h"
+#include "malloc_impl.h"
+#include "mheap.h"
+#include "mstats.h"
+#include "persistent.h"
+
+uint64_t alloc_undone_frees(int sizeclass); /* malloc.c */
+
+void read_memstats_heap(struct memstats *o)
+{
+    plat_lock(&mheap_.lock);
+    o->HeapSys = pagealloc_total_pages(&mheap_.pages) * PAGE_SIZE;
+    o->HeapInuse = mheap_.inuse_pages * PAGE_SIZE;
+    o->StackInuse = mheap_.manual_pages * PAGE_SIZE;
+    o->StackSys = o->StackInuse;
+    o->HeapIdle = pagealloc_free_pages(&mheap_.pages) * PAGE_SIZE;
+    o->HeapReleased = pagealloc_scav_pages(&mheap_.pages) * PAGE_SIZE;
+    o->Arenas = mheap_.narenas;
+    o->Reserved = mheap_.reserved_bytes - mheap_.prepared_bytes;
+    o->Ready = mheap_.ready_bytes;
+    o->Prepared = mheap_.prepared_bytes - mheap_.ready_bytes;
+    o->LargeObjects = mheap_.large_live;
+    o->MSpanSys = mheap_.meta_bytes + pagealloc_meta_bytes(&mheap_.pages);
+    for (int c = 0; c < NUM_SIZE_CLASSES; c++)
+        o->BySize[c].spans = mheap_.nspans[c];
+    plat_unlock(&mheap_.lock);
+    o->GCBitsSys = gcbits_sys_bytes();
+    o->MetaReady = persistent_sys_bytes();
+    uint64_t known = o->MSpanSys + o->GCBitsSys;
+    o->OtherSys = o->MetaReady > known ? o->MetaReady - known : 0;
+}
+
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+void read_memstats(struct memstats *o)
+{
+    __builtin_memset(o, 0, sizeof *o);
+    read_memstats_heap(o);
+    o->ncpu = mheap_.ncpu;
+    for (uint32_t i = 0; i < mheap_.ncpu; i++) {
+        const mcache *c = &mheap_.mcaches[i];
+        uint64_t m = 0, f = 0;
+        for (int cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
+            uint64_t cm = LD(c->smallAllocCount[cls]) + mcache_inflight_allocs(c, cls);
+            uint64_t cf = LD(c->smallFreeCount[cls]);
+            o->BySize[cls].mallocs += cm;
+            o->BySize[cls].frees += cf;
+            m += cm;
+            f += cf;
+        }
+        uint64_t tiny = LD(c->tinyAllocs);
+        o->TinyAllocs += tiny;
+        o->LargeAllocs += LD(c->largeAllocCount);
+        o->LargeFrees += LD(c->largeFreeCount);
+        o->LargeAllocBytes += LD(c->largeAlloc);
+        o->LargeFreeBytes += LD(c->largeFree);
+        o->PerCPU[i].mallocs = m + tiny + LD(c->largeAllocCount);
+        o->PerCPU[i].frees = f + LD(c->largeFreeCount);
+        o->PerCPU[i].refills = LD(c->refills);
+    }
+    o->BySize[0].mallocs = o->LargeAllocs;
+    o->BySize[0].frees = o->LargeFrees;
+    for (int cls = 0; cls < NUM_SIZE_CLASSES; cls++) {
+        o->BySize[cls].size = class_to_size[cls];
+        if (cls) {
+            o->BySize[cls].frees -= alloc_undone_frees(cls);
+            o->Mallocs += o->BySize[cls].mallocs;
+            o->Frees += o->BySize[cls].frees;
+            o->HeapAlloc += (o->BySize[cls].mallocs - o->BySize[cls].frees) * class_to_size[cls];
+            o->TotalAlloc += o->BySize[cls].mallocs * class_to_size[cls];
+        }
+    }
+    o->Mallocs += o->LargeAllocs + o->TinyAllocs;
+    o->Frees += o->LargeFrees + o->TinyAllocs;
+    o->HeapObjects = o->Mallocs - o->Frees;
+    o->HeapAlloc += o->LargeAllocBytes - o->LargeFreeBytes;
+    o->TotalAlloc += o->LargeAllocBytes;
+}
+
+static void emitf(memstats_emit_t emit, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emitf(memstats_emit_t emit, const char *fmt, ...)
+{
+    char line[200];
+    va_list ap;
+    va_start(ap, fmt);
+    plat_vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    emit(line);
+}
+
+#define UL(x) ((unsigned long)(x))
+
+void memstats_print_table(memstats_emit_t emit)
+{
+    struct memstats st;
+    read_memstats(&st);
+    static const char *const names[] = {
+        "HeapAlloc", "HeapSys", "HeapIdle", "HeapInuse", "HeapReleased", "TotalAlloc",
+        "StackInuse", "StackSys", "MSpanSys", "GCBitsSys", "OtherSys",
+    };
+    const uint64_t bytes[] = {
+        st.HeapAlloc, st.HeapSys, st.HeapIdle, st.HeapInuse, st.HeapReleased, st.TotalAlloc,
+        st.StackInuse, st.StackSys, st.MSpanSys, st.GCBitsSys, st.OtherSys,
+    };
+    emit("heap statistics");
+    for (unsigned i = 0; i < sizeof bytes / sizeof bytes[0]; i++)
+        emitf(emit, "  %-14s %14lu B %10lu KiB", names[i], UL(bytes[i]), UL(bytes[i] >> 10));
+    emitf(emit, "  %-14s %14lu", "HeapObjects", UL(st.HeapObjects));
+    emitf(emit, "  %-14s %14lu", "Mallocs", UL(st.Mallocs));
+    emitf(emit, "  %-14s %14lu", "Frees", UL(st.Frees));
+    emitf(emit, "  %-14s %14lu", "TinyAllocs", UL(st.TinyAllocs));
+    emitf(emit, "  %-14s %14lu  (%lu freed, %lu live)", "LargeAllocs", UL(st.LargeAllocs),
+          UL(st.LargeFrees), UL(st.LargeObjects));
+    emitf(emit, "  %-14s %14lu  (64 MiB each)", "Arenas", UL(st.Arenas));
+    emitf(emit, "  address space  reserved %lu KiB  prepared %lu KiB  ready %lu KiB  metadata %lu KiB",
+          UL(st.Reserved >> 10), UL(st.Prepared >> 10), UL(st.Ready >> 10),
+          UL(st.MetaReady >> 10));
+    emit("size classes in use");
+    emit("  class   size       mallocs         frees          live  spans");
+    for (int c = 0; c < NUM_SIZE_CLASSES; c++) {
+        if (!st.BySize[c].mallocs && !st.BySize[c].spans)
+            continue;
+        if (c == 0)
+            emitf(emit, "  %5s %6s %13lu %13lu %13lu %6lu", "large", "-", UL(st.BySize[c].mallocs),
+                  UL(st.BySize[c].frees), UL(st.BySize[c].mallocs - st.BySize[c].frees),
+                  UL(st.BySize[c].spans));
+        else
+            emitf(emit, "  %5d %6u %13lu %13lu %13lu %6lu", c, st.BySize[c].size,
+                  UL(st.BySize[c].mallocs), UL(st.BySize[c].frees),
+                  UL(st.BySize[c].mallocs - st.BySize[c].frees), UL(st.BySize[c].spans));
+    }
+    emit("per cpu");
+    emit("  cpu       mallocs         frees   refills");
+    for (uint32_t i = 0; i < st.ncpu; i++)
+        emitf(emit, "  %3u %13lu %13lu %9lu", i, UL(st.PerCPU[i].mallocs), UL(st.PerCPU[i].frees),
+              UL(st.PerCPU[i].refills));
+}
+
+void memstats_print_facts(memstats_emit_t emit)
+{
+    struct memstats st;
+    read_memstats(&st);
+#define FACT(name) emitf(emit, "stat " #name " %lu", UL(st.name))
+    FACT(HeapAlloc); FACT(HeapSys); FACT(HeapIdle); FACT(HeapInuse); FACT(HeapReleased);
+    FACT(HeapObjects); FACT(Mallocs); FACT(Frees); FACT(TotalAlloc); FACT(StackInuse);
+    FACT(StackSys); FACT(MSpanSys); FACT(GCBitsSys); FACT(OtherSys); FACT(TinyAllocs);
+    FACT(LargeAllocs); FACT(LargeFrees); FACT(LargeAllocBytes); FACT(LargeFreeBytes);
+    FACT(LargeObjects); FACT(Arenas); FACT(Reserved); FACT(Prepared); FACT(Ready);
+    FACT(MetaReady);
+#undef FACT
+    for (int c = 0; c < NUM_SIZE_CLASSES; c++)
+        emitf(emit, "stat class %d size %u mallocs %lu frees %lu spans %lu", c, st.BySize[c].size,
+              UL(st.BySize[c].mallocs), UL(st.BySize[c].frees), UL(st.BySize[c].spans));
+    for (uint32_t i = 0; i < st.ncpu; i++)
+        emitf(emit, "stat cpu %u mallocs %lu frees %lu refills %lu", i, UL(st.PerCPU[i].mallocs),
+              UL(st.PerCPU[i].frees), UL(st.PerCPU[i].refills));
+}
+
+void sizeclasses_print(memstats_emit_t emit)
+{
+    emit("class  bytes/obj  bytes/span  pages/span  objects  tail waste  max waste");
+    for (int c = 1; c < NUM_SIZE_CLASSES; c++) {
+        uint32_t bp = class_max_waste_bp(c);
+        emitf(emit, "%5d  %9u  %10u  %10u  %7u  %10u  %6u.%02u%%", c, class_to_size[c],
+              class_span_bytes(c), (unsigned)class_to_allocnpages[c], class_objects(c),
+              class_tail_waste(c), bp / 100, bp % 100);
+    }
+}

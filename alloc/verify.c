@@ -1,0 +1,346 @@
+/*
+ * verify.c — heap_verify: check every allocator invariant, report the
+ * first one broken with the span's fields.
+ *
+ * WHAT IS CHECKED (in this order)
+ *   1. mcentral sets: each entry is an in-use span of that class whose list
+ *      pointer names the set, not cached, with the set's sweepgen (h swept,
+ *      h-2 unswept) and fullness; back links and counts are consistent; no
+ *      span appears twice (visit stamp).
+ *   2. mcaches: each alloc[spc] is the empty span or an in-use span of
+ *      class spc, cachedBy this CPU, in no list, sweepgen h+3 or h+1, not
+ *      seen before.
+ *   3. Arenas, page by page: an allocated page starts a span s with
+ *      spans[] == s on all its pages, all allocated, pageInUse set exactly on
+ *      the first page of in-use spans (so no page is in two spans); free
+ *      pages have no pageInUse bit.  Per span: geometry (nelems, elemsize,
+ *      limit), freeindex <= nelems, allocCount == |{i : i < freeindex or
+ *      allocBits[i]}|, no alloc bit past nelems, gcmarkBits clear,
+ *      pendingFree ⊆ allocated, pendingCount == popcount(pendingFree),
+ *      allocCache == ~allocBits at freeindex, tinyBits ⊆ allocated; every
+ *      small in-use span was found in exactly one place in 1–2.
+ *   4. Heap counters: in-use/manual pages, spans per class, large objects,
+ *      Ready and Prepared bytes agree with the walk and the page allocator;
+ *      pagealloc_verify passes.
+ *   5. Statistics: HeapInuse, HeapObjects (= Mallocs - Frees) and HeapAlloc
+ *      equal what the walk counted.
+ * LOCKING: takes every mcentral lock in class order, then mheap_.lock (the
+ * documented order), so it is safe against itself, but the CPU-private
+ * state (mcaches, fast paths) requires quiescence.
+ */
+#include "malloc.h"
+#include "malloc_impl.h"
+#include "mheap.h"
+#include "mstats.h"
+
+#define UL(x) ((unsigned long)(x))
+
+static uint32_t epoch;
+
+struct vstate {
+    char *err;
+    size_t errlen;
+    bool ok;
+};
+
+static bool fail(struct vstate *v, const mspan *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static bool fail(struct vstate *v, const mspan *s, const char *fmt, ...)
+{
+    if (!v->ok)
+        return false;
+    v->ok = false;
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    plat_vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (!s) {
+        alloc_format(v->err, v->errlen, "heap_verify: %s", what);
+        return false;
+    }
+    alloc_format(v->err, v->errlen,
+                 "heap_verify: %s [span 0x%lx npages %lu state %u class %u%s elemsize %lu "
+                 "nelems %u freeindex %u allocCount %u pending %d allocCache 0x%lx sweepgen %u "
+                 "(heap %u) cachedBy %d]",
+                 what, UL(s->startAddr), UL(s->npages), s->state,
+                 spanclass_sizeclass(s->spanclass), spanclass_noscan(s->spanclass) ? " noscan" : "",
+                 UL(s->elemsize), s->nelems, s->freeindex, s->allocCount, s->pendingCount,
+                 UL(s->allocCache), s->sweepgen, mheap_.sweepgen, s->cachedBy);
+    return false;
+}
+
+static inline uint64_t valid_mask(const mspan *s, uint32_t w)
+{
+    if (w == s->nwords - 1 && (s->nelems % 64))
+        return (1ull << (s->nelems % 64)) - 1;
+    return ~0ull;
+}
+
+static inline uint64_t below(uint32_t w, uint32_t fi)
+{
+    uint32_t lo = w * 64;
+    if (fi <= lo)
+        return 0;
+    if (fi >= lo + 64)
+        return ~0ull;
+    return (1ull << (fi - lo)) - 1;
+}
+
+/* Per-span object invariants of a small in-use span. */
+static bool check_small(struct vstate *v, const mspan *s)
+{
+    uint8_t cls = spanclass_sizeclass(s->spanclass);
+    if (s->npages != class_to_allocnpages[cls] || s->elemsize != class_to_size[cls] ||
+        s->nelems != s->npages * PAGE_SIZE / s->elemsize || s->nwords != (s->nelems + 63) / 64 ||
+        s->divMul != class_to_divmagic[cls] ||
+        s->limit != s->startAddr + (uint64_t)s->nelems * s->elemsize)
+        return fail(v, s, "span geometry does not match its class");
+    if (s->freeindex > s->nelems)
+        return fail(v, s, "freeindex > nelems");
+    uint32_t alloc = 0, pend = 0;
+    for (uint32_t w = 0; w < s->nwords; w++) {
+        uint64_t vm = valid_mask(s, w);
+        if (s->allocBits[w] & ~vm)
+            return fail(v, s, "allocBits set past nelems (word %u)", w);
+        if (s->gcmarkBits[w])
+            return fail(v, s, "gcmarkBits not clear outside a sweep (word %u)", w);
+        uint64_t a = (s->allocBits[w] | below(w, s->freeindex)) & vm;
+        uint64_t p = s->pendingFree[w];
+        if (p & ~a)
+            return fail(v, s, "pending free of a free slot %u",
+                        w * 64 + (uint32_t)__builtin_ctzll(p & ~a));
+        if (s->tinyBits && (s->tinyBits[w] & ~a))
+            return fail(v, s, "tiny block bit on a free slot (word %u)", w);
+        alloc += (uint32_t)__builtin_popcountll(a);
+        pend += (uint32_t)__builtin_popcountll(p);
+    }
+    if (alloc != s->allocCount)
+        return fail(v, s, "allocCount != allocated slots (%u)", alloc);
+    if ((int32_t)pend != s->pendingCount)
+        return fail(v, s, "pendingCount != popcount(pendingFree) (%u)", pend);
+    if (s->freeindex < s->nelems) {
+        uint64_t want = ~s->allocBits[s->freeindex / 64] >> (s->freeindex % 64);
+        if (s->allocCache != want)
+            return fail(v, s, "allocCache != ~allocBits at freeindex (want 0x%lx)", UL(want));
+    }
+    return true;
+}
+
+static void lock_all(void)
+{
+    for (int i = 0; i < NUM_SPAN_CLASSES; i++)
+        plat_lock(&mheap_.central[i].lock);
+    plat_lock(&mheap_.lock);
+}
+
+static void unlock_all(void)
+{
+    plat_unlock(&mheap_.lock);
+    for (int i = NUM_SPAN_CLASSES - 1; i >= 0; i--)
+        plat_unlock(&mheap_.central[i].lock);
+}
+
+static bool verify_locked(struct vstate *v, uint64_t *live_objs, uint64_t *live_bytes,
+                          uint64_t *inuse_bytes)
+{
+    uint32_t sg = mheap_.sweepgen;
+    uint64_t placed = 0; /* small spans found in sets or caches */
+
+    /* 1. mcentral sets */
+    for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
+        mcentral *c = &mheap_.central[spc];
+        spanList *lists[4] = {&c->partial[0], &c->partial[1], &c->full[0], &c->full[1]};
+        for (int li = 0; li < 4; li++) {
+            spanList *l = lists[li];
+            bool full = li >= 2, swept = (li & 1) == (int)((sg / 2) % 2);
+            uint64_t n = 0;
+            mspan *prev = 0;
+            for (mspan *s = l->first; s; prev = s, s = s->next) {
+                if (++n > l->n)
+                    return fail(v, s, "mcentral %d %s: more spans than its count %lu", spc,
+                                mcentral_set_name(c, l, sg), UL(l->n));
+                if (s->prev != prev)
+                    return fail(v, s, "mcentral %d: broken back link", spc);
+                if (s->state != mSpanInUse || s->spanclass != spc)
+                    return fail(v, s, "mcentral %d %s holds a span not in use or of another class",
+                                spc, mcentral_set_name(c, l, sg));
+                if (s->list != l || s->cachedBy)
+                    return fail(v, s, "mcentral %d %s: span's list/cachedBy disagree", spc,
+                                mcentral_set_name(c, l, sg));
+                if (s->sweepgen != (swept ? sg : sg - 2))
+                    return fail(v, s, "mcentral %d %s: wrong sweepgen", spc,
+                                mcentral_set_name(c, l, sg));
+                if (full != (s->allocCount == s->nelems))
+                    return fail(v, s, "mcentral %d %s: fullness does not match the set", spc,
+                                mcentral_set_name(c, l, sg));
+                if (s->verifyMark == epoch)
+                    return fail(v, s, "span is in two places (mcentral %d %s)", spc,
+                                mcentral_set_name(c, l, sg));
+                s->verifyMark = epoch;
+                placed++;
+            }
+            if (n != l->n || l->last != prev)
+                return fail(v, 0, "mcentral %d %s: count %lu but %lu linked", spc,
+                            mcentral_set_name(c, l, sg), UL(l->n), UL(n));
+        }
+    }
+
+    /* 2. mcaches */
+    for (uint32_t cpu = 0; cpu < mheap_.ncpu; cpu++) {
+        mcache *mc = &mheap_.mcaches[cpu];
+        if (mc->tinyoffset > TINY_SIZE)
+            return fail(v, 0, "mcache %u: tinyoffset %lu > 16", cpu, UL(mc->tinyoffset));
+        for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
+            mspan *s = mc->alloc[spc];
+            if (s == &mcache_emptyspan)
+                continue;
+            if (s->state != mSpanInUse || s->spanclass != spc || spanclass_sizeclass(spc) == 0)
+                return fail(v, s, "mcache %u alloc[%d] holds a span not in use or of another class",
+                            cpu, spc);
+            if (s->cachedBy != (int32_t)cpu + 1 || s->list)
+                return fail(v, s, "mcache %u alloc[%d]: cachedBy/list disagree", cpu, spc);
+            if (s->sweepgen != sg + 3 && s->sweepgen != sg + 1)
+                return fail(v, s, "mcache %u alloc[%d]: sweepgen not h+3/h+1", cpu, spc);
+            if (s->verifyMark == epoch)
+                return fail(v, s, "span is in two places (mcache %u alloc[%d])", cpu, spc);
+            s->verifyMark = epoch;
+            placed++;
+        }
+    }
+
+    /* 3. arenas */
+    uint64_t inuse_pages = 0, manual_pages = 0, nsmall = 0, nlarge = 0;
+    uint64_t nspans[NUM_SIZE_CLASSES] = {0};
+    for (heapArena *ha = mheap_.allArenas; ha; ha = ha->next) {
+        for (uint64_t pg = 0; pg < PAGES_PER_ARENA;) {
+            uintptr_t addr = ha->base + pg * PAGE_SIZE;
+            bool inuse_bit = (ha->pageInUse[pg / 8] >> (pg % 8)) & 1;
+            if (!pagealloc_allocated(&mheap_.pages, addr)) {
+                if (inuse_bit)
+                    return fail(v, 0, "free page 0x%lx has its pageInUse bit set", UL(addr));
+                pg++;
+                continue;
+            }
+            mspan *s = ha->spans[pg];
+            if (s && pg == 0 && s->startAddr < addr && s->state != mSpanDead &&
+                s->startAddr + s->npages * PAGE_SIZE > addr) {
+                /* continuation of a span that began in an earlier arena */
+                uint64_t rest = (s->startAddr + s->npages * PAGE_SIZE - addr) / PAGE_SIZE;
+                for (uint64_t q = 0; q < rest && q < PAGES_PER_ARENA; q++)
+                    if (ha->spans[q] != s)
+                        return fail(v, s, "spans[] of page 0x%lx does not name its span",
+                                    UL(addr + q * PAGE_SIZE));
+                pg += rest;
+                continue;
+            }
+            if (!s || s->startAddr != addr || (s->state != mSpanInUse && s->state != mSpanManual))
+                return fail(v, s, "allocated page 0x%lx does not start a live span", UL(addr));
+            if (inuse_bit != (s->state == mSpanInUse))
+                return fail(v, s, "pageInUse bit of the first page is wrong");
+            for (uint64_t q = 1; q < s->npages; q++) {
+                uintptr_t a = addr + q * PAGE_SIZE;
+                heapArena *qa = arena_of(a);
+                uint64_t qp = (a - qa->base) / PAGE_SIZE;
+                if (qa->spans[qp] != s)
+                    return fail(v, s, "page 0x%lx of the span maps to another span", UL(a));
+                if (!pagealloc_allocated(&mheap_.pages, a))
+                    return fail(v, s, "page 0x%lx of the span is free in the page allocator",
+                                UL(a));
+                if ((qa->pageInUse[qp / 8] >> (qp % 8)) & 1)
+                    return fail(v, s, "pageInUse set on inner page 0x%lx", UL(a));
+            }
+            uint8_t cls = spanclass_sizeclass(s->spanclass);
+            if (s->state == mSpanManual) {
+                manual_pages += s->npages;
+            } else if (cls == 0) {
+                if (s->nelems != 1 || s->allocCount != 1 || s->freeindex != 1 ||
+                    s->elemsize != s->npages * PAGE_SIZE || s->limit <= s->startAddr ||
+                    s->limit > s->startAddr + s->elemsize)
+                    return fail(v, s, "large span fields inconsistent");
+                inuse_pages += s->npages;
+                nspans[0]++;
+                nlarge++;
+                *live_objs += 1;
+                *live_bytes += s->elemsize;
+            } else {
+                if (!check_small(v, s))
+                    return false;
+                if (s->verifyMark != epoch)
+                    return fail(v, s, "in-use span is in no mcentral set and no mcache");
+                inuse_pages += s->npages;
+                nspans[cls]++;
+                nsmall++;
+                uint32_t live = s->allocCount - (uint32_t)s->pendingCount;
+                *live_objs += live;
+                *live_bytes += (uint64_t)live * s->elemsize;
+            }
+            pg += s->npages;
+        }
+    }
+    if (nsmall != placed)
+        return fail(v, 0, "%lu spans in sets/caches but %lu small spans in the arenas",
+                    UL(placed), UL(nsmall));
+
+    /* 4. heap counters */
+    if (inuse_pages != mheap_.inuse_pages)
+        return fail(v, 0, "inuse_pages %lu != walked %lu", UL(mheap_.inuse_pages), UL(inuse_pages));
+    if (manual_pages != mheap_.manual_pages)
+        return fail(v, 0, "manual_pages %lu != walked %lu", UL(mheap_.manual_pages),
+                    UL(manual_pages));
+    if (nlarge != mheap_.large_live)
+        return fail(v, 0, "large_live %lu != walked %lu", UL(mheap_.large_live), UL(nlarge));
+    for (int c = 0; c < NUM_SIZE_CLASSES; c++)
+        if (nspans[c] != mheap_.nspans[c])
+            return fail(v, 0, "class %d: nspans %lu != walked %lu", c, UL(mheap_.nspans[c]),
+                        UL(nspans[c]));
+    uint64_t total = pagealloc_total_pages(&mheap_.pages);
+    uint64_t freep = pagealloc_free_pages(&mheap_.pages);
+    uint64_t scav = pagealloc_scav_pages(&mheap_.pages);
+    if (total != inuse_pages + manual_pages + freep)
+        return fail(v, 0, "pages: total %lu != in use %lu + manual %lu + free %lu", UL(total),
+                    UL(inuse_pages), UL(manual_pages), UL(freep));
+    if (mheap_.ready_bytes != (total - scav) * PAGE_SIZE)
+        return fail(v, 0, "Ready bytes %lu != (pages %lu - scavenged %lu) * 8192",
+                    UL(mheap_.ready_bytes), UL(total), UL(scav));
+    if (mheap_.prepared_bytes != total * PAGE_SIZE ||
+        mheap_.prepared_bytes != mheap_.narenas * ARENA_BYTES)
+        return fail(v, 0, "Prepared bytes %lu != pages %lu * 8192 / arenas %lu",
+                    UL(mheap_.prepared_bytes), UL(total), UL(mheap_.narenas));
+    char perr[200];
+    if (!pagealloc_verify(&mheap_.pages, perr, sizeof perr))
+        return fail(v, 0, "page allocator: %s", perr);
+    *inuse_bytes = inuse_pages * PAGE_SIZE;
+    return true;
+}
+
+bool heap_verify(char *err, size_t errlen)
+{
+    struct vstate v = {err, errlen, true};
+    if (errlen)
+        err[0] = 0;
+    uint64_t live_objs = 0, live_bytes = 0, inuse_bytes = 0;
+    lock_all();
+    if (++epoch == 0)
+        epoch = 1;
+    bool ok = verify_locked(&v, &live_objs, &live_bytes, &inuse_bytes);
+    unlock_all();
+    if (!ok)
+        return false;
+
+    /* 5. statistics */
+    struct memstats st;
+    read_memstats(&st);
+    if (st.HeapInuse != inuse_bytes)
+        return fail(&v, 0, "HeapInuse %lu != in-use span bytes %lu", UL(st.HeapInuse),
+                    UL(inuse_bytes));
+    if (st.Mallocs - st.Frees != st.HeapObjects || st.HeapObjects != live_objs)
+        return fail(&v, 0, "Mallocs %lu - Frees %lu != HeapObjects %lu / live objects %lu",
+                    UL(st.Mallocs), UL(st.Frees), UL(st.HeapObjects), UL(live_objs));
+    if (st.HeapAlloc != live_bytes)
+        return fail(&v, 0, "HeapAlloc %lu != live object bytes %lu", UL(st.HeapAlloc),
+                    UL(live_bytes));
+    if (st.HeapSys != st.HeapInuse + st.StackInuse + st.HeapIdle)
+        return fail(&v, 0, "HeapSys %lu != HeapInuse + StackInuse + HeapIdle", UL(st.HeapSys));
+    return true;
+}

@@ -1,0 +1,229 @@
+/*
+ * test_malloc_bad.c — bad input to the allocator: each case produces exactly
+ * one message through the error hook, with the exact wording, and leaves
+ * the heap consistent (heap_verify passes afterwards).
+ */
+#include "heap_testlib.h"
+#include "mheap.h"
+#include "sizeclass.h"
+
+#define UL(x) ((unsigned long)(uintptr_t)(x))
+
+static void test_not_in_heap(void)
+{
+    hook_reset();
+    int local;
+    kfree(&local);
+    CHECK_HOOK("kfree: 0x%lx is not in the heap", UL(&local));
+    kfree((void *)0x1000);
+    CHECK_HOOK("kfree: 0x%lx is not in the heap", 0x1000ul);
+    CHECK(ksize(&local) == 0);
+    CHECK_HOOK("ksize: 0x%lx is not in the heap", UL(&local));
+    VERIFY();
+}
+
+static void test_interior_pointer(void)
+{
+    hook_reset();
+    char *p = kmalloc(48); /* class 5, one-page spans */
+    REQUIRE(p);
+    uintptr_t span = UL(p) & ~(uintptr_t)(PAGE_SIZE - 1);
+    kfree(p + 8);
+    CHECK_HOOK("kfree: interior pointer 0x%lx (object 0x%lx in span 0x%lx class 5, 48 B)",
+               UL(p + 8), UL(p), span);
+    kfree(p + 47);
+    CHECK_HOOK("kfree: interior pointer 0x%lx (object 0x%lx in span 0x%lx class 5, 48 B)",
+               UL(p + 47), UL(p), span);
+    /* still allocated and freeable */
+    CHECK(ksize(p) == 48);
+    kfree(p);
+    CHECK_NO_HOOK();
+    VERIFY();
+}
+
+static void test_past_last_object(void)
+{
+    hook_reset();
+    char *p = kmalloc(48);
+    REQUIRE(p);
+    uintptr_t span = UL(p) & ~(uintptr_t)(PAGE_SIZE - 1);
+    uintptr_t tail = span + 170 * 48; /* 32 B of tail waste */
+    kfree((void *)tail);
+    CHECK_HOOK("kfree: 0x%lx is past the last object (span 0x%lx class 5, 48 B)", tail, span);
+    kfree(p);
+    VERIFY();
+}
+
+static void test_double_free_pending(void)
+{
+    hook_reset();
+    char *keep = kmalloc(48);
+    char *p = kmalloc(48);
+    REQUIRE(p && keep);
+    uintptr_t span = UL(p) & ~(uintptr_t)(PAGE_SIZE - 1);
+    kfree(p);
+    CHECK_NO_HOOK();
+    kfree(p); /* the first free is still pending (span not swept) */
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), span);
+    VERIFY();
+    kfree(keep);
+    VERIFY();
+}
+
+static void test_double_free_after_sweep(void)
+{
+    hook_reset();
+    char *keep = kmalloc(48);
+    char *p = kmalloc(48);
+    REQUIRE(p && keep);
+    uintptr_t span = UL(p) & ~(uintptr_t)(PAGE_SIZE - 1);
+    kfree(p);
+    malloc_flush_mcache(); /* sweeps: p's slot is free now */
+    kfree(p);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), span);
+    CHECK(ksize(p) == 0);
+    CHECK_HOOK("ksize: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), span);
+    VERIFY();
+    kfree(keep);
+    VERIFY();
+}
+
+static void test_double_free_remote(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    char *p = kmalloc(100); /* class 9, 112 B */
+    REQUIRE(p);
+    host_set_cpu(1);
+    kfree(p);
+    host_set_cpu(2);
+    kfree(p);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 9, 112 B)", UL(p),
+               UL(p) & ~(uintptr_t)(PAGE_SIZE - 1));
+    host_set_cpu(0);
+    VERIFY();
+}
+
+static void test_large_freed_twice(void)
+{
+    hook_reset();
+    char *q = kmalloc(100000); /* 13 pages */
+    REQUIRE(q);
+    kfree(q + PAGE_SIZE);
+    CHECK_HOOK("kfree: interior pointer 0x%lx (object 0x%lx in span 0x%lx class 0, 106496 B)",
+               UL(q + PAGE_SIZE), UL(q), UL(q));
+    kfree(q);
+    CHECK_NO_HOOK();
+    kfree(q);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 0, 106496 B)", UL(q), UL(q));
+    kfree(q + 16);
+    CHECK_HOOK("kfree: 0x%lx is in free heap memory (no span)", UL(q + 16));
+    VERIFY();
+}
+
+static void test_manual_span(void)
+{
+    hook_reset();
+    mspan *s = mheap_alloc(2, 0, true);
+    REQUIRE(s);
+    kfree((void *)s->startAddr);
+    CHECK_HOOK("kfree: 0x%lx is in a manual span 0x%lx (2 pages), not a heap object",
+               UL(s->startAddr), UL(s->startAddr));
+    VERIFY();
+    mheap_free_span(s);
+    VERIFY();
+}
+
+static void test_overflow(void)
+{
+    hook_reset();
+    CHECK(kcalloc(1ull << 40, 1ull << 40) == NULL);
+    CHECK_HOOK("kcalloc: size overflow (1099511627776 x 1099511627776)");
+    CHECK(kcalloc((size_t)-1, 2) == NULL);
+    CHECK_HOOK("kcalloc: size overflow (18446744073709551615 x 2)");
+    static const uint8_t mask[] = {1};
+    static const gotype ptr_t = {8, 8, mask, "*int"};
+    CHECK(newarray(&ptr_t, 1ull << 62) == NULL);
+    CHECK_HOOK("newarray: size overflow (4611686018427387904 x 8)");
+    VERIFY();
+}
+
+static void test_larger_than_memory(void)
+{
+    hook_reset();
+    host_set_phys_limit(1ull << 30);
+    struct memstats before = stats_now();
+    void *p = kmalloc(2ull << 30);
+    CHECK(p == NULL);
+    CHECKF(hook_count == 1 &&
+               strncmp(hook_msg, "kmalloc: cannot allocate 2147483648 bytes: larger than memory (",
+                       strlen("kmalloc: cannot allocate 2147483648 bytes: larger than memory (")) == 0,
+           "hook \"%s\"", hook_msg);
+    hook_reset();
+    CHECK(kmalloc(1ull << 45) == NULL); /* larger than the whole window */
+    CHECKF(hook_count == 1 &&
+               strncmp(hook_msg, "kmalloc: cannot allocate 35184372088832 bytes: larger than memory (",
+                       strlen("kmalloc: cannot allocate 35184372088832 bytes: larger than memory (")) == 0,
+           "hook \"%s\"", hook_msg);
+    CHECK(stats_now().Arenas == before.Arenas); /* nothing reserved for it */
+    host_set_phys_limit(4ull << 30);
+    /* ordinary requests still work */
+    void *q = kmalloc(1 << 20);
+    CHECK(q != NULL);
+    kfree(q);
+    VERIFY();
+}
+
+static void test_default_hook_logs(void)
+{
+    alloc_set_error_hook(NULL);
+    int local;
+    kfree(&local);
+    char want[128];
+    snprintf(want, sizeof want, "kfree: 0x%lx is not in the heap", UL(&local));
+    CHECKF(strcmp(host_last_log(), want) == 0, "log \"%s\"", host_last_log());
+    VERIFY();
+}
+
+static void test_all_then_verify(void)
+{
+    /* A burst of every kind of bad free interleaved with real work. */
+    hook_reset();
+    rng_seed(5);
+    void *objs[500];
+    for (int i = 0; i < 500; i++)
+        objs[i] = kmalloc(1 + rng_n(2000));
+    for (int i = 0; i < 500; i += 2) {
+        kfree(objs[i]);
+        kfree(objs[i]);
+        kfree((char *)objs[i + 1] + 8);
+    }
+    CHECKF(hook_count == 500, "%d messages", hook_count);
+    VERIFY();
+    for (int i = 1; i < 500; i += 2)
+        kfree(objs[i]);
+    VERIFY();
+}
+
+static const struct tap_test tests[] = {
+    {"not_in_heap", test_not_in_heap},
+    {"interior_pointer", test_interior_pointer},
+    {"past_last_object", test_past_last_object},
+    {"double_free_pending", test_double_free_pending},
+    {"double_free_after_sweep", test_double_free_after_sweep},
+    {"double_free_remote", test_double_free_remote},
+    {"large_freed_twice", test_large_freed_twice},
+    {"manual_span", test_manual_span},
+    {"overflow", test_overflow},
+    {"larger_than_memory", test_larger_than_memory},
+    {"default_hook_logs", test_default_hook_logs},
+    {"all_then_verify", test_all_then_verify},
+};
+
+int main(int argc, char **argv)
+{
+    host_set_ncpu(4);
+    host_set_quiet(1);
+    malloc_init();
+    return tap_main(argc, argv, tests, TAP_COUNT(tests));
+}
