@@ -56,14 +56,25 @@ uint64_t plat_phys_free(void);
 /* CPU identity.  plat_cpu_id() is in [0, plat_ncpu()); plat_ncpu() never
  * exceeds PLAT_MAX_CPUS and is fixed once the allocator is initialised. */
 #define PLAT_MAX_CPUS 64
-uint32_t plat_cpu_id(void);
 uint32_t plat_ncpu(void);
 
 /* Interrupt/preemption control around per-CPU (mcache) work: while
  * "pinned" the caller stays on the same CPU and cannot be re-entered by an
- * interrupt handler that allocates.  Returns a token for plat_unpin. */
+ * interrupt handler that allocates.  plat_pin returns a token for
+ * plat_unpin.
+ *
+ * These three sit on the malloc/free fast path, so a host may provide them
+ * inline: build alloc/ with -DPLAT_INLINE_HOOKS and put a
+ * "platform_inline.h" defining `static inline` plat_pin, plat_unpin and
+ * plat_cpu_id on the include path (the kernel does: kernel/platform_inline.h).
+ * Otherwise they are ordinary functions. */
+#ifdef PLAT_INLINE_HOOKS
+#include "platform_inline.h"
+#else
+uint32_t plat_cpu_id(void);
 uint64_t plat_pin(void);
 void plat_unpin(uint64_t token);
+#endif
 
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
  * while held (kernel) and restores them on unlock. Zero-initialised is

@@ -82,11 +82,8 @@ bool plat_back(uintptr_t base, uint64_t size)
 
 uint64_t plat_phys_free(void) { return frame_free_count() * FRAME_SIZE; }
 
-uint32_t plat_cpu_id(void) { return spin_cpu_id(); }
 uint32_t plat_ncpu(void) { return kernel_ncpu; }
-
-uint64_t plat_pin(void) { return irq_save(); }
-void plat_unpin(uint64_t token) { irq_restore(token); }
+/* plat_pin, plat_unpin, plat_cpu_id: inline, in platform_inline.h */
 
 void plat_lock(plat_lock_t *l)
 {

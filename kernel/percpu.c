@@ -19,3 +19,6 @@ uint32_t spin_cpu_id(void)
         return 0;
     return this_cpu()->cpu_id;
 }
+
+#include <stddef.h>
+_Static_assert(offsetof(struct percpu, cpu_id) == 8, "platform_inline.h reads %gs:8");

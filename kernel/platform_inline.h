@@ -1,0 +1,38 @@
+/*
+ * platform_inline.h — the kernel's inline versions of alloc/platform.h's
+ * per-CPU hooks (on the malloc/free fast path).
+ *
+ * Pinning = interrupts off: kernel code is not preempted (scheduling is
+ * cooperative), so with interrupts off nothing can move the caller to
+ * another CPU or re-enter the allocator on this one.  The CPU id is one
+ * GS-relative load from the per-CPU area (the BSP installs its area before
+ * the heap exists; APs before they run any work).
+ */
+#ifndef KERNEL_PLATFORM_INLINE_H
+#define KERNEL_PLATFORM_INLINE_H
+
+#include <stdint.h>
+
+static inline uint64_t plat_pin(void)
+{
+    uint64_t f;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(f)::"memory");
+    return f;
+}
+
+static inline void plat_unpin(uint64_t token)
+{
+    if (token & (1u << 9))
+        __asm__ volatile("sti" ::: "memory");
+    else
+        __asm__ volatile("" ::: "memory");
+}
+
+static inline uint32_t plat_cpu_id(void)
+{
+    uint32_t id;
+    __asm__ volatile("movl %%gs:8, %0" : "=r"(id)); /* struct percpu.cpu_id */
+    return id;
+}
+
+#endif
