@@ -5,9 +5,11 @@
 #include "kinit.h"
 #include "../alloc/malloc.h"
 #include "../alloc/mstats.h"
+#include "../alloc/stack.h"
 #include "kernel.h"
 #include "ktest.h"
 #include "shell.h"
+#include "task.h"
 
 __attribute__((weak)) void smp_init(void) {}
 
@@ -15,25 +17,72 @@ static int verify_after_test(char *err, uint64_t n) { return heap_verify(err, n)
 
 static void emit_line(const char *line) { kprintf("%s\n", line); }
 
+/* Task stacks: the stack allocator's figures and growth per mode, as a
+ * table and as `stat stack ...` facts (same conventions as memstats). */
+static void stack_stats_print(int facts)
+{
+    struct stackstats ss;
+    read_stackstats(&ss);
+    static const char *const names[2] = {"contiguous", "segmented"};
+    if (!facts) {
+        kprintf("stacks\n  in use %lu B, cached %lu B, pool spans %lu, large spans %lu, "
+                "stackalloc %lu, stackfree %lu\n",
+                ss.inuse_bytes, ss.cached_bytes, ss.pool_spans, ss.large_spans, ss.allocs, ss.frees);
+        kprintf("  %-11s %8s %8s %14s %10s %10s %8s %12s %7s\n", "mode", "grows", "copies",
+                "bytes copied", "segs alloc", "segs free", "shrinks", "largest", "killed");
+    } else {
+        kprintf("stat stack inuse %lu cached %lu allocs %lu frees %lu\n", ss.inuse_bytes,
+                ss.cached_bytes, ss.allocs, ss.frees);
+    }
+    for (int m = 0; m < 2; m++) {
+        struct stack_stats s;
+        task_stack_stats((enum task_mode)m, &s);
+        if (!facts)
+            kprintf("  %-11s %8lu %8lu %14lu %10lu %10lu %8lu %12lu %7lu\n", names[m], s.grows,
+                    s.copies, s.bytes_copied, s.segs_alloc, s.segs_free, s.shrinks, s.largest,
+                    s.killed);
+        else
+            kprintf("stat stack mode %s grows %lu copies %lu bytes_copied %lu segs_alloc %lu "
+                    "segs_free %lu shrinks %lu largest %lu killed %lu\n",
+                    names[m], s.grows, s.copies, s.bytes_copied, s.segs_alloc, s.segs_free,
+                    s.shrinks, s.largest, s.killed);
+    }
+}
+
 void kinit_late(void)
 {
     smp_init();
     uint64_t t0 = nanotime();
     malloc_init();
     ktest_set_after_each(verify_after_test);
+    task_init();
+    if (kernel_cmdline.stack_segmented)
+        task_default_mode = TASK_STACK_SEGMENTED;
+    if (kernel_cmdline.maxstack)
+        task_max_stack = kernel_cmdline.maxstack;
+    task_segment_cache = kernel_cmdline.segcache;
     struct memstats m;
     read_memstats_heap(&m);
     kprintf("heap: ready in %lu us (%u CPUs, %lu arenas)\n", (nanotime() - t0) / 1000,
             plat_ncpu(), m.Arenas);
 }
 
+void hot_split_bench(uint64_t calls);
+void stack_growth_bench(void);
+
 void kinit_after_tests(const struct cmdline *c)
 {
+    if (c->hotsplit) {
+        hot_split_bench(20000);
+        stack_growth_bench();
+    }
     if (c->classes)
         sizeclasses_print(emit_line);
     if (c->stats) {
         memstats_print_table(emit_line);
+        stack_stats_print(0);
         memstats_print_facts(emit_line);
+        stack_stats_print(1);
     }
 }
 
@@ -46,6 +95,7 @@ static void cmd_stats(int argc, char **argv)
         memstats_print_facts(emit_line);
     else
         memstats_print_table(emit_line);
+    stack_stats_print(facts);
 }
 SHELL_CMD("stats", "memory statistics (stats -f: one fact per line)", cmd_stats);
 
@@ -77,3 +127,12 @@ static void cmd_scavenge(int argc, char **argv)
     kprintf("scavenge: released %lu KiB of free heap pages\n", heap_scavenge(~0ull) >> 10);
 }
 SHELL_CMD("scavenge", "flush caches and return free heap pages' frames", cmd_scavenge);
+
+static void cmd_shrink(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    task_request_shrink();
+    kprintf("shrink: the next scheduling round halves stacks using under a quarter\n");
+}
+SHELL_CMD("shrink", "request a stack shrink pass", cmd_shrink);

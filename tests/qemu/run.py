@@ -41,6 +41,8 @@ CONFIGS = [
     dict(name="smp4-3G", cpus=4, mem="3G", expect=[r"range[s]? above 4 GiB \([1-9]\d* MiB\)"]),
     # TCG runs more virtual CPUs than the host has cores: slow, but every one must start.
     dict(name="smp8-2G", cpus=8, mem="2G"),
+    dict(name="smp2-1G-segmented", cpus=2, mem="1G", cmdline="test=all stack=segmented halt",
+         expect=[r"default mode segmented"]),
     dict(name="iso-smp2-512M", cpus=2, mem="512M", boot="cdrom"),
     # The harness proves it sees failures: a deliberately failing self-test
     # must turn this boot red (exit 35, "not ok ... selftest_must_fail").

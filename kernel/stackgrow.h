@@ -1,0 +1,22 @@
+/*
+ * stackgrow.h — growing, shrinking and releasing task stacks (the
+ * scheduler calls these on its own stack; see stackgrow.c).
+ */
+#ifndef KERNEL_STACKGROW_H
+#define KERNEL_STACKGROW_H
+
+#include "task.h"
+
+/* A STACK_MIN stack for a new task; false when out of memory. */
+int stackgrow_alloc_initial(struct task *t);
+/* Serve t's __morestack request (t->req_*).  Returns 0 when the task was
+ * killed (stack limit or no memory) — the caller then finishes it. */
+int stackgrow_morestack(struct task *t);
+/* Release the innermost segment (segmented mode, the body returned). */
+void stackgrow_pop(struct task *t);
+/* Halve t's stack if it uses under a quarter (contiguous, not running). */
+void stackgrow_shrink(struct task *t);
+/* Free every stack and segment of a finished task. */
+void stackgrow_release_all(struct task *t);
+
+#endif

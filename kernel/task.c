@@ -1,0 +1,396 @@
+/*
+ * task.c — tasks ("goroutines") and the cooperative scheduler.
+ *
+ * Owns: the per-CPU run queues, the list of all tasks, each CPU's
+ * scheduler context (g0: the stack sched_loop runs on, saved while a task
+ * runs) and each CPU's split-stack control block (FS base; the running
+ * task's guard at %fs:0x70).
+ *
+ * sched_run():
+ *   1. run sched_loop on every CPU (smp_run_on_all), the caller included;
+ *   2. sched_loop pops its own queue, else steals from the longest other
+ *      queue, else halts until a wake IPI (never spins), and leaves when no
+ *      task is alive;
+ *   3. running a task = publish it as current, load its guard, switch to
+ *      its stack; the task switches back with a reason: YIELD (requeue),
+ *      EXIT (free its stack), MORESTACK / POPSEG (stackgrow.c grows or
+ *      releases a segment on this g0 stack, then the task resumes at once).
+ * Spawned tasks are spread round-robin over the CPUs.
+ *
+ * Invariants: a RUNNABLE task is in exactly one run queue; a RUNNING task
+ * is the current_task of exactly one CPU; live_tasks == tasks not DONE.
+ * Locking: each run queue has a spinlock (leaf); the all-tasks list has one
+ * (leaf).  A task is switched to/from only by the CPU that popped it.
+ */
+#include "task.h"
+#include "../alloc/malloc.h"
+#include "cpu.h"
+#include "fmt.h"
+#include "kernel.h"
+#include "lapic.h"
+#include "percpu.h"
+#include "shell.h"
+#include "smp.h"
+#include "spinlock.h"
+#include "stackgrow.h"
+#include "trap.h"
+
+#include <stddef.h>
+
+_Static_assert(offsetof(struct task, seg_return_rsp) == 8, "switch.S uses offset 8");
+_Static_assert(offsetof(struct percpu, current_task) == 24, "switch.S uses %gs:24");
+
+#define WAKE_VECTOR 0xF1
+#define SHRINK_INTERVAL 4096 /* scheduling rounds between automatic shrink passes */
+
+enum { REASON_YIELD = 1, REASON_EXIT, REASON_MORESTACK, REASON_POPSEG };
+
+struct runq {
+    spinlock_t lock;
+    struct task *head, *tail; /* FIFO */
+    uint32_t n;
+} __attribute__((aligned(64)));
+
+/* FS base of each CPU: GCC's split-stack prologue reads the guard at 0x70. */
+struct split_tcb {
+    uint64_t words[16];
+} __attribute__((aligned(64)));
+_Static_assert(offsetof(struct split_tcb, words[14]) == 0x70, "guard at %fs:0x70");
+
+static struct runq rq[MAX_CPUS];
+static struct split_tcb tcb[MAX_CPUS];
+static uint64_t g0_rsp[MAX_CPUS];
+static volatile int64_t live_tasks;
+static volatile uint64_t idle_mask;
+static uint32_t next_cpu, next_id = 1;
+static volatile uint64_t shrink_epoch, sched_rounds;
+
+static spinlock_t all_lock;
+static struct task *all_tasks[1024]; /* for `tasks`; only live ones listed */
+
+enum task_mode task_default_mode = TASK_STACK_CONTIGUOUS;
+
+void switch_stack(uint64_t *save, uint64_t new_rsp);
+void task_trampoline(void);
+
+static uint32_t ncpu(void) { return smp_ncpu() ? smp_ncpu() : 1; }
+static uint32_t my_cpu(void) { return this_cpu()->cpu_id; }
+struct task *task_current(void) { return this_cpu()->current_task; }
+
+static void set_guard(uint32_t cpu, uint64_t guard) { tcb[cpu].words[14] = guard; }
+
+static void wake_irq(struct trap_frame *f)
+{
+    (void)f;
+    lapic_eoi();
+}
+
+/* FS base for the calling CPU, guard 0 (never triggers) outside tasks. */
+static void tcb_install(void)
+{
+    uint32_t c = my_cpu();
+    set_guard(c, 0);
+    wrmsr(MSR_FS_BASE, (uint64_t)&tcb[c]);
+}
+
+void task_init(void)
+{
+    trap_set_handler(WAKE_VECTOR, wake_irq);
+    tcb_install();
+}
+
+/* ---------------------------------------------------------------- queues */
+
+static void rq_push(uint32_t cpu, struct task *t)
+{
+    struct runq *q = &rq[cpu];
+    t->next = 0;
+    spin_lock(&q->lock);
+    if (q->tail)
+        q->tail->next = t;
+    else
+        q->head = t;
+    q->tail = t;
+    q->n++;
+    spin_unlock(&q->lock);
+}
+
+static struct task *rq_pop(uint32_t cpu)
+{
+    struct runq *q = &rq[cpu];
+    if (!__atomic_load_n(&q->n, __ATOMIC_RELAXED))
+        return 0;
+    spin_lock(&q->lock);
+    struct task *t = q->head;
+    if (t) {
+        q->head = t->next;
+        if (!q->head)
+            q->tail = 0;
+        q->n--;
+    }
+    spin_unlock(&q->lock);
+    return t;
+}
+
+/* Take one task from the CPU with the longest queue. */
+static struct task *steal(uint32_t self)
+{
+    uint32_t best = self, bestn = 0;
+    for (uint32_t c = 0; c < ncpu(); c++) {
+        uint32_t n = __atomic_load_n(&rq[c].n, __ATOMIC_RELAXED);
+        if (c != self && n > bestn) {
+            best = c;
+            bestn = n;
+        }
+    }
+    return bestn ? rq_pop(best) : 0;
+}
+
+static void wake_one_idle(uint32_t except)
+{
+    uint64_t m = __atomic_load_n(&idle_mask, __ATOMIC_ACQUIRE) & ~(1ull << except);
+    if (m)
+        lapic_send_fixed(smp_apic_id((uint32_t)__builtin_ctzll(m)), WAKE_VECTOR);
+}
+
+static void wake_all_idle(void)
+{
+    uint64_t m = __atomic_load_n(&idle_mask, __ATOMIC_ACQUIRE);
+    for (uint32_t c = 0; c < ncpu(); c++)
+        if ((m >> c) & 1)
+            lapic_send_fixed(smp_apic_id(c), WAKE_VECTOR);
+}
+
+static void make_runnable(uint32_t cpu, struct task *t)
+{
+    t->state = TASK_RUNNABLE;
+    rq_push(cpu, t);
+    if (cpu != my_cpu() && ((idle_mask >> cpu) & 1))
+        lapic_send_fixed(smp_apic_id(cpu), WAKE_VECTOR);
+    else if (rq[cpu].n > 1)
+        wake_one_idle(my_cpu()); /* spare work: let an idle CPU steal it */
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+static void list_add(struct task *t)
+{
+    spin_lock(&all_lock);
+    for (unsigned i = 0; i < sizeof all_tasks / sizeof all_tasks[0]; i++)
+        if (!all_tasks[i]) {
+            all_tasks[i] = t;
+            break;
+        }
+    spin_unlock(&all_lock);
+}
+
+static void list_del(struct task *t)
+{
+    spin_lock(&all_lock);
+    for (unsigned i = 0; i < sizeof all_tasks / sizeof all_tasks[0]; i++)
+        if (all_tasks[i] == t)
+            all_tasks[i] = 0;
+    spin_unlock(&all_lock);
+}
+
+struct task *task_spawn(const char *name, void (*fn)(void *), void *arg, enum task_mode mode)
+{
+    struct task *t = kcalloc(1, sizeof *t);
+    if (!t)
+        return 0;
+    if (!stackgrow_alloc_initial(t)) {
+        kfree(t);
+        return 0;
+    }
+    t->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+    ksnprintf(t->name, sizeof t->name, "%s", name);
+    t->mode = mode;
+    t->fn = fn;
+    t->arg = arg;
+    /* Initial frame for switch_stack: six callee-saved registers, then the
+     * return address task_trampoline, placed so that the trampoline starts
+     * with rsp 16-byte aligned. */
+    uint64_t *top = (uint64_t *)((t->stack_hi - 16) & ~15ull);
+    uint64_t *sp = top - 7;
+    sp[0] = 0;              /* r15 */
+    sp[1] = 0;              /* r14 */
+    sp[2] = (uint64_t)arg;  /* r13 */
+    sp[3] = (uint64_t)fn;   /* r12 */
+    sp[4] = 0;              /* rbx */
+    sp[5] = 0;              /* rbp: ends backtraces */
+    sp[6] = (uint64_t)task_trampoline;
+    t->rsp = (uint64_t)sp;
+    __atomic_fetch_add(&live_tasks, 1, __ATOMIC_SEQ_CST);
+    list_add(t);
+    uint32_t cpu = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED) % ncpu();
+    t->cpu = cpu;
+    make_runnable(cpu, t);
+    return t;
+}
+
+/* From a task: save its context and run the scheduler's. */
+static void to_scheduler(int reason)
+{
+    struct task *t = task_current();
+    t->reason = reason;
+    switch_stack(&t->rsp, g0_rsp[my_cpu()]);
+}
+
+void task_yield(void) { to_scheduler(REASON_YIELD); }
+
+_Noreturn void task_exit(void)
+{
+    to_scheduler(REASON_EXIT);
+    panic("task_exit: a finished task was resumed");
+}
+
+void task_wait(struct task *t)
+{
+    while (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != TASK_DONE)
+        task_yield();
+}
+
+void task_reap(struct task *t)
+{
+    if (t && t->state == TASK_DONE)
+        kfree(t);
+}
+
+uint64_t task_stack_used(void)
+{
+    struct task *t = task_current();
+    uint64_t rsp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(rsp));
+    return t ? t->stack_hi - rsp : 0;
+}
+
+/* Called from switch.S and stackgrow.c. */
+uint64_t morestack_c(uint64_t *regs, uint64_t frame, uint64_t args)
+{
+    struct task *t = task_current();
+    if (!t)
+        panic("__morestack outside a task (frame %lu bytes, rsp 0x%lx)", frame, (uint64_t)regs);
+    t->req_frame = frame;
+    t->req_args = args;
+    t->req_sp = (uint64_t)(regs + 13) + 8; /* the function's entry rsp */
+    to_scheduler(REASON_MORESTACK);
+    /* resumed (possibly on a moved stack); segmented: where the body runs */
+    uint64_t r = t->req_sp;
+    t->req_sp = 0;
+    return t->mode == TASK_STACK_SEGMENTED ? r : 0;
+}
+
+void morestack_pop_c(void) { to_scheduler(REASON_POPSEG); }
+
+/* ---------------------------------------------------------------- scheduler */
+
+static void finish(struct task *t)
+{
+    stackgrow_release_all(t);
+    list_del(t);
+    __atomic_store_n(&t->state, TASK_DONE, __ATOMIC_RELEASE);
+    if (__atomic_sub_fetch(&live_tasks, 1, __ATOMIC_SEQ_CST) == 0)
+        wake_all_idle();
+}
+
+/* Runs t until it yields or exits; growth requests are served here, on
+ * the g0 stack, and the task resumes immediately. */
+static void run(uint32_t cpu, struct task *t)
+{
+    for (;;) {
+        t->state = TASK_RUNNING;
+        t->cpu = cpu;
+        this_cpu()->current_task = t;
+        set_guard(cpu, t->guard);
+        switch_stack(&g0_rsp[cpu], t->rsp);
+        this_cpu()->current_task = 0;
+        set_guard(cpu, 0);
+        switch (t->reason) {
+        case REASON_YIELD:
+            make_runnable(cpu, t);
+            return;
+        case REASON_EXIT:
+            finish(t);
+            return;
+        case REASON_MORESTACK:
+            if (!stackgrow_morestack(t)) {
+                finish(t); /* killed: over the limit or out of memory */
+                return;
+            }
+            break;
+        case REASON_POPSEG:
+            stackgrow_pop(t);
+            break;
+        default:
+            panic("scheduler: task %u (%s) switched with reason %d", t->id, t->name, t->reason);
+        }
+    }
+}
+
+static void sched_loop(void *unused)
+{
+    (void)unused;
+    tcb_install();
+    uint32_t cpu = my_cpu();
+    uint64_t seen_epoch = shrink_epoch;
+    for (;;) {
+        struct task *t = rq_pop(cpu);
+        if (!t)
+            t = steal(cpu);
+        if (t) {
+            if (__atomic_add_fetch(&sched_rounds, 1, __ATOMIC_RELAXED) % SHRINK_INTERVAL == 0)
+                task_request_shrink();
+            if (seen_epoch != shrink_epoch || t->shrink_epoch != shrink_epoch) {
+                seen_epoch = shrink_epoch;
+                t->shrink_epoch = shrink_epoch;
+                stackgrow_shrink(t);
+            }
+            run(cpu, t);
+            continue;
+        }
+        if (__atomic_load_n(&live_tasks, __ATOMIC_SEQ_CST) == 0)
+            break;
+        /* idle: announce, re-check, then halt until a wake IPI */
+        uint64_t f = irq_save();
+        __atomic_or_fetch(&idle_mask, 1ull << cpu, __ATOMIC_SEQ_CST);
+        if (!rq[cpu].n && live_tasks != 0)
+            __asm__ volatile("sti; hlt; cli" ::: "memory");
+        __atomic_and_fetch(&idle_mask, ~(1ull << cpu), __ATOMIC_SEQ_CST);
+        irq_restore(f);
+        smp_poll();
+    }
+}
+
+void sched_run(void)
+{
+    if (task_current())
+        panic("sched_run called from inside task %u", task_current()->id);
+    smp_run_on_all(sched_loop, 0);
+}
+
+void task_request_shrink(void) { __atomic_add_fetch(&shrink_epoch, 1, __ATOMIC_RELAXED); }
+
+/* ---------------------------------------------------------------- shell */
+
+static void cmd_tasks(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    kprintf("  %-5s %-20s %-10s %-5s %10s %10s\n", "id", "name", "mode", "cpu", "stack", "used");
+    int n = 0;
+    spin_lock(&all_lock);
+    for (unsigned i = 0; i < sizeof all_tasks / sizeof all_tasks[0]; i++) {
+        struct task *t = all_tasks[i];
+        if (!t)
+            continue;
+        n++;
+        uint64_t size = t->mode == TASK_STACK_SEGMENTED ? t->base_size + t->seg_bytes
+                                                        : t->stack_hi - t->stack_lo;
+        kprintf("  %-5u %-20s %-10s %-5u %10lu %10lu\n", t->id, t->name,
+                t->mode == TASK_STACK_SEGMENTED ? "segmented" : "contiguous", t->cpu, size,
+                t->stack_hi - t->rsp);
+    }
+    spin_unlock(&all_lock);
+    kprintf("  %d live tasks\n", n);
+}
+SHELL_CMD("tasks", "list tasks with their stack size and use", cmd_tasks);
