@@ -1,0 +1,270 @@
+/*
+ * test_smp_heap.c — the heap used from every CPU at once: per-CPU mcaches
+ * on the fast path, cross-CPU frees, large objects, one span freed by many
+ * CPUs.  heap_verify runs after each test (runner) once all CPUs are idle.
+ */
+#include "../../alloc/malloc.h"
+#include "../../alloc/mstats.h"
+#include "../../alloc/sizeclass.h"
+#include "cpu.h"
+#include "kernel.h"
+#include "ktest.h"
+#include "percpu.h"
+#include "smp.h"
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* Per-CPU results: written by their own CPU only, checked afterwards. */
+static struct {
+    uint64_t errors, allocs, frees;
+} result[MAX_CPUS];
+
+static void clear_results(void) { __builtin_memset(result, 0, sizeof result); }
+
+static uint64_t total_errors(void)
+{
+    uint64_t e = 0;
+    for (uint32_t c = 0; c < smp_ncpu(); c++)
+        e += result[c].errors;
+    return e;
+}
+
+/* Mallocs - Frees must equal live objects, and the per-CPU counters must
+ * add up to the totals. */
+static void check_stats_add_up(void)
+{
+    struct memstats m;
+    read_memstats(&m);
+    uint64_t mal = 0, fr = 0;
+    for (uint32_t c = 0; c < m.ncpu; c++) {
+        mal += m.PerCPU[c].mallocs;
+        fr += m.PerCPU[c].frees;
+    }
+    KCHECKF(m.HeapObjects == m.Mallocs - m.Frees, "HeapObjects %lu != Mallocs %lu - Frees %lu",
+            m.HeapObjects, m.Mallocs, m.Frees);
+    KCHECKF(mal - fr == m.HeapObjects, "per-CPU mallocs %lu - frees %lu != live %lu", mal, fr,
+            m.HeapObjects);
+}
+
+/* ------------------------------------------------------------ storm */
+
+#define STORM_SLOTS 256
+#define STORM_OPS 6000
+
+static void storm(void *arg)
+{
+    (void)arg;
+    uint32_t cpu = this_cpu()->cpu_id;
+    uint64_t seed = 0x1234567ull * (cpu + 1);
+    void *slot[STORM_SLOTS];
+    uint32_t size[STORM_SLOTS];
+    __builtin_memset(slot, 0, sizeof slot);
+    for (int op = 0; op < STORM_OPS; op++) {
+        int i = (int)(rng_next(&seed) % STORM_SLOTS);
+        if (slot[i]) {
+            uint8_t *p = slot[i];
+            if (p[0] != (uint8_t)cpu || p[size[i] - 1] != (uint8_t)i)
+                result[cpu].errors++;
+            kfree(p);
+            slot[i] = 0;
+            result[cpu].frees++;
+        } else {
+            uint64_t r = rng_next(&seed) % 100;
+            uint32_t s = r < 70 ? 2 + rng_next(&seed) % 500
+                       : r < 97 ? 500 + rng_next(&seed) % 8000 : 33000 + rng_next(&seed) % 100000;
+            uint8_t *p = kmalloc(s);
+            if (!p) {
+                result[cpu].errors++;
+                continue;
+            }
+            p[s - 1] = (uint8_t)i;
+            p[0] = (uint8_t)cpu;
+            slot[i] = p;
+            size[i] = s;
+            result[cpu].allocs++;
+        }
+    }
+    for (int i = 0; i < STORM_SLOTS; i++)
+        if (slot[i]) {
+            kfree(slot[i]);
+            result[cpu].frees++;
+        }
+}
+
+KTEST(smp_heap_alloc_storm, KTEST_QUICK)
+{
+    clear_results();
+    struct memstats before;
+    read_memstats(&before);
+    smp_run_on_all(storm, 0);
+    KCHECKF(total_errors() == 0, "%lu corrupted or failed allocations", total_errors());
+    uint64_t a = 0, f = 0;
+    for (uint32_t c = 0; c < smp_ncpu(); c++) {
+        a += result[c].allocs;
+        f += result[c].frees;
+        KCHECKF(result[c].allocs > 0, "cpu %u allocated nothing", c);
+    }
+    struct memstats after;
+    read_memstats(&after);
+    KCHECK(a == f);
+    KCHECKF(after.Mallocs - before.Mallocs == a, "Mallocs grew by %lu, the CPUs made %lu",
+            after.Mallocs - before.Mallocs, a);
+    KCHECK(after.HeapObjects == before.HeapObjects);
+    check_stats_add_up();
+}
+
+/* ------------------------------------------------------------ producer / consumer */
+
+#define RING 64
+#define PC_OBJECTS 20000
+static void *volatile ring[RING];
+static volatile uint64_t ring_head, ring_tail; /* head: produced, tail: consumed */
+static uint32_t producer_cpu, consumer_cpu;
+
+static void pc_work(void *arg)
+{
+    (void)arg;
+    uint32_t cpu = this_cpu()->cpu_id;
+    if (cpu == producer_cpu) {
+        for (uint64_t n = 0; n < PC_OBJECTS; n++) {
+            uint64_t *p = kmalloc(16 + (n % 7) * 16);
+            if (!p) {
+                result[cpu].errors++;
+                break;
+            }
+            p[0] = n;
+            while (ring_head - __atomic_load_n(&ring_tail, __ATOMIC_ACQUIRE) == RING)
+                cpu_relax();
+            ring[ring_head % RING] = p;
+            __atomic_store_n(&ring_head, ring_head + 1, __ATOMIC_RELEASE);
+            result[cpu].allocs++;
+        }
+    }
+    if (cpu == consumer_cpu) {
+        for (uint64_t n = 0; n < PC_OBJECTS; n++) {
+            while (__atomic_load_n(&ring_head, __ATOMIC_ACQUIRE) == ring_tail)
+                cpu_relax();
+            uint64_t *p = ring[ring_tail % RING];
+            if (p[0] != n)
+                result[cpu].errors++;
+            kfree(p); /* a remote free: the span is cached by the producer */
+            __atomic_store_n(&ring_tail, ring_tail + 1, __ATOMIC_RELEASE);
+            result[cpu].frees++;
+        }
+    }
+}
+
+KTEST(smp_heap_producer_consumer, KTEST_QUICK)
+{
+    clear_results();
+    ring_head = ring_tail = 0;
+    producer_cpu = 0;
+    consumer_cpu = smp_ncpu() > 1 ? 1 : 0;
+    if (consumer_cpu == producer_cpu) {
+        kprintf("# one CPU: producer and consumer interleave on cpu 0 via the ring\n");
+        /* single CPU: alternate in batches smaller than the ring */
+        for (uint64_t n = 0; n < PC_OBJECTS; n++) {
+            uint64_t *p = kmalloc(32);
+            KREQUIRE(p);
+            kfree(p);
+        }
+        return;
+    }
+    struct memstats before;
+    read_memstats(&before);
+    smp_run_on_all(pc_work, 0);
+    KCHECKF(total_errors() == 0, "%lu objects arrived corrupted or out of order", total_errors());
+    KCHECK(result[producer_cpu].allocs == PC_OBJECTS && result[consumer_cpu].frees == PC_OBJECTS);
+    struct memstats after;
+    read_memstats(&after);
+    KCHECKF(after.PerCPU[consumer_cpu].frees - before.PerCPU[consumer_cpu].frees >= PC_OBJECTS,
+            "consumer cpu %u counted %lu frees", consumer_cpu,
+            after.PerCPU[consumer_cpu].frees - before.PerCPU[consumer_cpu].frees);
+    KCHECK(after.HeapObjects == before.HeapObjects);
+    check_stats_add_up();
+}
+
+/* ------------------------------------------------------------ large */
+
+static void large_work(void *arg)
+{
+    (void)arg;
+    uint32_t cpu = this_cpu()->cpu_id;
+    uint64_t seed = 99 + cpu;
+    for (int round = 0; round < 40; round++) {
+        uint64_t size = 40000 + rng_next(&seed) % (2u << 20);
+        uint8_t *p = kmalloc(size);
+        if (!p) {
+            result[cpu].errors++;
+            continue;
+        }
+        for (uint64_t off = 0; off < size; off += 4096)
+            p[off] = (uint8_t)(cpu + round);
+        for (uint64_t off = 0; off < size; off += 4096)
+            if (p[off] != (uint8_t)(cpu + round))
+                result[cpu].errors++;
+        kfree(p);
+        result[cpu].allocs++;
+    }
+}
+
+KTEST(smp_heap_large_all_cpus, KTEST_QUICK)
+{
+    clear_results();
+    struct memstats before, after;
+    read_memstats(&before);
+    smp_run_on_all(large_work, 0);
+    KCHECKF(total_errors() == 0, "%lu large-object errors", total_errors());
+    read_memstats(&after);
+    KCHECK(after.LargeAllocs - before.LargeAllocs == 40ull * smp_ncpu());
+    KCHECK(after.LargeObjects == before.LargeObjects);
+    check_stats_add_up();
+}
+
+/* ------------------------------------------------------------ one span */
+
+#define SPAN_OBJS 128 /* class 64 B: one 8 KiB span */
+static void *one_span[SPAN_OBJS];
+
+static void free_share(void *arg)
+{
+    (void)arg;
+    uint32_t cpu = this_cpu()->cpu_id, n = smp_ncpu();
+    for (uint32_t i = cpu; i < SPAN_OBJS; i += n) {
+        kfree(one_span[i]);
+        result[cpu].frees++;
+    }
+}
+
+KTEST(smp_heap_one_span_freed_by_all, KTEST_QUICK)
+{
+    clear_results();
+    malloc_flush_all_mcaches();
+    struct memstats before, after;
+    read_memstats(&before);
+    for (int i = 0; i < SPAN_OBJS; i++) {
+        one_span[i] = kmalloc(64);
+        KREQUIRE(one_span[i]);
+    }
+    /* all from one or two spans: distinct objects, 64-byte aligned */
+    for (int i = 0; i < SPAN_OBJS; i++)
+        KCHECK(((uintptr_t)one_span[i] & 63) == 0);
+    smp_run_on_all(free_share, 0);
+    uint64_t f = 0;
+    for (uint32_t c = 0; c < smp_ncpu(); c++)
+        f += result[c].frees;
+    KCHECK(f == SPAN_OBJS);
+    malloc_flush_all_mcaches(); /* sweeps: the emptied span goes back */
+    read_memstats(&after);
+    KCHECK(after.HeapObjects == before.HeapObjects);
+    KCHECKF(after.HeapInuse <= before.HeapInuse, "HeapInuse %lu, was %lu: span not returned",
+            after.HeapInuse, before.HeapInuse);
+    check_stats_add_up();
+}
