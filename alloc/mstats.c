@@ -84,7 +84,9 @@ void read_memstats(struct memstats *o)
         o->LargeAllocBytes += LD(c->largeAlloc);
         o->LargeFreeBytes += LD(c->largeFree);
         o->PerCPU[i].mallocs = m + tiny + LD(c->largeAllocCount);
-        o->PerCPU[i].frees = f + LD(c->largeFreeCount);
+        /* tiny objects count as freed at once (Go's rule for Frees), so that
+         * the per-CPU mallocs - frees add up to HeapObjects too */
+        o->PerCPU[i].frees = f + tiny + LD(c->largeFreeCount);
         o->PerCPU[i].refills = LD(c->refills);
     }
     o->BySize[0].mallocs = o->LargeAllocs;

@@ -9,6 +9,7 @@
 #include "kernel.h"
 #include "ktest.h"
 #include "shell.h"
+#include "smp.h"
 #include "task.h"
 
 __attribute__((weak)) void smp_init(void) {}
@@ -72,6 +73,8 @@ void stack_growth_bench(void);
 
 void kinit_after_tests(const struct cmdline *c)
 {
+    if (c->cpus)
+        smp_print_cpus();
     if (c->hotsplit) {
         hot_split_bench(20000);
         stack_growth_bench();

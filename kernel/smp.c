@@ -586,3 +586,11 @@ static void cmd_cpus(int argc, char **argv)
 }
 SHELL_CMD("cpus", "CPUs found and started, APIC ids, per-CPU SMP counters (cpus panic N: panic on cpu N)",
           cmd_cpus);
+
+/* The `cpus` report, for the command-line word of the same name. */
+void smp_print_cpus(void)
+{
+    char name[] = "cpus";
+    char *argv[] = {name, 0};
+    cmd_cpus(1, argv);
+}

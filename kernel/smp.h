@@ -34,6 +34,9 @@ void smp_poll(void);
  * acknowledged.  Callable with interrupts off and under spinlocks (NMI). */
 void tlb_shootdown(uint64_t va, uint64_t size);
 
+/* Print the CPUs found and started, APIC ids and per-CPU counters. */
+void smp_print_cpus(void);
+
 /* panic.c: halt every other CPU (NMI), interrupts off, forever. */
 void smp_stop_others(void);
 
