@@ -222,6 +222,7 @@ static int nerr;
 static void capture(const char *msg)
 {
     ksnprintf(last_err, sizeof last_err, "%s", msg);
+    kprintf("# reported: %s\n", msg);
     nerr++;
 }
 
