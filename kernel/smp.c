@@ -139,20 +139,6 @@ static void delay_us(uint64_t us)
         cpu_relax();
 }
 
-static inline uint64_t read_cr0(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
-    return v;
-}
-static inline uint64_t read_cr4(void)
-{
-    uint64_t v;
-    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-    return v;
-}
-static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
-
 static void flush_tlb_all_local(void)
 {
     uint64_t cr4 = read_cr4();
