@@ -164,3 +164,6 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# host allocator micro-benchmarks (bench-alloc, bench-callgrind)
+-include tests/bench/alloc_bench.mk

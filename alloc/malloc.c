@@ -6,8 +6,14 @@
  *   kmalloc / mallocgc ──► mcache (per CPU, no lock) ──► mcentral ──► mheap
  *
  * SMALL ALLOCATION (size <= 32 KiB)
- *   1. class = size_to_class(size) (two table loads), spc = class<<1|noscan.
- *   2. Pin; c = mcaches[cpu]; v = mspan_next_free_fast(c->alloc[spc]).
+ *   1. kmalloc: spc = kmalloc_spc[(size+7)/8] (one table load, noscan);
+ *      mallocgc: class = size_to_class(size) (Go's two tables),
+ *      spc = class<<1|noscan.
+ *   2. Pin; c = this CPU's mcache (plat_cpu_cache() when the platform has
+ *      the per-CPU slot, else mcaches[cpu]);
+ *      v = mspan_next_free_fast(c->alloc[spc]) — kmalloc's whole fast
+ *      path is 23 x86-64 instructions, no call, no atomic RMW
+ *      (tests/bench/callgrind.sh).
  *   3. Miss → mcache_next_free (refill from mcentral, see mcache.c); NULL →
  *      out of memory (kmalloc: NULL; mallocgc: panic).
  *   4. Zero when asked and the span may be dirty (span.needzero); typed
@@ -19,22 +25,37 @@
  *   keep whichever block has more room left.
  * LARGE (> 32 KiB): mheap_alloc(ceil(size/8K) pages, class 0): a span with
  *   one object, page aligned; zeroed when asked and not known zero.
- * FREE (kfree)
- *   1. span = arena index → spans[page] (lock free).
- *   2. Small: check in use, in range, object start (divMul), allocated
- *      (Go's isFree rule), not a tiny block.
- *   3. Atomic test-and-set of the slot's pendingFree bit: already set →
- *      double free.  pendingCount++ (atomic).  Count the free on this CPU.
- *   4. Span not cached, and this is its first pending free or probably its
+ * FREE (kfree) — steps 1-4 inline, no call on the LIFO path
+ *   1. span = arena index → spans[page] (lock free; NULL falls outside the
+ *      window).
+ *   2. One gate: x - startAddr < span.freeLimit, which is the object bytes
+ *      of a small in-use span with no tiny blocks and 0 otherwise (large,
+ *      manual, dead, tiny blocks) — so in use, small, in range and "no tiny
+ *      block here" cost one compare.
+ *   3. Object start (divMul index, times elemsize == offset).
+ *   4. Owner undo: pinned, the span is cached by this CPU (cachedBy ==
+ *      c->tag) and the slot is freeindex-1 with allocBits and pendingFree
+ *      bits clear → freeindex--, allocCache gains the slot, allocCount--,
+ *      count the free on this CPU.  No atomic RMW; the slot is reusable at
+ *      once (pairs and LIFO batches never reach the sweep).
+ *   5. Otherwise (kfree_pending): allocated (Go's isFree rule)?  Atomic
+ *      test-and-set of the slot's pendingFree bit: already set → double
+ *      free.  pendingCount++ (atomic).  Count the free on this CPU.
+ *   6. Span not cached, and this is its first pending free or probably its
  *      last live object → mcentral_note_free (re-queue for sweeping / sweep
  *      and release).  Frees into cached spans never lock: the owner sweeps
- *      them at uncache.
- *   Large: under mheap_.lock check the span still starts at p and is in
- *   use, then free its pages directly.
+ *      them at uncache.  Remote frees (another CPU's cached span) always
+ *      take 5-6 and never touch the owner's lock or fields.
+ *   Anything failing 1-3 → kfree_slow: NULL; large: under mheap_.lock check
+ *   the span still starts at p and is in use, then free its pages
+ *   directly; small in a span with tiny blocks: refuse tiny blocks, else
+ *   5-6; bad pointers: check_object reports.
  *   Any failed check → one message to the error hook, nothing changes.
  *
- * STATISTICS kept here: per-CPU counters in the mcache (frees at kfree;
- * small mallocs at refill; large and tiny at allocation).  Go's convention:
+ * STATISTICS kept here: per-CPU counters in the mcache (frees at kfree,
+ * by span class; small mallocs at refill, from allocCount -
+ * allocCountBeforeCache, which the owner undo lowers together; large and
+ * tiny at allocation).  Go's convention:
  * Mallocs and Frees both include tiny objects (they die with their block).
  *
  * LOCKING: none on the fast paths; see mcentral.c / mheap.c.
@@ -47,6 +68,12 @@
 #include "persistent.h"
 
 static uint64_t zerobase; /* mallocgc(0) */
+/* kmalloc's size → noscan span class in one load: kmalloc_spc[(size+7)/8]
+ * for size <= MAX_SMALL_SIZE (entry 0 is span class 0, whose mcache slot is
+ * always the empty span: size 0 takes the slow path).  Filled by
+ * malloc_init from size_to_class; the sizes (8k-7 .. 8k) share a class
+ * because every class size is a multiple of 8. */
+static uint8_t kmalloc_spc[MAX_SMALL_SIZE / 8 + 1];
 static alloc_error_hook_t error_hook;
 static uint64_t undone_frees[NUM_SIZE_CLASSES]; /* atomic */
 
@@ -103,12 +130,26 @@ void malloc_init(void)
     mheap_.mcaches = persistentalloc(n * sizeof(mcache), 64, &mheap_.meta_bytes);
     if (!mheap_.mcaches)
         plat_panic("malloc_init: cannot allocate mcaches");
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         mcache_init(&mheap_.mcaches[i], i);
+#ifdef PLAT_HAVE_CPU_CACHE
+        plat_set_cpu_cache(i, &mheap_.mcaches[i]);
+#endif
+    }
+    for (uint32_t i = 1; i <= MAX_SMALL_SIZE / 8; i++)
+        kmalloc_spc[i] = make_spanclass(size_to_class((uint64_t)i * 8), true);
     mheap_.ncpu = n;
 }
 
-static inline mcache *my_mcache(void) { return &mheap_.mcaches[plat_cpu_id()]; }
+/* The calling CPU's mcache; caller pinned. */
+static inline mcache *my_mcache(void)
+{
+#ifdef PLAT_HAVE_CPU_CACHE
+    return (mcache *)plat_cpu_cache();
+#else
+    return &mheap_.mcaches[plat_cpu_id()];
+#endif
+}
 
 /* ------------------------------------------------------------ large */
 
@@ -175,6 +216,10 @@ static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool t
         s = c->alloc[spc];
         uint32_t idx = mspan_obj_index(s, (uintptr_t)v);
         __atomic_fetch_or(&s->tinyBits[idx / 64], 1ull << (idx % 64), __ATOMIC_RELAXED);
+        /* kfree's fast path must not see tiny blocks: close it for this
+         * span for good (before v is published to anyone). */
+        if (s->freeLimit)
+            __atomic_store_n(&s->freeLimit, 0, __ATOMIC_RELAXED);
         ((uint64_t *)v)[0] = 0;
         ((uint64_t *)v)[1] = 0;
         if (size < c->tinyoffset || c->tiny == 0) {
@@ -264,14 +309,14 @@ static void *kmalloc_slow(uint64_t size, bool needzero)
 void *kmalloc(size_t size)
 {
     if (__builtin_expect(size <= MAX_SMALL_SIZE, 1)) {
-        /* size 0 maps to class 0, whose slot is always the empty span:
-         * the slow path turns it into an 8-byte object. */
-        spanClass spc = make_spanclass(size_to_class(size), true);
+        spanClass spc = kmalloc_spc[(size + 7) >> 3];
         uint64_t tok = plat_pin();
-        void *v = mspan_next_free_fast(my_mcache()->alloc[spc]);
-        plat_unpin(tok);
-        if (__builtin_expect(v != 0, 1))
+        void *v;
+        if (__builtin_expect(mspan_try_next_free(my_mcache()->alloc[spc], &v), 1)) {
+            plat_unpin(tok);
             return v;
+        }
+        plat_unpin(tok);
     }
     return kmalloc_slow(size, false);
 }
@@ -369,42 +414,18 @@ static void kfree_large(uintptr_t x)
     plat_unpin(tok);
 }
 
-static void __attribute__((noinline)) kfree_slow(uintptr_t x)
+/* Record the free of slot idx of small span s (x its address, already
+ * checked to be an allocated object start, not a tiny block) as pending:
+ * the span's next sweep makes the slot free.  Any CPU, no lock.  Called
+ * pinned on c's CPU (tok from plat_pin) and unpins: the free is counted
+ * under the same pin as kfree's owner check, so the path pins once. */
+static inline __attribute__((always_inline)) void free_pending(mspan *s, uintptr_t x, uint32_t idx,
+                                                               mcache *c, uint64_t tok)
 {
-    uint32_t idx;
-    mspan *s = check_object("kfree", x, &idx);
-    if (s && spanclass_sizeclass(s->spanclass) == 0)
-        kfree_large(x);
-    /* A small object that passes on the second look raced with its own
-     * (buggy) concurrent free: nothing to do. */
-}
-
-void kfree(void *p)
-{
-    uintptr_t x = (uintptr_t)p;
-    if (!p)
-        return;
-    mspan *s = span_of(x);
-    if (__builtin_expect(!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != mSpanInUse ||
-                             x < s->startAddr || x >= s->limit ||
-                             spanclass_sizeclass(s->spanclass) == 0, 0)) {
-        kfree_slow(x);
-        return;
-    }
-    uint32_t off = (uint32_t)(x - s->startAddr);
-    uint32_t idx = obj_index(off, s->divMul);
     uint64_t bit = 1ull << (idx % 64);
-    if (__builtin_expect((uint64_t)idx * s->elemsize != off || !mspan_allocated(s, idx), 0)) {
-        kfree_slow(x);
-        return;
-    }
-    if (__builtin_expect(s->tinyBits != 0, 0) &&
-        (__atomic_load_n(&s->tinyBits[idx / 64], __ATOMIC_RELAXED) & bit)) {
-        report_tiny(x, s);
-        return;
-    }
     uint64_t old = __atomic_fetch_or(&s->pendingFree[idx / 64], bit, __ATOMIC_ACQ_REL);
     if (__builtin_expect(old & bit, 0)) {
+        plat_unpin(tok);
         alloc_report("kfree: double free of 0x%lx (span 0x%lx class %u, %lu B)", (unsigned long)x,
                      (unsigned long)s->startAddr, (unsigned)spanclass_sizeclass(s->spanclass),
                      (unsigned long)s->elemsize);
@@ -412,8 +433,7 @@ void kfree(void *p)
     }
     spanClass spc = s->spanclass;
     int32_t n = __atomic_fetch_add(&s->pendingCount, 1, __ATOMIC_SEQ_CST);
-    uint64_t tok = plat_pin();
-    my_mcache()->smallFreeCount[spanclass_sizeclass(spc)]++;
+    c->smallFreeCount[spc]++;
     plat_unpin(tok);
     /* A cached span is swept by its owner at uncache.  Dekker pairing with
      * mcentral_uncache_span (store cachedBy = 0; load pendingCount, both
@@ -421,6 +441,109 @@ void kfree(void *p)
     if (__atomic_load_n(&s->cachedBy, __ATOMIC_SEQ_CST) == 0 &&
         (n == 0 || (uint32_t)n + 1 >= __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED)))
         mcentral_note_free(&mheap_.central[spc], s);
+}
+
+static void kfree_slow(uintptr_t x);
+
+/* kfree steps 5-6 (not the owner's last slot), entered pinned (c, tok):
+ * check that slot idx is allocated (Go's isFree rule: idx < freeindex,
+ * read as fi, or its allocBits bit), then record a pending free.  Out of
+ * line so that kfree's own fast path needs no stack frame. */
+static void __attribute__((noinline)) kfree_pending(mspan *s, uintptr_t x, uint32_t idx,
+                                                    uint32_t fi, mcache *c, uint64_t tok)
+{
+    if (idx >= fi &&
+        !((__atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1)) {
+        plat_unpin(tok);
+        kfree_slow(x); /* not allocated: reports the double free */
+        return;
+    }
+    free_pending(s, x, idx, c, tok);
+}
+
+/* Everything the fast path of kfree does not handle: NULL, large objects,
+ * spans whose fast path is closed (tiny blocks, manual, dead), bad
+ * pointers, and small objects that failed a fast check (which then either
+ * are reported here or turn out fine on the full look and are freed). */
+static void __attribute__((noinline)) kfree_slow(uintptr_t x)
+{
+    if (!x)
+        return;
+    uint32_t idx;
+    mspan *s = check_object("kfree", x, &idx);
+    if (!s)
+        return;
+    if (spanclass_sizeclass(s->spanclass) == 0) {
+        kfree_large(x);
+        return;
+    }
+    if (s->tinyBits &&
+        (__atomic_load_n(&s->tinyBits[idx / 64], __ATOMIC_RELAXED) & (1ull << (idx % 64)))) {
+        report_tiny(x, s);
+        return;
+    }
+    uint64_t tok = plat_pin();
+    free_pending(s, x, idx, my_mcache(), tok);
+}
+
+void kfree(void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    /* 1. span (NULL is far outside the window) */
+    uint64_t woff = x - mheap_.window_base;
+    if (__builtin_expect(woff >= mheap_.window_size, 0))
+        goto slow;
+    heapArena *ha = __atomic_load_n(&mheap_.arenas[woff >> ARENA_SHIFT], __ATOMIC_ACQUIRE);
+    if (__builtin_expect(!ha, 0))
+        goto slow;
+    mspan *s = __atomic_load_n(&ha->spans[(woff >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)],
+                               __ATOMIC_ACQUIRE);
+    if (__builtin_expect(!s, 0))
+        goto slow;
+    /* 2. one gate for: small, in use, no tiny blocks, inside the objects */
+    uint64_t off = x - s->startAddr;
+    if (__builtin_expect(off >= __atomic_load_n(&s->freeLimit, __ATOMIC_RELAXED), 0))
+        goto slow;
+    /* 3. object start */
+    uint32_t idx = obj_index((uint32_t)off, s->divMul);
+    if (__builtin_expect((uint64_t)idx * s->elemsize != off, 0))
+        goto slow;
+    {
+        /* 4. owner undo: the span is in this CPU's mcache, x is the slot
+         * just below freeindex (idx == freeindex - 1), and it is allocated
+         * only because of freeindex (its allocBits bit is 0: it was handed
+         * out since the last sweep; a slot allocated at the sweep and
+         * skipped over stays for the sweep) and not pending (else this is a
+         * double free: kfree_pending reports it).  Give it straight back:
+         * freeindex--, allocCache gains bit 0 (at a word boundary the cache
+         * is empty or held the next word: it becomes just this slot),
+         * allocCount--, and allocCountBeforeCache-- so that the malloc
+         * still counts.  Remote kfrees only read freeindex/allocBits: they
+         * see idx allocated before and free after, both right.  LIFO frees
+         * into the cached span (pairs, stacks of objects) never reach the
+         * pending path.  freeindex is read pinned: an interrupt handler
+         * that allocates from this span must not slip in between. */
+        uint64_t tok = plat_pin();
+        mcache *c = my_mcache();
+        uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
+        if (__builtin_expect(__atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c->tag &&
+                                 idx + 1 == fi, 1) &&
+            !(((__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_RELAXED) |
+                __atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED)) >> (idx % 64)) & 1)) {
+            s->allocCache = (fi % 64) ? (s->allocCache << 1) | 1 : 1;
+            __atomic_store_n(&s->freeindex, idx, __ATOMIC_RELEASE);
+            mspan_owner_count(&s->allocCount, -1);
+            s->allocCountBeforeCache--;
+            c->smallFreeCount[s->spanclass]++;
+            plat_unpin(tok);
+            return;
+        }
+        /* 5-6. allocated? then pending (still pinned: counts the free) */
+        kfree_pending(s, x, idx, fi, c, tok);
+        return;
+    }
+slow:
+    kfree_slow(x);
 }
 
 size_t ksize(const void *p)

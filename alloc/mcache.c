@@ -6,8 +6,10 @@
  * uses it, pinned (plat_pin) so that it neither migrates nor is re-entered
  * by an interrupt handler that allocates.
  *
- * FAST PATH (inline in malloc.c): alloc[spc] → mspan_next_free_fast: a
- * count-trailing-zeros on allocCache, no lock, no atomic RMW.
+ * FAST PATH (inline in malloc.c): alloc[spc] → mspan_try_next_free: a
+ * count-trailing-zeros on allocCache, no lock, no atomic RMW.  kfree's
+ * owner undo (malloc.c step 4) gives the last slot handed out straight
+ * back to the same span, also without lock or atomic RMW.
  * SLOW PATH (mcache_next_free):
  *   1. mspan_next_free_index on the current span (reloads allocCache words).
  *   2. Span full → refill: give the span back to mcentral (uncache, which
@@ -22,7 +24,8 @@
  * INVARIANTS: alloc[spc] is &mcache_emptyspan or a span with spanclass spc,
  * cachedBy == cpu+1, state mSpanInUse, list == NULL.  The mallocs of CPU c
  * are smallAllocCount + (allocCount - allocCountBeforeCache) of its cached
- * spans.
+ * spans (kfree's owner undo lowers both allocCount and allocCountBeforeCache,
+ * so an undone malloc still counts as a malloc, and its free as a free).
  */
 #include "malloc_impl.h"
 #include "mheap.h"
@@ -33,6 +36,7 @@ void mcache_init(mcache *c, uint32_t cpu)
 {
     __builtin_memset(c, 0, sizeof *c);
     c->cpu = cpu;
+    c->tag = (int32_t)cpu + 1;
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)
         c->alloc[i] = &mcache_emptyspan;
 }
@@ -43,7 +47,8 @@ static void uncache(mcache *c, spanClass spc)
     mspan *s = c->alloc[spc];
     if (s == &mcache_emptyspan)
         return;
-    c->smallAllocCount[spanclass_sizeclass(spc)] += s->allocCount - s->allocCountBeforeCache;
+    c->smallAllocCount[spanclass_sizeclass(spc)] +=
+        (uint64_t)((int64_t)s->allocCount - s->allocCountBeforeCache);
     c->alloc[spc] = &mcache_emptyspan;
     mcentral_uncache_span(&mheap_.central[spc], s);
 }
@@ -82,7 +87,8 @@ uint64_t mcache_inflight_allocs(const mcache *c, int sizeclass)
     for (int noscan = 0; noscan < 2; noscan++) {
         const mspan *s = c->alloc[make_spanclass((uint8_t)sizeclass, noscan)];
         if (s != &mcache_emptyspan)
-            n += __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED) - s->allocCountBeforeCache;
+            n += (uint64_t)((int64_t)__atomic_load_n(&s->allocCount, __ATOMIC_RELAXED) -
+                            __atomic_load_n(&s->allocCountBeforeCache, __ATOMIC_RELAXED));
     }
     return n;
 }

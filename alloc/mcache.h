@@ -24,11 +24,13 @@ typedef struct mcache {
 
     /* Counters (written by the owner only). */
     uint64_t smallAllocCount[NUM_SIZE_CLASSES]; /* objects taken from uncached spans */
-    uint64_t smallFreeCount[NUM_SIZE_CLASSES];  /* kfree calls on this CPU */
+    uint64_t smallFreeCount[NUM_SPAN_CLASSES];  /* kfree calls on this CPU, by span
+                                                   class (no shift on the fast path) */
     uint64_t largeAlloc, largeAllocCount;       /* bytes (whole pages), objects */
     uint64_t largeFree, largeFreeCount;
     uint64_t refills;
     uint32_t cpu;
+    int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
 } __attribute__((aligned(64))) mcache;
 
 /* The span every empty alloc[] slot points at: nelems 0, allocCache 0, so

@@ -203,7 +203,7 @@ havespan:
         plat_panic("mcentral_cache_span: span has no free objects");
     __atomic_store_n(&s->sweepgen, sg + 3, __ATOMIC_RELEASE);
     __atomic_store_n(&s->cachedBy, (int32_t)cpu + 1, __ATOMIC_RELAXED);
-    s->allocCountBeforeCache = s->allocCount;
+    __atomic_store_n(&s->allocCountBeforeCache, (int64_t)s->allocCount, __ATOMIC_RELAXED);
     /* Position allocCache at freeindex. */
     mspan_refill_alloc_cache(s, s->freeindex / 64);
     s->allocCache >>= s->freeindex % 64;

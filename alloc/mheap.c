@@ -255,6 +255,7 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
         t.gcmarkBits = bits + nwords;
         t.pendingFree = bits + 2 * nwords;
         t.tinyBits = nmaps == 4 ? bits + 3 * nwords : 0;
+        t.freeLimit = t.limit - base; /* kfree fast path admitted */
         t.allocCache = ~0ull;
         t.state = mSpanInUse;
         mheap_.inuse_pages += npages;
@@ -307,6 +308,7 @@ void mheap_free_span_locked(mspan *s)
         plat_panic("mheap_free_span: span is not in use");
     }
     pagealloc_free(&mheap_.pages, s->startAddr, s->npages);
+    __atomic_store_n(&s->freeLimit, 0, __ATOMIC_RELAXED); /* kfree fast path: closed */
     /* Bitmap pointers stay (stale but valid memory) for racing readers. */
     __atomic_store_n(&s->state, mSpanDead, __ATOMIC_RELEASE);
     fixalloc_free(&mheap_.spanalloc, s);

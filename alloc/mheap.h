@@ -23,15 +23,16 @@
 
 /* Metadata of one 64 MiB arena (persistentalloc'd, never freed). */
 typedef struct heapArena {
+    /* spans[i]: the span owning page i when the page is in an in-use or
+     * manual span (invariant, checked by heap_verify); for free pages a stale
+     * pointer or NULL.  Written under mheap_.lock, read lock free.
+     * First in the struct: kfree's lookup then needs no offset. */
+    mspan *spans[PAGES_PER_ARENA];
     /* Heap bitmap: bit w%64 of bitmap[w/64] describes the 8-byte word w of
      * the arena: 1 = pointer.  Written by mallocgc for typed objects in scan
      * spans (whole slot: pointer bits from the type, 0 elsewhere); meaningless
      * for noscan spans and free pages.  Owner of the object writes it. */
     uint64_t bitmap[ARENA_BITMAP_WORDS];
-    /* spans[i]: the span owning page i when the page is in an in-use or
-     * manual span (invariant, checked by heap_verify); for free pages a stale
-     * pointer or NULL.  Written under mheap_.lock, read lock free. */
-    mspan *spans[PAGES_PER_ARENA];
     /* Bit i set iff page i is the FIRST page of an mSpanInUse span
      * (mheap_.lock). */
     uint8_t pageInUse[PAGES_PER_ARENA / 8];

@@ -8,6 +8,8 @@
  *
  * NEXT FREE INDEX (slow path behind mspan_next_free_fast):
  *   1. If freeindex == nelems the span is full: return nelems.
+ *   1b. If freeindex is a multiple of 64 and allocCache is empty, the fast
+ *      path left the word unloaded: load word freeindex/64.
  *   2. While allocCache has no set bit: move freeindex to the next multiple
  *      of 64, stop (full) at nelems, else reload allocCache from allocBits.
  *   3. Take the lowest set bit: result = freeindex + bit; past nelems → full.
@@ -40,8 +42,14 @@
 
 void mspan_refill_alloc_cache(mspan *s, uint32_t word)
 {
-    s->allocCache = word < s->nwords ? ~__atomic_load_n(&s->allocBits[word], __ATOMIC_RELAXED)
-                                     : 0;
+    if (word >= s->nwords) {
+        s->allocCache = 0;
+        return;
+    }
+    uint64_t c = ~__atomic_load_n(&s->allocBits[word], __ATOMIC_RELAXED);
+    if (word == s->nwords - 1 && (s->nelems % 64))
+        c &= (1ull << (s->nelems % 64)) - 1; /* no bits past nelems */
+    s->allocCache = c;
 }
 
 uint32_t mspan_next_free_index(mspan *s)
@@ -51,6 +59,10 @@ uint32_t mspan_next_free_index(mspan *s)
     if (sfreeindex == snelems)
         return sfreeindex;
     uint64_t cache = s->allocCache;
+    if (cache == 0 && sfreeindex % 64 == 0) {
+        mspan_refill_alloc_cache(s, sfreeindex / 64);
+        cache = s->allocCache;
+    }
     while (cache == 0) {
         sfreeindex = (sfreeindex + 64) & ~63u;
         if (sfreeindex >= snelems) {

@@ -14,7 +14,14 @@
  * by sweeping, never by allocation).  Slot i is PENDING FREE iff
  * pendingFree[i]: kfree recorded it, the next sweep makes it free.
  * allocCache holds ~allocBits for the 64 slots starting at freeindex's word,
- * shifted so that bit 0 is slot freeindex.
+ * shifted so that bit 0 is slot freeindex, with no bit for slots >= nelems —
+ * except that when freeindex is a multiple of 64 it may be 0 instead ("not
+ * loaded yet": the fast path hands out slot 64k-1 without reloading, and
+ * mspan_next_free_index loads the word).  kfree's owner undo may lower
+ * freeindex by one (slot freeindex-1 with allocBits 0, see malloc.c); it
+ * relies on allocCache being exact whenever freeindex % 64 != 0 while the
+ * span is cached (a span whose freeindex jumps to nelems with a stale
+ * cache is uncached at once).
  *
  * SWEEP (explicit-free flavour of Go's mspan.sweep): the live set is
  *       gcmarkBits = allocated & ~pendingFree
@@ -61,6 +68,12 @@ typedef struct mspan {
     uint64_t elemsize;   /* class size; large: npages * PAGE_SIZE */
     uintptr_t limit;     /* end of object data: startAddr + nelems*elemsize
                             (large: startAddr + requested size) */
+    uint64_t freeLimit;  /* kfree's fast-path gate: x - startAddr < freeLimit
+                            admits x to the short checks.  limit - startAddr for
+                            small in-use spans without tiny blocks; 0 for large,
+                            manual and dead spans and once a tiny block was cut
+                            from the span (set 0 by the owner, never restored:
+                            tiny blocks are never freed) */
     uint32_t divMul;     /* class_to_divmagic[class]: idx = obj_index(off, divMul) */
     uint32_t nelems;     /* objects; large: 1 */
     uint32_t nwords;     /* words per bitmap = ceil(nelems / 64) */
@@ -73,7 +86,9 @@ typedef struct mspan {
      * sweep publishes allocBits before resetting freeindex. ---- */
     uint32_t freeindex;  /* 0 <= freeindex <= nelems; slots below are allocated */
     uint32_t allocCount; /* == |{i < nelems : i < freeindex || allocBits[i]}| */
-    uint32_t allocCountBeforeCache; /* allocCount when cached (stats: mallocs) */
+    int64_t allocCountBeforeCache; /* allocCount when cached, minus the frees the
+                                      owner undid since (stats: the mallocs of
+                                      this caching are allocCount - this) */
     uint8_t needzero;    /* free slots may hold garbage (else known zero) */
     uint32_t sweepgen;   /* see header comment */
     uint64_t allocCache; /* ~allocBits from freeindex (see header comment) */
@@ -107,28 +122,50 @@ static inline bool mspan_allocated(const mspan *s, uint32_t i)
     return (__atomic_load_n(&bits[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
 }
 
-/* Go's nextFreeFast: the next free slot from allocCache, or NULL when the
- * cache is empty or the 64-slot window would need a refill.  Caller owns the
- * span (pinned mcache CPU). */
-static inline void *mspan_next_free_fast(mspan *s)
+/* allocCount++ by the span's owner.  Remote kfree reads allocCount with
+ * relaxed atomic loads, so the store must be single-copy atomic, but no
+ * other CPU writes it meanwhile: no locked RMW.  On x86-64 one plain
+ * `addl $1, mem` is exactly that; elsewhere a relaxed load + store. */
+static inline void mspan_owner_count(uint32_t *p, int32_t d)
+{
+#if defined(__x86_64__)
+    __asm__("addl %1, %0" : "+m"(*p) : "ri"(d) : "cc");
+#else
+    __atomic_store_n(p, *p + (uint32_t)d, __ATOMIC_RELAXED);
+#endif
+}
+
+/* Go's nextFreeFast: the next free slot from allocCache, or false when the
+ * cache is empty.  Caller owns the span (pinned mcache CPU).  Two tests of
+ * Go's are gone: allocCache never has a bit for a slot >= nelems
+ * (mspan_refill_alloc_cache masks them), so no `result < nelems`; and when
+ * the slot taken is the last of its 64-slot word, the cache is left empty
+ * (all its bits are used) rather than reloaded here: the next call misses
+ * and mspan_next_free_index loads the next word. */
+static inline __attribute__((always_inline)) bool mspan_try_next_free(mspan *s, void **v)
 {
     uint64_t cache = s->allocCache;
     if (__builtin_expect(cache == 0, 0))
-        return 0;
+        return false;
     uint32_t bit = (uint32_t)__builtin_ctzll(cache);
     uint32_t result = s->freeindex + bit;
-    if (__builtin_expect(result >= s->nelems, 0))
-        return 0;
     uint32_t freeidx = result + 1;
-    if (__builtin_expect((freeidx % 64) == 0, 0) && freeidx != s->nelems)
-        return 0;
-    s->allocCache = cache >> bit >> 1;
+    s->allocCache = cache >> bit >> 1; /* 0 when result % 64 == 63 */
     __atomic_store_n(&s->freeindex, freeidx, __ATOMIC_RELAXED);
-    __atomic_store_n(&s->allocCount, s->allocCount + 1, __ATOMIC_RELAXED); /* plain inc */
-    return (void *)(s->startAddr + (uint64_t)result * s->elemsize);
+    mspan_owner_count(&s->allocCount, 1);
+    *v = (void *)(s->startAddr + (uint64_t)result * s->elemsize);
+    return true;
 }
 
-/* Go's refillAllocCache: allocCache = ~allocBits word `word`. */
+/* The same, returning the object or NULL. */
+static inline void *mspan_next_free_fast(mspan *s)
+{
+    void *v;
+    return mspan_try_next_free(s, &v) ? v : 0;
+}
+
+/* Go's refillAllocCache: allocCache = ~allocBits word `word`, without the
+ * bits of slots >= nelems (the fast path relies on that). */
 void mspan_refill_alloc_cache(mspan *s, uint32_t word);
 /* Go's nextFreeIndex: advance freeindex to the next free slot and return it
  * (nelems when the span is full).  Caller owns the span. */

@@ -71,7 +71,8 @@ void read_memstats(struct memstats *o)
         uint64_t m = 0, f = 0;
         for (int cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
             uint64_t cm = LD(c->smallAllocCount[cls]) + mcache_inflight_allocs(c, cls);
-            uint64_t cf = LD(c->smallFreeCount[cls]);
+            uint64_t cf = LD(c->smallFreeCount[make_spanclass((uint8_t)cls, false)]) +
+                          LD(c->smallFreeCount[make_spanclass((uint8_t)cls, true)]);
             o->BySize[cls].mallocs += cm;
             o->BySize[cls].frees += cf;
             m += cm;

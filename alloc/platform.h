@@ -76,6 +76,17 @@ uint64_t plat_pin(void);
 void plat_unpin(uint64_t token);
 #endif
 
+/* Optional: a per-CPU pointer slot that saves the fast paths the
+ * cpu-id → mcache address arithmetic.  A platform_inline.h that defines
+ * PLAT_HAVE_CPU_CACHE provides `static inline void *plat_cpu_cache(void)`
+ * (the calling CPU's slot, caller pinned) and an out-of-line
+ * plat_set_cpu_cache(cpu, p), which malloc_init calls once per CPU with
+ * that CPU's mcache before any allocation.  Without it, alloc/ indexes
+ * its mcache array by plat_cpu_id(). */
+#ifdef PLAT_HAVE_CPU_CACHE
+void plat_set_cpu_cache(uint32_t cpu, void *p);
+#endif
+
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
  * while held (kernel) and restores them on unlock. Zero-initialised is
  * unlocked. */

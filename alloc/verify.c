@@ -17,7 +17,8 @@
  *      limit), freeindex <= nelems, allocCount == |{i : i < freeindex or
  *      allocBits[i]}|, no alloc bit past nelems, gcmarkBits clear,
  *      pendingFree ⊆ allocated, pendingCount == popcount(pendingFree),
- *      allocCache == ~allocBits at freeindex, tinyBits ⊆ allocated; every
+ *      allocCache == ~allocBits at freeindex (or 0 at a word boundary),
+ *      freeLimit 0 or limit - startAddr (0 if tiny blocks), tinyBits ⊆ allocated; every
  *      small in-use span was found in exactly one place in 1–2.
  *   4. Heap counters: in-use/manual pages, spans per class, large objects,
  *      Ready and Prepared bytes agree with the walk and the page allocator;
@@ -98,6 +99,8 @@ static bool check_small(struct vstate *v, const mspan *s)
         return fail(v, s, "span geometry does not match its class");
     if (s->freeindex > s->nelems)
         return fail(v, s, "freeindex > nelems");
+    if (s->freeLimit != 0 && s->freeLimit != s->limit - s->startAddr)
+        return fail(v, s, "freeLimit is neither 0 nor limit - startAddr");
     uint32_t alloc = 0, pend = 0;
     for (uint32_t w = 0; w < s->nwords; w++) {
         uint64_t vm = valid_mask(s, w);
@@ -112,6 +115,8 @@ static bool check_small(struct vstate *v, const mspan *s)
                         w * 64 + (uint32_t)__builtin_ctzll(p & ~a));
         if (s->tinyBits && (s->tinyBits[w] & ~a))
             return fail(v, s, "tiny block bit on a free slot (word %u)", w);
+        if (s->tinyBits && s->tinyBits[w] && s->freeLimit)
+            return fail(v, s, "span holds tiny blocks but kfree's fast path is open");
         alloc += (uint32_t)__builtin_popcountll(a);
         pend += (uint32_t)__builtin_popcountll(p);
     }
@@ -120,8 +125,9 @@ static bool check_small(struct vstate *v, const mspan *s)
     if ((int32_t)pend != s->pendingCount)
         return fail(v, s, "pendingCount != popcount(pendingFree) (%u)", pend);
     if (s->freeindex < s->nelems) {
-        uint64_t want = ~s->allocBits[s->freeindex / 64] >> (s->freeindex % 64);
-        if (s->allocCache != want)
+        uint64_t want = (~s->allocBits[s->freeindex / 64] & valid_mask(s, s->freeindex / 64)) >>
+                        (s->freeindex % 64);
+        if (s->allocCache != want && !(s->allocCache == 0 && s->freeindex % 64 == 0))
             return fail(v, s, "allocCache != ~allocBits at freeindex (want 0x%lx)", UL(want));
     }
     return true;
@@ -254,7 +260,7 @@ static bool verify_locked(struct vstate *v, uint64_t *live_objs, uint64_t *live_
             if (s->state == mSpanManual) {
                 manual_pages += s->npages;
             } else if (cls == 0) {
-                if (s->nelems != 1 || s->allocCount != 1 || s->freeindex != 1 ||
+                if (s->nelems != 1 || s->allocCount != 1 || s->freeindex != 1 || s->freeLimit ||
                     s->elemsize != s->npages * PAGE_SIZE || s->limit <= s->startAddr ||
                     s->limit > s->startAddr + s->elemsize)
                     return fail(v, s, "large span fields inconsistent");

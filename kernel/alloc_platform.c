@@ -83,7 +83,16 @@ bool plat_back(uintptr_t base, uint64_t size)
 uint64_t plat_phys_free(void) { return frame_free_count() * FRAME_SIZE; }
 
 uint32_t plat_ncpu(void) { return kernel_ncpu; }
-/* plat_pin, plat_unpin, plat_cpu_id: inline, in platform_inline.h */
+/* plat_pin, plat_unpin, plat_cpu_id, plat_cpu_cache: inline, in platform_inline.h */
+
+_Static_assert(__builtin_offsetof(struct percpu, mcache) == 16,
+               "platform_inline.h reads %gs:16");
+
+void plat_set_cpu_cache(uint32_t cpu, void *p)
+{
+    if (cpu < MAX_CPUS)
+        __atomic_store_n(&percpu_area[cpu].mcache, p, __ATOMIC_RELEASE);
+}
 
 void plat_lock(plat_lock_t *l)
 {

@@ -70,6 +70,7 @@ void kinit_late(void)
 
 void hot_split_bench(uint64_t calls);
 void stack_growth_bench(void);
+void alloc_bench_run(int which); /* bench.c */
 
 void kinit_after_tests(const struct cmdline *c)
 {
@@ -79,6 +80,8 @@ void kinit_after_tests(const struct cmdline *c)
         hot_split_bench(20000);
         stack_growth_bench();
     }
+    if (c->bench)
+        alloc_bench_run(0);
     if (c->classes)
         sizeclasses_print(emit_line);
     if (c->stats) {

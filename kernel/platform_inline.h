@@ -35,4 +35,14 @@ static inline uint32_t plat_cpu_id(void)
     return id;
 }
 
+/* Per-CPU cache slot (alloc/platform.h): struct percpu.mcache, set by
+ * plat_set_cpu_cache (alloc_platform.c) from malloc_init. */
+#define PLAT_HAVE_CPU_CACHE 1
+static inline void *plat_cpu_cache(void)
+{
+    void *p;
+    __asm__ volatile("movq %%gs:16, %0" : "=r"(p)); /* struct percpu.mcache */
+    return p;
+}
+
 #endif

@@ -18,10 +18,11 @@
 #include <time.h>
 
 static uintptr_t window_base, window_next;
+static uint64_t window_size; /* HOST_HEAP_WINDOW, or $HOST_HEAP_WINDOW_GB GiB */
 static uint64_t phys_limit = 4ull << 30;
 static uint64_t ready_bytes;
 static uint32_t ncpu = 1;
-static __thread uint32_t cur_cpu;
+__thread uint32_t host_cur_cpu; /* already clamped to [0, ncpu) */
 static int quiet;
 static char last_log[1024];
 static plat_lock_t host_lock; /* protects window_next and ready_bytes */
@@ -30,17 +31,44 @@ void (*host_panic_hook)(const char *msg);
 void host_set_phys_limit(uint64_t bytes) { phys_limit = bytes; }
 uint64_t host_ready_bytes(void) { return __atomic_load_n(&ready_bytes, __ATOMIC_RELAXED); }
 void host_set_ncpu(uint32_t n) { ncpu = n ? (n > PLAT_MAX_CPUS ? PLAT_MAX_CPUS : n) : 1; }
-void host_set_cpu(uint32_t id) { cur_cpu = id; }
+/* plat_cpu_cache (PLAT_HAVE_CPU_CACHE): the slots, and the calling
+ * thread's copy of its CPU's slot. */
+static void *host_cpu_cache[PLAT_MAX_CPUS];
+__thread void *host_cur_cache;
+void host_set_cpu(uint32_t id)
+{
+    host_cur_cpu = id < ncpu ? id : 0;
+    host_cur_cache = host_cpu_cache[host_cur_cpu];
+}
 void host_set_quiet(int q) { quiet = q; }
 const char *host_last_log(void) { return last_log; }
+
+/* The window's size: HOST_HEAP_WINDOW unless the environment variable
+ * HOST_HEAP_WINDOW_GB asks for another whole number of GiB (valgrind cannot
+ * map 1 TiB; the callgrind runs use 16). */
+uint64_t host_heap_window_size(void)
+{
+    if (!window_size) {
+        uint64_t sz = HOST_HEAP_WINDOW;
+        const char *e = getenv("HOST_HEAP_WINDOW_GB");
+        if (e && *e) {
+            unsigned long long gb = strtoull(e, 0, 10);
+            if (gb >= 1 && gb <= (1ull << 16))
+                sz = (uint64_t)gb << 30;
+        }
+        window_size = sz;
+    }
+    return window_size;
+}
 
 static void window_init(void)
 {
     if (window_base)
         return;
+    uint64_t wsize = host_heap_window_size();
     /* Over-reserve by one arena so the window can be 64 MiB aligned. */
     uint64_t align = 64ull << 20;
-    void *p = mmap(0, HOST_HEAP_WINDOW + align, PROT_NONE,
+    void *p = mmap(0, wsize + align, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         perror("platform_host: mmap of the heap window");
@@ -56,7 +84,7 @@ void plat_heap_window(uintptr_t *base, uint64_t *size)
     window_init();
     plat_unlock(&host_lock);
     *base = window_base;
-    *size = HOST_HEAP_WINDOW;
+    *size = window_size;
 }
 
 uintptr_t plat_reserve(uint64_t size, uint64_t align)
@@ -64,7 +92,7 @@ uintptr_t plat_reserve(uint64_t size, uint64_t align)
     plat_lock(&host_lock);
     window_init();
     uintptr_t p = (window_next + align - 1) & ~(uintptr_t)(align - 1);
-    if (p + size > window_base + HOST_HEAP_WINDOW || p + size < p) {
+    if (p + size > window_base + window_size || p + size < p) {
         plat_unlock(&host_lock);
         return 0;
     }
@@ -111,10 +139,20 @@ uint64_t plat_phys_free(void)
     return r >= phys_limit ? 0 : phys_limit - r;
 }
 
-uint32_t plat_cpu_id(void) { return cur_cpu < ncpu ? cur_cpu : 0; }
 uint32_t plat_ncpu(void) { return ncpu; }
+void plat_set_cpu_cache(uint32_t cpu, void *p)
+{
+    if (cpu >= PLAT_MAX_CPUS)
+        return;
+    host_cpu_cache[cpu] = p;
+    if (cpu == host_cur_cpu)
+        host_cur_cache = p;
+}
+#ifndef PLAT_INLINE_HOOKS /* else tests/host/platform_inline.h has them */
+uint32_t plat_cpu_id(void) { return host_cur_cpu; }
 uint64_t plat_pin(void) { return 0; }
 void plat_unpin(uint64_t token) { (void)token; }
+#endif
 
 void plat_lock(plat_lock_t *l)
 {

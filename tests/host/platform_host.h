@@ -12,7 +12,11 @@
 
 #include <stdint.h>
 
-#define HOST_HEAP_WINDOW (1ull << 40) /* 1 TiB of address space */
+#define HOST_HEAP_WINDOW (1ull << 40) /* 1 TiB of address space (default) */
+
+/* The window size in use: HOST_HEAP_WINDOW, or $HOST_HEAP_WINDOW_GB GiB when
+ * that environment variable is set (read once, at first use). */
+uint64_t host_heap_window_size(void);
 
 /* Simulated physical memory (bytes that may be Ready at once). Default 4 GiB. */
 void host_set_phys_limit(uint64_t bytes);
@@ -20,7 +24,7 @@ uint64_t host_ready_bytes(void);
 
 /* Simulated CPUs: plat_ncpu() returns host_ncpu (default 1, set before the
  * allocator is initialised); plat_cpu_id() returns the calling thread's
- * host_set_cpu value (default 0). */
+ * host_set_cpu value (default 0; ids >= ncpu become 0). */
 void host_set_ncpu(uint32_t n);
 void host_set_cpu(uint32_t id);
 

@@ -1,0 +1,312 @@
+/*
+ * bench.c — in-kernel allocator benchmarks (command-line word `bench`, shell
+ * command `bench [w|lock]`).  Benchmarks, not tests: they print what they
+ * measured and never fail.
+ *
+ * (a) W1 / W2, per CPU (issue 6 item 7).  Each CPU in turn (smp_run_on, the
+ *     others idle) times with the TSC (nanotime):
+ *       W1 pair   n x { p = kmalloc(s); kfree(p) }       s = 16, 64, 256, 2048
+ *       W2 batch  kmalloc B objects of s bytes, kfree them LIFO or FIFO,
+ *                 B = 64, 1024, 100000, s = 16, 256
+ *     and prints ns per pair (W1) and per object (W2, its kmalloc + kfree).
+ *
+ * (b) The big lock (issue 4 item 6).  The same mixed workload — per CPU 64
+ *     slots; each operation picks a slot (xorshift), frees what it holds and
+ *     kmallocs a new object of 16..2048 B (writing its first byte) — runs on
+ *     k = 1..N CPUs at once (smp_run_on_all; CPUs >= k return at once), in
+ *     two designs:
+ *       percore  kmalloc / kfree as they are: per-CPU mcache, no lock on the
+ *                fast paths;
+ *       biglock  every kmalloc and every kfree inside one global ticket
+ *                spinlock (interrupts off), the design per-CPU caches exist
+ *                to replace.
+ *     A run is bounded by time, not just by operations: the k CPUs meet at
+ *     a barrier, then each works until it has done BIG_OPS operations or
+ *     RUN_NS have passed (checked every 32 operations), because under QEMU
+ *     TCG with more vCPUs than host cores one ticket-lock hand-over can take
+ *     milliseconds.  ops/s = all operations / (last CPU's end - first CPU's
+ *     start).  Printed per k: ops and ms measured, ops/s for both designs,
+ *     percore / biglock, each design's scaling against its own k = 1, and
+ *     the mcache refills per 1000 operations of the percore run (each takes
+ *     an mcentral lock twice, some the mheap lock: the shared part of the
+ *     per-core design).
+ *
+ * No floating point (-mgeneral-regs-only): rates are integers, ns/op has
+ * one decimal from integer arithmetic.
+ */
+#include "../alloc/malloc.h"
+#include "../alloc/mstats.h"
+#include "fmt.h"
+#include "kernel.h"
+#include "percpu.h"
+#include "shell.h"
+#include "smp.h"
+#include "spinlock.h"
+
+#define OPAQUE(p) __asm__ volatile("" : : "r"(p) : "memory")
+
+/* ------------------------------------------------------------ (a) W1 / W2 */
+
+#define W1_OPS 50000ull       /* pairs per size */
+#define W2_OBJS 100000ull     /* objects per (size, batch, order) cell */
+#define W2_MAXB 100000u
+
+static void **w2_slots; /* [W2_MAXB], kmalloc'd once */
+
+static uint64_t w1_pair(size_t size, uint64_t n)
+{
+    uint64_t t0 = nanotime();
+    for (uint64_t i = 0; i < n; i++) {
+        void *p = kmalloc(size);
+        OPAQUE(p);
+        kfree(p);
+    }
+    return nanotime() - t0;
+}
+
+static uint64_t w2_batch(size_t size, uint32_t b, int fifo, uint64_t rounds)
+{
+    uint64_t t0 = nanotime();
+    for (uint64_t r = 0; r < rounds; r++) {
+        for (uint32_t i = 0; i < b; i++) {
+            w2_slots[i] = kmalloc(size);
+            OPAQUE(w2_slots[i]);
+        }
+        if (fifo)
+            for (uint32_t i = 0; i < b; i++)
+                kfree(w2_slots[i]);
+        else
+            for (uint32_t i = b; i-- > 0;)
+                kfree(w2_slots[i]);
+    }
+    return nanotime() - t0;
+}
+
+/* "123.4": ns / ops with one decimal. */
+static void fmt_nsop(char *buf, size_t n, uint64_t ns, uint64_t ops)
+{
+    uint64_t t = ops ? (ns * 10 + ops / 2) / ops : 0;
+    ksnprintf(buf, n, "%lu.%lu", (unsigned long)(t / 10), (unsigned long)(t % 10));
+}
+
+static void w_on_cpu(void *arg)
+{
+    (void)arg;
+    uint32_t cpu = this_cpu()->cpu_id;
+    static const size_t w1_sizes[] = {16, 64, 256, 2048};
+    char line[200], v[16];
+    int len = ksnprintf(line, sizeof line, "bench: cpu %u W1 pair ns/op   ", cpu);
+    for (unsigned k = 0; k < 4; k++) {
+        w1_pair(w1_sizes[k], W1_OPS / 10); /* warm */
+        fmt_nsop(v, sizeof v, w1_pair(w1_sizes[k], W1_OPS), W1_OPS);
+        len += ksnprintf(line + len, sizeof line - (size_t)len, " %4lu B %6s", 
+                         (unsigned long)w1_sizes[k], v);
+    }
+    kprintf("%s\n", line);
+    static const size_t w2_sizes[] = {16, 256};
+    static const uint32_t batches[] = {64, 1024, 100000};
+    for (unsigned k = 0; k < 2; k++) {
+        len = ksnprintf(line, sizeof line, "bench: cpu %u W2 %3lu B ns/obj ", cpu,
+                        (unsigned long)w2_sizes[k]);
+        for (unsigned j = 0; j < 3; j++) {
+            for (int fifo = 0; fifo < 2; fifo++) {
+                uint32_t b = batches[j];
+                uint64_t rounds = W2_OBJS / b ? W2_OBJS / b : 1;
+                /* warm: spans cached, and for 100000 the heap's pages
+                 * already backed (first touch is not what W2 measures) */
+                w2_batch(w2_sizes[k], b, fifo, rounds / 8 + 1);
+                fmt_nsop(v, sizeof v, w2_batch(w2_sizes[k], b, fifo, rounds), rounds * b);
+                len += ksnprintf(line + len, sizeof line - (size_t)len, " %u%s %s", b,
+                                 fifo ? "F" : "L", v);
+            }
+        }
+        kprintf("%s\n", line);
+    }
+}
+
+static void bench_w(void)
+{
+    if (!w2_slots)
+        w2_slots = kmalloc(W2_MAXB * sizeof(void *));
+    if (!w2_slots) {
+        kprintf("bench: no memory for the W2 slot array\n");
+        return;
+    }
+    kprintf("bench: W1/W2: kmalloc+kfree timed with the TSC, one CPU at a time; W1 %lu pairs "
+            "per size, W2 %lu objects per cell (L = LIFO, F = FIFO)\n",
+            (unsigned long)W1_OPS, (unsigned long)W2_OBJS);
+    for (uint32_t c = 0; c < smp_ncpu(); c++)
+        smp_run_on(c, w_on_cpu, 0);
+}
+
+/* ------------------------------------------------------------ (b) big lock */
+
+#define BIG_SLOTS 64
+#define BIG_OPS 400000ull         /* per CPU, upper bound */
+#define RUN_NS (250ull * 1000000) /* per run, upper bound */
+
+static spinlock_t big_lock;
+
+struct big_run {
+    uint32_t k;        /* CPUs taking part: ids 0..k-1 */
+    int biglock;
+    uint32_t arrived;  /* barrier */
+    uint64_t t0[MAX_CPUS], t1[MAX_CPUS], ops[MAX_CPUS];
+};
+
+static inline void *big_alloc(int biglock, size_t size)
+{
+    if (!biglock)
+        return kmalloc(size);
+    spin_lock(&big_lock);
+    void *p = kmalloc(size);
+    spin_unlock(&big_lock);
+    return p;
+}
+
+static inline void big_free(int biglock, void *p)
+{
+    if (!biglock) {
+        kfree(p);
+        return;
+    }
+    spin_lock(&big_lock);
+    kfree(p);
+    spin_unlock(&big_lock);
+}
+
+static void big_work(void *arg)
+{
+    struct big_run *r = arg;
+    uint32_t cpu = this_cpu()->cpu_id;
+    if (cpu >= r->k)
+        return;
+    static const uint16_t sizes[8] = {16, 32, 48, 64, 128, 256, 1024, 2048};
+    void *slot[BIG_SLOTS] = {0};
+    uint64_t x = 0x9E3779B97F4A7C15ull * (cpu + 1), n = 0;
+    __atomic_add_fetch(&r->arrived, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&r->arrived, __ATOMIC_ACQUIRE) < r->k)
+        __builtin_ia32_pause();
+    uint64_t t0 = nanotime(), deadline = t0 + RUN_NS;
+    while (n < BIG_OPS) {
+        for (int i = 0; i < 32; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            uint32_t s = (uint32_t)(x >> 40) % BIG_SLOTS;
+            if (slot[s])
+                big_free(r->biglock, slot[s]);
+            char *p = big_alloc(r->biglock, sizes[(x >> 20) & 7]);
+            if (p)
+                p[0] = (char)x;
+            slot[s] = p;
+        }
+        n += 32;
+        if (nanotime() >= deadline)
+            break;
+    }
+    uint64_t t1 = nanotime();
+    for (int s = 0; s < BIG_SLOTS; s++)
+        if (slot[s])
+            big_free(r->biglock, slot[s]);
+    r->t0[cpu] = t0;
+    r->t1[cpu] = t1;
+    r->ops[cpu] = n;
+}
+
+static uint64_t total_refills(void)
+{
+    static struct memstats m; /* large: not on the stack */
+    read_memstats(&m);
+    uint64_t n = 0;
+    for (uint32_t c = 0; c < m.ncpu; c++)
+        n += m.PerCPU[c].refills;
+    return n;
+}
+
+/* One run; returns ops/s, *opsp and *nsp what was measured, *refp the
+ * mcache refills (each one takes mcentral locks) during the run. */
+static uint64_t big_run(uint32_t k, int biglock, uint64_t *opsp, uint64_t *nsp, uint64_t *refp)
+{
+    static struct big_run r;
+    __builtin_memset(&r, 0, sizeof r);
+    r.k = k;
+    r.biglock = biglock;
+    uint64_t ref0 = total_refills();
+    smp_run_on_all(big_work, &r);
+    *refp = total_refills() - ref0;
+    uint64_t t0 = ~0ull, t1 = 0, ops = 0;
+    for (uint32_t c = 0; c < k; c++) {
+        if (r.t0[c] < t0)
+            t0 = r.t0[c];
+        if (r.t1[c] > t1)
+            t1 = r.t1[c];
+        ops += r.ops[c];
+    }
+    uint64_t ns = t1 > t0 ? t1 - t0 : 1;
+    *opsp = ops;
+    *nsp = ns;
+    return (uint64_t)(((unsigned __int128)ops * 1000000000ull) / ns);
+}
+
+/* "x.yy" for a / b. */
+static void fmt_ratio(char *buf, size_t n, uint64_t a, uint64_t b)
+{
+    uint64_t t = b ? (a * 100 + b / 2) / b : 0;
+    ksnprintf(buf, n, "%lu.%02lu", (unsigned long)(t / 100), (unsigned long)(t % 100));
+}
+
+static void bench_lock(void)
+{
+    uint32_t n = smp_ncpu();
+    kprintf("bench: big lock vs per-core mcache: mixed kmalloc/kfree 16-2048 B, %u slots per "
+            "CPU, per run <= %lu ops per CPU or %lu ms\n",
+            BIG_SLOTS, (unsigned long)BIG_OPS, (unsigned long)(RUN_NS / 1000000));
+    kprintf("bench: cpus  percore: ops       ms      ops/s  biglock: ops       ms      ops/s"
+            "  percore/biglock  scaling percore biglock  refills/1000 ops\n");
+    uint64_t base_pc = 0, base_bl = 0;
+    for (uint32_t k = 1; k <= n; k++) {
+        uint64_t pops, pns, bops, bns, pref, bref;
+        uint64_t pc = big_run(k, 0, &pops, &pns, &pref);
+        uint64_t bl = big_run(k, 1, &bops, &bns, &bref);
+        if (k == 1) {
+            base_pc = pc;
+            base_bl = bl;
+        }
+        char sp[16], s1[16], s2[16];
+        fmt_ratio(sp, sizeof sp, pc, bl);
+        fmt_ratio(s1, sizeof s1, pc, base_pc);
+        fmt_ratio(s2, sizeof s2, bl, base_bl);
+        kprintf("bench: %4u  %12lu %8lu %10lu  %12lu %8lu %10lu  %15s  %15s %7s  %lu\n", k,
+                (unsigned long)pops, (unsigned long)(pns / 1000000), (unsigned long)pc,
+                (unsigned long)bops, (unsigned long)(bns / 1000000), (unsigned long)bl, sp, s1,
+                s2, (unsigned long)(pops ? pref * 1000 / pops : 0));
+    }
+}
+
+/* ------------------------------------------------------------ entry points */
+
+void alloc_bench_run(int which) /* 0 both, 1 W1/W2 only, 2 big lock only */
+{
+    if (which != 2)
+        bench_w();
+    if (which != 1)
+        bench_lock();
+    char err[300];
+    if (heap_verify(err, sizeof err))
+        kprintf("bench: heap_verify ok\n");
+    else
+        kprintf("bench: %s\n", err);
+}
+
+static void cmd_bench(int argc, char **argv)
+{
+    int which = 0;
+    if (argc > 1 && !__builtin_strcmp(argv[1], "w"))
+        which = 1;
+    else if (argc > 1 && !__builtin_strcmp(argv[1], "lock"))
+        which = 2;
+    alloc_bench_run(which);
+}
+SHELL_CMD("bench", "allocator benchmarks: W1/W2 per CPU, big lock vs per-core (bench [w|lock])",
+          cmd_bench);

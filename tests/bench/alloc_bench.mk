@@ -1,0 +1,39 @@
+# tests/bench/alloc_bench.mk — host micro-benchmarks of alloc/ (included by
+# the top Makefile).
+#
+#   make bench-alloc       build/bench/bench_alloc: ns per malloc+free pair and
+#                          per object in LIFO/FIFO batches (median of runs)
+#   make bench-callgrind   instructions per kmalloc / kfree on the fast path
+#                          (tests/bench/callgrind.sh, needs valgrind)
+#
+# alloc/ is compiled here again, -O2 without sanitizers, with the host's
+# inline per-CPU hooks (tests/host/platform_inline.h: -DPLAT_INLINE_HOOKS and
+# tests/host before kernel/ on the include path).  BENCH_INLINE=0 builds with
+# the out-of-line hooks instead (into build/bench/noinline/).  The code is
+# not position independent, like the kernel's (-mcmodel=kernel): tables and
+# thread-locals are one direct access; BENCH_PIE=1 builds PIE (Debian's
+# default) into build/bench/pie/ for comparison.
+
+BENCH_INLINE ?= 1
+BENCH_PIE    ?= 0
+BENCH_DIR    := $(BUILD)/bench$(if $(filter 0,$(BENCH_INLINE)),/noinline)$(if $(filter 1,$(BENCH_PIE)),/pie)
+BENCH_ALLOC_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-omit-frame-pointer -I. -Itests/host \
+	$(if $(filter 0,$(BENCH_PIE)),-fno-pie -no-pie,) \
+	-Ikernel -Ialloc -DGOKERNEL_HOST=1 -pthread \
+	$(if $(filter 0,$(BENCH_INLINE)),,-DPLAT_INLINE_HOOKS)
+BENCH_ALLOC_LIB  := $(ALLOC_SRCS) tests/host/platform_host.c
+BENCH_ALLOC_OBJS := $(patsubst %.c,$(BENCH_DIR)/o/%.o,$(BENCH_ALLOC_LIB))
+
+.PHONY: bench-alloc bench-callgrind
+bench-alloc: $(BENCH_DIR)/bench_alloc $(BENCH_DIR)/callgrind_driver
+
+$(BENCH_DIR)/o/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,BENCHCC,$<)$(CC) $(BENCH_ALLOC_CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(BENCH_DIR)/bench_alloc: $(BENCH_DIR)/o/tests/bench/bench_alloc.o $(BENCH_ALLOC_OBJS)
+	$(call say,BENCHLD,$@)$(CC) $(BENCH_ALLOC_CFLAGS) -o $@ $^
+$(BENCH_DIR)/callgrind_driver: $(BENCH_DIR)/o/tests/bench/callgrind_driver.o $(BENCH_ALLOC_OBJS)
+	$(call say,BENCHLD,$@)$(CC) $(BENCH_ALLOC_CFLAGS) -o $@ $^
+
+bench-callgrind: $(BENCH_DIR)/callgrind_driver
+	@bash tests/bench/callgrind.sh $(BENCH_DIR)/callgrind_driver

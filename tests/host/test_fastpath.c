@@ -1,0 +1,201 @@
+/*
+ * test_fastpath.c — the short kmalloc / kfree paths (alloc/malloc.c steps
+ * 1-4 of FREE): the owner undo, its limits, the freeLimit gate, and the
+ * statistics they keep.
+ */
+#include "heap_testlib.h"
+#include "mheap.h"
+
+#define UL(x) ((unsigned long)(x))
+
+static mspan *span_at(void *p) { return span_of((uintptr_t)p); }
+
+/* A pair loop reuses one slot: each kfree is an owner undo. */
+static void test_pair_reuses_slot(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    struct memstats a = stats_now();
+    void *first = kmalloc(64);
+    REQUIRE(first);
+    kfree(first);
+    for (int i = 0; i < 1000; i++) {
+        void *p = kmalloc(64);
+        CHECK(p == first);
+        kfree(p);
+    }
+    struct memstats b = stats_now();
+    CHECKF(b.Mallocs - a.Mallocs == 1001 && b.Frees - a.Frees == 1001,
+           "mallocs +%lu frees +%lu, want +1001 each", UL(b.Mallocs - a.Mallocs),
+           UL(b.Frees - a.Frees));
+    CHECK(b.HeapObjects == a.HeapObjects);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* LIFO frees undo one slot after another, across a 64-slot word. */
+static void test_lifo_undo_across_words(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    enum { N = 200 };
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = kmalloc(16);
+        REQUIRE(p[i]);
+    }
+    for (int i = N; i-- > 0;)
+        kfree(p[i]);
+    VERIFY();
+    /* allocated again in the same order: the same addresses */
+    int same = 0;
+    for (int i = 0; i < N; i++) {
+        void *q = kmalloc(16);
+        same += q == p[i];
+        p[i] = q;
+    }
+    CHECKF(same == N, "%d of %d slots reused in order", same, N);
+    for (int i = 0; i < N; i++)
+        kfree(p[i]);
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* Regression: after an undo, slot freeindex-1 may be a slot that was live
+ * at the last sweep (allocBits set) that freeindex had skipped; freeing it
+ * must not undo (it goes pending) or allocCount and the bitmaps disagree. */
+static void test_undo_stops_at_swept_slot(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    enum { N = 8 };
+    void *a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = kmalloc(1024); /* class 1024 B: 8 per span */
+        REQUIRE(a[i]);
+    }
+    mspan *s = span_at(a[0]);
+    /* free slot 1 (pending), then sweep: allocBits = all but slot 1 */
+    kfree(a[1]);
+    malloc_flush_mcache();
+    VERIFY();
+    void *x = kmalloc(1024); /* slot 1 again, freeindex 2 */
+    CHECK(x == a[1]);
+    CHECK(span_at(x) == s && s->freeindex == 2);
+    kfree(x);                /* undo: freeindex 1 */
+    CHECK(s->freeindex == 1);
+    kfree(a[0]);             /* slot 0 = freeindex-1 but live at the sweep: pending */
+    CHECK(s->freeindex == 1 && s->pendingCount == 1);
+    VERIFY();
+    for (int i = 2; i < N; i++)
+        kfree(a[i]);
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* Double frees around an undo are reported, and nothing changes. */
+static void test_double_free_after_undo(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    char *keep = kmalloc(48);
+    char *p = kmalloc(48);
+    REQUIRE(p && keep);
+    kfree(p); /* undo */
+    kfree(p);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p),
+               UL(span_at(p)->startAddr));
+    /* remote free pending, then the owner frees the same last slot */
+    char *q = kmalloc(48);
+    REQUIRE(q);
+    host_set_cpu(1);
+    kfree(q);
+    host_set_cpu(0);
+    kfree(q);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(q),
+               UL(span_at(q)->startAddr));
+    VERIFY();
+    kfree(keep);
+    quiesce();
+    VERIFY();
+}
+
+/* Frees from another CPU never undo in the owner's span. */
+static void test_remote_free_is_pending(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    void *p = kmalloc(256);
+    REQUIRE(p);
+    mspan *s = span_at(p);
+    uint32_t fi = s->freeindex;
+    host_set_cpu(1);
+    kfree(p);
+    host_set_cpu(0);
+    CHECK(s->freeindex == fi && s->pendingCount >= 1);
+    VERIFY();
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* A span that holds tiny blocks closes the gate: kmalloc(16) objects in it
+ * are still freed (checked path), tiny blocks still refused. */
+static void test_tiny_closes_gate(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    static const gotype u8 = {1, 0, 0, "uint8"};
+    void *t = mallocgc(1, &u8, true); /* tiny block in the class-2 noscan span */
+    void *k = kmalloc(16);            /* same span class */
+    REQUIRE(t && k);
+    mspan *s = span_at(k);
+    CHECK(s == span_at(t) && s->freeLimit == 0);
+    struct memstats a = stats_now();
+    kfree(k);
+    CHECK(stats_now().Frees == a.Frees + 1);
+    kfree(t);
+    CHECK(hook_count == 1 && strstr(hook_msg, "is a tiny block"));
+    hook_count = 0;
+    VERIFY();
+    quiesce();
+    VERIFY();
+}
+
+/* Large objects and NULL take the slow path and stay right. */
+static void test_large_and_null(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    kfree(NULL);
+    void *p = kmalloc(100000);
+    REQUIRE(p);
+    CHECK(span_at(p)->freeLimit == 0);
+    kfree(p);
+    kfree(p);
+    CHECK(hook_count == 1 && strstr(hook_msg, "double free"));
+    hook_count = 0;
+    VERIFY();
+}
+
+static const struct tap_test tests[] = {
+    {"pair_reuses_slot", test_pair_reuses_slot},
+    {"lifo_undo_across_words", test_lifo_undo_across_words},
+    {"undo_stops_at_swept_slot", test_undo_stops_at_swept_slot},
+    {"double_free_after_undo", test_double_free_after_undo},
+    {"remote_free_is_pending", test_remote_free_is_pending},
+    {"tiny_closes_gate", test_tiny_closes_gate},
+    {"large_and_null", test_large_and_null},
+};
+
+int main(int argc, char **argv)
+{
+    host_set_ncpu(4);
+    host_set_quiet(1);
+    malloc_init();
+    return tap_main(argc, argv, tests, TAP_COUNT(tests));
+}
