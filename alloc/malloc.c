@@ -434,6 +434,8 @@ static inline __attribute__((always_inline)) void free_pending(mspan *s, uintptr
     spanClass spc = s->spanclass;
     int32_t n = __atomic_fetch_add(&s->pendingCount, 1, __ATOMIC_SEQ_CST);
     c->smallFreeCount[spc]++;
+    int32_t cb = __atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED);
+    c->remoteFrees += cb != 0 && cb != c->tag; /* cached by another CPU */
     plat_unpin(tok);
     /* A cached span is swept by its owner at uncache.  Dekker pairing with
      * mcentral_uncache_span (store cachedBy = 0; load pendingCount, both

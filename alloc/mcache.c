@@ -50,6 +50,7 @@ static void uncache(mcache *c, spanClass spc)
     c->smallAllocCount[spanclass_sizeclass(spc)] +=
         (uint64_t)((int64_t)s->allocCount - s->allocCountBeforeCache);
     c->alloc[spc] = &mcache_emptyspan;
+    c->spansReturned++;
     mcentral_uncache_span(&mheap_.central[spc], s);
 }
 

@@ -28,7 +28,9 @@ typedef struct mcache {
                                                    class (no shift on the fast path) */
     uint64_t largeAlloc, largeAllocCount;       /* bytes (whole pages), objects */
     uint64_t largeFree, largeFreeCount;
-    uint64_t refills;
+    uint64_t refills;        /* spans taken from mcentral */
+    uint64_t spansReturned;  /* spans handed back to mcentral (uncache) */
+    uint64_t remoteFrees;    /* kfree into a span another CPU has cached */
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
 } __attribute__((aligned(64))) mcache;

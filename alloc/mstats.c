@@ -22,7 +22,7 @@
  *   Facts (scripts), one per line:
  *       stat <Name> <integer>
  *       stat class <c> size <bytes> mallocs <n> frees <n> spans <n>
- *       stat cpu <i> mallocs <n> frees <n> refills <n>
+ *       stat cpu <i> mallocs <n> frees <n> remote_frees <n> refills <n> spans_returned <n>
  *   Size classes: Go's sizeclasses.go header columns.
  *
  * No floating point: percentages are computed in integers.
@@ -89,6 +89,8 @@ void read_memstats(struct memstats *o)
          * the per-CPU mallocs - frees add up to HeapObjects too */
         o->PerCPU[i].frees = f + tiny + LD(c->largeFreeCount);
         o->PerCPU[i].refills = LD(c->refills);
+        o->PerCPU[i].remote_frees = LD(c->remoteFrees);
+        o->PerCPU[i].spans_returned = LD(c->spansReturned);
     }
     o->BySize[0].mallocs = o->LargeAllocs;
     o->BySize[0].frees = o->LargeFrees;
@@ -162,10 +164,11 @@ void memstats_print_table(memstats_emit_t emit)
                   UL(st.BySize[c].mallocs - st.BySize[c].frees), UL(st.BySize[c].spans));
     }
     emit("per cpu");
-    emit("  cpu       mallocs         frees   refills");
+    emit("  cpu       mallocs         frees  remote frees   refills  spans returned");
     for (uint32_t i = 0; i < st.ncpu; i++)
-        emitf(emit, "  %3u %13lu %13lu %9lu", i, UL(st.PerCPU[i].mallocs), UL(st.PerCPU[i].frees),
-              UL(st.PerCPU[i].refills));
+        emitf(emit, "  %3u %13lu %13lu %13lu %9lu %15lu", i, UL(st.PerCPU[i].mallocs),
+              UL(st.PerCPU[i].frees), UL(st.PerCPU[i].remote_frees), UL(st.PerCPU[i].refills),
+              UL(st.PerCPU[i].spans_returned));
 }
 
 void memstats_print_facts(memstats_emit_t emit)
@@ -184,8 +187,9 @@ void memstats_print_facts(memstats_emit_t emit)
         emitf(emit, "stat class %d size %u mallocs %lu frees %lu spans %lu", c, st.BySize[c].size,
               UL(st.BySize[c].mallocs), UL(st.BySize[c].frees), UL(st.BySize[c].spans));
     for (uint32_t i = 0; i < st.ncpu; i++)
-        emitf(emit, "stat cpu %u mallocs %lu frees %lu refills %lu", i, UL(st.PerCPU[i].mallocs),
-              UL(st.PerCPU[i].frees), UL(st.PerCPU[i].refills));
+        emitf(emit, "stat cpu %u mallocs %lu frees %lu remote_frees %lu refills %lu spans_returned %lu",
+              i, UL(st.PerCPU[i].mallocs), UL(st.PerCPU[i].frees), UL(st.PerCPU[i].remote_frees),
+              UL(st.PerCPU[i].refills), UL(st.PerCPU[i].spans_returned));
 }
 
 void sizeclasses_print(memstats_emit_t emit)

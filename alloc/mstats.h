@@ -50,6 +50,8 @@ struct memstats {
     uint32_t ncpu;
     struct {
         uint64_t mallocs, frees, refills;
+        uint64_t remote_frees;   /* frees into spans another CPU had cached */
+        uint64_t spans_returned; /* spans given back to mcentral */
     } PerCPU[PLAT_MAX_CPUS];
 };
 

@@ -187,6 +187,10 @@ KTEST(smp_heap_producer_consumer, KTEST_QUICK)
     KCHECKF(after.PerCPU[consumer_cpu].frees - before.PerCPU[consumer_cpu].frees >= PC_OBJECTS,
             "consumer cpu %u counted %lu frees", consumer_cpu,
             after.PerCPU[consumer_cpu].frees - before.PerCPU[consumer_cpu].frees);
+    KCHECKF(after.PerCPU[consumer_cpu].remote_frees > before.PerCPU[consumer_cpu].remote_frees,
+            "no remote frees counted on cpu %u", consumer_cpu);
+    kprintf("# consumer cpu %u: %lu remote frees\n", consumer_cpu,
+            after.PerCPU[consumer_cpu].remote_frees - before.PerCPU[consumer_cpu].remote_frees);
     KCHECK(after.HeapObjects == before.HeapObjects);
     check_stats_add_up();
 }
