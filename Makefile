@@ -157,12 +157,13 @@ qemu-test: image iso
 export KTEST_FAIL TEST_CONFIGS
 
 test: deps
-	@$(MAKE) --no-print-directory image iso $(HOST_BINS)
+	@$(MAKE) --no-print-directory image iso $(HOST_BINS) lib $(PRELOAD_BINS)
 	@$(PYTHON) tests/run_all.py
 
 clean:
 	rm -rf $(BUILD)
 
+-include lib/lib.mk tests/bench/bench.mk
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # host allocator micro-benchmarks (bench-alloc, bench-callgrind)

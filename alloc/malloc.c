@@ -533,6 +533,7 @@ void kfree(void *p)
             !(((__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_RELAXED) |
                 __atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED)) >> (idx % 64)) & 1)) {
             s->allocCache = (fi % 64) ? (s->allocCache << 1) | 1 : 1;
+            s->needzero = 1; /* the slot goes back dirty: kcalloc must clear it */
             __atomic_store_n(&s->freeindex, idx, __ATOMIC_RELEASE);
             mspan_owner_count(&s->allocCount, -1);
             s->allocCountBeforeCache--;

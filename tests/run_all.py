@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make test: host unit tests, generator check, then the QEMU matrix.
+"""make test: host unit tests, generator check, the LD_PRELOAD library, then the QEMU matrix.
 
 Prints each part's results and ends with one aggregate line
 "N passed, N failed" (every host test case, the size-class generator check
@@ -59,6 +59,22 @@ def run_generator_check():
     return (1, 0) if ok else (0, 1)
 
 
+def run_preload():
+    """The allocator as LD_PRELOAD malloc: API tests and real programs."""
+    script = os.path.join(ROOT, "tests", "preload", "run.py")
+    if not os.path.exists(script):
+        return 0, 0
+    p = subprocess.run([sys.executable, script, "--build", BUILD], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, cwd=ROOT)
+    out = p.stdout.decode(errors="replace")
+    m = SUMMARY.findall(out)
+    lines = out.splitlines()
+    print("\n".join(lines[:-1] if m else lines))
+    if not m:
+        return 0, 1
+    return int(m[-1][0]), int(m[-1][1])
+
+
 def run_qemu():
     cmd = [sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
            os.environ.get("TEST_CONFIGS") or "all"]
@@ -78,7 +94,8 @@ def run_qemu():
 def main():
     t0 = time.time()
     totals = [0, 0]
-    parts = [("host unit tests", run_host), ("size-class generator", run_generator_check)]
+    parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
+             ("LD_PRELOAD library", run_preload)]
     if not os.environ.get("SKIP_QEMU"):
         parts.append(("QEMU boot matrix", run_qemu))
     for title, fn in parts:

@@ -4,6 +4,8 @@
  * statistics they keep.
  */
 #include "heap_testlib.h"
+
+#include <string.h>
 #include "mheap.h"
 
 #define UL(x) ((unsigned long)(x))
@@ -29,6 +31,32 @@ static void test_pair_reuses_slot(void)
            "mallocs +%lu frees +%lu, want +1001 each", UL(b.Mallocs - a.Mallocs),
            UL(b.Frees - a.Frees));
     CHECK(b.HeapObjects == a.HeapObjects);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* Regression: the owner undo hands a dirty slot back; a span that was
+ * known zero must then say needzero, or kcalloc returns garbage (found by
+ * python3 and gcc under the LD_PRELOAD library). */
+static void test_undo_then_calloc_is_zero(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    malloc_flush_mcache(); /* the next 96-byte span is fresh */
+    for (int round = 0; round < 3; round++) {
+        unsigned char *p = kmalloc(96);
+        REQUIRE(p);
+        memset(p, 0xAB, 96);
+        kfree(p); /* owner undo */
+        unsigned char *z = kcalloc(1, 96);
+        REQUIRE(z);
+        CHECKF(z == p, "round %d: undo did not hand the slot back", round);
+        int dirty = 0;
+        for (int i = 0; i < 96; i++)
+            dirty |= z[i];
+        CHECKF(!dirty, "round %d: kcalloc returned a dirty slot", round);
+        kfree(z);
+    }
     VERIFY();
     CHECK_NO_HOOK();
 }
@@ -184,6 +212,7 @@ static void test_large_and_null(void)
 
 static const struct tap_test tests[] = {
     {"pair_reuses_slot", test_pair_reuses_slot},
+    {"undo_then_calloc_is_zero", test_undo_then_calloc_is_zero},
     {"lifo_undo_across_words", test_lifo_undo_across_words},
     {"undo_stops_at_swept_slot", test_undo_stops_at_swept_slot},
     {"double_free_after_undo", test_double_free_after_undo},

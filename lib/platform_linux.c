@@ -1,0 +1,450 @@
+/*
+ * platform_linux.c — alloc/platform.h for libgomalloc (LD_PRELOAD malloc).
+ *
+ * MEMORY.  The heap window (GM_HEAP_WINDOW, 64 GiB of address space, halved
+ * until the mmap succeeds, e.g. under valgrind) is one
+ * PROT_NONE | MAP_NORESERVE mapping made at initialisation: Reserved.  Unlike
+ * the test platform (tests/host/platform_host.c), Prepared is already
+ * PROT_READ|PROT_WRITE: plat_prepare mprotects a whole new region (arenas
+ * are 64 MiB), so Ready/Prepared transitions never split mappings — the
+ * kernel's VMA count stays tiny however fragmented the heap gets, and
+ * plat_back is free (untouched anonymous pages cost nothing; the kernel
+ * zero-fills them on first touch).  plat_unback = madvise(MADV_DONTNEED),
+ * which drops the pages (RSS falls) and guarantees zeroes on next use.
+ *
+ * SCAVENGING.  alloc/ only scavenges when backing fails; a process needs its
+ * free memory back sooner.  plat_unlock of the page-heap lock (rank
+ * LOCKRANK_MHEAP — every span allocation and free passes there, never the
+ * malloc/free fast path) checks idle Ready bytes = Ready − in-use pages;
+ * above GM_SCAV_HI (64 MiB + in-use) it calls heap_scavenge down to
+ * GM_SCAV_LO (32 MiB + in-use/2), at most every 50 ms unless idle memory
+ * exceeds 2 × in-use + 128 MiB (then at once: a program that just freed
+ * most of its heap sees RSS fall).  GOMALLOC_SCAVENGE=0 disables it.
+ *
+ * CPUS.  plat_ncpu() = 64 (PLAT_MAX_CPUS); plat_cpu_id() = the calling
+ * thread's slot; pinning is in platform_inline.h, slot hand-out here.
+ */
+#define _GNU_SOURCE
+#include "gomalloc.h"
+#include "platform.h"
+#include "lockrank.h"
+#include "malloc.h"
+#include "mheap.h"
+#include "fmt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+__thread uint32_t gm_slot __attribute__((tls_model("initial-exec")));
+__thread uint32_t gm_mode __attribute__((tls_model("initial-exec")));
+__thread void *gm_cache __attribute__((tls_model("initial-exec")));
+static void *slot_cache[PLAT_MAX_CPUS];
+
+void plat_set_cpu_cache(uint32_t cpu, void *p)
+{
+    if (cpu < PLAT_MAX_CPUS)
+        slot_cache[cpu] = p;
+}
+static __thread int32_t gm_tid __attribute__((tls_model("initial-exec")));
+static __thread int gm_in_scavenge __attribute__((tls_model("initial-exec")));
+
+static uintptr_t window_base, window_next;
+static uint64_t window_size = GM_HEAP_WINDOW;
+static uint64_t ready_bytes; /* atomic */
+static plat_lock_t window_lock;
+static int32_t next_tid;
+static uint64_t scav_count, scav_bytes;
+static int scav_enabled = 1;
+
+void gm_write_err(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(2, s, n);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            return;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void window_init_locked(void)
+{
+    if (window_base)
+        return;
+    uint64_t align = 64ull << 20;
+    void *p = MAP_FAILED;
+    /* GM_HEAP_WINDOW, halved until it fits (valgrind's address space is
+     * smaller), down to 1 GiB */
+    for (; window_size >= (1ull << 30); window_size /= 2) {
+        p = mmap(0, window_size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+        if (p != MAP_FAILED)
+            break;
+    }
+    if (p == MAP_FAILED)
+        plat_panic("cannot reserve the heap window (mmap PROT_NONE)");
+    window_base = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+    window_next = window_base;
+}
+
+void plat_heap_window(uintptr_t *base, uint64_t *size)
+{
+    plat_lock(&window_lock);
+    window_init_locked();
+    plat_unlock(&window_lock);
+    *base = window_base;
+    *size = window_size;
+}
+
+uintptr_t plat_reserve(uint64_t size, uint64_t align)
+{
+    plat_lock(&window_lock);
+    window_init_locked();
+    uintptr_t p = (window_next + align - 1) & ~(uintptr_t)(align - 1);
+    if (p + size > window_base + window_size || p + size < p) {
+        plat_unlock(&window_lock);
+        return 0;
+    }
+    window_next = p + size;
+    plat_unlock(&window_lock);
+    return p;
+}
+
+bool plat_prepare(uintptr_t base, uint64_t size)
+{
+    return mprotect((void *)base, size, PROT_READ | PROT_WRITE) == 0;
+}
+
+bool plat_back(uintptr_t base, uint64_t size)
+{
+    (void)base;
+    __atomic_fetch_add(&ready_bytes, size, __ATOMIC_RELAXED);
+    return true;
+}
+
+void plat_unback(uintptr_t base, uint64_t size)
+{
+    madvise((void *)base, size, MADV_DONTNEED);
+    __atomic_fetch_sub(&ready_bytes, size, __ATOMIC_RELAXED);
+}
+
+uint64_t gm_ready_bytes(void) { return __atomic_load_n(&ready_bytes, __ATOMIC_RELAXED); }
+uint64_t gm_scavenge_count(void) { return __atomic_load_n(&scav_count, __ATOMIC_RELAXED); }
+uint64_t gm_scavenged_bytes(void) { return __atomic_load_n(&scav_bytes, __ATOMIC_RELAXED); }
+
+uint64_t plat_phys_free(void)
+{
+    uint64_t r = gm_ready_bytes();
+    uint64_t w = window_size;
+    return r >= w ? 0 : w - r;
+}
+
+uint32_t plat_ncpu(void) { return PLAT_MAX_CPUS; }
+
+/* ------------------------------------------------------------ locks */
+
+static inline int32_t my_tid(void)
+{
+    int32_t t = gm_tid;
+    if (__builtin_expect(t == 0, 0))
+        gm_tid = t = __atomic_add_fetch(&next_tid, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+static void maybe_scavenge(void);
+
+/* Locks are futex mutexes (spin briefly, then sleep), not the kernel's
+ * ticket locks: with more runnable threads than cores a ticket lock whose
+ * next holder is descheduled stalls every waiter (convoy).  l->next is the
+ * futex word: 0 free, 1 locked, 2 locked with sleepers. */
+static void futex_lock(volatile uint32_t *w)
+{
+    uint32_t c = 0;
+    if (__atomic_compare_exchange_n(w, &c, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return;
+    for (int i = 0; i < 100; i++) {
+        __builtin_ia32_pause();
+        c = 0;
+        if (__atomic_load_n(w, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(w, &c, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return;
+    }
+    if (c != 2)
+        c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+    while (c != 0) {
+        syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+        c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+    }
+}
+
+static void futex_unlock(volatile uint32_t *w)
+{
+    if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2)
+        syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void plat_lock(plat_lock_t *l)
+{
+    futex_lock(&l->next);
+    l->holder_cpu = my_tid();
+}
+
+void plat_unlock(plat_lock_t *l)
+{
+    l->holder_cpu = 0;
+    futex_unlock(&l->next);
+    if (l->rank == LOCKRANK_MHEAP)
+        maybe_scavenge();
+}
+
+bool plat_lock_held(const plat_lock_t *l)
+{
+    return l->next != 0 && l->holder_cpu == my_tid();
+}
+
+/* ------------------------------------------------------------ scavenging */
+
+#define GM_SCAV_HI(inuse) ((64ull << 20) + (inuse))
+#define GM_SCAV_LO(inuse) ((32ull << 20) + (inuse) / 2)
+#define GM_SCAV_PERIOD_NS 50000000ull
+
+static void maybe_scavenge(void)
+{
+    if (!scav_enabled || gm_in_scavenge)
+        return;
+    uint64_t ready = __atomic_load_n(&mheap_.ready_bytes, __ATOMIC_RELAXED);
+    uint64_t inuse = (__atomic_load_n(&mheap_.inuse_pages, __ATOMIC_RELAXED) +
+                      __atomic_load_n(&mheap_.manual_pages, __ATOMIC_RELAXED)) * PAGE_SIZE;
+    if (ready <= inuse || ready - inuse <= GM_SCAV_HI(inuse))
+        return;
+    /* Paced: at most every GM_SCAV_PERIOD_NS, unless idle memory is far
+     * above the bound (a program that just freed most of its heap). */
+    static uint64_t last;
+    uint64_t now = plat_nanotime();
+    if (now - __atomic_load_n(&last, __ATOMIC_RELAXED) < GM_SCAV_PERIOD_NS &&
+        ready - inuse <= 2 * inuse + (128ull << 20))
+        return;
+    __atomic_store_n(&last, now, __ATOMIC_RELAXED);
+    static int busy;
+    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+        return;
+    gm_in_scavenge = 1;
+    uint64_t r = heap_scavenge(ready - inuse - GM_SCAV_LO(inuse));
+    gm_in_scavenge = 0;
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&scav_count, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&scav_bytes, r, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ slots */
+
+static uint64_t slot_mask; /* bit i: exclusive slot i owned by a live thread */
+static volatile uint32_t shared_lock[PLAT_MAX_CPUS][16]; /* [slot][0], 64-byte apart */
+static int32_t shared_owner[PLAT_MAX_CPUS];
+static pthread_key_t slot_key;
+static int inited; /* 0 no, 1 in progress, 2 done */
+static pthread_t init_thread;
+static int atfork_pending;
+
+static void slot_exit(void *arg);
+static void atfork_prepare(void);
+static void atfork_parent(void);
+static void atfork_child(void);
+
+static void error_hook(const char *msg)
+{
+    /* Memory exhaustion is reported to the caller as NULL/ENOMEM, as every
+     * malloc does; only misuse (bad pointers) is printed. */
+    if (!strncmp(msg, "kmalloc: cannot allocate", 24) || !strncmp(msg, "kcalloc: size overflow", 22))
+        return;
+    gm_write_err("gomalloc: ");
+    gm_write_err(msg);
+    gm_write_err("\n");
+    const char *a = getenv("GOMALLOC_ABORT");
+    if (a && a[0] == '1')
+        abort();
+}
+
+void gm_ensure_init(void)
+{
+    if (__atomic_load_n(&inited, __ATOMIC_ACQUIRE) == 2)
+        return;
+    int expect = 0;
+    if (__atomic_compare_exchange_n(&inited, &expect, 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        init_thread = pthread_self();
+        const char *s = getenv("GOMALLOC_SCAVENGE");
+        if (s && s[0] == '0')
+            scav_enabled = 0;
+        malloc_init();
+        alloc_set_error_hook(error_hook);
+        if (pthread_key_create(&slot_key, slot_exit) != 0)
+            plat_panic("pthread_key_create failed");
+        atfork_pending = 1;
+        __atomic_store_n(&inited, 2, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&inited, __ATOMIC_ACQUIRE) != 2)
+        sched_yield();
+}
+
+static void lock_shared(uint32_t slot) { futex_lock(&shared_lock[slot][0]); }
+static void unlock_shared(uint32_t slot) { futex_unlock(&shared_lock[slot][0]); }
+
+static void become_shared(uint32_t mode)
+{
+    gm_slot = GM_EXCL_SLOTS + (uint32_t)my_tid() % GM_SHARED_SLOTS;
+    gm_cache = slot_cache[gm_slot];
+    gm_mode = mode;
+}
+
+uint64_t gm_pin_slow(void)
+{
+    if (gm_mode == GM_MODE_NONE) {
+        gm_ensure_init();
+        uint64_t m = __atomic_load_n(&slot_mask, __ATOMIC_RELAXED);
+        for (;;) {
+            uint64_t freebits = ~m & ((1ull << GM_EXCL_SLOTS) - 1);
+            if (!freebits) {
+                become_shared(GM_MODE_SHARED);
+                break;
+            }
+            uint32_t i = (uint32_t)__builtin_ctzll(freebits);
+            if (__atomic_compare_exchange_n(&slot_mask, &m, m | (1ull << i), false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+                gm_slot = i;
+                gm_cache = slot_cache[i];
+                gm_mode = GM_MODE_OWNER;
+                /* may allocate: we already own the slot, so no recursion here */
+                pthread_setspecific(slot_key, (void *)1);
+                break;
+            }
+        }
+        if (__atomic_load_n(&atfork_pending, __ATOMIC_RELAXED) &&
+            pthread_equal(pthread_self(), init_thread)) {
+            atfork_pending = 0;
+            pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        }
+        if (gm_mode == GM_MODE_OWNER)
+            return 0;
+    }
+    uint32_t s = gm_slot;
+    int32_t me = my_tid();
+    if (__atomic_load_n(&shared_owner[s], __ATOMIC_RELAXED) == me)
+        return 1ull << 63; /* nested pin: nothing to release */
+    lock_shared(s);
+    shared_owner[s] = me;
+    return s + 1;
+}
+
+void gm_unpin_slow(uint64_t token)
+{
+    if (token >> 63)
+        return;
+    uint32_t s = (uint32_t)token - 1;
+    shared_owner[s] = 0;
+    unlock_shared(s);
+}
+
+/* Thread exit (pthread key destructor): hand the cached spans back, then the
+ * slot; anything the exiting thread still allocates goes to a shared slot. */
+static void slot_exit(void *arg)
+{
+    (void)arg;
+    if (gm_mode != GM_MODE_OWNER)
+        return;
+    malloc_flush_mcache();
+    uint32_t s = gm_slot;
+    become_shared(GM_MODE_EXITED);
+    __atomic_fetch_and(&slot_mask, ~(1ull << s), __ATOMIC_RELEASE);
+}
+
+/* fork: hold every allocator lock across it so the child's heap is
+ * consistent (a thread that held mheap_.lock does not exist in the child).
+ * Order: shared slots, mcentrals, mheap (the lock ranks). */
+static void atfork_prepare(void)
+{
+    for (uint32_t s = GM_EXCL_SLOTS; s < PLAT_MAX_CPUS; s++)
+        lock_shared(s);
+    for (int i = 0; i < NUM_SPAN_CLASSES; i++)
+        plat_lock(&mheap_.central[i].lock);
+    plat_lock(&mheap_.lock);
+    plat_lock(&window_lock);
+}
+
+static void atfork_release(void)
+{
+    plat_unlock(&window_lock);
+    gm_in_scavenge = 1; /* no scavenging from inside the fork handler */
+    plat_unlock(&mheap_.lock);
+    gm_in_scavenge = 0;
+    for (int i = NUM_SPAN_CLASSES - 1; i >= 0; i--)
+        plat_unlock(&mheap_.central[i].lock);
+    for (uint32_t s = GM_EXCL_SLOTS; s < PLAT_MAX_CPUS; s++) {
+        shared_owner[s] = 0;
+        unlock_shared(s);
+    }
+}
+
+static void atfork_parent(void) { atfork_release(); }
+
+static void atfork_child(void)
+{
+    atfork_release();
+    /* Only the forking thread survives: keep its slot, free the others
+     * (their mcaches still hold spans; those stay cached, a bounded leak). */
+    uint64_t keep = gm_mode == GM_MODE_OWNER ? 1ull << gm_slot : 0;
+    __atomic_store_n(&slot_mask, keep, __ATOMIC_RELEASE);
+}
+
+/* ------------------------------------------------------------ misc */
+
+_Noreturn void plat_panic(const char *msg)
+{
+    gm_write_err("gomalloc: panic: ");
+    gm_write_err(msg);
+    gm_write_err("\n");
+    abort();
+}
+
+int plat_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
+{
+    return kvsnprintf(buf, n, fmt, ap);
+}
+
+void plat_vlog(const char *fmt, va_list ap)
+{
+    char line[512];
+    kvsnprintf(line, sizeof line - 1, fmt, ap);
+    size_t n = strlen(line);
+    line[n] = '\n';
+    line[n + 1] = 0;
+    gm_write_err(line);
+}
+
+void plat_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    plat_vlog(fmt, ap);
+    va_end(ap);
+}
+
+uint64_t plat_nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""make preload-test: build/libgomalloc.so under real programs.
+
+1. build/preload/test_api (linked with -lgomalloc): its TAP cases count.
+2. Real programs run twice — plain and with LD_PRELOAD=build/libgomalloc.so
+   GOMALLOC_STATS=1 — and their stdout must be identical; the preloaded run
+   must write "gomalloc: stats:" at exit (GOMALLOC_STATS=file) (proof the library was
+   loaded and served the process) and nothing else from gomalloc.
+   python3 (tests/preload/alloc_heavy.py), sort on a generated 4 MB file,
+   gcc -O2 -S on a C file (driver, cc1, as all preloaded), the threaded C
+   program build/preload/threads, and build/preload/cxx_new when g++ exists.
+Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
+"""
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    args = ap.parse_args()
+    build = os.path.join(ROOT, args.build)
+    lib = os.path.join(build, "libgomalloc.so")
+    tmp = os.path.join(build, "preload", "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    results = []  # (ok, name, detail)
+
+    # 1. API unit tests
+    exe = os.path.join(build, "preload", "test_api")
+    p = subprocess.run([exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, timeout=120)
+    out = p.stdout.decode(errors="replace")
+    for m in re.finditer(r"^(ok|not ok) \d+ - (.*)$", out, re.M):
+        results.append((m.group(1) == "ok", "api " + m.group(2), ""))
+    if not re.search(r"^\d+ passed, \d+ failed", out, re.M) or p.returncode != 0:
+        results.append((False, "api summary", out[-2000:]))
+
+    # 2. real programs
+    sortfile = os.path.join(tmp, "sort_input.txt")
+    if not os.path.exists(sortfile):
+        rng = random.Random(42)
+        with open(sortfile, "w") as f:
+            for i in range(200000):
+                f.write("%08x %s %d\n" % (rng.getrandbits(32), "w" * rng.randrange(1, 20), i))
+    env_c = dict(os.environ, LC_ALL="C")
+    progs = [
+        ("python3 alloc_heavy.py", [sys.executable, os.path.join(ROOT, "tests/preload/alloc_heavy.py")]),
+        ("sort 4 MB file", ["sort", "-k2,2", "-k1,1", sortfile]),
+        ("gcc -O2 -S alloc/mpagealloc.c", ["gcc", "-O2", "-S", "-I" + os.path.join(ROOT, "alloc"), "-o", "-", os.path.join(ROOT, "alloc/mpagealloc.c")]),
+        ("threads (C, pthreads)", [os.path.join(build, "preload", "threads")]),
+    ]
+    cxx = os.path.join(build, "preload", "cxx_new")
+    if os.path.exists(cxx):
+        progs.append(("C++ new/delete", [cxx]))
+    for name, argv in progs:
+        t0 = time.time()
+        plain = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_c, timeout=120)
+        statsf = os.path.join(tmp, "stats.txt")
+        if os.path.exists(statsf):
+            os.unlink(statsf)
+        env = dict(env_c, LD_PRELOAD=lib, GOMALLOC_STATS=statsf)
+        pre = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=120)
+        dt = time.time() - t0
+        err = pre.stderr.decode(errors="replace")
+        other = [l for l in err.splitlines() if l.startswith("gomalloc:") and "gomalloc: stats:" not in l]
+        problems = []
+        if plain.returncode != 0:
+            problems.append("plain run exit %d" % plain.returncode)
+        if pre.returncode != plain.returncode:
+            problems.append("preloaded exit %d (plain %d)" % (pre.returncode, plain.returncode))
+        if pre.stdout != plain.stdout:
+            problems.append("stdout differs (%d vs %d bytes)" % (len(pre.stdout), len(plain.stdout)))
+        stats = open(statsf).read() if os.path.exists(statsf) else ""
+        if "gomalloc: stats:" not in stats:
+            problems.append("library not loaded (no gomalloc stats line)")
+        if other:
+            problems.append("allocator messages: " + "; ".join(other[:3]))
+        results.append((not problems, "preload %s (%d bytes of output, %.1fs)" % (name, len(plain.stdout), dt),
+                        "; ".join(problems) + ("\n" + err[-1500:] if problems else "")))
+
+    n = 0
+    print("TAP version 13")
+    for ok, name, detail in results:
+        n += 1
+        print("%s %d - %s" % ("ok" if ok else "not ok", n, name))
+        if not ok and detail:
+            for l in detail.splitlines():
+                print("#   " + l)
+    passed = sum(1 for r in results if r[0])
+    failed = len(results) - passed
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
