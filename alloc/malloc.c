@@ -36,11 +36,13 @@
  *   4. Owner undo: pinned, the span is cached by this CPU (cachedBy ==
  *      c->tag) and the slot is freeindex-1 with allocBits and pendingFree
  *      bits clear → freeindex--, allocCache gains the slot, allocCount--,
- *      count the free on this CPU.  No atomic RMW; the slot is reusable at
- *      once (pairs and LIFO batches never reach the sweep).
+ *      needzero = 1 (the slot comes back dirty), count the free on this
+ *      CPU.  No atomic RMW; the slot is reusable at once (pairs and LIFO
+ *      batches never reach the sweep).
  *   5. Otherwise (kfree_pending): allocated (Go's isFree rule)?  Atomic
  *      test-and-set of the slot's pendingFree bit: already set → double
- *      free.  pendingCount++ (atomic).  Count the free on this CPU.
+ *      free.  pendingCount++ (atomic).  Count the free on this CPU, and
+ *      as a remote free when another CPU has the span cached.
  *   6. Span not cached, and this is its first pending free or probably its
  *      last live object → mcentral_note_free (re-queue for sweeping / sweep
  *      and release).  Frees into cached spans never lock: the owner sweeps
