@@ -11,18 +11,28 @@
  * CACHE A SPAN (mcentral_cache_span, for an mcache refill)
  *   1. Pop a partial swept span.  If remote frees are pending on it, sweep it
  *      (this is the "mcentral hands a span out" sweep point).
- *   2. Else pop partial unswept spans: claim (sweepgen h-2 → h-1), sweep, use.
- *   3. Else pop full unswept spans: claim, sweep; use it if a slot is free,
- *      else push it on full swept and try the next (both steps bounded by a
- *      budget, as in Go).
- *   4. Else unlock and grow: a fresh span from mheap_alloc.
+ *   2. Else take the oldest partial unswept span: claim (sweepgen h-2 →
+ *      h-1), sweep, use.  The unswept sets are queues (pushed at the front,
+ *      taken from the back): the span queued longest ago has collected the
+ *      most pending frees, so one sweep recovers the most slots.
+ *   3. Else take the oldest full unswept span — unless it holds fewer than
+ *      nelems/4 pending frees and the class has grown fewer than a quarter
+ *      of its spans for slack (nslack <= nspans/4): then grow instead (4),
+ *      leaving the frees to pile up (pacing, the counterpart of Go's heap
+ *      goal: a little free memory in exchange for sweeps that pay off).
+ *      Claim, sweep; use it if a slot is free, else push it on full swept
+ *      and try the next (bounded by a budget, as in Go).
+ *   4. Else unlock and grow: a fresh span from mheap_alloc (nspans++, and
+ *      nslack++ when step 3 chose to grow).  Out of memory while growing
+ *      for slack → sweep the oldest full unswept span after all.
  *   Then: sweepgen = h+3 (swept and cached), cachedBy = cpu+1,
  *   allocCountBeforeCache = allocCount, allocCache positioned at freeindex.
  * UNCACHE (mcentral_uncache_span, when an mcache refills or is released)
  *   1. Stale (sweepgen h+1: a new cycle began while cached) or frees pending
  *      → sweep now (the "refill" sweep point) and file the span by its count.
  *   2. Else sweepgen = h and push on partial or full swept.
- *   A span whose sweep leaves allocCount == 0 goes back to the page heap.
+ *   A span whose sweep leaves allocCount == 0 goes back to the page heap
+ *   (nspans--, and nslack-- if nonzero).
  * REMOTE FREES (mcentral_note_free): kfree calls this only on a span's
  *   first pending free and when the span is probably becoming empty.  If the
  *   span is in a swept set:
@@ -57,6 +67,20 @@
 #include "mheap.h"
 
 #define SPAN_BUDGET 100
+#ifndef SLACK_WANT_DIV
+#define SLACK_WANT_DIV 4
+#endif
+#ifndef SLACK_SPANS_DIV
+#define SLACK_SPANS_DIV 4
+#endif
+
+/* A span of the class went back to the page heap. */
+static void span_gone(mcentral *c)
+{
+    c->nspans--;
+    if (c->nslack)
+        c->nslack--;
+}
 
 void mcentral_init(mcentral *c, spanClass spc)
 {
@@ -115,6 +139,16 @@ static mspan *list_pop(spanList *l)
     return s;
 }
 
+/* The span pushed longest ago (the unswept sets are queues: the oldest
+ * span has had the most time to collect pending frees). */
+static mspan *list_pop_oldest(spanList *l)
+{
+    mspan *s = l->last;
+    if (s)
+        list_remove(l, s);
+    return s;
+}
+
 static void assert_locked(mcentral *c, const char *fn)
 {
     if (!plat_lock_held(&c->lock)) {
@@ -134,6 +168,7 @@ static bool sweep_and_file_locked(mcentral *c, mspan *s)
     mspan_sweep_bits(s);
     __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
     if (s->allocCount == 0) {
+        span_gone(c);
         mheap_free_span(s);
         return false;
     }
@@ -147,6 +182,18 @@ static bool try_acquire(mspan *s, uint32_t sg)
     uint32_t want = sg - 2;
     return __atomic_compare_exchange_n(&s->sweepgen, &want, sg - 1, false, __ATOMIC_ACQ_REL,
                                        __ATOMIC_RELAXED);
+}
+
+/* Pacing (step 3): rather than sweep an oldest unswept span that has
+ * collected fewer than a quarter of its slots in pending frees, grow a
+ * fresh span, while the class's spans grown that way (nslack) stay under
+ * a quarter of its spans.  The slack lets pending frees pile up, so that
+ * each sweep and refill recovers several slots instead of one. */
+static bool grow_for_slack(const mcentral *c, const mspan *s)
+{
+    uint32_t want = s->nelems / SLACK_WANT_DIV;
+    return want > 1 && c->nslack <= c->nspans / SLACK_SPANS_DIV &&
+           (uint32_t)__atomic_load_n(&s->pendingCount, __ATOMIC_RELAXED) < want;
 }
 
 mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
@@ -164,7 +211,7 @@ mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
     }
     /* 2. partial unswept: sweep and use */
     for (; budget >= 0; budget--) {
-        s = list_pop(partial_unswept(c, sg));
+        s = list_pop_oldest(partial_unswept(c, sg));
         if (!s)
             break;
         if (try_acquire(s, sg)) {
@@ -175,10 +222,16 @@ mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
         break;
     }
     /* 3. full unswept: sweep; use it if that freed something */
+    bool slack = false;
     for (; budget >= 0; budget--) {
-        s = list_pop(full_unswept(c, sg));
+        s = full_unswept(c, sg)->last;
         if (!s)
             break;
+        if (grow_for_slack(c, s)) {
+            slack = true;
+            break;
+        }
+        list_remove(full_unswept(c, sg), s);
         if (!try_acquire(s, sg)) {
             list_push(full_unswept(c, sg), s);
             break;
@@ -193,10 +246,27 @@ mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
 
     /* 4. grow */
     s = mheap_alloc(class_to_allocnpages[spanclass_sizeclass(c->spanclass)], c->spanclass, false);
-    if (!s)
-        return 0;
     plat_lock(&c->lock);
     sg = mheap_.sweepgen;
+    if (!s) {
+        if (!slack || !(s = full_unswept(c, sg)->last)) {
+            plat_unlock(&c->lock);
+            return 0;
+        }
+        /* out of memory for slack: sweep the oldest after all */
+        list_remove(full_unswept(c, sg), s);
+        __atomic_store_n(&s->sweepgen, sg - 1, __ATOMIC_RELAXED);
+        mspan_sweep_bits(s);
+        if (s->allocCount >= s->nelems) {
+            __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+            list_push(full_swept(c, sg), s);
+            plat_unlock(&c->lock);
+            return 0;
+        }
+        goto havespan;
+    }
+    c->nspans++;
+    c->nslack += slack;
 
 havespan:
     if (s->allocCount >= s->nelems || s->freeindex >= s->nelems)
@@ -223,6 +293,7 @@ void mcentral_uncache_span(mcentral *c, mspan *s)
     } else {
         __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
         if (s->allocCount == 0) {
+            span_gone(c);
             mheap_free_span(s); /* nothing was ever kept in it */
         } else {
             list_push(s->allocCount < s->nelems ? partial_swept(c, sg) : full_swept(c, sg), s);

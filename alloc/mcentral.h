@@ -18,6 +18,8 @@ typedef struct mcentral {
      * Swept sets hold spans with sweepgen == h, unswept ones sweepgen == h-2. */
     spanList partial[2];
     spanList full[2];
+    uint32_t nspans; /* in-use spans of the class (cached or in a set) */
+    uint32_t nslack; /* spans grown for slack (step 3 pacing), <= nspans */
 } __attribute__((aligned(64))) mcentral;
 
 void mcentral_init(mcentral *c, spanClass spc);
