@@ -12,13 +12,19 @@
  * back to the same span, also without lock or atomic RMW.
  * SLOW PATH (mcache_next_free):
  *   1. mspan_next_free_index on the current span (reloads allocCache words).
- *   2. Span full → refill: give the span back to mcentral (uncache, which
+ *   2. Span full but frees are pending on it (its own objects, freed by any
+ *      CPU since it was cached) → sweep it in place, no lock (the owner of a
+ *      cached span may sweep it: remote kfrees only set pending bits, and
+ *      mcentral leaves cached spans alone), lower allocCountBeforeCache by
+ *      the slots freed (the mallocs still count), and keep allocating from
+ *      it.  Not for a stale span (sweepgen h+1): uncache sweeps that.
+ *   3. Still full → refill: give the span back to mcentral (uncache, which
  *      sweeps it if remote frees are pending), add the objects it handed out
  *      to smallAllocCount (Go counts mallocs at refill, not per object, to
  *      keep the fast path short), and take a span with free slots from
  *      mcentral (cacheSpan: swept partial span, sweep an unswept one, or a
  *      new span from mheap).
- *   3. mcentral has nothing and the heap is out of memory → NULL; the slot
+ *   4. mcentral has nothing and the heap is out of memory → NULL; the slot
  *      keeps pointing at the empty span.
  *
  * INVARIANTS: alloc[spc] is &mcache_emptyspan or a span with spanclass spc,
@@ -58,6 +64,15 @@ void *mcache_next_free(mcache *c, spanClass spc, mspan **sp)
 {
     mspan *s = c->alloc[spc];
     uint32_t idx = mspan_next_free_index(s);
+    if (idx == s->nelems && __atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) > 0 &&
+        s->sweepgen == mheap_.sweepgen + 3) {
+        /* 2. sweep in place */
+        uint32_t freed = mspan_sweep_bits(s);
+        __atomic_store_n(&s->allocCountBeforeCache, s->allocCountBeforeCache - (int64_t)freed,
+                         __ATOMIC_RELAXED); /* its mallocs still count */
+        c->sweepsInPlace++;
+        idx = mspan_next_free_index(s);
+    }
     if (idx == s->nelems) {
         uncache(c, spc);
         s = mcentral_cache_span(&mheap_.central[spc], c->cpu);

@@ -31,6 +31,7 @@ typedef struct mcache {
     uint64_t refills;        /* spans taken from mcentral */
     uint64_t spansReturned;  /* spans handed back to mcentral (uncache) */
     uint64_t remoteFrees;    /* kfree into a span another CPU has cached */
+    uint64_t sweepsInPlace;  /* full cached spans swept and kept (mcache_next_free) */
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
 } __attribute__((aligned(64))) mcache;

@@ -171,7 +171,8 @@ void mspan_refill_alloc_cache(mspan *s, uint32_t word);
  * (nelems when the span is full).  Caller owns the span. */
 uint32_t mspan_next_free_index(mspan *s);
 /* Sweep the span's pending frees into its bitmaps (see header comment).
- * Caller owns the span and holds mheap_.central[s->spanclass].lock.
+ * Caller owns the span: holds mheap_.central[s->spanclass].lock for a span
+ * no mcache holds, or is the pinned owner of a cached span (mcache.c).
  * Returns the number of objects freed. */
 uint32_t mspan_sweep_bits(mspan *s);
 /* Objects allocated (allocCount) minus pending frees (racy unless quiescent). */

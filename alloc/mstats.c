@@ -91,6 +91,7 @@ void read_memstats(struct memstats *o)
         o->PerCPU[i].refills = LD(c->refills);
         o->PerCPU[i].remote_frees = LD(c->remoteFrees);
         o->PerCPU[i].spans_returned = LD(c->spansReturned);
+        o->PerCPU[i].sweeps_in_place = LD(c->sweepsInPlace);
     }
     o->BySize[0].mallocs = o->LargeAllocs;
     o->BySize[0].frees = o->LargeFrees;

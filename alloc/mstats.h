@@ -52,6 +52,7 @@ struct memstats {
         uint64_t mallocs, frees, refills;
         uint64_t remote_frees;   /* frees into spans another CPU had cached */
         uint64_t spans_returned; /* spans given back to mcentral */
+        uint64_t sweeps_in_place; /* full cached spans swept and kept */
     } PerCPU[PLAT_MAX_CPUS];
 };
 
