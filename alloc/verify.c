@@ -20,7 +20,8 @@
  *      allocCache == ~allocBits at freeindex (or 0 at a word boundary),
  *      freeLimit 0 or limit - startAddr (0 if tiny blocks), tinyBits ⊆ allocated; every
  *      small in-use span was found in exactly one place in 1–2.
- *   4. Heap counters: in-use/manual pages, spans per class, large objects,
+ *   4. Heap counters: in-use/manual pages, spans per class (mheap's and
+ *      the two mcentrals' nspans; nslack <= nspans), large objects,
  *      Ready and Prepared bytes agree with the walk and the page allocator;
  *      pagealloc_verify passes.
  *   5. Statistics: HeapInuse, HeapObjects (= Mallocs - Frees) and HeapAlloc
@@ -300,6 +301,15 @@ static bool verify_locked(struct vstate *v, uint64_t *live_objs, uint64_t *live_
         if (nspans[c] != mheap_.nspans[c])
             return fail(v, 0, "class %d: nspans %lu != walked %lu", c, UL(mheap_.nspans[c]),
                         UL(nspans[c]));
+    for (int c = 1; c < NUM_SIZE_CLASSES; c++) {
+        const mcentral *m0 = &mheap_.central[make_spanclass((uint8_t)c, false)];
+        const mcentral *m1 = &mheap_.central[make_spanclass((uint8_t)c, true)];
+        if ((uint64_t)m0->nspans + m1->nspans != nspans[c])
+            return fail(v, 0, "class %d: mcentral nspans %u + %u != walked %lu", c, m0->nspans,
+                        m1->nspans, UL(nspans[c]));
+        if (m0->nslack > m0->nspans || m1->nslack > m1->nspans)
+            return fail(v, 0, "class %d: mcentral nslack > nspans", c);
+    }
     uint64_t total = pagealloc_total_pages(&mheap_.pages);
     uint64_t freep = pagealloc_free_pages(&mheap_.pages);
     uint64_t scav = pagealloc_scav_pages(&mheap_.pages);
