@@ -24,7 +24,7 @@
  *      and try the next (bounded by a budget, as in Go).
  *   4. Else unlock and grow: a fresh span from mheap_alloc (nspans++, and
  *      nslack++ when step 3 chose to grow).  Out of memory while growing
- *      for slack → sweep the oldest full unswept span after all.
+ *      for slack → steps 1-3 again without the pacing (sweep after all).
  *   Then: sweepgen = h+3 (swept and cached), cachedBy = cpu+1,
  *   allocCountBeforeCache = allocCount, allocCache positioned at freeindex.
  * UNCACHE (mcentral_uncache_span, when an mcache refills or is released)
@@ -199,7 +199,9 @@ static bool grow_for_slack(const mcentral *c, const mspan *s)
 mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
 {
     mspan *s;
+    bool may_slack = true;
     plat_lock(&c->lock);
+retry:;
     uint32_t sg = mheap_.sweepgen;
     int budget = SPAN_BUDGET;
 
@@ -227,7 +229,7 @@ mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
         s = full_unswept(c, sg)->last;
         if (!s)
             break;
-        if (grow_for_slack(c, s)) {
+        if (may_slack && grow_for_slack(c, s)) {
             slack = true;
             break;
         }
@@ -249,21 +251,13 @@ mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
     plat_lock(&c->lock);
     sg = mheap_.sweepgen;
     if (!s) {
-        if (!slack || !(s = full_unswept(c, sg)->last)) {
+        if (!slack) {
             plat_unlock(&c->lock);
             return 0;
         }
-        /* out of memory for slack: sweep the oldest after all */
-        list_remove(full_unswept(c, sg), s);
-        __atomic_store_n(&s->sweepgen, sg - 1, __ATOMIC_RELAXED);
-        mspan_sweep_bits(s);
-        if (s->allocCount >= s->nelems) {
-            __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
-            list_push(full_swept(c, sg), s);
-            plat_unlock(&c->lock);
-            return 0;
-        }
-        goto havespan;
+        /* out of memory while growing for slack: steps 1-3 again, sweeping */
+        may_slack = false;
+        goto retry;
     }
     c->nspans++;
     c->nslack += slack;
