@@ -64,6 +64,7 @@
  */
 #include "lockrank.h"
 #include "malloc.h"
+#include "malloc_fast.h"
 #include "malloc_impl.h"
 #include "mheap.h"
 #include "mstats.h"
@@ -75,7 +76,7 @@ static uint64_t zerobase; /* mallocgc(0) */
  * always the empty span: size 0 takes the slow path).  Filled by
  * malloc_init from size_to_class; the sizes (8k-7 .. 8k) share a class
  * because every class size is a multiple of 8. */
-static uint8_t kmalloc_spc[MAX_SMALL_SIZE / 8 + 1];
+uint8_t kmalloc_spc[MAX_SMALL_SIZE / 8 + 1];
 static alloc_error_hook_t error_hook;
 static uint64_t undone_frees[NUM_SIZE_CLASSES]; /* atomic */
 
@@ -141,16 +142,6 @@ void malloc_init(void)
     for (uint32_t i = 1; i <= MAX_SMALL_SIZE / 8; i++)
         kmalloc_spc[i] = make_spanclass(size_to_class((uint64_t)i * 8), true);
     mheap_.ncpu = n;
-}
-
-/* The calling CPU's mcache; caller pinned. */
-static inline mcache *my_mcache(void)
-{
-#ifdef PLAT_HAVE_CPU_CACHE
-    return (mcache *)plat_cpu_cache();
-#else
-    return &mheap_.mcaches[plat_cpu_id()];
-#endif
 }
 
 /* ------------------------------------------------------------ large */
@@ -295,7 +286,7 @@ void *newarray(const gotype *typ, uint64_t n)
 
 /* ------------------------------------------------------------ C style */
 
-static void *kmalloc_slow(uint64_t size, bool needzero)
+void *__attribute__((noinline)) kmalloc_slow(uint64_t size, bool needzero)
 {
     void *v;
     if (size <= MAX_SMALL_SIZE)
@@ -310,16 +301,9 @@ static void *kmalloc_slow(uint64_t size, bool needzero)
 
 void *kmalloc(size_t size)
 {
-    if (__builtin_expect(size <= MAX_SMALL_SIZE, 1)) {
-        spanClass spc = kmalloc_spc[(size + 7) >> 3];
-        uint64_t tok = plat_pin();
-        void *v;
-        if (__builtin_expect(mspan_try_next_free(my_mcache()->alloc[spc], &v), 1)) {
-            plat_unpin(tok);
-            return v;
-        }
-        plat_unpin(tok);
-    }
+    void *v;
+    if (__builtin_expect(kmalloc_fast(size, false, &v), 1))
+        return v;
     return kmalloc_slow(size, false);
 }
 
@@ -447,14 +431,12 @@ static inline __attribute__((always_inline)) void free_pending(mspan *s, uintptr
         mcentral_note_free(&mheap_.central[spc], s);
 }
 
-static void kfree_slow(uintptr_t x);
-
 /* kfree steps 5-6 (not the owner's last slot), entered pinned (c, tok):
  * check that slot idx is allocated (Go's isFree rule: idx < freeindex,
  * read as fi, or its allocBits bit), then record a pending free.  Out of
  * line so that kfree's own fast path needs no stack frame. */
-static void __attribute__((noinline)) kfree_pending(mspan *s, uintptr_t x, uint32_t idx,
-                                                    uint32_t fi, mcache *c, uint64_t tok)
+static inline __attribute__((always_inline)) void kfree_pending_body(mspan *s, uintptr_t x, uint32_t idx,
+                                                                     uint32_t fi, mcache *c, uint64_t tok)
 {
     if (idx >= fi &&
         !((__atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1)) {
@@ -465,11 +447,23 @@ static void __attribute__((noinline)) kfree_pending(mspan *s, uintptr_t x, uint3
     free_pending(s, x, idx, c, tok);
 }
 
+void __attribute__((noinline)) kfree_pending(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi,
+                                             mcache *c, uint64_t tok)
+{
+    kfree_pending_body(s, x, idx, fi, c, tok);
+}
+
+void __attribute__((noinline)) kfree_pending0(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi,
+                                              mcache *c)
+{
+    kfree_pending_body(s, x, idx, fi, c, 0);
+}
+
 /* Everything the fast path of kfree does not handle: NULL, large objects,
  * spans whose fast path is closed (tiny blocks, manual, dead), bad
  * pointers, and small objects that failed a fast check (which then either
  * are reported here or turn out fine on the full look and are freed). */
-static void __attribute__((noinline)) kfree_slow(uintptr_t x)
+void __attribute__((noinline)) kfree_slow(uintptr_t x)
 {
     if (!x)
         return;
@@ -490,66 +484,13 @@ static void __attribute__((noinline)) kfree_slow(uintptr_t x)
     free_pending(s, x, idx, my_mcache(), tok);
 }
 
-void kfree(void *p)
+void __attribute__((noinline)) kfree_pinned(mspan *s, uintptr_t x, uint32_t idx)
 {
-    uintptr_t x = (uintptr_t)p;
-    /* 1. span (NULL is far outside the window) */
-    uint64_t woff = x - mheap_.window_base;
-    if (__builtin_expect(woff >= mheap_.window_size, 0))
-        goto slow;
-    heapArena *ha = __atomic_load_n(&mheap_.arenas[woff >> ARENA_SHIFT], __ATOMIC_ACQUIRE);
-    if (__builtin_expect(!ha, 0))
-        goto slow;
-    mspan *s = __atomic_load_n(&ha->spans[(woff >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)],
-                               __ATOMIC_ACQUIRE);
-    if (__builtin_expect(!s, 0))
-        goto slow;
-    /* 2. one gate for: small, in use, no tiny blocks, inside the objects */
-    uint64_t off = x - s->startAddr;
-    if (__builtin_expect(off >= __atomic_load_n(&s->freeLimit, __ATOMIC_RELAXED), 0))
-        goto slow;
-    /* 3. object start */
-    uint32_t idx = obj_index((uint32_t)off, s->divMul);
-    if (__builtin_expect((uint64_t)idx * s->elemsize != off, 0))
-        goto slow;
-    {
-        /* 4. owner undo: the span is in this CPU's mcache, x is the slot
-         * just below freeindex (idx == freeindex - 1), and it is allocated
-         * only because of freeindex (its allocBits bit is 0: it was handed
-         * out since the last sweep; a slot allocated at the sweep and
-         * skipped over stays for the sweep) and not pending (else this is a
-         * double free: kfree_pending reports it).  Give it straight back:
-         * freeindex--, allocCache gains bit 0 (at a word boundary the cache
-         * is empty or held the next word: it becomes just this slot),
-         * allocCount--, and allocCountBeforeCache-- so that the malloc
-         * still counts.  Remote kfrees only read freeindex/allocBits: they
-         * see idx allocated before and free after, both right.  LIFO frees
-         * into the cached span (pairs, stacks of objects) never reach the
-         * pending path.  freeindex is read pinned: an interrupt handler
-         * that allocates from this span must not slip in between. */
-        uint64_t tok = plat_pin();
-        mcache *c = my_mcache();
-        uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
-        if (__builtin_expect(__atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c->tag &&
-                                 idx + 1 == fi, 1) &&
-            !(((__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_RELAXED) |
-                __atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED)) >> (idx % 64)) & 1)) {
-            s->allocCache = (fi % 64) ? (s->allocCache << 1) | 1 : 1;
-            s->needzero = 1; /* the slot goes back dirty: kcalloc must clear it */
-            __atomic_store_n(&s->freeindex, idx, __ATOMIC_RELEASE);
-            mspan_owner_count(&s->allocCount, -1);
-            s->allocCountBeforeCache--;
-            c->smallFreeCount[s->spanclass]++;
-            plat_unpin(tok);
-            return;
-        }
-        /* 5-6. allocated? then pending (still pinned: counts the free) */
-        kfree_pending(s, x, idx, fi, c, tok);
-        return;
-    }
-slow:
-    kfree_slow(x);
+    uint64_t tok = plat_pin();
+    kfree_owner(s, x, idx, my_mcache(), tok);
 }
+
+void kfree(void *p) { kfree_inline(p); }
 
 size_t ksize(const void *p)
 {

@@ -87,6 +87,14 @@ void plat_unpin(uint64_t token);
 void plat_set_cpu_cache(uint32_t cpu, void *p);
 #endif
 
+/* Optional: a platform whose pinning is usually free (a thread that owns
+ * its CPU slot outright: lib/platform_inline.h) defines PLAT_HAVE_OWNER_CACHE
+ * and `static inline void *plat_owner_cache(void)`: the calling CPU's mcache
+ * when the caller is pinned for free — plat_pin() would return 0 and
+ * plat_unpin(0) does nothing — else NULL.  kmalloc/kfree's inline fast paths
+ * (malloc_fast.h) then skip plat_pin/plat_unpin, and take the ordinary
+ * pinned path, out of line, when it returns NULL. */
+
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
  * while held (kernel) and restores them on unlock. Zero-initialised is
  * unlocked. */

@@ -21,6 +21,9 @@ extern __thread uint32_t gm_slot __attribute__((tls_model("initial-exec")));
 extern __thread uint32_t gm_mode __attribute__((tls_model("initial-exec")));
 /* the slot's mcache (PLAT_HAVE_CPU_CACHE), set with the slot */
 extern __thread void *gm_cache __attribute__((tls_model("initial-exec")));
+/* gm_cache while gm_mode == GM_MODE_OWNER, else NULL (PLAT_HAVE_OWNER_CACHE):
+ * the fast paths' whole pin is this one TLS load and a test. */
+extern __thread void *gm_owner_cache __attribute__((tls_model("initial-exec")));
 
 uint64_t gm_pin_slow(void);
 void gm_unpin_slow(uint64_t token);
@@ -43,6 +46,8 @@ static inline uint32_t plat_cpu_id(void) { return gm_slot; }
 #ifndef GM_NO_CPU_CACHE
 #define PLAT_HAVE_CPU_CACHE 1
 static inline void *plat_cpu_cache(void) { return gm_cache; }
+#define PLAT_HAVE_OWNER_CACHE 1
+static inline void *plat_owner_cache(void) { return gm_owner_cache; }
 #endif
 
 #endif

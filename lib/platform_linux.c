@@ -46,6 +46,7 @@
 __thread uint32_t gm_slot __attribute__((tls_model("initial-exec")));
 __thread uint32_t gm_mode __attribute__((tls_model("initial-exec")));
 __thread void *gm_cache __attribute__((tls_model("initial-exec")));
+__thread void *gm_owner_cache __attribute__((tls_model("initial-exec")));
 static void *slot_cache[PLAT_MAX_CPUS];
 
 void plat_set_cpu_cache(uint32_t cpu, void *p)
@@ -305,6 +306,7 @@ static void unlock_shared(uint32_t slot) { futex_unlock(&shared_lock[slot][0]); 
 
 static void become_shared(uint32_t mode)
 {
+    gm_owner_cache = 0; /* first: the fast paths pin from here on */
     gm_slot = GM_EXCL_SLOTS + (uint32_t)my_tid() % GM_SHARED_SLOTS;
     gm_cache = slot_cache[gm_slot];
     gm_mode = mode;
@@ -327,6 +329,7 @@ uint64_t gm_pin_slow(void)
                 gm_slot = i;
                 gm_cache = slot_cache[i];
                 gm_mode = GM_MODE_OWNER;
+                gm_owner_cache = gm_cache;
                 /* may allocate: we already own the slot, so no recursion here */
                 pthread_setspecific(slot_key, (void *)1);
                 break;

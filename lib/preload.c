@@ -41,6 +41,7 @@
 #define _GNU_SOURCE
 #include "gomalloc.h"
 #include "malloc.h"
+#include "malloc_fast.h"
 #include "mstats.h"
 #include "sizeclass.h"
 
@@ -164,25 +165,49 @@ static void *__attribute__((noinline)) malloc_miss(size_t n)
     return p;
 }
 
-GM_EXPORT void *malloc(size_t n)
+/* kmalloc's fast path missed (size 0, large, empty allocCache, first call):
+ * exactly what kmalloc does after its fast path, then malloc_miss. */
+static void *__attribute__((noinline)) malloc_slow(size_t n)
 {
-    void *p = kmalloc(n);
+    void *p = kmalloc_slow(n, false);
     if (unlikely(!p))
         return malloc_miss(n);
     return p;
 }
 
+GM_EXPORT void *malloc(size_t n)
+{
+    void *p;
+    if (likely(kmalloc_fast(n, false, &p)))
+        return p;
+    return malloc_slow(n);
+}
+
+static void __attribute__((noinline)) free_big(void *p)
+{
+    uintptr_t base = big_lookup((uintptr_t)p, true);
+    kfree(base ? (void *)base : p);
+}
+
 GM_EXPORT void free(void *p)
 {
     if (unlikely(maybe_big(p))) {
-        uintptr_t base = big_lookup((uintptr_t)p, true);
-        if (base)
-            p = (void *)base;
+        free_big(p);
+        return;
     }
-    kfree(p);
+    kfree_inline(p);
 }
 
 GM_EXPORT void cfree(void *p) { free(p); }
+
+static void *__attribute__((noinline)) calloc_slow(size_t total)
+{
+    gm_ensure_init();
+    void *p = kcalloc(1, total);
+    if (unlikely(!p))
+        errno = ENOMEM;
+    return p;
+}
 
 GM_EXPORT void *calloc(size_t n, size_t size)
 {
@@ -191,11 +216,10 @@ GM_EXPORT void *calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    gm_ensure_init();
-    void *p = kcalloc(1, total);
-    if (unlikely(!p))
-        errno = ENOMEM;
-    return p;
+    void *p;
+    if (likely(kmalloc_fast(total, true, &p)))
+        return p;
+    return calloc_slow(total);
 }
 
 GM_EXPORT size_t malloc_usable_size(void *p)
@@ -370,10 +394,10 @@ static void *__attribute__((noinline)) new_fail(size_t align, size_t n, bool not
 
 static inline void *new_impl(size_t n, bool nothrow)
 {
-    void *p = kmalloc(n);
-    if (likely(p != NULL))
+    void *p;
+    if (likely(kmalloc_fast(n, false, &p)))
         return p;
-    if ((p = malloc_miss(n)))
+    if ((p = kmalloc_slow(n, false)) || (p = malloc_miss(n)))
         return p;
     return new_fail(0, n, nothrow);
 }
