@@ -60,6 +60,13 @@
  * tiny at allocation).  Go's convention:
  * Mallocs and Frees both include tiny objects (they die with their block).
  *
+ * INLINE FAST PATHS: SMALL ALLOCATION 1-2 and FREE 1-4 are the static
+ * inline kmalloc_fast / kfree_inline in malloc_fast.h, so that
+ * lib/preload.c's malloc/free/calloc inline them with no kmalloc/kfree call
+ * in between; everything else (kmalloc_slow, kfree_pending, kfree_slow,
+ * kfree_pinned) stays out of line here.  A platform with
+ * PLAT_HAVE_OWNER_CACHE (alloc/platform.h) pins for free with one load.
+ *
  * LOCKING: none on the fast paths; see mcentral.c / mheap.c.
  */
 #include "lockrank.h"

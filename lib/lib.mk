@@ -17,7 +17,8 @@ LIB_CFLAGS := -std=gnu11 -O2 -g $(WARN) -march=x86-64-v2 -fPIC -fvisibility=hidd
 	-fno-semantic-interposition -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
 	-fno-builtin-free -fno-strict-aliasing -DPLAT_INLINE_HOOKS -DGOKERNEL_HOST=1 \
 	-Ilib -I$(LIB_ALLOC_DIR) -I. -Ikernel $(LIB_LTO_FLAGS) $(LIB_EXTRA_CFLAGS)
-# LTO (default on) lets kmalloc/kfree inline into malloc/free: LIB_LTO=0 disables.
+# LTO (default on; LIB_LTO=0 disables).  malloc/free/calloc/new inline the
+# kmalloc/kfree fast paths from alloc/malloc_fast.h with or without it.
 LIB_LTO ?= 1
 LIB_LTO_FLAGS := $(if $(filter 1,$(LIB_LTO)),-flto=auto -ffat-lto-objects)
 
