@@ -149,6 +149,7 @@ sizeclasses: $(BUILD)/mksizeclasses
 
 HOST_BINS := $(HOST_TESTS) $(if $(wildcard alloc/mksizeclasses.c),$(BUILD)/mksizeclasses)
 host-test: $(HOST_BINS)
+	@$(MAKE) --no-print-directory lib $(PRELOAD_BINS)
 	@SKIP_QEMU=1 $(PYTHON) tests/run_all.py
 
 # ---------------------------------------------------------------- QEMU tests
