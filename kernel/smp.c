@@ -10,7 +10,7 @@
  *   3. INIT to every AP, one 10 ms wait; then one AP at a time: map its
  *      stacks (IST block + kernel stack, guard pages between, in
  *      SMP_STACKS_BASE), SIPI, 200 us, SIPI again if it is not up yet, then
- *      wait up to 200 ms (from the first SIPI) for `started`.
+ *      wait up to START_TIMEOUT_MS (from the first SIPI) for `started`.
  *      A CPU that misses the deadline is reported by APIC id, sent INIT
  *      again (back to wait-for-SIPI, so it cannot wake up later inside a
  *      trampoline reused for the next CPU) and left out; the next CPU takes
@@ -75,7 +75,7 @@
 
 #define INIT_DELAY_US   10000
 #define SIPI_DELAY_US   200
-#define START_TIMEOUT_MS 200
+#define START_TIMEOUT_MS 1000 /* generous: TCG vCPUs on a busy host start late */
 #define SHOOTDOWN_TIMEOUT_NS 2000000000ull
 #define FULL_FLUSH_PAGES 64
 
