@@ -165,6 +165,10 @@ static void make_runnable(uint32_t cpu, struct task *t)
 {
     t->state = TASK_RUNNABLE;
     rq_push(cpu, t);
+    /* Pairs with the idle path (set idle bit, then re-check the queue):
+     * without the fence the queue store and the idle_mask load could be
+     * reordered and a wake-up lost. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (cpu != my_cpu() && ((idle_mask >> cpu) & 1))
         lapic_send_fixed(smp_apic_id(cpu), WAKE_VECTOR);
     else if (rq[cpu].n > 1)
