@@ -86,17 +86,6 @@ uint32_t mspan_next_free_index(mspan *s)
     return result;
 }
 
-/* Bits of word w for slots below freeindex fi. */
-static inline uint64_t below_mask(uint32_t w, uint32_t fi)
-{
-    uint32_t lo = w * 64;
-    if (fi <= lo)
-        return 0;
-    if (fi >= lo + 64)
-        return ~0ull;
-    return (1ull << (fi - lo)) - 1;
-}
-
 uint32_t mspan_sweep_bits(mspan *s)
 {
     uint32_t fi = s->freeindex;
@@ -108,7 +97,7 @@ uint32_t mspan_sweep_bits(mspan *s)
         taken += (uint32_t)__builtin_popcountll(pend);
         uint64_t valid = w == s->nwords - 1 && (s->nelems % 64)
                              ? (1ull << (s->nelems % 64)) - 1 : ~0ull;
-        uint64_t allocated = (s->allocBits[w] | below_mask(w, fi)) & valid;
+        uint64_t allocated = (s->allocBits[w] | mspan_below_mask(w, fi)) & valid;
         uint64_t bogus = pend & ~allocated;
         if (bogus) {
             uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bogus);

@@ -107,6 +107,18 @@ typedef struct mspan {
     uint32_t verifyMark; /* heap_verify's visit stamp */
 } mspan;
 
+/* Bits of bitmap word w that stand for slots below freeindex fi: Go's
+ * "everything below freeindex is allocated" as a mask. */
+static inline uint64_t mspan_below_mask(uint32_t w, uint32_t fi)
+{
+    uint32_t lo = w * 64;
+    if (fi <= lo)
+        return 0;
+    if (fi >= lo + 64)
+        return ~0ull;
+    return (1ull << (fi - lo)) - 1;
+}
+
 /* Slot index of address p (p inside [startAddr, limit)). */
 static inline uint32_t mspan_obj_index(const mspan *s, uintptr_t p)
 {

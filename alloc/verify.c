@@ -79,16 +79,6 @@ static inline uint64_t valid_mask(const mspan *s, uint32_t w)
     return ~0ull;
 }
 
-static inline uint64_t below(uint32_t w, uint32_t fi)
-{
-    uint32_t lo = w * 64;
-    if (fi <= lo)
-        return 0;
-    if (fi >= lo + 64)
-        return ~0ull;
-    return (1ull << (fi - lo)) - 1;
-}
-
 /* Per-span object invariants of a small in-use span. */
 static bool check_small(struct vstate *v, const mspan *s)
 {
@@ -109,7 +99,7 @@ static bool check_small(struct vstate *v, const mspan *s)
             return fail(v, s, "allocBits set past nelems (word %u)", w);
         if (s->gcmarkBits[w])
             return fail(v, s, "gcmarkBits not clear outside a sweep (word %u)", w);
-        uint64_t a = (s->allocBits[w] | below(w, s->freeindex)) & vm;
+        uint64_t a = (s->allocBits[w] | mspan_below_mask(w, s->freeindex)) & vm;
         uint64_t p = s->pendingFree[w];
         if (p & ~a)
             return fail(v, s, "pending free of a free slot %u",
