@@ -1,32 +1,51 @@
 #!/bin/bash
-# install-deps.sh — install the Debian packages the build and tests need,
-# only those missing.  Uses sudo when not root; runs apt-get update first
-# (once) because a fresh machine's package lists may be empty.
+# install-deps.sh [bench] — install the Debian packages the project needs,
+# only those missing, and say which.  Without an argument: what `make run` /
+# `make test` need (QEMU, OVMF, GNU-EFI, mtools, xorriso, gdb, valgrind,
+# binutils).  With `bench`: what `make bench` adds (the peer allocators, Go
+# for the anchor, gnuplot for the chart, valgrind, GNU time).  Uses sudo
+# when not root; runs apt-get update first because a fresh machine's
+# package lists may be empty.
 set -euo pipefail
 
+L=/usr/lib/x86_64-linux-gnu
 # package -> a file it provides (how we tell it is installed)
-declare -A need=(
-    [qemu-system-x86]=/usr/bin/qemu-system-x86_64
-    [ovmf]=/usr/share/OVMF/OVMF_CODE_4M.fd
-    [gnu-efi]=/usr/lib/crt0-efi-x86_64.o
-    [mtools]=/usr/bin/mcopy
-    [xorriso]=/usr/bin/xorriso
-    [gdb]=/usr/bin/gdb
-    [valgrind]=/usr/bin/valgrind
-    [binutils]=/usr/bin/objcopy
-)
+declare -A need
+if [ "${1:-}" = bench ]; then
+    name=install-bench-deps
+    need=(
+        [libjemalloc2]=$L/libjemalloc.so.2
+        [libtcmalloc-minimal4]=$L/libtcmalloc_minimal.so.4
+        [libmimalloc2.0]=$L/libmimalloc.so.2
+        [golang-go]=/usr/bin/go
+        [gnuplot-nox]=/usr/bin/gnuplot
+        [valgrind]=/usr/bin/valgrind
+        [time]=/usr/bin/time
+    )
+else
+    name=install-deps
+    need=(
+        [qemu-system-x86]=/usr/bin/qemu-system-x86_64
+        [ovmf]=/usr/share/OVMF/OVMF_CODE_4M.fd
+        [gnu-efi]=/usr/lib/crt0-efi-x86_64.o
+        [mtools]=/usr/bin/mcopy
+        [xorriso]=/usr/bin/xorriso
+        [gdb]=/usr/bin/gdb
+        [valgrind]=/usr/bin/valgrind
+        [binutils]=/usr/bin/objcopy
+    )
+fi
+
 missing=()
 for p in "${!need[@]}"; do
     [ -e "${need[$p]}" ] || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-    exit 0
-fi
-echo "install-deps: installing missing packages: ${missing[*]}"
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "$name: installing missing packages: ${missing[*]}"
 SUDO=
 if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null; then SUDO=sudo; else
-        echo "install-deps: error: not root and no sudo; install: ${missing[*]}" >&2
+        echo "$name: error: not root and no sudo; install: ${missing[*]}" >&2
         exit 1
     fi
 fi
@@ -34,6 +53,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 for p in "${missing[@]}"; do
-    [ -e "${need[$p]}" ] || { echo "install-deps: error: $p installed but ${need[$p]} is missing" >&2; exit 1; }
+    [ -e "${need[$p]}" ] || { echo "$name: error: $p installed but ${need[$p]} is missing" >&2; exit 1; }
 done
-echo "install-deps: done"
+echo "$name: done"

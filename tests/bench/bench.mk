@@ -1,7 +1,7 @@
 # tests/bench/bench.mk — the comparative benchmark suite (included by the top
 # Makefile, next to lib/lib.mk).
 #
-#   make bench   installs the peers (scripts/install-bench-deps.sh), builds the
+#   make bench   installs the peers (scripts/install-deps.sh bench), builds the
 #                workloads and runs tests/bench/run_bench.py: every workload
 #                with glibc, jemalloc, tcmalloc, mimalloc and libgomalloc,
 #                round-robin, BENCH_REPS repetitions; callgrind instructions per
@@ -32,7 +32,7 @@ $(BUILD)/bench/w/go_alloc: tests/bench/go/alloc.go
 		go build -o $@ $<
 
 bench-deps:
-	@bash scripts/install-bench-deps.sh
+	@bash scripts/install-deps.sh bench
 
 bench-build: $(LIB_SO) $(BENCH_W_BINS) $(BUILD)/bench/w/gc_anchor
 	@command -v go >/dev/null && $(MAKE) --no-print-directory $(BUILD)/bench/w/go_alloc || \
