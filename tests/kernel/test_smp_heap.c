@@ -168,13 +168,24 @@ KTEST(smp_heap_producer_consumer, KTEST_QUICK)
     producer_cpu = 0;
     consumer_cpu = smp_ncpu() > 1 ? 1 : 0;
     if (consumer_cpu == producer_cpu) {
-        kprintf("# one CPU: producer and consumer interleave on cpu 0 via the ring\n");
-        /* single CPU: alternate in batches smaller than the ring */
-        for (uint64_t n = 0; n < PC_OBJECTS; n++) {
-            uint64_t *p = kmalloc(32);
-            KREQUIRE(p);
-            kfree(p);
+        /* one CPU: the same ring, filled and drained in turns; every object
+         * must come out intact and in order (no remote frees possible) */
+        uint64_t got = 0, bad = 0;
+        for (uint64_t n = 0; n < PC_OBJECTS;) {
+            for (int k = 0; k < RING && n < PC_OBJECTS; k++, n++) {
+                uint64_t *p = kmalloc(16 + (n % 7) * 16);
+                KREQUIRE(p);
+                p[0] = n;
+                ring[ring_head++ % RING] = p;
+            }
+            while (ring_tail != ring_head) {
+                uint64_t *p = ring[ring_tail++ % RING];
+                bad += p[0] != got++;
+                kfree(p);
+            }
         }
+        KCHECKF(bad == 0 && got == PC_OBJECTS, "%lu of %lu objects out of order", bad, got);
+        check_stats_add_up();
         return;
     }
     struct memstats before;
