@@ -47,6 +47,14 @@ enum mspan_state {
     mSpanManual = 2, /* pages owned by a manual user (stacks) */
 };
 
+/* What a manual span is used for (mheap_alloc(..., manual) leaves it NONE;
+ * the owner sets it): lets stackfree refuse pages that are not stacks. */
+enum manual_kind {
+    MANUAL_NONE = 0,
+    MANUAL_STACK_POOL = 1,  /* 32 KiB cut into stacks of elemsize bytes */
+    MANUAL_STACK_LARGE = 2, /* one stack of elemsize = npages * PAGE_SIZE bytes */
+};
+
 struct mspan;
 
 /* Doubly linked list of spans; the owner's lock protects it. */
@@ -101,8 +109,14 @@ typedef struct mspan {
                               Invariant (quiescent): pendingFree ⊆ allocated */
     int32_t pendingCount;  /* atomic; == popcount(pendingFree) when quiescent */
 
-    /* ---- manual spans (stack allocator, its own lock) ---- */
-    uintptr_t manualFreeList; /* free stack segments, linked through their first word */
+    /* ---- manual spans ---- */
+    uint8_t manualKind;       /* enum manual_kind: who owns a manual span's pages */
+    uintptr_t manualFreeList; /* stack pool: free stacks, linked through their first
+                                 word (stack.c pool lock) */
+    uint64_t stackInUse;      /* stack spans: bit i set while the stack at startAddr +
+                                 i * elemsize is handed out (stackalloc'd, not yet
+                                 stackfree'd); atomic or/and by any CPU.  Pool spans
+                                 hold <= 16 stacks, large-stack spans one. */
 
     uint32_t verifyMark; /* heap_verify's visit stamp */
 } mspan;

@@ -16,9 +16,19 @@
  *   are all free goes back to the page heap; large stacks go to their free
  *   list (stack_cache_flush_all returns those to the page heap).
  *
+ * BAD FREES: every stack span records its kind (pool or large), its stack
+ * size (elemsize) and which of its stacks are handed out (stackInUse bits,
+ * set by stackalloc, cleared by stackfree with one atomic RMW).  stackfree
+ * checks, in order: a stack span holds x, x is a stack start (offset a
+ * multiple of elemsize), n == elemsize, and the in-use bit was set — so a
+ * wrong size, a pool span passed as a large stack, or a second free is
+ * reported ("stackfree: ...") and changes nothing.
+ *
  * Invariants: for a pool span s: s->allocCount == stacks of s handed out or
  * cached (not on s's free list); s is on stackpool[order] iff its free list
- * is non-empty.  Locking: pool_lock and large_lock protect the pool and the
+ * is non-empty; popcount(stackInUse) <= allocCount (cached stacks are not
+ * in use).  For every stack span: stackInUse has bits only below
+ * npages * PAGE_SIZE / elemsize.  Locking: pool_lock and large_lock protect the pool and the
  * large lists; they are taken before mheap_.lock (lock order stackpool →
  * mheap).  Per-CPU caches are touched only by their pinned owner, except by
  * stack_cache_flush_all, which requires quiescence.
@@ -85,6 +95,9 @@ static uintptr_t pool_alloc_locked(int order)
         if (!s)
             return 0;
         uint64_t sz = (uint64_t)STACK_MIN_BYTES << order;
+        s->manualKind = MANUAL_STACK_POOL;
+        s->elemsize = sz;
+        s->stackInUse = 0;
         s->manualFreeList = 0;
         for (uint64_t off = STACK_CACHE_SIZE; off >= sz; off -= sz) {
             uintptr_t x = s->startAddr + off - sz;
@@ -153,6 +166,16 @@ static int log2_pages(uint64_t npages)
     return l;
 }
 
+/* Stack x of its span is now handed out (in_use) or back (!in_use);
+ * returns whether the bit changed. */
+static bool mark_in_use(mspan *s, uintptr_t x, bool in_use)
+{
+    uint64_t bit = 1ull << ((x - s->startAddr) / s->elemsize);
+    if (in_use)
+        return !(__atomic_fetch_or(&s->stackInUse, bit, __ATOMIC_ACQ_REL) & bit);
+    return (__atomic_fetch_and(&s->stackInUse, ~bit, __ATOMIC_ACQ_REL) & bit) != 0;
+}
+
 void *stackalloc(uint64_t n)
 {
     if (n < STACK_MIN_BYTES || (n & (n - 1)))
@@ -180,8 +203,10 @@ void *stackalloc(uint64_t n)
         plat_unlock(&large_lock);
         if (!s) {
             s = mheap_alloc(npages, 0, true);
-            if (s)
+            if (s) {
+                s->manualKind = MANUAL_STACK_LARGE;
                 __atomic_fetch_add(&large_spans, 1, __ATOMIC_RELAXED);
+            }
         }
         if (s) {
             s->next = 0;
@@ -189,23 +214,46 @@ void *stackalloc(uint64_t n)
         }
     }
     if (x) {
+        if (!mark_in_use(span_of(x), x, true))
+            plat_panic("stackalloc: handed out a stack that is already in use");
         __atomic_fetch_add(&inuse_bytes, n, __ATOMIC_RELAXED);
         __atomic_fetch_add(&nallocs, 1, __ATOMIC_RELAXED);
     }
     return (void *)x;
 }
 
+/* The stack span of stack (x, n) with x's in-use bit now cleared, or NULL
+ * after reporting why (x, n) is not a stack in use. */
+static mspan *check_free(uintptr_t x, uint64_t n)
+{
+    mspan *s = span_of(x);
+    uint8_t kind = s && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == mSpanManual
+                       ? s->manualKind : MANUAL_NONE;
+    if (kind == MANUAL_NONE || x < s->startAddr || x >= s->startAddr + s->npages * PAGE_SIZE ||
+        (n & (n - 1)) || n < STACK_MIN_BYTES || (x - s->startAddr) % s->elemsize) {
+        alloc_report("stackfree: 0x%lx (%lu bytes) is not a stack from stackalloc",
+                     (unsigned long)x, (unsigned long)n);
+        return 0;
+    }
+    if (n != s->elemsize) {
+        alloc_report("stackfree: 0x%lx (%lu bytes) is a %lu-byte stack", (unsigned long)x,
+                     (unsigned long)n, (unsigned long)s->elemsize);
+        return 0;
+    }
+    if (!mark_in_use(s, x, false)) {
+        alloc_report("stackfree: double free of 0x%lx (%lu bytes)", (unsigned long)x,
+                     (unsigned long)n);
+        return 0;
+    }
+    return s;
+}
+
 void stackfree(void *p, uint64_t n)
 {
     uintptr_t x = (uintptr_t)p;
-    mspan *s = span_of(x);
-    if (!s || s->state != mSpanManual || x < s->startAddr ||
-        x + n > s->startAddr + s->npages * PAGE_SIZE || (n & (n - 1)) || n < STACK_MIN_BYTES ||
-        (n >= STACK_CACHE_SIZE && x != s->startAddr)) {
-        alloc_report("stackfree: 0x%lx (%lu bytes) is not a stack from stackalloc",
-                     (unsigned long)x, (unsigned long)n);
+    mspan *s = check_free(x, n);
+    if (!s)
         return;
-    }
     __atomic_fetch_sub(&inuse_bytes, n, __ATOMIC_RELAXED);
     __atomic_fetch_add(&nfrees, 1, __ATOMIC_RELAXED);
     if (n < STACK_CACHE_SIZE) {

@@ -10,8 +10,11 @@
  *     address of n bytes, aligned to min(n, 8 KiB); contents undefined; NULL
  *     when memory is exhausted.  Callable from any CPU.
  *   stackfree(p, n): p and n exactly as returned/passed by stackalloc; any
- *     CPU.  A pointer that is not a stack start is reported through the
- *     allocator's error hook and ignored.
+ *     CPU.  Bad input is reported through the allocator's error hook and
+ *     ignored (nothing changes):
+ *       stackfree: 0x... (N bytes) is not a stack from stackalloc
+ *       stackfree: 0x... (N bytes) is a M-byte stack          (wrong size)
+ *       stackfree: double free of 0x... (N bytes)
  *   stack_cache_flush_all(): give every cached stack (per-CPU caches, pool
  *     spans, large free lists) back to the page heap; quiescent callers only.
  */

@@ -3,6 +3,7 @@
  * per-CPU cache, large stacks, accounting (StackInuse), and bad frees.
  */
 #include "heap_testlib.h"
+#include "mheap.h"
 #include "stack.h"
 
 #include <string.h>
@@ -109,6 +110,91 @@ static void test_bad_free_reported(void)
     CHECK_NO_HOOK();
 }
 
+/* Regression (found by probing from outside): a pool stack freed with the
+ * wrong size, a pool span freed as a large stack and a large stack freed
+ * twice were all accepted, and the next stackalloc handed the same memory
+ * out twice.  Each must be reported and change nothing. */
+static void test_wrong_size_reported(void)
+{
+    hook_reset();
+    stack_cache_flush_all();
+    void *small = stackalloc(2048);
+    REQUIRE(small);
+    stackfree(small, 4096);
+    CHECK_HOOK("stackfree: 0x%lx (4096 bytes) is a 2048-byte stack", UL((uintptr_t)small));
+    void *other = stackalloc(4096);
+    REQUIRE(other);
+    CHECKF(other != small, "stackalloc(4096) returned the 2 KiB stack that is still in use");
+    stackfree(other, 4096);
+    stackfree(small, 2048);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+static void test_pool_span_as_large_reported(void)
+{
+    hook_reset();
+    stack_cache_flush_all();
+    enum { N = 4 };
+    void *s[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = stackalloc(2048);
+        REQUIRE(s[i]);
+        memset(s[i], 0x11 * (i + 1), 2048);
+    }
+    uintptr_t span = span_of((uintptr_t)s[0])->startAddr;
+    stackfree((void *)span, 32768);
+    CHECK_HOOK("stackfree: 0x%lx (32768 bytes) is a 2048-byte stack", UL(span));
+    void *big = stackalloc(32768);
+    REQUIRE(big);
+    CHECKF((uintptr_t)big != span, "stackalloc(32768) returned the pool span of live stacks");
+    memset(big, 0x77, 32768);
+    for (int i = 0; i < N; i++) {
+        const unsigned char *p = s[i];
+        CHECKF(p[0] == 0x11 * (i + 1) && p[2047] == 0x11 * (i + 1), "stack %d overwritten", i);
+        stackfree(s[i], 2048);
+    }
+    stackfree(big, 32768);
+    stack_cache_flush_all();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+static void test_double_free_reported(void)
+{
+    hook_reset();
+    void *big = stackalloc(65536);
+    REQUIRE(big);
+    stackfree(big, 65536);
+    stackfree(big, 65536);
+    CHECK_HOOK("stackfree: double free of 0x%lx (65536 bytes)", UL((uintptr_t)big));
+    void *a = stackalloc(65536), *b = stackalloc(65536);
+    REQUIRE(a && b);
+    CHECKF(a != b, "two stackalloc(65536) returned the same address %p", a);
+    stackfree(a, 65536);
+    stackfree(b, 65536);
+    void *small = stackalloc(8192);
+    REQUIRE(small);
+    stackfree(small, 8192);
+    stackfree(small, 8192);
+    CHECK_HOOK("stackfree: double free of 0x%lx (8192 bytes)", UL((uintptr_t)small));
+    void *c = stackalloc(8192), *d = stackalloc(8192);
+    REQUIRE(c && d);
+    CHECK(c != d);
+    stackfree(c, 8192);
+    stackfree(d, 8192);
+    /* not the start of a pool stack */
+    void *e = stackalloc(4096);
+    REQUIRE(e);
+    stackfree((char *)e + 2048, 4096);
+    CHECK_HOOK("stackfree: 0x%lx (4096 bytes) is not a stack from stackalloc",
+               UL((uintptr_t)e + 2048));
+    stackfree(e, 4096);
+    stack_cache_flush_all();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
 int main(int argc, char **argv)
 {
     static const struct tap_test tests[] = {
@@ -116,6 +202,9 @@ int main(int argc, char **argv)
         {"cache_reuse", test_cache_reuse},
         {"pool_many", test_pool_many},
         {"bad_free_reported", test_bad_free_reported},
+        {"wrong_size_reported", test_wrong_size_reported},
+        {"pool_span_as_large_reported", test_pool_span_as_large_reported},
+        {"double_free_reported", test_double_free_reported},
     };
     malloc_init();
     return tap_main(argc, argv, tests, TAP_COUNT(tests));
