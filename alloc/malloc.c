@@ -324,8 +324,32 @@ void *kcalloc(size_t n, size_t size)
     return kmalloc_slow(total, true);
 }
 
-/* Validate that x is the start of a live heap object; report and return
- * NULL otherwise.  *idxp = slot index (small). */
+/* A tiny block (the tiny allocator's 16-byte unit, many objects in one) is
+ * bad input to every C-style call: it has no size of its own and dies only
+ * with all its objects. */
+static bool op_is(const char *op, const char *word)
+{
+    for (; *op; op++) {
+        const char *a = op, *b = word;
+        while (*b && *a == *b)
+            a++, b++;
+        if (!*b)
+            return true;
+    }
+    return false;
+}
+
+static void report_tiny(const char *op, uintptr_t x, const mspan *s)
+{
+    const char *why = op_is(op, "size") ? "have no size of their own"
+                    : op_is(op, "realloc") ? "cannot be reallocated" : "are not freed";
+    alloc_report("%s: 0x%lx is a tiny block (span 0x%lx class %u, %lu B): tiny objects %s", op,
+                 (unsigned long)x, (unsigned long)s->startAddr, (unsigned)TINY_SIZE_CLASS,
+                 (unsigned long)s->elemsize, why);
+}
+
+/* Validate that x is the start of a live heap object that is not a tiny
+ * block; report and return NULL otherwise.  *idxp = slot index (small). */
 static mspan *check_object(const char *op, uintptr_t x, uint32_t *idxp)
 {
     if (!arena_of(x)) {
@@ -375,16 +399,13 @@ static mspan *check_object(const char *op, uintptr_t x, uint32_t *idxp)
                          (unsigned long)x, sa, cls, es);
             return 0;
         }
+        if (s->tinyBits && (__atomic_load_n(&s->tinyBits[idx / 64], __ATOMIC_RELAXED) & bit)) {
+            report_tiny(op, x, s);
+            return 0;
+        }
     }
     *idxp = idx;
     return s;
-}
-
-static void report_tiny(uintptr_t x, const mspan *s)
-{
-    alloc_report("kfree: 0x%lx is a tiny block (span 0x%lx class %u, %lu B): tiny objects are "
-                 "not freed", (unsigned long)x, (unsigned long)s->startAddr,
-                 (unsigned)TINY_SIZE_CLASS, (unsigned long)s->elemsize);
 }
 
 static void kfree_large(uintptr_t x)
@@ -480,11 +501,6 @@ void __attribute__((noinline)) kfree_slow(uintptr_t x)
         return;
     if (spanclass_sizeclass(s->spanclass) == 0) {
         kfree_large(x);
-        return;
-    }
-    if (s->tinyBits &&
-        (__atomic_load_n(&s->tinyBits[idx / 64], __ATOMIC_RELAXED) & (1ull << (idx % 64)))) {
-        report_tiny(x, s);
         return;
     }
     uint64_t tok = plat_pin();

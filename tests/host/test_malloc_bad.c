@@ -134,6 +134,35 @@ static void test_manual_span(void)
     VERIFY();
 }
 
+/* Regression (found by probing): ksize of a tiny block answered 16 with no
+ * message, and krealloc of one copied the whole 16-byte block (its
+ * neighbours' bytes too), kept the old block and worded its message
+ * "kfree:".  Tiny blocks are bad input to all three; nothing changes. */
+static void test_tiny_block_ops(void)
+{
+    hook_reset();
+    malloc_flush_mcache(); /* a fresh tiny block: the object is its start */
+    static const gotype u8 = {1, 0, 0, "uint8"};
+    char *t = mallocgc(3, &u8, true);
+    char *u = mallocgc(3, &u8, true); /* its neighbour in the same block */
+    REQUIRE(t && u && u == t + 3);
+    memcpy(t, "abc", 3);
+    memcpy(u, "xyz", 3);
+    mspan *s = span_of(UL(t));
+    REQUIRE(s);
+    CHECK(ksize(t) == 0);
+    CHECK_HOOK("ksize: 0x%lx is a tiny block (span 0x%lx class 2, 16 B): tiny objects have no "
+               "size of their own", UL(t), UL(s->startAddr));
+    CHECK(krealloc(t, 64) == NULL);
+    CHECK_HOOK("krealloc: 0x%lx is a tiny block (span 0x%lx class 2, 16 B): tiny objects cannot "
+               "be reallocated", UL(t), UL(s->startAddr));
+    kfree(t);
+    CHECK_HOOK("kfree: 0x%lx is a tiny block (span 0x%lx class 2, 16 B): tiny objects are not "
+               "freed", UL(t), UL(s->startAddr));
+    CHECK(memcmp(t, "abc", 3) == 0 && memcmp(u, "xyz", 3) == 0);
+    VERIFY();
+}
+
 static void test_overflow(void)
 {
     hook_reset();
@@ -214,6 +243,7 @@ static const struct tap_test tests[] = {
     {"double_free_remote", test_double_free_remote},
     {"large_freed_twice", test_large_freed_twice},
     {"manual_span", test_manual_span},
+    {"tiny_block_ops", test_tiny_block_ops},
     {"overflow", test_overflow},
     {"larger_than_memory", test_larger_than_memory},
     {"default_hook_logs", test_default_hook_logs},
