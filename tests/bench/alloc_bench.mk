@@ -3,7 +3,8 @@
 #
 #   make bench-alloc       build/bench/bench_alloc: ns per malloc+free pair and
 #                          per object in LIFO/FIFO batches (median of runs)
-#   make bench-callgrind   instructions per kmalloc / kfree on the fast path
+#   make bench-callgrind   instructions per kmalloc / kfree on the fast path,
+#                          linked directly and through the LD_PRELOAD library
 #                          (tests/bench/callgrind.sh, needs valgrind)
 #
 # alloc/ is compiled here again, -O2 without sanitizers, with the host's
@@ -35,5 +36,5 @@ $(BENCH_DIR)/bench_alloc: $(BENCH_DIR)/o/tests/bench/bench_alloc.o $(BENCH_ALLOC
 $(BENCH_DIR)/callgrind_driver: $(BENCH_DIR)/o/tests/bench/callgrind_driver.o $(BENCH_ALLOC_OBJS)
 	$(call say,BENCHLD,$@)$(CC) $(BENCH_ALLOC_CFLAGS) -o $@ $^
 
-bench-callgrind: $(BENCH_DIR)/callgrind_driver
-	@bash tests/bench/callgrind.sh $(BENCH_DIR)/callgrind_driver
+bench-callgrind: $(BENCH_DIR)/callgrind_driver $(LIB_SO) $(BUILD)/bench/w/cg_fastpath
+	@bash tests/bench/callgrind.sh $(BENCH_DIR)/callgrind_driver $(LIB_SO) $(BUILD)/bench/w/cg_fastpath

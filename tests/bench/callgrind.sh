@@ -2,7 +2,12 @@
 # tests/bench/callgrind.sh — instructions per kmalloc and per kfree on the
 # fast path, measured with valgrind --tool=callgrind.
 #
-# usage: tests/bench/callgrind.sh [build/bench/callgrind_driver]
+# usage: tests/bench/callgrind.sh [build/bench/callgrind_driver [build/libgomalloc.so build/bench/w/cg_fastpath]]
+#
+# With the library and tests/bench/cg_fastpath.c's driver it also prints
+# the counts through the LD_PRELOAD library (malloc/free of 64 B, pair and
+# batch-64; each includes ~3 instructions for the call itself), the figures
+# `make bench` reports per allocator.
 #
 # For each shape (pair: kmalloc(16)+kfree; lifo / fifo: batches of 64
 # objects of 16 B) the driver runs twice, with N1 and N2 operations, and
@@ -43,3 +48,21 @@ for shape in pair lifo fifo; do
     awk -v s=$shape -v m1="$m1" -v m2="$m2" -v f1="$f1" -v f2="$f2" -v n=$((N2 - N1)) \
         'BEGIN { printf "%-6s %14.2f %14.2f\n", s, (m2 - m1) / n, (f2 - f1) / n }'
 done
+
+LIB=${2:-}
+CG=${3:-}
+if [ -n "$LIB" ] && [ -x "$CG" ]; then
+    printf '\nthrough %s (64 B, incl. the call)\n' "$(basename "$LIB")"
+    printf '%-8s %14s %14s\n' shape "Ir/malloc" "Ir/free"
+    for shape in pair batch64; do
+        line=$shape
+        for fn in cg_malloc cg_free; do
+            f="$OUT/cg.preload.$shape.$fn"
+            calls=$(LD_PRELOAD=$(readlink -f "$LIB") valgrind --tool=callgrind --callgrind-out-file="$f" \
+                --toggle-collect=$fn "$CG" $shape 2>/dev/null | awk '/^calls/ {print $2}')
+            tot=$(awk '/^(summary|totals):/ {print $2; exit}' "$f")
+            line="$line $(awk -v t="$tot" -v c="$calls" 'BEGIN { printf "%.2f", t / c }')"
+        done
+        printf '%-8s %14s %14s\n' $line
+    done
+fi
