@@ -26,23 +26,25 @@
  * LARGE (> 32 KiB): mheap_alloc(ceil(size/8K) pages, class 0): a span with
  *   one object, page aligned; zeroed when asked and not known zero.
  * FREE (kfree) — steps 1-4 inline, no call on the LIFO path
- *   1. span = arena index → spans[page] (lock free; NULL falls outside the
- *      window).
+ *   1. span = arena index → spans[page] (lock free; never NULL: holes map
+ *      to the sentinel span, mheap.h).
  *   2. One gate: x - startAddr < span.freeLimit, which is the object bytes
  *      of a small in-use span with no tiny blocks and 0 otherwise (large,
- *      manual, dead, tiny blocks) — so in use, small, in range and "no tiny
- *      block here" cost one compare.
+ *      manual, dead, sentinel, tiny blocks) — so in use, small, in range
+ *      and "no tiny block here" cost one compare.
  *   3. Object start (divMul index, times elemsize == offset).
  *   4. Owner undo: pinned, the span is cached by this CPU (cachedBy ==
- *      c->tag) and the slot is freeindex-1 with allocBits and pendingFree
- *      bits clear → freeindex--, allocCache gains the slot, allocCount--,
- *      needzero = 1 (the slot comes back dirty), count the free on this
- *      CPU.  No atomic RMW; the slot is reusable at once (pairs and LIFO
- *      batches never reach the sweep).
+ *      c->tag) and the slot is freeindex-1 with its allocBits bit clear →
+ *      xchg freeindex = idx, then check its pendingFree bit (see OWNER UNDO
+ *      VERSUS REMOTE FREE), allocCache gains the slot, allocCount--,
+ *      needzero = 1 (the slot comes back dirty), undoCount++ (a malloc and
+ *      a free).  No lock, one fence; the slot is reusable at once (pairs
+ *      and LIFO batches never reach the sweep).
  *   5. Otherwise (kfree_pending): allocated (Go's isFree rule)?  Atomic
  *      test-and-set of the slot's pendingFree bit: already set → double
- *      free.  pendingCount++ (atomic).  Count the free on this CPU, and
- *      as a remote free when another CPU has the span cached.
+ *      free.  Re-check that the slot is still allocated (the owner may have
+ *      undone it meanwhile).  pendingCount++ (atomic).  Count the free on
+ *      this CPU, and as a remote free when another CPU has the span cached.
  *   6. Span not cached, and this is its first pending free or probably its
  *      last live object → mcentral_note_free (re-queue for sweeping / sweep
  *      and release).  Frees into cached spans never lock: the owner sweeps
@@ -54,9 +56,23 @@
  *   5-6; bad pointers: check_object reports.
  *   Any failed check → one message to the error hook, nothing changes.
  *
- * STATISTICS kept here: per-CPU counters in the mcache (frees at kfree,
- * by span class; small mallocs at refill, from allocCount -
- * allocCountBeforeCache, which the owner undo lowers together; large and
+ * OWNER UNDO VERSUS REMOTE FREE (a double free of one slot racing between
+ * the span's owner, step 4, and another CPU, step 5).  Owner O: checks,
+ * xchg(freeindex = idx) [full barrier], load pendingFree bit.  Remote R:
+ * load freeindex (allocated?), lock-or pendingFree bit [full barrier],
+ * re-load freeindex (still allocated?).  Whatever the interleaving, one of
+ * them sees the other: O sees R's bit → O restores freeindex = idx + 1 and
+ * reports the double free (R's pending free then frees the slot at the
+ * next sweep); R sees the slot free → R takes its bit back (fetch-and; if
+ * a sweep already consumed it, its free simply happened) and reports.
+ * When both see each other, both report and neither free takes effect:
+ * the slot stays allocated (leaked) — never a pending bit on a free slot,
+ * never a live object handed out twice (tests/host/test_fastpath.c,
+ * owner_undo_races_remote_double_free).
+ *
+ * STATISTICS kept here: per-CPU counters in the mcache (pending frees at
+ * kfree, by span class; owner undos, each a malloc and a free; small
+ * mallocs at refill, from allocCount - allocCountBeforeCache; large and
  * tiny at allocation).  Go's convention:
  * Mallocs and Frees both include tiny objects (they die with their block).
  *
@@ -324,6 +340,13 @@ void *kcalloc(size_t n, size_t size)
     return kmalloc_slow(total, true);
 }
 
+static void report_double_free(const char *op, uintptr_t x, const mspan *s)
+{
+    alloc_report("%s: double free of 0x%lx (span 0x%lx class %u, %lu B)", op, (unsigned long)x,
+                 (unsigned long)s->startAddr, (unsigned)spanclass_sizeclass(s->spanclass),
+                 (unsigned long)s->elemsize);
+}
+
 /* A tiny block (the tiny allocator's 16-byte unit, many objects in one) is
  * bad input to every C-style call: it has no size of its own and dies only
  * with all its objects. */
@@ -437,12 +460,14 @@ static inline __attribute__((always_inline)) void free_pending(mspan *s, uintptr
                                                                mcache *c, uint64_t tok)
 {
     uint64_t bit = 1ull << (idx % 64);
-    uint64_t old = __atomic_fetch_or(&s->pendingFree[idx / 64], bit, __ATOMIC_ACQ_REL);
-    if (__builtin_expect(old & bit, 0)) {
+    uint64_t old = __atomic_fetch_or(&s->pendingFree[idx / 64], bit, __ATOMIC_SEQ_CST);
+    if (__builtin_expect(old & bit, 0) ||
+        /* still allocated after the full barrier?  else the owner undid the
+         * slot meanwhile: take the bit back unless a sweep already used it */
+        (__builtin_expect(!mspan_allocated(s, idx), 0) &&
+         (__atomic_fetch_and(&s->pendingFree[idx / 64], ~bit, __ATOMIC_SEQ_CST) & bit))) {
         plat_unpin(tok);
-        alloc_report("kfree: double free of 0x%lx (span 0x%lx class %u, %lu B)", (unsigned long)x,
-                     (unsigned long)s->startAddr, (unsigned)spanclass_sizeclass(s->spanclass),
-                     (unsigned long)s->elemsize);
+        report_double_free("kfree", x, s);
         return;
     }
     spanClass spc = s->spanclass;
@@ -505,6 +530,14 @@ void __attribute__((noinline)) kfree_slow(uintptr_t x)
     }
     uint64_t tok = plat_pin();
     free_pending(s, x, idx, my_mcache(), tok);
+}
+
+void __attribute__((noinline)) kfree_owner_conflict(mspan *s, uintptr_t x, uint32_t idx,
+                                                    uint64_t tok)
+{
+    __atomic_store_n(&s->freeindex, idx + 1, __ATOMIC_RELEASE);
+    plat_unpin(tok);
+    report_double_free("kfree", x, s);
 }
 
 void __attribute__((noinline)) kfree_pinned(mspan *s, uintptr_t x, uint32_t idx)

@@ -31,6 +31,9 @@ void kfree_pending(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi, mcache *c, 
 void kfree_pending0(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi, mcache *c);
 /* kfree from step 4 on, pinning with plat_pin (plat_owner_cache() was NULL). */
 void kfree_pinned(mspan *s, uintptr_t x, uint32_t idx);
+/* Step 4 found x's pendingFree bit set after claiming the slot: restore
+ * freeindex, unpin, report the double free. */
+void kfree_owner_conflict(mspan *s, uintptr_t x, uint32_t idx, uint64_t tok);
 
 /* The calling CPU's mcache; caller pinned. */
 static inline __attribute__((always_inline)) mcache *my_mcache(void)
@@ -86,27 +89,39 @@ static inline __attribute__((always_inline)) void kfree_owner(mspan *s, uintptr_
      * below freeindex (idx == freeindex - 1), and it is allocated only
      * because of freeindex (its allocBits bit is 0: it was handed out since
      * the last sweep; a slot allocated at the sweep and skipped over stays
-     * for the sweep) and not pending (else this is a double free:
-     * kfree_pending reports it).  Give it straight back: freeindex--,
-     * allocCache gains bit 0 (at a word boundary the cache is empty or held
-     * the next word: it becomes just this slot), allocCount--, and
-     * allocCountBeforeCache-- so that the malloc still counts.  Remote
-     * kfrees only read freeindex/allocBits: they see idx allocated before
-     * and free after, both right.  LIFO frees into the cached span (pairs,
-     * stacks of objects) never reach the pending path.  freeindex is read
-     * pinned: an interrupt handler that allocates from this span must not
-     * slip in between. */
+     * for the sweep).  Give it straight back: freeindex = idx, allocCache
+     * gains bit 0 (at a word boundary the cache is empty or held the next
+     * word: it becomes just this slot), allocCount--, and count the undo
+     * (undoCount: a malloc and a free at once).  LIFO frees into the cached
+     * span (pairs, stacks of objects) never reach the pending path.
+     * freeindex is read pinned: an interrupt handler that allocates from
+     * this span must not slip in between.
+     *
+     * RACE with a remote kfree of the same slot (a double free across
+     * CPUs; malloc.c essay, "OWNER UNDO VERSUS REMOTE FREE"): the remote
+     * side sets the pendingFree bit (atomic RMW) and then re-reads
+     * freeindex; we publish freeindex = idx with xchg (a full barrier) and
+     * then read the pendingFree bit.  Dekker: at least one side sees the
+     * other.  A set bit here means the slot is being (or was already) freed
+     * by someone else: put freeindex back and report (kfree_owner_conflict).
+     * No other CPU writes freeindex, so the xchg is a plain store with a
+     * fence (same instruction count as the mov it replaces). */
     uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
     if (__builtin_expect(__atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c->tag &&
                              idx + 1 == fi, 1) &&
-        !(((__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_RELAXED) |
-            __atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED)) >> (idx % 64)) & 1)) {
+        !((__atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1)) {
+        __atomic_store_n(&s->freeindex, idx, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (__builtin_expect(
+                (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1,
+                0)) {
+            kfree_owner_conflict(s, x, idx, tok);
+            return;
+        }
         s->allocCache = (fi % 64) ? (s->allocCache << 1) | 1 : 1;
         s->needzero = 1; /* the slot goes back dirty: kcalloc must clear it */
-        __atomic_store_n(&s->freeindex, idx, __ATOMIC_RELEASE);
         mspan_owner_count(&s->allocCount, -1);
-        s->allocCountBeforeCache--;
-        c->smallFreeCount[s->spanclass]++;
+        c->undoCount[s->spanclass]++;
         plat_unpin(tok);
         return;
     }
@@ -122,17 +137,14 @@ static inline __attribute__((always_inline)) void kfree_owner(mspan *s, uintptr_
 static inline __attribute__((always_inline)) void kfree_inline(void *p)
 {
     uintptr_t x = (uintptr_t)p;
-    /* 1. span (NULL is far outside the window) */
+    /* 1. span: window offset → arena index → page map.  Never NULL: holes
+     * map to the sentinels (mheap.h), whose freeLimit 0 fails step 2. */
     uint64_t woff = x - mheap_.window_base;
     if (__builtin_expect(woff >= mheap_.window_size, 0))
         goto slow;
-    heapArena *ha = __atomic_load_n(&mheap_.arenas[woff >> ARENA_SHIFT], __ATOMIC_ACQUIRE);
-    if (__builtin_expect(!ha, 0))
-        goto slow;
-    mspan *s = __atomic_load_n(&ha->spans[(woff >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)],
+    mspan *s = __atomic_load_n(&arena_index(woff)->spans[(woff >> PAGE_SHIFT) &
+                                                          (PAGES_PER_ARENA - 1)],
                                __ATOMIC_ACQUIRE);
-    if (__builtin_expect(!s, 0))
-        goto slow;
     /* 2. one gate for: small, in use, no tiny blocks, inside the objects */
     uint64_t off = x - s->startAddr;
     if (__builtin_expect(off >= __atomic_load_n(&s->freeLimit, __ATOMIC_RELAXED), 0))

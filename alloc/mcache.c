@@ -29,9 +29,9 @@
  *
  * INVARIANTS: alloc[spc] is &mcache_emptyspan or a span with spanclass spc,
  * cachedBy == cpu+1, state mSpanInUse, list == NULL.  The mallocs of CPU c
- * are smallAllocCount + (allocCount - allocCountBeforeCache) of its cached
- * spans (kfree's owner undo lowers both allocCount and allocCountBeforeCache,
- * so an undone malloc still counts as a malloc, and its free as a free).
+ * are smallAllocCount + Σ(allocCount - allocCountBeforeCache) of its cached
+ * spans + undoCount (kfree's owner undo lowers allocCount and counts the
+ * undo, which stands for one malloc and one free).
  */
 #include "malloc_impl.h"
 #include "mheap.h"

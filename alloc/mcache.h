@@ -24,8 +24,11 @@ typedef struct mcache {
 
     /* Counters (written by the owner only). */
     uint64_t smallAllocCount[NUM_SIZE_CLASSES]; /* objects taken from uncached spans */
-    uint64_t smallFreeCount[NUM_SPAN_CLASSES];  /* kfree calls on this CPU, by span
+    uint64_t smallFreeCount[NUM_SPAN_CLASSES];  /* pending kfrees on this CPU, by span
                                                    class (no shift on the fast path) */
+    uint64_t undoCount[NUM_SPAN_CLASSES];       /* owner undos (kfree step 4): each is a
+                                                   malloc the span's allocCount no longer
+                                                   shows and a free, by span class */
     uint64_t largeAlloc, largeAllocCount;       /* bytes (whole pages), objects */
     uint64_t largeFree, largeFreeCount;
     uint64_t refills;        /* spans taken from mcentral */

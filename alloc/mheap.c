@@ -55,6 +55,15 @@
 #include "persistent.h"
 
 mheap mheap_;
+mspan mheap_nospan; /* state mSpanDead, empty, freeLimit 0 (see mheap.h) */
+heapArena *mheap_noarena;
+
+/* A page map with every entry &mheap_nospan. */
+static void fill_nospan(mspan **spans)
+{
+    for (uint64_t i = 0; i < PAGES_PER_ARENA; i++)
+        spans[i] = &mheap_nospan;
+}
 
 static void assert_locked(const char *fn)
 {
@@ -71,8 +80,14 @@ void mheap_init(void)
     plat_heap_window(&mheap_.window_base, &mheap_.window_size);
     uint64_t n = mheap_.window_size >> ARENA_SHIFT;
     mheap_.arenas = persistentalloc(n * sizeof(heapArena *), 64, &mheap_.meta_bytes);
-    if (!mheap_.arenas)
+    /* Only spans[] of the sentinel arena exists (it is the first field). */
+    mspan **nospans = persistentalloc(PAGES_PER_ARENA * sizeof(mspan *), 64, &mheap_.meta_bytes);
+    if (!mheap_.arenas || !nospans)
         plat_panic("mheap_init: cannot allocate the arena index");
+    fill_nospan(nospans);
+    mheap_noarena = (heapArena *)(void *)nospans;
+    for (uint64_t i = 0; i < n; i++)
+        mheap_.arenas[i] = mheap_noarena;
     pagealloc_init(&mheap_.pages);
     /* Not zeroed on reuse: mheap_alloc writes every field, so a racing
      * lock-free reader of a recycled span never sees a transient NULL
@@ -125,6 +140,7 @@ static bool heap_grow_locked(uint64_t npages)
         if (!ha)
             return false; /* metadata leaked with the Prepared range: harmless */
         ha->base = base + (n - 1 - i) * ARENA_BYTES;
+        fill_nospan(ha->spans);
         ha->next = fresh;
         fresh = ha;
     }

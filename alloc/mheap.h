@@ -80,7 +80,24 @@ typedef struct mheap {
 
 extern mheap mheap_;
 
+/* SENTINELS: every entry of the arena index that is not an arena points at
+ * mheap_noarena, whose spans[] (the only field that exists) all point at
+ * mheap_nospan; every page of a real arena that never held a span does too.
+ * mheap_nospan is dead, empty and has freeLimit 0.  So the lookup
+ * window → arena → page → span never meets a NULL: kfree's fast path needs
+ * no NULL tests (its freeLimit gate sends the sentinel to the slow path).
+ * arena_of and span_of hide the sentinels (they return NULL). */
+extern mspan mheap_nospan;
+extern heapArena *mheap_noarena;
+
 void mheap_init(void);
+
+/* The arena-index entry for window offset woff (< window_size): an arena or
+ * mheap_noarena (lock free, acquire: entries are published once). */
+static inline heapArena *arena_index(uint64_t woff)
+{
+    return __atomic_load_n(&mheap_.arenas[woff >> ARENA_SHIFT], __ATOMIC_ACQUIRE);
+}
 
 /* Arena holding p, or NULL (lock free). */
 static inline heapArena *arena_of(uintptr_t p)
@@ -88,19 +105,22 @@ static inline heapArena *arena_of(uintptr_t p)
     uint64_t off = p - mheap_.window_base;
     if (off >= mheap_.window_size)
         return 0;
-    return __atomic_load_n(&mheap_.arenas[off >> ARENA_SHIFT], __ATOMIC_ACQUIRE);
+    heapArena *ha = arena_index(off);
+    return ha == mheap_noarena ? 0 : ha;
 }
 
-/* spans[] entry for p's page: may be NULL or stale for a free page; the
+/* spans[] entry for p's page: NULL outside the heap and for pages that
+ * never held a span, possibly stale (a dead span) for a free page; the
  * caller validates state and range (lock free). */
 static inline mspan *span_of(uintptr_t p)
 {
     heapArena *ha = arena_of(p);
     if (!ha)
         return 0;
-    return __atomic_load_n(&ha->spans[((p - mheap_.window_base) >> PAGE_SHIFT) &
-                                      (PAGES_PER_ARENA - 1)],
-                           __ATOMIC_ACQUIRE);
+    mspan *s = __atomic_load_n(&ha->spans[((p - mheap_.window_base) >> PAGE_SHIFT) &
+                                          (PAGES_PER_ARENA - 1)],
+                               __ATOMIC_ACQUIRE);
+    return s == &mheap_nospan ? 0 : s;
 }
 
 /* Allocate a span of npages pages: for spc's class (small: nelems etc. set

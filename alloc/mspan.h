@@ -94,9 +94,10 @@ typedef struct mspan {
      * sweep publishes allocBits before resetting freeindex. ---- */
     uint32_t freeindex;  /* 0 <= freeindex <= nelems; slots below are allocated */
     uint32_t allocCount; /* == |{i < nelems : i < freeindex || allocBits[i]}| */
-    int64_t allocCountBeforeCache; /* allocCount when cached, minus the frees the
-                                      owner undid since (stats: the mallocs of
-                                      this caching are allocCount - this) */
+    int64_t allocCountBeforeCache; /* allocCount when cached, minus the slots an
+                                      in-place sweep freed since (stats: the mallocs
+                                      of this caching, less owner undos, are
+                                      allocCount - this) */
     uint8_t needzero;    /* free slots may hold garbage (else known zero) */
     uint32_t sweepgen;   /* see header comment */
     uint64_t allocCache; /* ~allocBits from freeindex (see header comment) */

@@ -8,6 +8,7 @@
  *     pages, HeapReleased = free scavenged pages, address-space states.
  *   - Per CPU (mcache, owner-written, read relaxed): small mallocs are added
  *     at refill plus the in-flight count of cached spans, frees at kfree,
+ *     owner undos (kfree step 4) count as one malloc and one free each,
  *     large objects at alloc/free, tiny objects at allocation.
  *   Derived: Mallocs = Σclass mallocs + large + tiny; Frees likewise (tiny
  *   objects count as freed at once — Go's convention, their 16-byte block is
@@ -70,9 +71,10 @@ void read_memstats(struct memstats *o)
         const mcache *c = &mheap_.mcaches[i];
         uint64_t m = 0, f = 0;
         for (int cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
-            uint64_t cm = LD(c->smallAllocCount[cls]) + mcache_inflight_allocs(c, cls);
-            uint64_t cf = LD(c->smallFreeCount[make_spanclass((uint8_t)cls, false)]) +
-                          LD(c->smallFreeCount[make_spanclass((uint8_t)cls, true)]);
+            spanClass s0 = make_spanclass((uint8_t)cls, false), s1 = make_spanclass((uint8_t)cls, true);
+            uint64_t undo = LD(c->undoCount[s0]) + LD(c->undoCount[s1]);
+            uint64_t cm = LD(c->smallAllocCount[cls]) + mcache_inflight_allocs(c, cls) + undo;
+            uint64_t cf = LD(c->smallFreeCount[s0]) + LD(c->smallFreeCount[s1]) + undo;
             o->BySize[cls].mallocs += cm;
             o->BySize[cls].frees += cf;
             m += cm;
