@@ -671,8 +671,24 @@ static void test_bench_rough(void)
 {
     static pageAlloc p;
     uintptr_t base = setup(&p, 16);
-    (void)base;
-    /* background fragmentation: every 7th page of the first arena stays allocated */
+    /* background fragmentation: every 7th page of the first arena stays
+     * allocated, so first fit has to skip six-page holes */
+    uint64_t npg = ARENA / PG;
+    for (uint64_t i = 0; i < npg; i++)
+        REQUIRE(pagealloc_alloc(&p, 1, nop_back, NULL) == base + i * PG);
+    for (uint64_t i = 0; i < npg; i++)
+        if (i % 7)
+            pagealloc_free(&p, base + i * PG, 1);
+    VERIFY(&p);
+    uintptr_t one = pagealloc_alloc(&p, 1, nop_back, NULL);
+    uintptr_t big = pagealloc_alloc(&p, 64, nop_back, NULL);
+    CHECKF(one == base + PG, "1 page at 0x%lx, want the first hole 0x%lx", (unsigned long)one,
+           (unsigned long)(base + PG));
+    /* no 6-page hole fits 64 pages: the first fit starts after the last kept page */
+    uintptr_t want = base + ((npg - 1) - (npg - 1) % 7 + 1) * PG;
+    CHECKF(big == want, "64 pages at 0x%lx, want 0x%lx", (unsigned long)big, (unsigned long)want);
+    pagealloc_free(&p, one, 1);
+    pagealloc_free(&p, big, 64);
     enum { ITER = 200000 };
     uint64_t sizes[] = {1, 64};
     for (int s = 0; s < 2; s++) {
@@ -698,6 +714,9 @@ static void test_bench_rough(void)
     uint64_t t1 = plat_nanotime();
     printf("# batch of 1000 one-page allocs then frees: %lu ns per alloc+free\n",
            (unsigned long)((t1 - t0) / 100000));
+    for (uint64_t i = 0; i < npg; i += 7)
+        pagealloc_free(&p, base + i * PG, 1);
+    CHECK(pagealloc_free_pages(&p) == pagealloc_total_pages(&p));
     VERIFY(&p);
 }
 
