@@ -65,8 +65,10 @@ static volatile uint64_t idle_mask;
 static uint32_t next_cpu, next_id = 1;
 static volatile uint64_t shrink_epoch, sched_rounds;
 
+/* Every live task (not DONE), for `tasks` and the collector's stack scan:
+ * a doubly linked list through task.all_next/all_prev, under all_lock. */
 static spinlock_t all_lock;
-static struct task *all_tasks[1024]; /* for `tasks`; only live ones listed */
+static struct task *all_head;
 
 enum task_mode task_default_mode = TASK_STACK_CONTIGUOUS;
 
@@ -180,20 +182,24 @@ static void make_runnable(uint32_t cpu, struct task *t)
 static void list_add(struct task *t)
 {
     spin_lock(&all_lock);
-    for (unsigned i = 0; i < sizeof all_tasks / sizeof all_tasks[0]; i++)
-        if (!all_tasks[i]) {
-            all_tasks[i] = t;
-            break;
-        }
+    t->all_prev = 0;
+    t->all_next = all_head;
+    if (all_head)
+        all_head->all_prev = t;
+    all_head = t;
     spin_unlock(&all_lock);
 }
 
 static void list_del(struct task *t)
 {
     spin_lock(&all_lock);
-    for (unsigned i = 0; i < sizeof all_tasks / sizeof all_tasks[0]; i++)
-        if (all_tasks[i] == t)
-            all_tasks[i] = 0;
+    if (t->all_prev)
+        t->all_prev->all_next = t->all_next;
+    else
+        all_head = t->all_next;
+    if (t->all_next)
+        t->all_next->all_prev = t->all_prev;
+    t->all_next = t->all_prev = 0;
     spin_unlock(&all_lock);
 }
 
@@ -372,6 +378,16 @@ void sched_run(void)
     smp_run_on_all(sched_loop, 0);
 }
 
+uint64_t task_count_live(void)
+{
+    uint64_t n = 0;
+    spin_lock(&all_lock);
+    for (struct task *t = all_head; t; t = t->all_next)
+        n++;
+    spin_unlock(&all_lock);
+    return n;
+}
+
 void task_request_shrink(void) { __atomic_add_fetch(&shrink_epoch, 1, __ATOMIC_RELAXED); }
 
 /* ---------------------------------------------------------------- shell */
@@ -383,10 +399,7 @@ static void cmd_tasks(int argc, char **argv)
     kprintf("  %-5s %-20s %-10s %-5s %10s %10s\n", "id", "name", "mode", "cpu", "stack", "used");
     int n = 0;
     spin_lock(&all_lock);
-    for (unsigned i = 0; i < sizeof all_tasks / sizeof all_tasks[0]; i++) {
-        struct task *t = all_tasks[i];
-        if (!t)
-            continue;
+    for (struct task *t = all_head; t; t = t->all_next) {
         n++;
         uint64_t size = t->mode == TASK_STACK_SEGMENTED ? t->base_size + t->seg_bytes
                                                         : t->stack_hi - t->stack_lo;

@@ -58,6 +58,7 @@ struct task {
     void (*fn)(void *);
     void *arg;
     struct task *next; /* run-queue link */
+    struct task *all_next, *all_prev; /* list of live tasks (task.c all_lock) */
 
     /* why the task last switched to its scheduler (switch.S / stackgrow.c) */
     int reason;
@@ -83,6 +84,8 @@ void task_wait(struct task *t);
 /* Free a finished task's struct (its stack is already gone). */
 void task_reap(struct task *t);
 struct task *task_current(void);
+/* Tasks spawned and not finished (the `tasks` listing shows each). */
+uint64_t task_count_live(void);
 
 /* Stack use of the running task: bytes from its stack top to rsp. */
 uint64_t task_stack_used(void);

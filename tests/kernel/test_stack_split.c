@@ -293,6 +293,31 @@ KTEST(stack_hundreds_of_tasks_all_cpus, KTEST_QUICK)
     KCHECKF(after == base, "StackInuse %lu after all tasks exited, baseline %lu", after, base);
 }
 
+/* Regression: the live-task list was a 1024-entry array, so `tasks` (and
+ * anything walking live tasks) silently lost the rest. */
+static void yield_once(void *p)
+{
+    (void)p;
+    task_yield();
+}
+
+KTEST(task_list_holds_more_than_1024, KTEST_QUICK)
+{
+    enum { N = 1100 };
+    static struct task *t[N];
+    uint64_t before = task_count_live();
+    int spawned = 0;
+    for (int i = 0; i < N; i++)
+        spawned += (t[i] = task_spawn("many-small", yield_once, 0, TASK_STACK_CONTIGUOUS)) != 0;
+    KCHECKF(spawned == N, "only %d of %d tasks spawned", spawned, N);
+    KCHECKF(task_count_live() == before + (uint64_t)spawned, "%lu live tasks listed, want %lu",
+            task_count_live(), before + (uint64_t)spawned);
+    sched_run();
+    KCHECK(task_count_live() == before);
+    for (int i = 0; i < N; i++)
+        task_reap(t[i]);
+}
+
 /* ------------------------------------------------------------ shrink */
 
 struct shrink_arg {
