@@ -16,6 +16,7 @@
  * Invariants: base <= next <= ready <= end; [base, ready) is Ready,
  * [ready, end) is Prepared.  Locking: `lock` protects all fields (leaf rank).
  */
+#include "lockrank.h"
 #include "persistent.h"
 #include "platform.h"
 
@@ -25,7 +26,7 @@ static struct {
     plat_lock_t lock;
     uintptr_t next, ready, end;
     uint64_t sys;
-} pa;
+} pa = {.lock = PLAT_LOCK_INIT(LOCKRANK_PERSISTENT)};
 
 static uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
 

@@ -96,15 +96,19 @@ void plat_set_cpu_cache(uint32_t cpu, void *p);
  * pinned path, out of line, when it returns NULL. */
 
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
- * while held (kernel) and restores them on unlock. Zero-initialised is
- * unlocked. */
+ * while held (kernel) and restores them on unlock.  Zero-initialised is
+ * unlocked; every lock also needs its rank (alloc/lockrank.h), set with
+ * PLAT_LOCK_INIT or before first use.  plat_lock checks the lock order
+ * (lockrank_acquire: out of order, recursive or unranked is fatal) before
+ * it spins. */
 typedef struct plat_lock {
     volatile uint32_t next;   /* next ticket to hand out */
     volatile uint32_t owner;  /* ticket now served */
     uint64_t saved_flags;     /* interrupt state to restore (kernel) */
-    int32_t holder_cpu;       /* cpu id holding it + 1, 0 when free (debug) */
+    int32_t holder_cpu;       /* cpu id holding it + 1, 0 when free (diagnostics) */
     uint32_t rank;            /* lock-order rank, see alloc/lockrank.h */
 } plat_lock_t;
+#define PLAT_LOCK_INIT(r) {.rank = (r)}
 
 void plat_lock(plat_lock_t *l);
 void plat_unlock(plat_lock_t *l);

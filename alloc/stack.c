@@ -34,6 +34,7 @@
  * stack_cache_flush_all, which requires quiescence.
  */
 #include "stack.h"
+#include "lockrank.h"
 #include "malloc.h"
 #include "malloc_impl.h"
 #include "mheap.h"
@@ -48,11 +49,11 @@ struct stackcache {
 
 static struct stackcache cache[PLAT_MAX_CPUS][NUM_STACK_ORDERS];
 
-static plat_lock_t pool_lock;
+static plat_lock_t pool_lock = PLAT_LOCK_INIT(LOCKRANK_STACKPOOL);
 static mspan *pool[NUM_STACK_ORDERS]; /* spans with free stacks, linked by next/prev */
 static uint64_t pool_spans;
 
-static plat_lock_t large_lock;
+static plat_lock_t large_lock = PLAT_LOCK_INIT(LOCKRANK_STACKLARGE);
 static mspan *large_free[LARGE_LISTS]; /* free large-stack spans, linked by next */
 static uint64_t large_spans;
 

@@ -23,7 +23,7 @@
 #define HEAP_WINDOW_BASE 0xffffc00000000000ull
 #define HEAP_WINDOW_SIZE (1ull << 40)
 
-static spinlock_t window_lock;
+static spinlock_t window_lock = SPINLOCK_INIT(LOCKRANK_WINDOW);
 static uint64_t window_next = HEAP_WINDOW_BASE;
 uint32_t kernel_ncpu = 1;
 
@@ -96,6 +96,7 @@ void plat_set_cpu_cache(uint32_t cpu, void *p)
 
 void plat_lock(plat_lock_t *l)
 {
+    kernel_lock_acquire(l, l->rank, l->holder_cpu);
     uint64_t f = irq_save();
     uint32_t t = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != t)
@@ -109,6 +110,7 @@ void plat_unlock(plat_lock_t *l)
     uint64_t f = l->saved_flags;
     l->holder_cpu = 0;
     __atomic_store_n(&l->owner, l->owner + 1, __ATOMIC_RELEASE);
+    kernel_lock_release(l, l->rank);
     irq_restore(f);
 }
 

@@ -145,7 +145,7 @@ static void bench_w(void)
 #define BIG_OPS 400000ull         /* per CPU, upper bound */
 #define RUN_NS (250ull * 1000000) /* per run, upper bound */
 
-static spinlock_t big_lock;
+static spinlock_t big_lock = SPINLOCK_INIT(LOCKRANK_BENCH);
 
 struct big_run {
     uint32_t k;        /* CPUs taking part: ids 0..k-1 */

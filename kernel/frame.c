@@ -18,7 +18,7 @@
 #include "kernel.h"
 #include "spinlock.h"
 
-static spinlock_t lock;
+static spinlock_t lock = SPINLOCK_INIT(LOCKRANK_FRAMES);
 static uint64_t *managed, *freebits; /* direct-map pointers */
 static uint64_t nwords, top;
 static uint64_t hint;                 /* word index to start scanning */

@@ -12,7 +12,7 @@
 #include "kernel.h"
 #include "spinlock.h"
 
-static spinlock_t lock;
+static spinlock_t lock = SPINLOCK_INIT(LOCKRANK_PAGING);
 static uint64_t pml4_pa;
 static uint64_t table_pages;
 static uint64_t saved_low_pml4e;

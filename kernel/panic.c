@@ -49,6 +49,8 @@ void panic_begin(void)
         for (;;) /* another CPU owns the panic and will end the machine */
             hlt();
     }
+    if (rdmsr(MSR_GS_BASE))
+        this_cpu()->in_panic = 1; /* locks are no longer order-checked */
     smp_stop_others();
     printf_break_lock();
 }

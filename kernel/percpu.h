@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include "../alloc/lockrank.h"
+
 #define MAX_CPUS 64
 
 struct tss;
@@ -27,6 +29,7 @@ struct percpu {
     int in_panic;
     uint32_t started;         /* read by the BSP during SMP bring-up */
     struct tss *tss;
+    struct lockrank_held locks; /* locks this CPU holds (its own; lockrank.c) */
 };
 
 static inline struct percpu *this_cpu(void)

@@ -4,7 +4,7 @@
 #include "serial.h"
 #include "spinlock.h"
 
-static spinlock_t print_lock;
+static spinlock_t print_lock = SPINLOCK_INIT(LOCKRANK_CONSOLE);
 static int print_lock_broken; /* set by panic: never wait for a dead CPU */
 
 struct line {

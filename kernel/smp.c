@@ -121,7 +121,7 @@ static uint64_t bringup_ns;
 static volatile uint32_t boot_cpu, boot_apic;
 
 /* Shootdown request (see the top comment). */
-static spinlock_t sd_lock;
+static spinlock_t sd_lock = SPINLOCK_INIT(LOCKRANK_SHOOTDOWN);
 static volatile uint64_t sd_va, sd_size;
 static uint32_t sd_remaining;
 static uint32_t sd_pending[MAX_CPUS];

@@ -67,7 +67,7 @@ static volatile uint64_t shrink_epoch, sched_rounds;
 
 /* Every live task (not DONE), for `tasks` and the collector's stack scan:
  * a doubly linked list through task.all_next/all_prev, under all_lock. */
-static spinlock_t all_lock;
+static spinlock_t all_lock = SPINLOCK_INIT(LOCKRANK_TASKS);
 static struct task *all_head;
 
 enum task_mode task_default_mode = TASK_STACK_CONTIGUOUS;
@@ -97,6 +97,8 @@ static void tcb_install(void)
 
 void task_init(void)
 {
+    for (int c = 0; c < MAX_CPUS; c++)
+        rq[c].lock.rank = LOCKRANK_RUNQ;
     trap_set_handler(WAKE_VECTOR, wake_irq);
     tcb_install();
 }

@@ -60,7 +60,7 @@ static __thread int gm_in_scavenge __attribute__((tls_model("initial-exec")));
 static uintptr_t window_base, window_next;
 static uint64_t window_size = GM_HEAP_WINDOW;
 static uint64_t ready_bytes; /* atomic */
-static plat_lock_t window_lock;
+static plat_lock_t window_lock = PLAT_LOCK_INIT(LOCKRANK_WINDOW);
 static int32_t next_tid;
 static uint64_t scav_count, scav_bytes;
 static int scav_enabled = 1;
@@ -196,8 +196,13 @@ static void futex_unlock(volatile uint32_t *w)
         syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* The locks this thread holds (lock-order check, alloc/lockrank.h; the
+ * "cpu" in its messages is the thread number). */
+static __thread struct lockrank_held held_locks __attribute__((tls_model("initial-exec")));
+
 void plat_lock(plat_lock_t *l)
 {
+    lockrank_acquire(&held_locks, l, l->rank, l->holder_cpu - 1, my_tid() - 1);
     futex_lock(&l->next);
     l->holder_cpu = my_tid();
 }
@@ -206,6 +211,7 @@ void plat_unlock(plat_lock_t *l)
 {
     l->holder_cpu = 0;
     futex_unlock(&l->next);
+    lockrank_release(&held_locks, l, l->rank);
     if (l->rank == LOCKRANK_MHEAP)
         maybe_scavenge();
 }

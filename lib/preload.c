@@ -40,6 +40,7 @@
  */
 #define _GNU_SOURCE
 #include "gomalloc.h"
+#include "lockrank.h"
 #include "malloc.h"
 #include "malloc_fast.h"
 #include "mstats.h"
@@ -70,7 +71,7 @@ struct bigent {
 static struct bigent *bigtab;
 static uint32_t big_live, big_used;
 static int big_ever; /* set once the table has been used: free() consults it */
-static plat_lock_t big_lock;
+static plat_lock_t big_lock = PLAT_LOCK_INIT(LOCKRANK_BIGALIGN);
 
 static uint32_t big_hash(uintptr_t p) { return (uint32_t)((p >> 14) * 0x9E3779B97F4A7C15ull >> 40) % BIG_SLOTS; }
 

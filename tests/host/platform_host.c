@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "platform_host.h"
+#include "lockrank.h"
 #include "platform.h"
 
 #include <stdio.h>
@@ -25,7 +26,7 @@ static uint32_t ncpu = 1;
 __thread uint32_t host_cur_cpu; /* already clamped to [0, ncpu) */
 static int quiet;
 static char last_log[1024];
-static plat_lock_t host_lock; /* protects window_next and ready_bytes */
+static plat_lock_t host_lock = PLAT_LOCK_INIT(LOCKRANK_WINDOW); /* window_next, ready_bytes */
 void (*host_panic_hook)(const char *msg);
 
 void host_set_phys_limit(uint64_t bytes) { phys_limit = bytes; }
@@ -154,8 +155,23 @@ uint64_t plat_pin(void) { return 0; }
 void plat_unpin(uint64_t token) { (void)token; }
 #endif
 
+/* The locks this thread holds (lock-order check, alloc/lockrank.h).  A
+ * lock's holder is a thread number (several threads may simulate one CPU),
+ * which lock-order messages call the "cpu". */
+static __thread struct lockrank_held held_locks;
+static __thread int32_t thread_no;
+static int32_t threads_numbered;
+
+static int32_t my_thread_no(void)
+{
+    if (!thread_no)
+        thread_no = __atomic_add_fetch(&threads_numbered, 1, __ATOMIC_RELAXED);
+    return thread_no;
+}
+
 void plat_lock(plat_lock_t *l)
 {
+    lockrank_acquire(&held_locks, l, l->rank, l->holder_cpu - 1, my_thread_no() - 1);
     uint32_t t = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
     unsigned spins = 0;
     /* Yield now and then: tests may run more threads than host cores, and a
@@ -165,18 +181,21 @@ void plat_lock(plat_lock_t *l)
         if (++spins % 64 == 0)
             sched_yield();
     }
-    l->holder_cpu = (int32_t)plat_cpu_id() + 1;
+    l->holder_cpu = my_thread_no();
 }
 
 void plat_unlock(plat_lock_t *l)
 {
     l->holder_cpu = 0;
     __atomic_store_n(&l->owner, l->owner + 1, __ATOMIC_RELEASE);
+    lockrank_release(&held_locks, l, l->rank);
 }
+
+uint32_t host_locks_held(void) { return held_locks.n; }
 
 bool plat_lock_held(const plat_lock_t *l)
 {
-    return l->next != l->owner && l->holder_cpu == (int32_t)plat_cpu_id() + 1;
+    return l->next != l->owner && l->holder_cpu == my_thread_no();
 }
 
 _Noreturn void plat_panic(const char *msg)

@@ -32,6 +32,9 @@ void host_set_cpu(uint32_t id);
  * paths longjmp out of it). */
 extern void (*host_panic_hook)(const char *msg);
 
+/* Locks the calling thread holds (alloc/lockrank.h's held count). */
+uint32_t host_locks_held(void);
+
 /* Last message passed to plat_log (for tests that check wording). */
 const char *host_last_log(void);
 /* Silence plat_log output on stderr (messages are still recorded). */

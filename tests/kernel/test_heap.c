@@ -4,6 +4,7 @@
  * (the runner's after-each hook) and between the phases of the long ones.
  */
 #include "../../alloc/malloc.h"
+#include "../../alloc/mheap.h"
 #include "../../alloc/mstats.h"
 #include "../../alloc/sizeclass.h"
 #include "fmt.h"
@@ -134,7 +135,8 @@ KTEST(heap_tiny_packing, KTEST_QUICK)
     KCHECK(b == a + 1);
     KCHECK(((uintptr_t)c & 7) == 0 && ((uintptr_t)d & 3) == 0 && ((uintptr_t)e & 1) == 0);
     KCHECK(((uintptr_t)a & ~15ul) == ((uintptr_t)b & ~15ul)); /* same block */
-    KCHECK(ksize(a) == 16);
+    const mspan *sa = span_of((uintptr_t)a); /* a 16-byte block of the tiny class */
+    KCHECK(sa && sa->elemsize == 16 && spanclass_sizeclass(sa->spanclass) == TINY_SIZE_CLASS);
     struct memstats m;
     read_memstats(&m);
     KCHECK(m.TinyAllocs >= 1);

@@ -168,7 +168,7 @@ KTEST(smp_tlb_shootdown_concurrent, KTEST_QUICK)
  * counter must equal the sum of what every CPU counted privately. */
 #define STORM_ITERS 100000
 #define STORM_BUDGET_NS 3000000000ull
-static spinlock_t storm_lock;
+static spinlock_t storm_lock = SPINLOCK_INIT(LOCKRANK_TEST);
 static volatile uint64_t storm_counter;
 static uint64_t storm_mine[MAX_CPUS];
 static uint64_t storm_deadline;
