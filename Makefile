@@ -77,6 +77,20 @@ $(BUILD)/k/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(call say,AS,$<)$(CC) $(KERNEL_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+# The same kernel at alloc/'s debug level (alloc/debug.h: span recounts,
+# free-slot poisoning): build/kernel-debug.elf, booted by one QEMU
+# configuration from build/esp-debug.img.
+KDEBUG_OBJS := $(patsubst $(BUILD)/k/%,$(BUILD)/kd/%,$(KERNEL_OBJS))
+$(BUILD)/kernel-debug.elf: $(KDEBUG_OBJS) linker.ld
+	$(call say,LD,$@)$(CC) $(KERNEL_CFLAGS) $(KERNEL_LDFLAGS) -o $@ $(KDEBUG_OBJS) -lgcc
+$(BUILD)/kd/%_split.o: KERNEL_CFLAGS += -fsplit-stack
+$(BUILD)/kd/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC-DBG,$<)$(CC) $(KERNEL_CFLAGS) -DALLOC_DEBUG=1 $(DEPFLAGS) -c $< -o $@
+$(BUILD)/kd/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(call say,AS-DBG,$<)$(CC) $(KERNEL_CFLAGS) -DALLOC_DEBUG=1 $(DEPFLAGS) -c $< -o $@
+
 # ---------------------------------------------------------------- UEFI loader
 EFI_INC  := /usr/include/efi
 EFI_LIB  := /usr/lib
@@ -109,6 +123,9 @@ $(BUILD)/cmdline.txt: FORCE
 $(BUILD)/esp.img: $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline.txt iso/mkesp.sh $(DEPS_STAMP)
 	$(Q)bash iso/mkesp.sh $@ $(BUILD)/BOOTX64.EFI $(BUILD)/kernel.elf $(BUILD)/cmdline.txt
 
+$(BUILD)/esp-debug.img: $(BUILD)/BOOTX64.EFI $(BUILD)/kernel-debug.elf $(BUILD)/cmdline.txt iso/mkesp.sh $(DEPS_STAMP)
+	$(Q)bash iso/mkesp.sh $@ $(BUILD)/BOOTX64.EFI $(BUILD)/kernel-debug.elf $(BUILD)/cmdline.txt
+
 iso: $(BUILD)/gokernel.iso
 $(BUILD)/gokernel.iso: $(BUILD)/esp.img iso/mkiso.sh
 	$(Q)bash iso/mkiso.sh $@ $(BUILD)/esp.img
@@ -125,7 +142,7 @@ debug: image
 # kernel pieces and the Linux platform, under ASan and UBSan.
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -I. -Ikernel -Ialloc -Itests/host \
-	-DGOKERNEL_HOST=1 -pthread
+	-DGOKERNEL_HOST=1 -DALLOC_DEBUG=1 -pthread
 HOST_PORTABLE := kernel/fmt.c kernel/memmap.c kernel/cmdline.c
 HOST_LIB_SRCS := $(ALLOC_SRCS) $(filter $(wildcard kernel/*.c),$(HOST_PORTABLE)) \
 	$(filter-out $(wildcard tests/host/test_*.c),$(wildcard tests/host/*.c))
@@ -153,12 +170,12 @@ host-test: $(HOST_BINS)
 	@SKIP_QEMU=1 $(PYTHON) tests/run_all.py
 
 # ---------------------------------------------------------------- QEMU tests
-qemu-test: image iso
+qemu-test: image iso $(BUILD)/esp-debug.img
 	@$(PYTHON) tests/qemu/run.py --matrix '$(or $(TEST_CONFIGS),all)' $(if $(KTEST_FAIL),--inject-failure)
 export KTEST_FAIL TEST_CONFIGS
 
 test: deps
-	@$(MAKE) --no-print-directory image iso $(HOST_BINS) lib $(PRELOAD_BINS)
+	@$(MAKE) --no-print-directory image iso $(BUILD)/esp-debug.img $(HOST_BINS) lib $(PRELOAD_BINS)
 	@$(PYTHON) tests/run_all.py
 
 clean:

@@ -9,6 +9,7 @@
  * Invariant: every list[n] entry is a block of exactly n words.
  * Locking: mheap_.lock protects everything here.
  */
+#include "debug.h"
 #include "gcbits.h"
 #include "mheap.h"
 #include "persistent.h"
@@ -25,10 +26,8 @@ static struct {
 
 uint64_t *gcbits_alloc_locked(uint32_t nwords)
 {
-    if (!plat_lock_held(&mheap_.lock))
-        plat_panic("gcbits_alloc_locked: heap lock not held");
-    if (nwords == 0 || nwords > GCBITS_MAX_WORDS)
-        plat_panic("gcbits_alloc_locked: bad size");
+    alloc_assert_locked(&mheap_.lock, __func__);
+    ALLOC_CHECK(nwords && nwords <= GCBITS_MAX_WORDS, 0, "gcbits_alloc_locked: bad size %u", nwords);
     uint64_t *p = gb.list[nwords];
     if (p) {
         gb.list[nwords] = (uint64_t *)p[0];
@@ -51,8 +50,7 @@ uint64_t *gcbits_alloc_locked(uint32_t nwords)
 
 void gcbits_free_locked(uint64_t *p, uint32_t nwords)
 {
-    if (!plat_lock_held(&mheap_.lock))
-        plat_panic("gcbits_free_locked: heap lock not held");
+    alloc_assert_locked(&mheap_.lock, __func__);
     p[0] = (uint64_t)(uintptr_t)gb.list[nwords];
     gb.list[nwords] = p;
 }

@@ -85,6 +85,7 @@
  *
  * LOCKING: none on the fast paths; see mcentral.c / mheap.c.
  */
+#include "debug.h"
 #include "lockrank.h"
 #include "malloc.h"
 #include "malloc_fast.h"
@@ -230,6 +231,7 @@ static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool t
             return 0;
         }
         s = c->alloc[spc];
+        debug_check_free_slot(s, v);
         uint32_t idx = mspan_obj_index(s, (uintptr_t)v);
         __atomic_fetch_or(&s->tinyBits[idx / 64], 1ull << (idx % 64), __ATOMIC_RELAXED);
         /* kfree's fast path must not see tiny blocks: close it for this
@@ -257,6 +259,7 @@ static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool t
             return 0;
         }
     }
+    debug_check_free_slot(s, v);
     uint64_t elemsize = class_to_size[cls];
     if (needzero && s->needzero)
         __builtin_memset(v, 0, elemsize);
@@ -460,6 +463,9 @@ static inline __attribute__((always_inline)) void free_pending(mspan *s, uintptr
                                                                mcache *c, uint64_t tok)
 {
     uint64_t bit = 1ull << (idx % 64);
+    /* debug: poison while the object is still ours (once the bit is set a
+     * sweep may hand the slot out again) */
+    debug_poison((void *)x, s->elemsize);
     uint64_t old = __atomic_fetch_or(&s->pendingFree[idx / 64], bit, __ATOMIC_SEQ_CST);
     if (__builtin_expect(old & bit, 0) ||
         /* still allocated after the full barrier?  else the owner undid the

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debug.h"
 #include "mheap.h"
 #include "mspan.h"
 #include "platform.h"
@@ -63,6 +64,9 @@ static inline __attribute__((always_inline)) bool kmalloc_fast(size_t size, bool
     mspan *s = c->alloc[spc];
     if (__builtin_expect(!mspan_try_next_free(s, v), 0))
         return false;
+#if ALLOC_DEBUG
+    debug_check_free_slot(s, *v);
+#endif
     if (needzero && s->needzero)
         __builtin_memset(*v, 0, s->elemsize);
     return true;
@@ -70,6 +74,9 @@ static inline __attribute__((always_inline)) bool kmalloc_fast(size_t size, bool
     uint64_t tok = plat_pin();
     mspan *s = my_mcache()->alloc[spc];
     if (__builtin_expect(mspan_try_next_free(s, v), 1)) {
+#if ALLOC_DEBUG
+        debug_check_free_slot(s, *v);
+#endif
         if (needzero && s->needzero)
             __builtin_memset(*v, 0, s->elemsize);
         plat_unpin(tok);
@@ -110,6 +117,9 @@ static inline __attribute__((always_inline)) void kfree_owner(mspan *s, uintptr_
     if (__builtin_expect(__atomic_load_n(&s->cachedBy, __ATOMIC_RELAXED) == c->tag &&
                              idx + 1 == fi, 1) &&
         !((__atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1)) {
+#if ALLOC_DEBUG
+        debug_poison((void *)x, s->elemsize);
+#endif
         __atomic_store_n(&s->freeindex, idx, __ATOMIC_RELAXED);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (__builtin_expect(

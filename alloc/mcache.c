@@ -33,6 +33,7 @@
  * spans + undoCount (kfree's owner undo lowers allocCount and counts the
  * undo, which stands for one malloc and one free).
  */
+#include "debug.h"
 #include "malloc_impl.h"
 #include "mheap.h"
 
@@ -81,8 +82,7 @@ void *mcache_next_free(mcache *c, spanClass spc, mspan **sp)
         c->alloc[spc] = s;
         c->refills++;
         idx = mspan_next_free_index(s);
-        if (idx == s->nelems)
-            plat_panic("mcache_next_free: fresh span is full");
+        ALLOC_CHECK(idx < s->nelems, s, "mcache_next_free: fresh span is full");
     }
     __atomic_store_n(&s->allocCount, s->allocCount + 1, __ATOMIC_RELAXED);
     *sp = s;

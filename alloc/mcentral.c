@@ -62,6 +62,7 @@
  * mcache holds.  mheap_alloc / mheap_free_span are called with it held or
  * not (rank MHEAP is above).
  */
+#include "debug.h"
 #include "lockrank.h"
 #include "malloc_impl.h"
 #include "mheap.h"
@@ -149,20 +150,11 @@ static mspan *list_pop_oldest(spanList *l)
     return s;
 }
 
-static void assert_locked(mcentral *c, const char *fn)
-{
-    if (!plat_lock_held(&c->lock)) {
-        char msg[120];
-        alloc_format(msg, sizeof msg, "%s: mcentral %u lock not held", fn, (unsigned)c->spanclass);
-        plat_panic(msg);
-    }
-}
-
 /* Sweep s (owned by the caller, in no set) and file it: back to the heap
  * when empty, else on partial/full swept.  Returns false if freed. */
 static bool sweep_and_file_locked(mcentral *c, mspan *s)
 {
-    assert_locked(c, __func__);
+    alloc_assert_locked(&c->lock, __func__);
     uint32_t sg = mheap_.sweepgen;
     __atomic_store_n(&s->sweepgen, sg - 1, __ATOMIC_RELAXED); /* being swept */
     mspan_sweep_bits(s);
@@ -263,8 +255,9 @@ retry:;
     c->nslack += slack;
 
 havespan:
-    if (s->allocCount >= s->nelems || s->freeindex >= s->nelems)
-        plat_panic("mcentral_cache_span: span has no free objects");
+    ALLOC_CHECK(s->allocCount < s->nelems && s->freeindex < s->nelems, s,
+                "mcentral_cache_span: span has no free objects");
+    debug_check_span(s, "cache");
     __atomic_store_n(&s->sweepgen, sg + 3, __ATOMIC_RELEASE);
     __atomic_store_n(&s->cachedBy, (int32_t)cpu + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&s->allocCountBeforeCache, (int64_t)s->allocCount, __ATOMIC_RELAXED);
@@ -277,6 +270,7 @@ havespan:
 
 void mcentral_uncache_span(mcentral *c, mspan *s)
 {
+    debug_check_span(s, "uncache");
     plat_lock(&c->lock);
     uint32_t sg = mheap_.sweepgen;
     bool stale = s->sweepgen == sg + 1;

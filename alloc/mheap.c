@@ -48,6 +48,7 @@
  * way; persistentalloc is called with it held (rank PERSISTENT is a leaf).
  * The arena index and spans[] are read without it.
  */
+#include "debug.h"
 #include "gcbits.h"
 #include "lockrank.h"
 #include "malloc_impl.h"
@@ -63,15 +64,6 @@ static void fill_nospan(mspan **spans)
 {
     for (uint64_t i = 0; i < PAGES_PER_ARENA; i++)
         spans[i] = &mheap_nospan;
-}
-
-static void assert_locked(const char *fn)
-{
-    if (!plat_lock_held(&mheap_.lock)) {
-        char msg[120];
-        alloc_format(msg, sizeof msg, "%s: heap lock not held", fn);
-        plat_panic(msg);
-    }
 }
 
 void mheap_init(void)
@@ -118,7 +110,7 @@ static void heap_unback(uintptr_t base, uint64_t bytes)
 /* Add ceil(npages / 8192) new arenas. */
 static bool heap_grow_locked(uint64_t npages)
 {
-    assert_locked(__func__);
+    alloc_assert_locked(&mheap_.lock, __func__);
     uint64_t bytes = (npages * PAGE_SIZE + ARENA_BYTES - 1) & ~(ARENA_BYTES - 1);
     if (bytes == 0 || bytes > mheap_.window_size)
         return false;
@@ -163,6 +155,7 @@ static bool heap_grow_locked(uint64_t npages)
 /* First-fit pages, growing and scavenging as needed; 0 when out of memory. */
 static uintptr_t heap_alloc_pages_locked(uint64_t npages)
 {
+    ALLOC_DLOCKED(&mheap_.lock);
     bool grown = false, scavenged = false;
     for (;;) {
         bool oom = false;
@@ -186,6 +179,7 @@ static uintptr_t heap_alloc_pages_locked(uint64_t npages)
  * touched arena's zeroedBase past the range. */
 static bool alloc_needs_zero_locked(uintptr_t base, uint64_t npages)
 {
+    ALLOC_DLOCKED(&mheap_.lock);
     bool needzero = false;
     while (npages > 0) {
         heapArena *ha = arena_of(base);
@@ -205,6 +199,7 @@ static bool alloc_needs_zero_locked(uintptr_t base, uint64_t npages)
 
 static void set_spans_locked(uintptr_t base, uint64_t npages, mspan *s)
 {
+    ALLOC_DLOCKED(&mheap_.lock);
     for (uint64_t i = 0; i < npages; i++) {
         uintptr_t p = base + i * PAGE_SIZE;
         heapArena *ha = arena_of(p);
@@ -214,6 +209,7 @@ static void set_spans_locked(uintptr_t base, uint64_t npages, mspan *s)
 
 static void page_in_use_locked(uintptr_t base, bool set)
 {
+    ALLOC_DLOCKED(&mheap_.lock);
     heapArena *ha = arena_of(base);
     uint64_t pg = (base - ha->base) >> PAGE_SHIFT;
     if (set)
@@ -285,6 +281,10 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
         mheap_.inuse_pages += npages;
         mheap_.large_live++;
     }
+    if (ALLOC_DEBUG && !manual && cls != 0) { /* small: every free slot holds the poison */
+        debug_poison((void *)base, (uint64_t)t.nelems * t.elemsize);
+        t.needzero = 1;
+    }
     /* Publish: every field first, the state last (release). */
     uint8_t state = t.state;
     t.state = mSpanDead;
@@ -308,7 +308,7 @@ void mheap_free_span(mspan *s)
 
 void mheap_free_span_locked(mspan *s)
 {
-    assert_locked(__func__);
+    alloc_assert_locked(&mheap_.lock, __func__);
     if (s->state == mSpanInUse) {
         uint8_t cls = spanclass_sizeclass(s->spanclass);
         page_in_use_locked(s->startAddr, false);

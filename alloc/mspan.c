@@ -36,6 +36,7 @@
  * INVARIANTS after a sweep: freeindex == 0, allocCount == popcount(allocBits),
  * gcmarkBits all zero, tinyBits ⊆ allocBits.
  */
+#include "debug.h"
 #include "malloc_impl.h"
 #include "mspan.h"
 #include "platform.h"
@@ -120,19 +121,15 @@ uint32_t mspan_sweep_bits(mspan *s)
         s->gcmarkBits[w] = 0;
     }
     __atomic_store_n(&s->freeindex, 0, __ATOMIC_RELEASE);
-    if (live != s->allocCount - freed) {
-        char msg[200];
-        alloc_format(msg, sizeof msg,
-                     "sweep: span 0x%lx class %u: allocCount %u - freed %u != live %u",
-                     (unsigned long)s->startAddr, (unsigned)spanclass_sizeclass(s->spanclass),
-                     s->allocCount, freed, live);
-        plat_panic(msg);
-    }
+    ALLOC_CHECK(live == s->allocCount - freed, s, "sweep: span 0x%lx class %u: allocCount %u - "
+                "freed %u != live %u", (unsigned long)s->startAddr,
+                (unsigned)spanclass_sizeclass(s->spanclass), s->allocCount, freed, live);
     __atomic_store_n(&s->allocCount, live, __ATOMIC_RELAXED); /* kfree reads it */
     __atomic_fetch_sub(&s->pendingCount, (int32_t)taken, __ATOMIC_ACQ_REL);
     mspan_refill_alloc_cache(s, 0);
     if (freed)
         s->needzero = 1;
+    debug_check_span(s, "sweep");
     return freed;
 }
 

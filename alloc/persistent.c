@@ -16,6 +16,7 @@
  * Invariants: base <= next <= ready <= end; [base, ready) is Ready,
  * [ready, end) is Prepared.  Locking: `lock` protects all fields (leaf rank).
  */
+#include "debug.h"
 #include "lockrank.h"
 #include "persistent.h"
 #include "platform.h"
@@ -32,6 +33,7 @@ static uint64_t round_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1)
 
 static int new_region_locked(uint64_t size)
 {
+    ALLOC_DLOCKED(&pa.lock);
     uint64_t rsize = round_up(size > PERSISTENT_REGION ? size : PERSISTENT_REGION,
                               PERSISTENT_REGION);
     uintptr_t base = plat_reserve(rsize, PLAT_PAGE_SIZE);

@@ -33,6 +33,7 @@
  * mheap).  Per-CPU caches are touched only by their pinned owner, except by
  * stack_cache_flush_all, which requires quiescence.
  */
+#include "debug.h"
 #include "stack.h"
 #include "lockrank.h"
 #include "malloc.h"
@@ -69,6 +70,7 @@ static int order_of(uint64_t n)
 
 static void pool_insert_locked(int order, mspan *s)
 {
+    ALLOC_DLOCKED(&pool_lock);
     s->prev = 0;
     s->next = pool[order];
     if (pool[order])
@@ -78,6 +80,7 @@ static void pool_insert_locked(int order, mspan *s)
 
 static void pool_remove_locked(int order, mspan *s)
 {
+    ALLOC_DLOCKED(&pool_lock);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -90,6 +93,7 @@ static void pool_remove_locked(int order, mspan *s)
 /* One stack of the given order from the pool, or 0. */
 static uintptr_t pool_alloc_locked(int order)
 {
+    ALLOC_DLOCKED(&pool_lock);
     mspan *s = pool[order];
     if (!s) {
         s = mheap_alloc(POOL_PAGES, 0, true);
@@ -119,6 +123,7 @@ static uintptr_t pool_alloc_locked(int order)
 
 static void pool_free_locked(int order, uintptr_t x)
 {
+    ALLOC_DLOCKED(&pool_lock);
     mspan *s = span_of(x);
     if (!s->manualFreeList)
         pool_insert_locked(order, s);

@@ -30,6 +30,7 @@
  * documented order), so it is safe against itself, but the CPU-private
  * state (mcaches, fast paths) requires quiescence.
  */
+#include "debug.h"
 #include "malloc.h"
 #include "malloc_impl.h"
 #include "mheap.h"
@@ -108,6 +109,14 @@ static bool check_small(struct vstate *v, const mspan *s)
             return fail(v, s, "tiny block bit on a free slot (word %u)", w);
         if (s->tinyBits && s->tinyBits[w] && s->freeLimit)
             return fail(v, s, "span holds tiny blocks but kfree's fast path is open");
+        if (ALLOC_DEBUG) { /* free and pending slots hold the poison */
+            char perr[160];
+            for (uint64_t dead = (~a | p) & vm; dead; dead &= dead - 1) {
+                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(dead);
+                if (!debug_slot_poisoned(s, i, perr, sizeof perr))
+                    return fail(v, s, "%s", perr);
+            }
+        }
         alloc += (uint32_t)__builtin_popcountll(a);
         pend += (uint32_t)__builtin_popcountll(p);
     }
@@ -141,6 +150,7 @@ static void unlock_all(void)
 static bool verify_locked(struct vstate *v, uint64_t *live_objs, uint64_t *live_bytes,
                           uint64_t *inuse_bytes)
 {
+    ALLOC_DLOCKED(&mheap_.lock);
     uint32_t sg = mheap_.sweepgen;
     uint64_t placed = 0; /* small spans found in sets or caches */
 

@@ -65,6 +65,8 @@ void frame_init(const struct mem_range *usable, int n)
 
 static uint64_t alloc_locked(uint64_t from_word, uint64_t to_word, int move_hint)
 {
+    if (!spin_held(&lock))
+        panic("frame allocator: %s called without its lock", __func__);
     for (uint64_t w = from_word; w < to_word; w++) {
         if (freebits[w]) {
             uint64_t f = w * 64 + (uint64_t)__builtin_ctzll(freebits[w]);

@@ -3,6 +3,7 @@
  * (the heap), and the after-test reports the command line asks for.
  */
 #include "kinit.h"
+#include "../alloc/debug.h"
 #include "../alloc/malloc.h"
 #include "../alloc/mstats.h"
 #include "../alloc/stack.h"
@@ -66,6 +67,9 @@ void kinit_late(void)
     read_memstats_heap(&m);
     kprintf("heap: ready in %lu us (%u CPUs, %lu arenas)\n", (nanotime() - t0) / 1000,
             plat_ncpu(), m.Arenas);
+    if (ALLOC_DEBUG)
+        kprintf("alloc: debug level %d (span recounts, free slots poisoned and checked)\n",
+                ALLOC_DEBUG);
 }
 
 void hot_split_bench(uint64_t calls);

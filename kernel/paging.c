@@ -39,6 +39,8 @@ static int canonical(uint64_t va)
 /* Returns the PTE slot for va, or NULL with *err set. Lock held. */
 static uint64_t *walk_locked(uint64_t va, int create, int *err)
 {
+    if (!spin_held(&lock))
+        panic("paging: %s called without its lock", __func__);
     uint64_t *t = table(pml4_pa);
     for (int level = 3; level > 0; level--) {
         uint64_t idx = (va >> (12 + 9 * level)) & 511;

@@ -163,6 +163,51 @@ static void test_tiny_block_ops(void)
     VERIFY();
 }
 
+/* Debug level (ALLOC_DEBUG, how the host tests are built): freed slots
+ * hold a poison pattern; a write after free is caught by heap_verify and
+ * at the next allocation of the slot, naming it.  The negative control is
+ * the same program without the write: no report. */
+#include <setjmp.h>
+#include "debug.h"
+static jmp_buf uaf_back;
+static char uaf_msg[300];
+static void uaf_panic(const char *msg)
+{
+    snprintf(uaf_msg, sizeof uaf_msg, "%s", msg);
+    longjmp(uaf_back, 1);
+}
+
+static void test_use_after_free_caught(void)
+{
+    REQUIRE(ALLOC_DEBUG);
+    hook_reset();
+    malloc_flush_mcache();
+    uint64_t *p = kmalloc(48);
+    REQUIRE(p);
+    kfree(p); /* owner undo: the slot is free and poisoned */
+    VERIFY(); /* control: no write, nothing to report */
+    p[3] = 0x1234; /* use after free */
+    char err[512];
+    CHECK(!heap_verify(err, sizeof err));
+    char want[120];
+    snprintf(want, sizeof want, "use after free: word 3 of free slot 0x%lx = 0x1234", UL(p));
+    CHECKF(strstr(err, want) != NULL, "verify said: %s", err);
+    host_panic_hook = uaf_panic;
+    uaf_msg[0] = 0;
+    if (!setjmp(uaf_back)) {
+        void *q = kmalloc(48); /* hands out that slot: must not come back */
+        CHECKF(0, "kmalloc returned %p over a use-after-free write", q);
+    }
+    host_panic_hook = 0;
+    CHECKF(strstr(uaf_msg, want) != NULL, "panic said: %s", uaf_msg);
+    /* repair the slot (the aborted kmalloc had taken it: give it back) and
+     * the heap is consistent again */
+    p[3] = FREE_POISON;
+    kfree(p);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
 static void test_overflow(void)
 {
     hook_reset();
@@ -244,6 +289,7 @@ static const struct tap_test tests[] = {
     {"large_freed_twice", test_large_freed_twice},
     {"manual_span", test_manual_span},
     {"tiny_block_ops", test_tiny_block_ops},
+    {"use_after_free_caught", test_use_after_free_caught},
     {"overflow", test_overflow},
     {"larger_than_memory", test_larger_than_memory},
     {"default_hook_logs", test_default_hook_logs},

@@ -44,6 +44,10 @@ CONFIGS = [
     dict(name="smp2-1G-segmented", cpus=2, mem="1G", cmdline="test=all stack=segmented halt",
          expect=[r"default mode segmented"]),
     dict(name="iso-smp2-512M", cpus=2, mem="512M", boot="cdrom"),
+    # alloc/'s debug level (alloc/debug.h): span recounts and poisoned free
+    # slots checked at every allocation and by heap_verify after each test.
+    dict(name="smp2-1G-debug", cpus=2, mem="1G", boot="debug",
+         expect=[r"alloc: debug level 1"]),
     # The harness proves it sees failures: a deliberately failing self-test
     # must turn this boot red (exit 35, "not ok ... selftest_must_fail").
     dict(name="failtest-detected", cpus=1, mem="256M", cmdline="test=quick failtest halt",
@@ -72,6 +76,8 @@ def qemu_cmd(cpus, mem, cmdline, vars_path, boot="disk", serial="stdio", debug=F
         cmd += ["-cdrom", os.path.join(BUILD, "gokernel.iso")]
     elif boot == "disk":
         cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'esp.img')},snapshot=on"]
+    elif boot == "debug":
+        cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'esp-debug.img')},snapshot=on"]
     else:
         cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'neg', boot + '.img')},snapshot=on"]
     if debug:
