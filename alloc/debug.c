@@ -3,7 +3,7 @@
  * debug level's span recount and poisoning (see debug.h).
  *
  * Everything here is off the fast paths: alloc_fatal_span runs once, the
- * rest is called only when ALLOC_DEBUG is set (the callers' #if) or from
+ * rest is called only at ALLOC_DEBUG >= 1 (debug.h's inline wrappers) or from
  * cold checks.
  */
 #include "debug.h"
@@ -37,9 +37,9 @@ void alloc_assert_locked(const struct plat_lock *l, const char *fn)
         alloc_fatal_span(0, "%s: lock 0x%lx (rank %u) not held", fn, UL((uintptr_t)l), l->rank);
 }
 
-void debug_check_span(const mspan *s, const char *where)
+void debug_check_span_slow(const mspan *s, const char *where)
 {
-    if (!ALLOC_DEBUG || s->state != mSpanInUse || !spanclass_sizeclass(s->spanclass))
+    if (s->state != mSpanInUse || !spanclass_sizeclass(s->spanclass))
         return;
     uint32_t alloc = 0;
     for (uint32_t w = 0; w < s->nwords; w++) {
@@ -55,10 +55,8 @@ void debug_check_span(const mspan *s, const char *where)
     ALLOC_CHECK(s->freeindex <= s->nelems, s, "%s: freeindex past nelems", where);
 }
 
-void debug_poison(void *p, uint64_t n)
+void debug_poison_slow(void *p, uint64_t n)
 {
-    if (!ALLOC_DEBUG)
-        return;
     uint64_t *w = p;
     for (uint64_t i = 0; i < n / 8; i++)
         w[i] = FREE_POISON;
@@ -74,10 +72,8 @@ static int64_t first_bad_word(const mspan *s, const void *v)
     return -1;
 }
 
-void debug_check_free_slot(const mspan *s, const void *v)
+void debug_check_free_slot_slow(const mspan *s, const void *v)
 {
-    if (!ALLOC_DEBUG)
-        return;
     int64_t i = first_bad_word(s, v);
     if (i >= 0)
         alloc_fatal_span(s, "use after free: word %ld of free slot 0x%lx = 0x%lx (span 0x%lx "
@@ -87,10 +83,8 @@ void debug_check_free_slot(const mspan *s, const void *v)
                          mspan_obj_index(s, (uintptr_t)v));
 }
 
-bool debug_slot_poisoned(const mspan *s, uint32_t idx, char *err, uint64_t errlen)
+bool debug_slot_poisoned_slow(const mspan *s, uint32_t idx, char *err, uint64_t errlen)
 {
-    if (!ALLOC_DEBUG)
-        return true;
     const void *v = (const void *)(s->startAddr + (uint64_t)idx * s->elemsize);
     int64_t i = first_bad_word(s, v);
     if (i < 0)

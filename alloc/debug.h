@@ -66,16 +66,38 @@ void alloc_assert_locked(const struct plat_lock *l, const char *fn);
             alloc_assert_locked((l), __func__);                         \
     } while (0)
 
-/* Recount a small span's allocation state (debug level; `where` names the
- * caller in the report).  Caller owns the span. */
-void debug_check_span(const mspan *s, const char *where);
+/* The debug level's checks, out of line in debug.c.  Callers use the
+ * inline wrappers below, which compile to nothing at level 0 (a call that
+ * returns at once would still cost ~10 instructions on the free path). */
+void debug_check_span_slow(const mspan *s, const char *where);
+void debug_poison_slow(void *p, uint64_t n);
+void debug_check_free_slot_slow(const mspan *s, const void *v);
+bool debug_slot_poisoned_slow(const mspan *s, uint32_t idx, char *err, uint64_t errlen);
 
-/* Poisoning (debug level; no-ops otherwise). */
-void debug_poison(void *p, uint64_t n);
+/* Recount a small span's allocation state (`where` names the caller in
+ * the report).  Caller owns the span. */
+static inline void debug_check_span(const mspan *s, const char *where)
+{
+    if (ALLOC_DEBUG)
+        debug_check_span_slow(s, where);
+}
+/* Fill a free slot with FREE_POISON. */
+static inline void debug_poison(void *p, uint64_t n)
+{
+    if (ALLOC_DEBUG)
+        debug_poison_slow(p, n);
+}
 /* The slot just handed out must still hold the poison in every word
  * (fatal "use after free" otherwise). */
-void debug_check_free_slot(const mspan *s, const void *v);
+static inline void debug_check_free_slot(const mspan *s, const void *v)
+{
+    if (ALLOC_DEBUG)
+        debug_check_free_slot_slow(s, v);
+}
 /* heap_verify's check of one free or pending slot: false + message. */
-bool debug_slot_poisoned(const mspan *s, uint32_t idx, char *err, uint64_t errlen);
+static inline bool debug_slot_poisoned(const mspan *s, uint32_t idx, char *err, uint64_t errlen)
+{
+    return !ALLOC_DEBUG || debug_slot_poisoned_slow(s, idx, err, errlen);
+}
 
 #endif
