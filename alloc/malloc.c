@@ -164,7 +164,7 @@ void malloc_init(void)
 #endif
     }
     for (uint32_t i = 1; i <= MAX_SMALL_SIZE / 8; i++)
-        kmalloc_spc[i] = make_spanclass(size_to_class((uint64_t)i * 8), true);
+        kmalloc_spc[i] = make_kmalloc_spanclass(size_to_class((uint64_t)i * 8));
     mheap_.ncpu = n;
 }
 
@@ -177,12 +177,13 @@ static uint64_t memory_bound(void)
     return plat_phys_free() + __atomic_load_n(&mheap_.ready_bytes, __ATOMIC_RELAXED);
 }
 
-static void *large_alloc(uint64_t size, bool noscan, bool needzero)
+/* spc: 0 / 1 (collected, scan / noscan) or KMALLOC_SPC_BASE (kmalloc). */
+static void *large_alloc(uint64_t size, spanClass spc, bool needzero)
 {
     if (size > mheap_.window_size || size > memory_bound())
         return 0; /* can never fit: do not reserve arenas for it */
     uint64_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-    mspan *s = mheap_alloc(npages, make_spanclass(0, noscan), false);
+    mspan *s = mheap_alloc(npages, spc, false);
     if (!s)
         return 0;
     s->limit = s->startAddr + size;
@@ -198,9 +199,11 @@ static void *large_alloc(uint64_t size, bool noscan, bool needzero)
 
 /* ------------------------------------------------------------ small */
 
-/* Slow path of kmalloc and the body of mallocgc for small sizes.
- * typ == NULL or pointer free → noscan. */
-static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool tiny_ok)
+/* Slow path of kmalloc (kmalloc: its own span classes) and the body of
+ * mallocgc for small sizes (typ == NULL or pointer free → noscan; tiny_ok
+ * only for mallocgc). */
+static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool tiny_ok,
+                         bool kmalloc)
 {
     bool noscan = !typ || typ->ptrdata == 0;
     mspan *s;
@@ -249,7 +252,7 @@ static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool t
     }
 
     uint8_t cls = size ? size_to_class(size) : 1;
-    spanClass spc = make_spanclass(cls, noscan);
+    spanClass spc = kmalloc ? make_kmalloc_spanclass(cls) : make_spanclass(cls, noscan);
     s = c->alloc[spc];
     v = mspan_next_free_fast(s);
     if (!v) {
@@ -277,10 +280,10 @@ void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
         return &zerobase;
     void *v;
     if (size <= MAX_SMALL_SIZE) {
-        v = small_alloc(size, typ, needzero, true);
+        v = small_alloc(size, typ, needzero, true, false);
     } else {
         bool noscan = !typ || typ->ptrdata == 0;
-        v = large_alloc(size, noscan, needzero);
+        v = large_alloc(size, make_spanclass(0, noscan), needzero);
         if (v && !noscan) {
             mspan *s = span_of((uintptr_t)v);
             heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
@@ -316,9 +319,9 @@ void *__attribute__((noinline)) kmalloc_slow(uint64_t size, bool needzero)
 {
     void *v;
     if (size <= MAX_SMALL_SIZE)
-        v = small_alloc(size, 0, needzero, false);
+        v = small_alloc(size, 0, needzero, false, true);
     else
-        v = large_alloc(size, true, needzero);
+        v = large_alloc(size, make_kmalloc_spanclass(0), needzero);
     if (!v && size > memory_bound())
         alloc_report("kmalloc: cannot allocate %lu bytes: larger than memory (%lu bytes)",
                      (unsigned long)size, (unsigned long)memory_bound());

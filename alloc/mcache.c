@@ -100,8 +100,11 @@ void mcache_release_all(mcache *c)
 uint64_t mcache_inflight_allocs(const mcache *c, int sizeclass)
 {
     uint64_t n = 0;
-    for (int noscan = 0; noscan < 2; noscan++) {
-        const mspan *s = c->alloc[make_spanclass((uint8_t)sizeclass, noscan)];
+    const spanClass spcs[3] = {make_spanclass((uint8_t)sizeclass, false),
+                               make_spanclass((uint8_t)sizeclass, true),
+                               make_kmalloc_spanclass((uint8_t)sizeclass)};
+    for (int k = 0; k < 3; k++) {
+        const mspan *s = c->alloc[spcs[k]];
         if (s != &mcache_emptyspan)
             n += (uint64_t)((int64_t)__atomic_load_n(&s->allocCount, __ATOMIC_RELAXED) -
                             __atomic_load_n(&s->allocCountBeforeCache, __ATOMIC_RELAXED));

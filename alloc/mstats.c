@@ -71,10 +71,12 @@ void read_memstats(struct memstats *o)
         const mcache *c = &mheap_.mcaches[i];
         uint64_t m = 0, f = 0;
         for (int cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
-            spanClass s0 = make_spanclass((uint8_t)cls, false), s1 = make_spanclass((uint8_t)cls, true);
-            uint64_t undo = LD(c->undoCount[s0]) + LD(c->undoCount[s1]);
+            spanClass s0 = make_spanclass((uint8_t)cls, false), s1 = make_spanclass((uint8_t)cls, true),
+                      s2 = make_kmalloc_spanclass((uint8_t)cls);
+            uint64_t undo = LD(c->undoCount[s0]) + LD(c->undoCount[s1]) + LD(c->undoCount[s2]);
             uint64_t cm = LD(c->smallAllocCount[cls]) + mcache_inflight_allocs(c, cls) + undo;
-            uint64_t cf = LD(c->smallFreeCount[s0]) + LD(c->smallFreeCount[s1]) + undo;
+            uint64_t cf = LD(c->smallFreeCount[s0]) + LD(c->smallFreeCount[s1]) +
+                          LD(c->smallFreeCount[s2]) + undo;
             o->BySize[cls].mallocs += cm;
             o->BySize[cls].frees += cf;
             m += cm;

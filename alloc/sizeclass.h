@@ -3,7 +3,8 @@
  * (alloc/sizeclasses.h, produced by alloc/mksizeclasses.c).
  *
  *   size_to_class(size)      smallest class whose objects hold `size` bytes
- *   spanClass                class << 1 | noscan (136 span classes)
+ *   spanClass                class << 1 | noscan (136 collected span classes),
+ *                            then 136 + class (68 kmalloc span classes)
  *   obj_index(off, divmul)   off / class size without a division
  *   class_tail_waste(c), class_max_waste_bp(c), class_max_waste_permille(c)
  *                            the "tail waste" / "max waste" columns of the
@@ -17,7 +18,16 @@
 
 #include "sizeclasses.h"
 
-#define NUM_SPAN_CLASSES (NUM_SIZE_CLASSES << 1)
+/* SPAN CLASSES.  0..135 are Go's: class << 1 | noscan, for memory the
+ * garbage collector owns (mallocgc, tiny blocks): marked, scanned when not
+ * noscan, swept.  136..203 are kmalloc's: 136 + class, for explicitly freed
+ * memory (kmalloc/kcalloc/krealloc): never marked, scanned or collected,
+ * swept only for kfree's pending frees.  136 (class 0) is a large kmalloc
+ * object.  Both kinds share mcache, mcentral and mheap code; only the
+ * collector tells them apart. */
+#define NUM_GC_SPAN_CLASSES (NUM_SIZE_CLASSES << 1)               /* 136 */
+#define KMALLOC_SPC_BASE NUM_GC_SPAN_CLASSES
+#define NUM_SPAN_CLASSES (NUM_GC_SPAN_CLASSES + NUM_SIZE_CLASSES) /* 204 */
 
 /* Size class for 1 <= size <= MAX_SMALL_SIZE (0 maps to class 0; larger
  * sizes are large objects and have no class). */
@@ -30,12 +40,23 @@ static inline uint8_t size_to_class(uint64_t size)
 
 typedef uint8_t spanClass;
 
+/* A collected (GC) span class. */
 static inline spanClass make_spanclass(uint8_t sizeclass, bool noscan)
 {
     return (spanClass)((sizeclass << 1) | (noscan ? 1 : 0));
 }
-static inline uint8_t spanclass_sizeclass(spanClass sc) { return (uint8_t)(sc >> 1); }
-static inline bool spanclass_noscan(spanClass sc) { return (sc & 1) != 0; }
+/* kmalloc's span class for a size class (0: large). */
+static inline spanClass make_kmalloc_spanclass(uint8_t sizeclass)
+{
+    return (spanClass)(KMALLOC_SPC_BASE + sizeclass);
+}
+static inline bool spanclass_is_kmalloc(spanClass sc) { return sc >= KMALLOC_SPC_BASE; }
+static inline uint8_t spanclass_sizeclass(spanClass sc)
+{
+    return (uint8_t)(sc >= KMALLOC_SPC_BASE ? sc - KMALLOC_SPC_BASE : sc >> 1);
+}
+/* No pointers to scan: GC noscan classes and every kmalloc class. */
+static inline bool spanclass_noscan(spanClass sc) { return sc >= KMALLOC_SPC_BASE || (sc & 1); }
 
 /* offset / size for every offset in a span of the class whose divmagic is
  * `divmul` (exact: checked exhaustively by mksizeclasses and the tests). */

@@ -304,10 +304,11 @@ static bool verify_locked(struct vstate *v, uint64_t *live_objs, uint64_t *live_
     for (int c = 1; c < NUM_SIZE_CLASSES; c++) {
         const mcentral *m0 = &mheap_.central[make_spanclass((uint8_t)c, false)];
         const mcentral *m1 = &mheap_.central[make_spanclass((uint8_t)c, true)];
-        if ((uint64_t)m0->nspans + m1->nspans != nspans[c])
-            return fail(v, 0, "class %d: mcentral nspans %u + %u != walked %lu", c, m0->nspans,
-                        m1->nspans, UL(nspans[c]));
-        if (m0->nslack > m0->nspans || m1->nslack > m1->nspans)
+        const mcentral *m2 = &mheap_.central[make_kmalloc_spanclass((uint8_t)c)];
+        if ((uint64_t)m0->nspans + m1->nspans + m2->nspans != nspans[c])
+            return fail(v, 0, "class %d: mcentral nspans %u + %u + %u != walked %lu", c,
+                        m0->nspans, m1->nspans, m2->nspans, UL(nspans[c]));
+        if (m0->nslack > m0->nspans || m1->nslack > m1->nspans || m2->nslack > m2->nspans)
             return fail(v, 0, "class %d: mcentral nslack > nspans", c);
     }
     uint64_t total = pagealloc_total_pages(&mheap_.pages);

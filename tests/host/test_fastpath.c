@@ -171,19 +171,24 @@ static void test_remote_free_is_pending(void)
     CHECK_NO_HOOK();
 }
 
-/* A span that holds tiny blocks closes the gate: kmalloc(16) objects in it
- * are still freed (checked path), tiny blocks still refused. */
+/* A span that holds tiny blocks closes the gate: 16-byte mallocgc objects
+ * in it are still freed (checked path), tiny blocks still refused.
+ * kmalloc(16) has its own span class and never shares a span with them. */
 static void test_tiny_closes_gate(void)
 {
     hook_reset();
     host_set_cpu(0);
     quiesce();
     static const gotype u8 = {1, 0, 0, "uint8"};
-    void *t = mallocgc(1, &u8, true); /* tiny block in the class-2 noscan span */
-    void *k = kmalloc(16);            /* same span class */
-    REQUIRE(t && k);
+    void *t = mallocgc(1, &u8, true);  /* tiny block in the class-2 noscan span */
+    void *k = mallocgc(16, NULL, true); /* same span class, not tiny */
+    void *km = kmalloc(16);
+    REQUIRE(t && k && km);
     mspan *s = span_at(k);
     CHECK(s == span_at(t) && s->freeLimit == 0);
+    CHECK(span_at(km) != s && spanclass_is_kmalloc(span_at(km)->spanclass) &&
+          span_at(km)->freeLimit != 0);
+    kfree(km);
     struct memstats a = stats_now();
     kfree(k);
     CHECK(stats_now().Frees == a.Frees + 1);

@@ -35,7 +35,8 @@ static void test_constants(void)
     CHECK(TINY_SIZE == 16);
     CHECK(TINY_SIZE_CLASS == 2);
     CHECK(class_to_size[TINY_SIZE_CLASS] == TINY_SIZE);
-    CHECK(NUM_SPAN_CLASSES == 136);
+    CHECK(NUM_GC_SPAN_CLASSES == 136);
+    CHECK(NUM_SPAN_CLASSES == 204);
     CHECK(class_to_size[NUM_SIZE_CLASSES - 1] == MAX_SMALL_SIZE);
     CHECK(sizeof size_to_class8 == SMALL_SIZE_MAX / SMALL_SIZE_DIV + 1);
     CHECK(sizeof size_to_class128 == (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV + 1);
@@ -147,7 +148,16 @@ static void test_spanclass(void)
             CHECK(sc < NUM_SPAN_CLASSES);
             CHECK(spanclass_sizeclass(sc) == c);
             CHECK(spanclass_noscan(sc) == (ns != 0));
+            CHECK(!spanclass_is_kmalloc(sc));
         }
+    /* kmalloc's own classes: 136 + class, pointer free, distinct from all
+     * collected classes */
+    for (int c = 0; c < NUM_SIZE_CLASSES; c++) {
+        spanClass sc = make_kmalloc_spanclass((uint8_t)c);
+        CHECK(sc == KMALLOC_SPC_BASE + c && sc < NUM_SPAN_CLASSES);
+        CHECK(spanclass_is_kmalloc(sc) && spanclass_noscan(sc));
+        CHECK(spanclass_sizeclass(sc) == c);
+    }
 }
 
 /* The lookup tables themselves: every entry is the smallest class holding
