@@ -102,7 +102,7 @@ static uint64_t zerobase; /* mallocgc(0) */
  * because every class size is a multiple of 8. */
 uint8_t kmalloc_spc[MAX_SMALL_SIZE / 8 + 1];
 static alloc_error_hook_t error_hook;
-static uint64_t undone_frees[NUM_SIZE_CLASSES]; /* atomic */
+static uint64_t undone_frees[NUM_SPAN_CLASSES]; /* atomic, by span class */
 
 /* ------------------------------------------------------------ reporting */
 
@@ -136,12 +136,12 @@ alloc_error_hook_t alloc_set_error_hook(alloc_error_hook_t hook)
 
 void alloc_undo_frees(const mspan *s, uint32_t n)
 {
-    __atomic_fetch_add(&undone_frees[spanclass_sizeclass(s->spanclass)], n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&undone_frees[s->spanclass], n, __ATOMIC_RELAXED);
 }
 
-uint64_t alloc_undone_frees(int sizeclass)
+uint64_t alloc_undone_frees(spanClass spc)
 {
-    return __atomic_load_n(&undone_frees[sizeclass], __ATOMIC_RELAXED);
+    return __atomic_load_n(&undone_frees[spc], __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------ init */
@@ -191,8 +191,8 @@ static void *large_alloc(uint64_t size, spanClass spc, bool needzero)
         __builtin_memset((void *)s->startAddr, 0, size);
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
-    c->largeAllocCount++;
-    c->largeAlloc += npages * PAGE_SIZE;
+    c->largeAllocCount[spanclass_is_kmalloc(spc)]++;
+    c->largeAlloc[spanclass_is_kmalloc(spc)] += npages * PAGE_SIZE;
     plat_unpin(tok);
     return (void *)s->startAddr;
 }
@@ -448,12 +448,13 @@ static void kfree_large(uintptr_t x)
         return;
     }
     uint64_t bytes = s->npages * PAGE_SIZE;
+    int kind = spanclass_is_kmalloc(s->spanclass);
     mheap_free_span_locked(s);
     plat_unlock(&mheap_.lock);
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
-    c->largeFreeCount++;
-    c->largeFree += bytes;
+    c->largeFreeCount[kind]++;
+    c->largeFree[kind] += bytes;
     plat_unpin(tok);
 }
 

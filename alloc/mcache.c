@@ -54,7 +54,7 @@ static void uncache(mcache *c, spanClass spc)
     mspan *s = c->alloc[spc];
     if (s == &mcache_emptyspan)
         return;
-    c->smallAllocCount[spanclass_sizeclass(spc)] +=
+    c->smallAllocCount[spc] +=
         (uint64_t)((int64_t)s->allocCount - s->allocCountBeforeCache);
     c->alloc[spc] = &mcache_emptyspan;
     c->spansReturned++;
@@ -97,17 +97,11 @@ void mcache_release_all(mcache *c)
     c->tinyoffset = 0;
 }
 
-uint64_t mcache_inflight_allocs(const mcache *c, int sizeclass)
+uint64_t mcache_inflight_allocs(const mcache *c, spanClass spc)
 {
-    uint64_t n = 0;
-    const spanClass spcs[3] = {make_spanclass((uint8_t)sizeclass, false),
-                               make_spanclass((uint8_t)sizeclass, true),
-                               make_kmalloc_spanclass((uint8_t)sizeclass)};
-    for (int k = 0; k < 3; k++) {
-        const mspan *s = c->alloc[spcs[k]];
-        if (s != &mcache_emptyspan)
-            n += (uint64_t)((int64_t)__atomic_load_n(&s->allocCount, __ATOMIC_RELAXED) -
-                            __atomic_load_n(&s->allocCountBeforeCache, __ATOMIC_RELAXED));
-    }
-    return n;
+    const mspan *s = c->alloc[spc];
+    if (s == &mcache_emptyspan)
+        return 0;
+    return (uint64_t)((int64_t)__atomic_load_n(&s->allocCount, __ATOMIC_RELAXED) -
+                      __atomic_load_n(&s->allocCountBeforeCache, __ATOMIC_RELAXED));
 }

@@ -22,15 +22,17 @@ typedef struct mcache {
     uint64_t tinyoffset;
     uint64_t tinyAllocs; /* tiny objects packed into an existing block */
 
-    /* Counters (written by the owner only). */
-    uint64_t smallAllocCount[NUM_SIZE_CLASSES]; /* objects taken from uncached spans */
+    /* Counters (written by the owner only), by span class where they can
+     * be, so that collected and kmalloc memory are counted apart. */
+    uint64_t smallAllocCount[NUM_SPAN_CLASSES]; /* objects taken from uncached spans */
     uint64_t smallFreeCount[NUM_SPAN_CLASSES];  /* pending kfrees on this CPU, by span
                                                    class (no shift on the fast path) */
     uint64_t undoCount[NUM_SPAN_CLASSES];       /* owner undos (kfree step 4): each is a
                                                    malloc the span's allocCount no longer
                                                    shows and a free, by span class */
-    uint64_t largeAlloc, largeAllocCount;       /* bytes (whole pages), objects */
-    uint64_t largeFree, largeFreeCount;
+    /* large objects by kind: [0] collected (mallocgc), [1] kmalloc */
+    uint64_t largeAlloc[2], largeAllocCount[2]; /* bytes (whole pages), objects */
+    uint64_t largeFree[2], largeFreeCount[2];
     uint64_t refills;        /* spans taken from mcentral */
     uint64_t spansReturned;  /* spans handed back to mcentral (uncache) */
     uint64_t remoteFrees;    /* kfree into a span another CPU has cached */
@@ -51,7 +53,8 @@ void *mcache_next_free(mcache *c, spanClass spc, mspan **sp);
 /* Give every cached span back to mcentral and drop the tiny block (Go's
  * releaseAll).  Caller pinned on c's CPU, or the system is quiescent. */
 void mcache_release_all(mcache *c);
-/* Objects handed out from cached spans not yet added to smallAllocCount. */
-uint64_t mcache_inflight_allocs(const mcache *c, int sizeclass);
+/* Objects handed out from c's cached span of class spc that are not yet in
+ * smallAllocCount. */
+uint64_t mcache_inflight_allocs(const mcache *c, spanClass spc);
 
 #endif

@@ -34,7 +34,7 @@
 #include "mstats.h"
 #include "persistent.h"
 
-uint64_t alloc_undone_frees(int sizeclass); /* malloc.c */
+uint64_t alloc_undone_frees(spanClass spc); /* malloc.c */
 
 void read_memstats_heap(struct memstats *o)
 {
@@ -62,47 +62,76 @@ void read_memstats_heap(struct memstats *o)
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* One CPU's small-object counts of span class spc: mallocs and frees. */
+static void small_counts(const mcache *c, spanClass spc, uint64_t *m, uint64_t *f)
+{
+    uint64_t undo = LD(c->undoCount[spc]);
+    *m = LD(c->smallAllocCount[spc]) + mcache_inflight_allocs(c, spc) + undo;
+    *f = LD(c->smallFreeCount[spc]) + undo;
+}
+
+/* Per-CPU counters into o (BySize mallocs/frees, large and tiny, per CPU,
+ * kmalloc's share). */
+static void read_cpu_counters(struct memstats *o, uint32_t i)
+{
+    const mcache *c = &mheap_.mcaches[i];
+    uint64_t m = 0, f = 0;
+    for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
+        uint8_t cls = spanclass_sizeclass((spanClass)spc);
+        if (!cls)
+            continue;
+        uint64_t cm, cf;
+        small_counts(c, (spanClass)spc, &cm, &cf);
+        o->BySize[cls].mallocs += cm;
+        o->BySize[cls].frees += cf;
+        if (spanclass_is_kmalloc((spanClass)spc)) {
+            o->KmallocObjects += cm - cf;
+            o->KmallocInuse += (cm - cf) * class_to_size[cls];
+        }
+        m += cm;
+        f += cf;
+    }
+    uint64_t tiny = LD(c->tinyAllocs);
+    o->TinyAllocs += tiny;
+    uint64_t la = LD(c->largeAllocCount[0]) + LD(c->largeAllocCount[1]);
+    uint64_t lf = LD(c->largeFreeCount[0]) + LD(c->largeFreeCount[1]);
+    o->LargeAllocs += la;
+    o->LargeFrees += lf;
+    o->LargeAllocBytes += LD(c->largeAlloc[0]) + LD(c->largeAlloc[1]);
+    o->LargeFreeBytes += LD(c->largeFree[0]) + LD(c->largeFree[1]);
+    o->KmallocObjects += LD(c->largeAllocCount[1]) - LD(c->largeFreeCount[1]);
+    o->KmallocInuse += LD(c->largeAlloc[1]) - LD(c->largeFree[1]);
+    o->PerCPU[i].mallocs = m + tiny + la;
+    /* tiny objects count as freed at once (Go's rule for Frees), so that
+     * the per-CPU mallocs - frees add up to HeapObjects too */
+    o->PerCPU[i].frees = f + tiny + lf;
+    o->PerCPU[i].refills = LD(c->refills);
+    o->PerCPU[i].remote_frees = LD(c->remoteFrees);
+    o->PerCPU[i].spans_returned = LD(c->spansReturned);
+    o->PerCPU[i].sweeps_in_place = LD(c->sweepsInPlace);
+}
+
 void read_memstats(struct memstats *o)
 {
     __builtin_memset(o, 0, sizeof *o);
     read_memstats_heap(o);
     o->ncpu = mheap_.ncpu;
-    for (uint32_t i = 0; i < mheap_.ncpu; i++) {
-        const mcache *c = &mheap_.mcaches[i];
-        uint64_t m = 0, f = 0;
-        for (int cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
-            spanClass s0 = make_spanclass((uint8_t)cls, false), s1 = make_spanclass((uint8_t)cls, true),
-                      s2 = make_kmalloc_spanclass((uint8_t)cls);
-            uint64_t undo = LD(c->undoCount[s0]) + LD(c->undoCount[s1]) + LD(c->undoCount[s2]);
-            uint64_t cm = LD(c->smallAllocCount[cls]) + mcache_inflight_allocs(c, cls) + undo;
-            uint64_t cf = LD(c->smallFreeCount[s0]) + LD(c->smallFreeCount[s1]) +
-                          LD(c->smallFreeCount[s2]) + undo;
-            o->BySize[cls].mallocs += cm;
-            o->BySize[cls].frees += cf;
-            m += cm;
-            f += cf;
-        }
-        uint64_t tiny = LD(c->tinyAllocs);
-        o->TinyAllocs += tiny;
-        o->LargeAllocs += LD(c->largeAllocCount);
-        o->LargeFrees += LD(c->largeFreeCount);
-        o->LargeAllocBytes += LD(c->largeAlloc);
-        o->LargeFreeBytes += LD(c->largeFree);
-        o->PerCPU[i].mallocs = m + tiny + LD(c->largeAllocCount);
-        /* tiny objects count as freed at once (Go's rule for Frees), so that
-         * the per-CPU mallocs - frees add up to HeapObjects too */
-        o->PerCPU[i].frees = f + tiny + LD(c->largeFreeCount);
-        o->PerCPU[i].refills = LD(c->refills);
-        o->PerCPU[i].remote_frees = LD(c->remoteFrees);
-        o->PerCPU[i].spans_returned = LD(c->spansReturned);
-        o->PerCPU[i].sweeps_in_place = LD(c->sweepsInPlace);
-    }
+    for (uint32_t i = 0; i < mheap_.ncpu; i++)
+        read_cpu_counters(o, i);
     o->BySize[0].mallocs = o->LargeAllocs;
     o->BySize[0].frees = o->LargeFrees;
+    for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
+        uint8_t cls = spanclass_sizeclass((spanClass)spc);
+        uint64_t undone = alloc_undone_frees((spanClass)spc);
+        o->BySize[cls].frees -= undone;
+        if (spanclass_is_kmalloc((spanClass)spc)) {
+            o->KmallocObjects += undone;
+            o->KmallocInuse += undone * class_to_size[cls];
+        }
+    }
     for (int cls = 0; cls < NUM_SIZE_CLASSES; cls++) {
         o->BySize[cls].size = class_to_size[cls];
         if (cls) {
-            o->BySize[cls].frees -= alloc_undone_frees(cls);
             o->Mallocs += o->BySize[cls].mallocs;
             o->Frees += o->BySize[cls].frees;
             o->HeapAlloc += (o->BySize[cls].mallocs - o->BySize[cls].frees) * class_to_size[cls];
@@ -145,6 +174,8 @@ void memstats_print_table(memstats_emit_t emit)
     for (unsigned i = 0; i < sizeof bytes / sizeof bytes[0]; i++)
         emitf(emit, "  %-14s %14lu B %10lu KiB", names[i], UL(bytes[i]), UL(bytes[i] >> 10));
     emitf(emit, "  %-14s %14lu", "HeapObjects", UL(st.HeapObjects));
+    emitf(emit, "  %-14s %14lu B %10lu KiB  (%lu objects: kmalloc's share of HeapAlloc)",
+          "KmallocInuse", UL(st.KmallocInuse), UL(st.KmallocInuse >> 10), UL(st.KmallocObjects));
     emitf(emit, "  %-14s %14lu", "Mallocs", UL(st.Mallocs));
     emitf(emit, "  %-14s %14lu", "Frees", UL(st.Frees));
     emitf(emit, "  %-14s %14lu", "TinyAllocs", UL(st.TinyAllocs));
@@ -185,7 +216,7 @@ void memstats_print_facts(memstats_emit_t emit)
     FACT(HeapObjects); FACT(Mallocs); FACT(Frees); FACT(TotalAlloc); FACT(StackInuse);
     FACT(StackSys); FACT(MSpanSys); FACT(GCBitsSys); FACT(OtherSys); FACT(TinyAllocs);
     FACT(LargeAllocs); FACT(LargeFrees); FACT(LargeAllocBytes); FACT(LargeFreeBytes);
-    FACT(LargeObjects); FACT(Arenas); FACT(Reserved); FACT(Prepared); FACT(Ready);
+    FACT(LargeObjects); FACT(KmallocInuse); FACT(KmallocObjects); FACT(Arenas); FACT(Reserved); FACT(Prepared); FACT(Ready);
     FACT(MetaReady);
 #undef FACT
     for (int c = 0; c < NUM_SIZE_CLASSES; c++)

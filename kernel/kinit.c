@@ -7,15 +7,63 @@
 #include "../alloc/malloc.h"
 #include "../alloc/mstats.h"
 #include "../alloc/stack.h"
+#include "fmt.h"
+#include "frame.h"
 #include "kernel.h"
+#include "paging.h"
 #include "ktest.h"
 #include "shell.h"
 #include "smp.h"
+#include "stackbench.h"
 #include "task.h"
 
 __attribute__((weak)) void smp_init(void) {}
 
-static int verify_after_test(char *err, uint64_t n) { return heap_verify(err, n); }
+/* PER-TEST LEAK CHECK (xv6's countfree idea, extended to the heap): what a
+ * self-test leaves behind is a failure naming it.  Compared before and
+ * after each test:
+ *   - live kmalloc objects (KmallocObjects: explicitly freed memory must
+ *     be freed; collected memory is the collector's business);
+ *   - stacks handed out (StackInuse of the stack allocator, not its caches);
+ *   - frames in use that no allocator accounts for: used frames minus the
+ *     heap's Ready bytes, persistentalloc's bytes and page-table pages (a
+ *     frame_alloc without frame_free, a map without unmap).
+ * Caches may grow and shrink freely between the two snapshots. */
+struct leak_snapshot {
+    uint64_t kmalloc_objects, stack_inuse, other_frames;
+};
+static struct leak_snapshot leak_before;
+
+static void leak_take(struct leak_snapshot *s)
+{
+    struct memstats m;
+    read_memstats(&m);
+    struct stackstats ss;
+    read_stackstats(&ss);
+    s->kmalloc_objects = m.KmallocObjects;
+    s->stack_inuse = ss.inuse_bytes;
+    s->other_frames = (frame_total() - frame_free_count()) - m.Ready / FRAME_SIZE -
+                      m.MetaReady / FRAME_SIZE - paging_table_pages();
+}
+
+void kinit_leak_snapshot(void) { leak_take(&leak_before); }
+
+int kinit_leak_check(char *err, uint64_t n)
+{
+    struct leak_snapshot a;
+    leak_take(&a);
+    const struct leak_snapshot *b = &leak_before;
+    if (a.kmalloc_objects != b->kmalloc_objects || a.stack_inuse != b->stack_inuse ||
+        a.other_frames != b->other_frames) {
+        ksnprintf(err, n, "leak: kmalloc objects %lu -> %lu, stacks in use %lu -> %lu B, "
+                  "unaccounted frames %lu -> %lu", b->kmalloc_objects, a.kmalloc_objects,
+                  b->stack_inuse, a.stack_inuse, b->other_frames, a.other_frames);
+        return 0;
+    }
+    return 1;
+}
+
+static int after_test(char *err, uint64_t n) { return heap_verify(err, n) && kinit_leak_check(err, n); }
 
 static void emit_line(const char *line) { kprintf("%s\n", line); }
 
@@ -56,7 +104,7 @@ void kinit_late(void)
     smp_init();
     uint64_t t0 = nanotime();
     malloc_init();
-    ktest_set_after_each(verify_after_test);
+    ktest_set_hooks(kinit_leak_snapshot, after_test);
     task_init();
     if (kernel_cmdline.stack_segmented)
         task_default_mode = TASK_STACK_SEGMENTED;
@@ -72,8 +120,6 @@ void kinit_late(void)
                 ALLOC_DEBUG);
 }
 
-void hot_split_bench(uint64_t calls);
-void stack_growth_bench(void);
 void alloc_bench_run(int which); /* bench.c */
 
 void kinit_after_tests(const struct cmdline *c)

@@ -55,9 +55,11 @@ _Noreturn void ktest_abort(void);
 
 /* Runs the tests the command line selects; returns the number failed. */
 int ktest_run(const struct cmdline *c);
-/* Runs one phase check after every test (set by the heap: heap_verify). */
+/* A hook before every test and a check after it (kinit.c: the leak
+ * check's snapshot; heap_verify and the leak check).  The check fails the
+ * test with its message. */
 typedef int (*ktest_check_fn)(char *err, uint64_t n);
-void ktest_set_after_each(ktest_check_fn fn);
+void ktest_set_hooks(void (*before)(void), ktest_check_fn after);
 /* Totals of every ktest_run so far (the shell can run tests again). */
 int ktest_total_failed(void);
 

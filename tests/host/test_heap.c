@@ -421,6 +421,33 @@ static const char *find_line(const char *prefix)
 }
 
 /* Statistics follow what the test did; printers produce their formats. */
+/* kmalloc's share is counted apart from collected memory: KmallocObjects /
+ * KmallocInuse move with kmalloc and kfree only (small and large), not with
+ * mallocgc. */
+static void test_kmalloc_share_counted(void)
+{
+    hook_reset();
+    struct memstats a = stats_now();
+    void *k[3] = {kmalloc(100), kmalloc(5000), kmalloc(100000)};
+    void *g[2] = {mallocgc(100, NULL, true), mallocgc(100000, NULL, true)};
+    REQUIRE(k[0] && k[1] && k[2] && g[0] && g[1]);
+    struct memstats b = stats_now();
+    uint64_t kbytes = ksize(k[0]) + ksize(k[1]) + ksize(k[2]);
+    CHECKF(b.KmallocObjects - a.KmallocObjects == 3, "KmallocObjects +%lu, want +3",
+           (unsigned long)(b.KmallocObjects - a.KmallocObjects));
+    CHECKF(b.KmallocInuse - a.KmallocInuse == kbytes, "KmallocInuse +%lu, want +%lu",
+           (unsigned long)(b.KmallocInuse - a.KmallocInuse), (unsigned long)kbytes);
+    CHECK(b.HeapObjects - a.HeapObjects == 5);
+    for (int i = 0; i < 3; i++)
+        kfree(k[i]);
+    for (int i = 0; i < 2; i++)
+        kfree(g[i]);
+    struct memstats c = stats_now();
+    CHECK(c.KmallocObjects == a.KmallocObjects && c.KmallocInuse == a.KmallocInuse);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
 static void test_stats_match(void)
 {
     hook_reset();
@@ -737,6 +764,7 @@ static const struct tap_test tests[] = {
     {"mallocgc_oom_panics", test_mallocgc_oom_panics},
     {"random_mix", test_random_mix},
     {"stats_match", test_stats_match},
+    {"kmalloc_share_counted", test_kmalloc_share_counted},
     {"heap_bits", test_heap_bits},
     {"krealloc", test_krealloc},
     {"cross_cpu_free", test_cross_cpu_free},

@@ -5,6 +5,8 @@
 #include "fmt.h"
 #include "frame.h"
 #include "kernel.h"
+#include "../../alloc/malloc.h"
+#include "../../alloc/stack.h"
 #include "kinit.h"
 #include "ktest.h"
 #include "paging.h"
@@ -221,6 +223,30 @@ KTEST(memmap_excludes_kernel_and_bootinfo, KTEST_QUICK)
         }
     }
     KCHECK(virt_to_phys(bi->kernel_virt) == bi->kernel_phys);
+}
+
+/* The per-test leak check catches what a test leaves behind: a kmalloc
+ * object, a frame, a stack — each alone — and is quiet once they are
+ * given back. */
+KTEST(leak_check_catches_leaks, KTEST_QUICK)
+{
+    char err[200];
+    kinit_leak_snapshot();
+    void *obj = kmalloc(40);
+    KREQUIRE(obj);
+    KCHECK(!kinit_leak_check(err, sizeof err));
+    KCHECKF(__builtin_strstr(err, "leak: kmalloc objects") != 0, "message: %s", err);
+    kfree(obj);
+    KCHECK(kinit_leak_check(err, sizeof err));
+    uint64_t f = frame_alloc();
+    KREQUIRE(f);
+    KCHECK(!kinit_leak_check(err, sizeof err));
+    frame_free(f);
+    void *stk = stackalloc(4096);
+    KREQUIRE(stk);
+    KCHECK(!kinit_leak_check(err, sizeof err));
+    stackfree(stk, 4096);
+    KCHECKF(kinit_leak_check(err, sizeof err), "after giving everything back: %s", err);
 }
 
 /* Proves the harness notices a failure: registered only with `failtest`. */

@@ -1,9 +1,11 @@
 /*
- * runner.c — runs the self-tests registered in .ktests and prints TAP.
+ * ktest.c — runs the self-tests registered in .ktests and prints TAP.
+ * The tests themselves live in tests/kernel/.
  *
- * For each selected test: (1) arm a kjmp_buf so KREQUIRE can end the test,
- * (2) run it, (3) run the after-each check (heap_verify once the heap is
- * up), (4) print ok / not ok with the first reason.  A panic during a test
+ * For each selected test: (1) the before-each hook (the leak check's
+ * snapshot), (2) arm a kjmp_buf so KREQUIRE can end the test, (3) run it,
+ * (4) the after-each check (heap_verify and the leak check, once the heap
+ * is up), (5) print ok / not ok with the first reason.  A panic during a test
  * comes back through ktest_on_panic, which reports that test as failed and
  * prints the summary before QEMU is ended with the fail code.
  */
@@ -19,8 +21,13 @@ static int cur_num, cur_failed, run_passed, run_failed, total_failed;
 static char reason[200];
 static kjmp_buf jmp;
 static ktest_check_fn after_each;
+static void (*before_each)(void);
 
-void ktest_set_after_each(ktest_check_fn fn) { after_each = fn; }
+void ktest_set_hooks(void (*before)(void), ktest_check_fn after)
+{
+    before_each = before;
+    after_each = after;
+}
 int ktest_total_failed(void) { return total_failed; }
 
 void ktest_fail(const char *file, int line, const char *fmt, ...)
@@ -61,6 +68,8 @@ static void run_one(const struct ktest *t)
     cur_num++;
     cur_failed = 0;
     reason[0] = 0;
+    if (before_each)
+        before_each();
     uint64_t t0 = nanotime();
     if (kjmp_set(&jmp) == 0)
         t->fn();
