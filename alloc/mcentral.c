@@ -188,82 +188,106 @@ static bool grow_for_slack(const mcentral *c, const mspan *s)
            (uint32_t)__atomic_load_n(&s->pendingCount, __ATOMIC_RELAXED) < want;
 }
 
-mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
+/* Step 1: a partial swept span (swept again if frees are pending on it). */
+static mspan *take_partial_swept_locked(mcentral *c, uint32_t sg)
 {
-    mspan *s;
-    bool may_slack = true;
-    plat_lock(&c->lock);
-retry:;
-    uint32_t sg = mheap_.sweepgen;
-    int budget = SPAN_BUDGET;
+    mspan *s = list_pop(partial_swept(c, sg));
+    if (s && __atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) != 0)
+        mspan_sweep_bits(s);
+    return s;
+}
 
-    /* 1. partial swept */
-    if ((s = list_pop(partial_swept(c, sg))) != 0) {
-        if (__atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) != 0)
-            mspan_sweep_bits(s);
-        goto havespan;
+/* Step 2: the oldest partial unswept span, claimed and swept. */
+static mspan *take_partial_unswept_locked(mcentral *c, uint32_t sg)
+{
+    mspan *s = list_pop_oldest(partial_unswept(c, sg));
+    if (!s)
+        return 0;
+    if (!try_acquire(s, sg)) { /* someone else owns it: not possible under c->lock */
+        list_push(partial_unswept(c, sg), s);
+        return 0;
     }
-    /* 2. partial unswept: sweep and use */
-    for (; budget >= 0; budget--) {
-        s = list_pop_oldest(partial_unswept(c, sg));
+    mspan_sweep_bits(s);
+    return s;
+}
+
+/* Step 3: sweep the oldest full unswept spans until one has a free slot
+ * (those that stay full go to full swept), unless pacing says grow
+ * (*slack = true).  Bounded by a budget, as in Go. */
+static mspan *take_full_unswept_locked(mcentral *c, uint32_t sg, bool may_slack, bool *slack)
+{
+    for (int budget = SPAN_BUDGET; budget >= 0; budget--) {
+        mspan *s = full_unswept(c, sg)->last;
         if (!s)
-            break;
-        if (try_acquire(s, sg)) {
-            mspan_sweep_bits(s);
-            goto havespan;
-        }
-        list_push(partial_unswept(c, sg), s); /* someone else owns it: not possible here */
-        break;
-    }
-    /* 3. full unswept: sweep; use it if that freed something */
-    bool slack = false;
-    for (; budget >= 0; budget--) {
-        s = full_unswept(c, sg)->last;
-        if (!s)
-            break;
+            return 0;
         if (may_slack && grow_for_slack(c, s)) {
-            slack = true;
-            break;
+            *slack = true;
+            return 0;
         }
         list_remove(full_unswept(c, sg), s);
         if (!try_acquire(s, sg)) {
             list_push(full_unswept(c, sg), s);
-            break;
+            return 0;
         }
         mspan_sweep_bits(s);
         if (s->allocCount < s->nelems)
-            goto havespan;
+            return s;
         __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
         list_push(full_swept(c, sg), s);
     }
-    plat_unlock(&c->lock);
+    return 0;
+}
 
-    /* 4. grow */
-    s = mheap_alloc(class_to_allocnpages[spanclass_sizeclass(c->spanclass)], c->spanclass, false);
-    plat_lock(&c->lock);
-    sg = mheap_.sweepgen;
-    if (!s) {
-        if (!slack) {
-            plat_unlock(&c->lock);
-            return 0;
-        }
-        /* out of memory while growing for slack: steps 1-3 again, sweeping */
-        may_slack = false;
-        goto retry;
-    }
-    c->nspans++;
-    c->nslack += slack;
+/* Steps 1-3 under c->lock. */
+static mspan *take_existing_locked(mcentral *c, uint32_t sg, bool may_slack, bool *slack)
+{
+    mspan *s = take_partial_swept_locked(c, sg);
+    if (!s)
+        s = take_partial_unswept_locked(c, sg);
+    if (!s)
+        s = take_full_unswept_locked(c, sg, may_slack, slack);
+    return s;
+}
 
-havespan:
+/* The span becomes CPU cpu's: swept-and-cached sweepgen, owner tag, stats
+ * base, allocCache positioned at freeindex. */
+static void give_to_cache_locked(mspan *s, uint32_t sg, uint32_t cpu)
+{
     ALLOC_CHECK(s->allocCount < s->nelems && s->freeindex < s->nelems, s,
                 "mcentral_cache_span: span has no free objects");
     debug_check_span(s, "cache");
     __atomic_store_n(&s->sweepgen, sg + 3, __ATOMIC_RELEASE);
     __atomic_store_n(&s->cachedBy, (int32_t)cpu + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&s->allocCountBeforeCache, (int64_t)s->allocCount, __ATOMIC_RELAXED);
-    /* Position allocCache at freeindex. */
     mspan_refill_alloc_cache(s, s->freeindex / 64);
     s->allocCache >>= s->freeindex % 64;
+}
+
+mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
+{
+    bool slack = false;
+    plat_lock(&c->lock);
+    mspan *s = take_existing_locked(c, mheap_.sweepgen, true, &slack);
+    if (!s) {
+        /* 4. grow */
+        plat_unlock(&c->lock);
+        s = mheap_alloc(class_to_allocnpages[spanclass_sizeclass(c->spanclass)], c->spanclass,
+                        false);
+        plat_lock(&c->lock);
+        if (s) {
+            c->nspans++;
+            c->nslack += slack;
+        } else if (slack) {
+            /* out of memory while growing for slack: sweep after all */
+            bool unused = false;
+            s = take_existing_locked(c, mheap_.sweepgen, false, &unused);
+        }
+        if (!s) {
+            plat_unlock(&c->lock);
+            return 0;
+        }
+    }
+    give_to_cache_locked(s, mheap_.sweepgen, cpu);
     plat_unlock(&c->lock);
     return s;
 }

@@ -218,6 +218,86 @@ static void page_in_use_locked(uintptr_t base, bool set)
         ha->pageInUse[pg / 8] &= (uint8_t)~(1u << (pg % 8));
 }
 
+/* Step 5, small span: geometry and its bitmaps (nmaps bitmaps of nwords
+ * words at bits: allocBits, gcmarkBits, pendingFree, tinyBits). */
+static void init_small(mspan *t, uint8_t cls, uint64_t *bits, uint32_t nmaps)
+{
+    t->elemsize = class_to_size[cls];
+    t->nelems = (uint32_t)((t->npages * PAGE_SIZE) / t->elemsize);
+    t->nwords = (t->nelems + 63) / 64;
+    t->divMul = class_to_divmagic[cls];
+    t->limit = t->startAddr + (uint64_t)t->nelems * t->elemsize;
+    t->allocBits = bits;
+    t->gcmarkBits = bits + t->nwords;
+    t->pendingFree = bits + 2 * t->nwords;
+    t->tinyBits = nmaps == 4 ? bits + 3 * t->nwords : 0;
+    t->freeLimit = t->limit - t->startAddr; /* kfree fast path admitted */
+    t->allocCache = ~0ull;
+    t->state = mSpanInUse;
+    mheap_.inuse_pages += t->npages;
+    if (ALLOC_DEBUG) { /* every free slot holds the poison */
+        debug_poison((void *)t->startAddr, (uint64_t)t->nelems * t->elemsize);
+        t->needzero = 1;
+    }
+}
+
+/* Step 5, large span: one object, allocated. */
+static void init_large(mspan *t)
+{
+    t->elemsize = t->npages * PAGE_SIZE;
+    t->nelems = 1;
+    t->freeindex = 1;
+    t->allocCount = 1;
+    t->limit = t->startAddr + t->npages * PAGE_SIZE;
+    t->state = mSpanInUse;
+    mheap_.inuse_pages += t->npages;
+    mheap_.large_live++;
+}
+
+/* Step 5, manual span (stacks): pages only. */
+static void init_manual(mspan *t)
+{
+    t->state = mSpanManual;
+    t->elemsize = t->npages * PAGE_SIZE;
+    t->limit = t->startAddr + t->npages * PAGE_SIZE;
+    mheap_.manual_pages += t->npages;
+}
+
+/* Steps 4 (struct) and 5 (bitmaps): an mspan and the bitmap words a small
+ * span of class cls needs, or NULL with nothing taken. */
+static mspan *take_span_struct_locked(uint64_t npages, spanClass spc, uint8_t cls, bool manual,
+                                      uint64_t **bits, uint32_t *nmaps)
+{
+    mspan *s = fixalloc_alloc(&mheap_.spanalloc);
+    *bits = 0;
+    *nmaps = 0;
+    if (s && !manual && cls != 0) {
+        uint32_t nwords = ((uint32_t)((npages * PAGE_SIZE) / class_to_size[cls]) + 63) / 64;
+        *nmaps = spc == make_spanclass(TINY_SIZE_CLASS, true) ? 4 : 3;
+        *bits = gcbits_alloc_locked(nwords * *nmaps);
+        if (!*bits) {
+            fixalloc_free(&mheap_.spanalloc, s);
+            return 0;
+        }
+    }
+    return s;
+}
+
+/* Step 6: every field first, the state last (release), then the page map. */
+static void publish_locked(mspan *s, mspan *t)
+{
+    uint8_t state = t->state;
+    t->state = mSpanDead;
+    t->verifyMark = s->verifyMark;
+    *s = *t;
+    __atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
+    if (state == mSpanInUse)
+        mheap_.nspans[spanclass_sizeclass(s->spanclass)]++;
+    set_spans_locked(s->startAddr, s->npages, s);
+    if (state == mSpanInUse)
+        page_in_use_locked(s->startAddr, true);
+}
+
 mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
 {
     if (npages == 0)
@@ -225,23 +305,12 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
     uint8_t cls = spanclass_sizeclass(spc);
     plat_lock(&mheap_.lock);
     uintptr_t base = heap_alloc_pages_locked(npages);
-    if (!base) {
-        plat_unlock(&mheap_.lock);
-        return 0;
-    }
-    mspan *s = fixalloc_alloc(&mheap_.spanalloc);
-    uint64_t *bits = 0;
-    uint32_t nelems = 0, nwords = 0, nmaps = 0;
-    if (s && !manual && cls != 0) {
-        nelems = (uint32_t)((npages * PAGE_SIZE) / class_to_size[cls]);
-        nwords = (nelems + 63) / 64;
-        nmaps = spc == make_spanclass(TINY_SIZE_CLASS, true) ? 4 : 3;
-        bits = gcbits_alloc_locked(nwords * nmaps);
-    }
-    if (!s || (nmaps && !bits)) {
-        if (s)
-            fixalloc_free(&mheap_.spanalloc, s);
-        pagealloc_free(&mheap_.pages, base, npages);
+    uint64_t *bits;
+    uint32_t nmaps;
+    mspan *s = base ? take_span_struct_locked(npages, spc, cls, manual, &bits, &nmaps) : 0;
+    if (!s) {
+        if (base)
+            pagealloc_free(&mheap_.pages, base, npages);
         plat_unlock(&mheap_.lock);
         return 0;
     }
@@ -251,50 +320,13 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
     t.spanclass = manual ? 0 : spc;
     t.sweepgen = mheap_.sweepgen;
     t.needzero = alloc_needs_zero_locked(base, npages);
-    t.verifyMark = s->verifyMark;
-    if (manual) {
-        t.state = mSpanManual;
-        t.elemsize = npages * PAGE_SIZE;
-        t.limit = base + npages * PAGE_SIZE;
-        mheap_.manual_pages += npages;
-    } else if (cls != 0) {
-        t.elemsize = class_to_size[cls];
-        t.nelems = nelems;
-        t.nwords = nwords;
-        t.divMul = class_to_divmagic[cls];
-        t.limit = base + (uint64_t)nelems * t.elemsize;
-        t.allocBits = bits;
-        t.gcmarkBits = bits + nwords;
-        t.pendingFree = bits + 2 * nwords;
-        t.tinyBits = nmaps == 4 ? bits + 3 * nwords : 0;
-        t.freeLimit = t.limit - base; /* kfree fast path admitted */
-        t.allocCache = ~0ull;
-        t.state = mSpanInUse;
-        mheap_.inuse_pages += npages;
-    } else {
-        t.elemsize = npages * PAGE_SIZE;
-        t.nelems = 1;
-        t.freeindex = 1;
-        t.allocCount = 1;
-        t.limit = base + npages * PAGE_SIZE;
-        t.state = mSpanInUse;
-        mheap_.inuse_pages += npages;
-        mheap_.large_live++;
-    }
-    if (ALLOC_DEBUG && !manual && cls != 0) { /* small: every free slot holds the poison */
-        debug_poison((void *)base, (uint64_t)t.nelems * t.elemsize);
-        t.needzero = 1;
-    }
-    /* Publish: every field first, the state last (release). */
-    uint8_t state = t.state;
-    t.state = mSpanDead;
-    *s = t;
-    __atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
-    if (!manual)
-        mheap_.nspans[cls]++;
-    set_spans_locked(base, npages, s);
-    if (s->state == mSpanInUse)
-        page_in_use_locked(base, true);
+    if (manual)
+        init_manual(&t);
+    else if (cls != 0)
+        init_small(&t, cls, bits, nmaps);
+    else
+        init_large(&t);
+    publish_locked(s, &t);
     plat_unlock(&mheap_.lock);
     return s;
 }

@@ -147,176 +147,192 @@ static void unlock_all(void)
         plat_unlock(&mheap_.central[i].lock);
 }
 
-static bool verify_locked(struct vstate *v, uint64_t *live_objs, uint64_t *live_bytes,
-                          uint64_t *inuse_bytes)
+/* What the walk counts, compared with the heap's counters at the end. */
+struct walk {
+    uint64_t placed;                   /* small spans found in sets or caches */
+    uint64_t inuse_pages, manual_pages, nsmall, nlarge;
+    uint64_t nspans[NUM_SIZE_CLASSES];
+    uint64_t live_objs, live_bytes;
+};
+
+/* 1. one mcentral set (li: 0/1 partial, 2/3 full). */
+static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, uint32_t sg)
 {
-    ALLOC_DLOCKED(&mheap_.lock);
-    uint32_t sg = mheap_.sweepgen;
-    uint64_t placed = 0; /* small spans found in sets or caches */
+    spanList *l = li < 2 ? &c->partial[li] : &c->full[li - 2];
+    bool full = li >= 2, swept = (li & 1) == (int)((sg / 2) % 2);
+    const char *name = mcentral_set_name(c, l, sg);
+    int spc = c->spanclass;
+    uint64_t n = 0;
+    mspan *prev = 0;
+    for (mspan *s = l->first; s; prev = s, s = s->next) {
+        if (++n > l->n)
+            return fail(v, s, "mcentral %d %s: more spans than its count %lu", spc, name, UL(l->n));
+        if (s->prev != prev)
+            return fail(v, s, "mcentral %d: broken back link", spc);
+        if (s->state != mSpanInUse || s->spanclass != spc)
+            return fail(v, s, "mcentral %d %s holds a span not in use or of another class", spc,
+                        name);
+        if (s->list != l || s->cachedBy)
+            return fail(v, s, "mcentral %d %s: span's list/cachedBy disagree", spc, name);
+        if (s->sweepgen != (swept ? sg : sg - 2))
+            return fail(v, s, "mcentral %d %s: wrong sweepgen", spc, name);
+        if (full != (s->allocCount == s->nelems))
+            return fail(v, s, "mcentral %d %s: fullness does not match the set", spc, name);
+        if (s->verifyMark == epoch)
+            return fail(v, s, "span is in two places (mcentral %d %s)", spc, name);
+        s->verifyMark = epoch;
+        w->placed++;
+    }
+    if (n != l->n || l->last != prev)
+        return fail(v, 0, "mcentral %d %s: count %lu but %lu linked", spc, name, UL(l->n), UL(n));
+    return true;
+}
 
-    /* 1. mcentral sets */
+/* 2. one CPU's mcache. */
+static bool verify_mcache(struct vstate *v, struct walk *w, uint32_t cpu, uint32_t sg)
+{
+    mcache *mc = &mheap_.mcaches[cpu];
+    if (mc->tinyoffset > TINY_SIZE)
+        return fail(v, 0, "mcache %u: tinyoffset %lu > 16", cpu, UL(mc->tinyoffset));
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
-        mcentral *c = &mheap_.central[spc];
-        spanList *lists[4] = {&c->partial[0], &c->partial[1], &c->full[0], &c->full[1]};
-        for (int li = 0; li < 4; li++) {
-            spanList *l = lists[li];
-            bool full = li >= 2, swept = (li & 1) == (int)((sg / 2) % 2);
-            uint64_t n = 0;
-            mspan *prev = 0;
-            for (mspan *s = l->first; s; prev = s, s = s->next) {
-                if (++n > l->n)
-                    return fail(v, s, "mcentral %d %s: more spans than its count %lu", spc,
-                                mcentral_set_name(c, l, sg), UL(l->n));
-                if (s->prev != prev)
-                    return fail(v, s, "mcentral %d: broken back link", spc);
-                if (s->state != mSpanInUse || s->spanclass != spc)
-                    return fail(v, s, "mcentral %d %s holds a span not in use or of another class",
-                                spc, mcentral_set_name(c, l, sg));
-                if (s->list != l || s->cachedBy)
-                    return fail(v, s, "mcentral %d %s: span's list/cachedBy disagree", spc,
-                                mcentral_set_name(c, l, sg));
-                if (s->sweepgen != (swept ? sg : sg - 2))
-                    return fail(v, s, "mcentral %d %s: wrong sweepgen", spc,
-                                mcentral_set_name(c, l, sg));
-                if (full != (s->allocCount == s->nelems))
-                    return fail(v, s, "mcentral %d %s: fullness does not match the set", spc,
-                                mcentral_set_name(c, l, sg));
-                if (s->verifyMark == epoch)
-                    return fail(v, s, "span is in two places (mcentral %d %s)", spc,
-                                mcentral_set_name(c, l, sg));
-                s->verifyMark = epoch;
-                placed++;
-            }
-            if (n != l->n || l->last != prev)
-                return fail(v, 0, "mcentral %d %s: count %lu but %lu linked", spc,
-                            mcentral_set_name(c, l, sg), UL(l->n), UL(n));
-        }
+        mspan *s = mc->alloc[spc];
+        if (s == &mcache_emptyspan)
+            continue;
+        if (s->state != mSpanInUse || s->spanclass != spc || spanclass_sizeclass(spc) == 0)
+            return fail(v, s, "mcache %u alloc[%d] holds a span not in use or of another class",
+                        cpu, spc);
+        if (s->cachedBy != (int32_t)cpu + 1 || s->list)
+            return fail(v, s, "mcache %u alloc[%d]: cachedBy/list disagree", cpu, spc);
+        if (s->sweepgen != sg + 3 && s->sweepgen != sg + 1)
+            return fail(v, s, "mcache %u alloc[%d]: sweepgen not h+3/h+1", cpu, spc);
+        if (s->verifyMark == epoch)
+            return fail(v, s, "span is in two places (mcache %u alloc[%d])", cpu, spc);
+        s->verifyMark = epoch;
+        w->placed++;
     }
+    return true;
+}
 
-    /* 2. mcaches */
-    for (uint32_t cpu = 0; cpu < mheap_.ncpu; cpu++) {
-        mcache *mc = &mheap_.mcaches[cpu];
-        if (mc->tinyoffset > TINY_SIZE)
-            return fail(v, 0, "mcache %u: tinyoffset %lu > 16", cpu, UL(mc->tinyoffset));
-        for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
-            mspan *s = mc->alloc[spc];
-            if (s == &mcache_emptyspan)
-                continue;
-            if (s->state != mSpanInUse || s->spanclass != spc || spanclass_sizeclass(spc) == 0)
-                return fail(v, s, "mcache %u alloc[%d] holds a span not in use or of another class",
-                            cpu, spc);
-            if (s->cachedBy != (int32_t)cpu + 1 || s->list)
-                return fail(v, s, "mcache %u alloc[%d]: cachedBy/list disagree", cpu, spc);
-            if (s->sweepgen != sg + 3 && s->sweepgen != sg + 1)
-                return fail(v, s, "mcache %u alloc[%d]: sweepgen not h+3/h+1", cpu, spc);
-            if (s->verifyMark == epoch)
-                return fail(v, s, "span is in two places (mcache %u alloc[%d])", cpu, spc);
-            s->verifyMark = epoch;
-            placed++;
-        }
+/* 3a. pages 1..npages-1 of span s (starting at addr) map to it. */
+static bool verify_inner_pages(struct vstate *v, const mspan *s, uintptr_t addr)
+{
+    for (uint64_t q = 1; q < s->npages; q++) {
+        uintptr_t a = addr + q * PAGE_SIZE;
+        heapArena *qa = arena_of(a);
+        uint64_t qp = (a - qa->base) / PAGE_SIZE;
+        if (qa->spans[qp] != s)
+            return fail(v, s, "page 0x%lx of the span maps to another span", UL(a));
+        if (!pagealloc_allocated(&mheap_.pages, a))
+            return fail(v, s, "page 0x%lx of the span is free in the page allocator", UL(a));
+        if ((qa->pageInUse[qp / 8] >> (qp % 8)) & 1)
+            return fail(v, s, "pageInUse set on inner page 0x%lx", UL(a));
     }
+    return true;
+}
 
-    /* 3. arenas */
-    uint64_t inuse_pages = 0, manual_pages = 0, nsmall = 0, nlarge = 0;
-    uint64_t nspans[NUM_SIZE_CLASSES] = {0};
-    for (heapArena *ha = mheap_.allArenas; ha; ha = ha->next) {
-        for (uint64_t pg = 0; pg < PAGES_PER_ARENA;) {
-            uintptr_t addr = ha->base + pg * PAGE_SIZE;
-            bool inuse_bit = (ha->pageInUse[pg / 8] >> (pg % 8)) & 1;
-            if (!pagealloc_allocated(&mheap_.pages, addr)) {
-                if (inuse_bit)
-                    return fail(v, 0, "free page 0x%lx has its pageInUse bit set", UL(addr));
-                pg++;
-                continue;
-            }
-            mspan *s = ha->spans[pg];
-            if (s && pg == 0 && s->startAddr < addr && s->state != mSpanDead &&
-                s->startAddr + s->npages * PAGE_SIZE > addr) {
-                /* continuation of a span that began in an earlier arena */
-                uint64_t rest = (s->startAddr + s->npages * PAGE_SIZE - addr) / PAGE_SIZE;
-                for (uint64_t q = 0; q < rest && q < PAGES_PER_ARENA; q++)
-                    if (ha->spans[q] != s)
-                        return fail(v, s, "spans[] of page 0x%lx does not name its span",
-                                    UL(addr + q * PAGE_SIZE));
-                pg += rest;
-                continue;
-            }
-            if (!s || s->startAddr != addr || (s->state != mSpanInUse && s->state != mSpanManual))
-                return fail(v, s, "allocated page 0x%lx does not start a live span", UL(addr));
-            if (inuse_bit != (s->state == mSpanInUse))
-                return fail(v, s, "pageInUse bit of the first page is wrong");
-            for (uint64_t q = 1; q < s->npages; q++) {
-                uintptr_t a = addr + q * PAGE_SIZE;
-                heapArena *qa = arena_of(a);
-                uint64_t qp = (a - qa->base) / PAGE_SIZE;
-                if (qa->spans[qp] != s)
-                    return fail(v, s, "page 0x%lx of the span maps to another span", UL(a));
-                if (!pagealloc_allocated(&mheap_.pages, a))
-                    return fail(v, s, "page 0x%lx of the span is free in the page allocator",
-                                UL(a));
-                if ((qa->pageInUse[qp / 8] >> (qp % 8)) & 1)
-                    return fail(v, s, "pageInUse set on inner page 0x%lx", UL(a));
-            }
-            uint8_t cls = spanclass_sizeclass(s->spanclass);
-            if (s->state == mSpanManual) {
-                manual_pages += s->npages;
-            } else if (cls == 0) {
-                if (s->nelems != 1 || s->allocCount != 1 || s->freeindex != 1 || s->freeLimit ||
-                    s->elemsize != s->npages * PAGE_SIZE || s->limit <= s->startAddr ||
-                    s->limit > s->startAddr + s->elemsize)
-                    return fail(v, s, "large span fields inconsistent");
-                inuse_pages += s->npages;
-                nspans[0]++;
-                nlarge++;
-                *live_objs += 1;
-                *live_bytes += s->elemsize;
-            } else {
-                if (!check_small(v, s))
-                    return false;
-                if (s->verifyMark != epoch)
-                    return fail(v, s, "in-use span is in no mcentral set and no mcache");
-                inuse_pages += s->npages;
-                nspans[cls]++;
-                nsmall++;
-                uint32_t live = s->allocCount - (uint32_t)s->pendingCount;
-                *live_objs += live;
-                *live_bytes += (uint64_t)live * s->elemsize;
-            }
-            pg += s->npages;
-        }
+/* 3b. a span's own invariants, and what it adds to the counts. */
+static bool verify_span(struct vstate *v, struct walk *w, mspan *s)
+{
+    uint8_t cls = spanclass_sizeclass(s->spanclass);
+    if (s->state == mSpanManual) {
+        w->manual_pages += s->npages;
+        return true;
     }
-    if (nsmall != placed)
-        return fail(v, 0, "%lu spans in sets/caches but %lu small spans in the arenas",
-                    UL(placed), UL(nsmall));
+    w->inuse_pages += s->npages;
+    w->nspans[cls]++;
+    if (cls == 0) {
+        if (s->nelems != 1 || s->allocCount != 1 || s->freeindex != 1 || s->freeLimit ||
+            s->elemsize != s->npages * PAGE_SIZE || s->limit <= s->startAddr ||
+            s->limit > s->startAddr + s->elemsize)
+            return fail(v, s, "large span fields inconsistent");
+        w->nlarge++;
+        w->live_objs += 1;
+        w->live_bytes += s->elemsize;
+        return true;
+    }
+    if (!check_small(v, s))
+        return false;
+    if (s->verifyMark != epoch)
+        return fail(v, s, "in-use span is in no mcentral set and no mcache");
+    w->nsmall++;
+    uint32_t live = s->allocCount - (uint32_t)s->pendingCount;
+    w->live_objs += live;
+    w->live_bytes += (uint64_t)live * s->elemsize;
+    return true;
+}
 
-    /* 4. heap counters */
-    if (inuse_pages != mheap_.inuse_pages)
-        return fail(v, 0, "inuse_pages %lu != walked %lu", UL(mheap_.inuse_pages), UL(inuse_pages));
-    if (manual_pages != mheap_.manual_pages)
+/* 3. one arena, page by page: returns false at the first broken rule. */
+static bool verify_arena(struct vstate *v, struct walk *w, heapArena *ha)
+{
+    for (uint64_t pg = 0; pg < PAGES_PER_ARENA;) {
+        uintptr_t addr = ha->base + pg * PAGE_SIZE;
+        bool inuse_bit = (ha->pageInUse[pg / 8] >> (pg % 8)) & 1;
+        if (!pagealloc_allocated(&mheap_.pages, addr)) {
+            if (inuse_bit)
+                return fail(v, 0, "free page 0x%lx has its pageInUse bit set", UL(addr));
+            pg++;
+            continue;
+        }
+        mspan *s = ha->spans[pg];
+        if (pg == 0 && s->startAddr < addr && s->state != mSpanDead &&
+            s->startAddr + s->npages * PAGE_SIZE > addr) {
+            /* continuation of a span that began in an earlier arena */
+            uint64_t rest = (s->startAddr + s->npages * PAGE_SIZE - addr) / PAGE_SIZE;
+            for (uint64_t q = 0; q < rest && q < PAGES_PER_ARENA; q++)
+                if (ha->spans[q] != s)
+                    return fail(v, s, "spans[] of page 0x%lx does not name its span",
+                                UL(addr + q * PAGE_SIZE));
+            pg += rest;
+            continue;
+        }
+        if (s->startAddr != addr || (s->state != mSpanInUse && s->state != mSpanManual))
+            return fail(v, s, "allocated page 0x%lx does not start a live span", UL(addr));
+        if (inuse_bit != (s->state == mSpanInUse))
+            return fail(v, s, "pageInUse bit of the first page is wrong");
+        if (!verify_inner_pages(v, s, addr) || !verify_span(v, w, s))
+            return false;
+        pg += s->npages;
+    }
+    return true;
+}
+
+/* 4. the heap's counters against the walk. */
+static bool verify_counters(struct vstate *v, const struct walk *w)
+{
+    if (w->inuse_pages != mheap_.inuse_pages)
+        return fail(v, 0, "inuse_pages %lu != walked %lu", UL(mheap_.inuse_pages),
+                    UL(w->inuse_pages));
+    if (w->manual_pages != mheap_.manual_pages)
         return fail(v, 0, "manual_pages %lu != walked %lu", UL(mheap_.manual_pages),
-                    UL(manual_pages));
-    if (nlarge != mheap_.large_live)
-        return fail(v, 0, "large_live %lu != walked %lu", UL(mheap_.large_live), UL(nlarge));
+                    UL(w->manual_pages));
+    if (w->nlarge != mheap_.large_live)
+        return fail(v, 0, "large_live %lu != walked %lu", UL(mheap_.large_live), UL(w->nlarge));
     for (int c = 0; c < NUM_SIZE_CLASSES; c++)
-        if (nspans[c] != mheap_.nspans[c])
+        if (w->nspans[c] != mheap_.nspans[c])
             return fail(v, 0, "class %d: nspans %lu != walked %lu", c, UL(mheap_.nspans[c]),
-                        UL(nspans[c]));
+                        UL(w->nspans[c]));
     for (int c = 1; c < NUM_SIZE_CLASSES; c++) {
         const mcentral *m0 = &mheap_.central[make_spanclass((uint8_t)c, false)];
         const mcentral *m1 = &mheap_.central[make_spanclass((uint8_t)c, true)];
         const mcentral *m2 = &mheap_.central[make_kmalloc_spanclass((uint8_t)c)];
-        if ((uint64_t)m0->nspans + m1->nspans + m2->nspans != nspans[c])
+        if ((uint64_t)m0->nspans + m1->nspans + m2->nspans != w->nspans[c])
             return fail(v, 0, "class %d: mcentral nspans %u + %u + %u != walked %lu", c,
-                        m0->nspans, m1->nspans, m2->nspans, UL(nspans[c]));
+                        m0->nspans, m1->nspans, m2->nspans, UL(w->nspans[c]));
         if (m0->nslack > m0->nspans || m1->nslack > m1->nspans || m2->nslack > m2->nspans)
             return fail(v, 0, "class %d: mcentral nslack > nspans", c);
     }
+    return true;
+}
+
+/* 4b. page allocator totals and address-space states. */
+static bool verify_pages(struct vstate *v, const struct walk *w)
+{
     uint64_t total = pagealloc_total_pages(&mheap_.pages);
     uint64_t freep = pagealloc_free_pages(&mheap_.pages);
     uint64_t scav = pagealloc_scav_pages(&mheap_.pages);
-    if (total != inuse_pages + manual_pages + freep)
+    if (total != w->inuse_pages + w->manual_pages + freep)
         return fail(v, 0, "pages: total %lu != in use %lu + manual %lu + free %lu", UL(total),
-                    UL(inuse_pages), UL(manual_pages), UL(freep));
+                    UL(w->inuse_pages), UL(w->manual_pages), UL(freep));
     if (mheap_.ready_bytes != (total - scav) * PAGE_SIZE)
         return fail(v, 0, "Ready bytes %lu != (pages %lu - scavenged %lu) * 8192",
                     UL(mheap_.ready_bytes), UL(total), UL(scav));
@@ -327,8 +343,27 @@ static bool verify_locked(struct vstate *v, uint64_t *live_objs, uint64_t *live_
     char perr[200];
     if (!pagealloc_verify(&mheap_.pages, perr, sizeof perr))
         return fail(v, 0, "page allocator: %s", perr);
-    *inuse_bytes = inuse_pages * PAGE_SIZE;
     return true;
+}
+
+static bool verify_locked(struct vstate *v, struct walk *w)
+{
+    ALLOC_DLOCKED(&mheap_.lock);
+    uint32_t sg = mheap_.sweepgen;
+    for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++)
+        for (int li = 0; li < 4; li++)
+            if (!verify_set(v, w, &mheap_.central[spc], li, sg))
+                return false;
+    for (uint32_t cpu = 0; cpu < mheap_.ncpu; cpu++)
+        if (!verify_mcache(v, w, cpu, sg))
+            return false;
+    for (heapArena *ha = mheap_.allArenas; ha; ha = ha->next)
+        if (!verify_arena(v, w, ha))
+            return false;
+    if (w->nsmall != w->placed)
+        return fail(v, 0, "%lu spans in sets/caches but %lu small spans in the arenas",
+                    UL(w->placed), UL(w->nsmall));
+    return verify_counters(v, w) && verify_pages(v, w);
 }
 
 bool heap_verify(char *err, size_t errlen)
@@ -336,11 +371,12 @@ bool heap_verify(char *err, size_t errlen)
     struct vstate v = {err, errlen, true};
     if (errlen)
         err[0] = 0;
-    uint64_t live_objs = 0, live_bytes = 0, inuse_bytes = 0;
+    struct walk w;
+    __builtin_memset(&w, 0, sizeof w);
     lock_all();
     if (++epoch == 0)
         epoch = 1;
-    bool ok = verify_locked(&v, &live_objs, &live_bytes, &inuse_bytes);
+    bool ok = verify_locked(&v, &w);
     unlock_all();
     if (!ok)
         return false;
@@ -348,15 +384,15 @@ bool heap_verify(char *err, size_t errlen)
     /* 5. statistics */
     struct memstats st;
     read_memstats(&st);
-    if (st.HeapInuse != inuse_bytes)
+    if (st.HeapInuse != w.inuse_pages * PAGE_SIZE)
         return fail(&v, 0, "HeapInuse %lu != in-use span bytes %lu", UL(st.HeapInuse),
-                    UL(inuse_bytes));
-    if (st.Mallocs - st.Frees != st.HeapObjects || st.HeapObjects != live_objs)
+                    UL(w.inuse_pages * PAGE_SIZE));
+    if (st.Mallocs - st.Frees != st.HeapObjects || st.HeapObjects != w.live_objs)
         return fail(&v, 0, "Mallocs %lu - Frees %lu != HeapObjects %lu / live objects %lu",
-                    UL(st.Mallocs), UL(st.Frees), UL(st.HeapObjects), UL(live_objs));
-    if (st.HeapAlloc != live_bytes)
+                    UL(st.Mallocs), UL(st.Frees), UL(st.HeapObjects), UL(w.live_objs));
+    if (st.HeapAlloc != w.live_bytes)
         return fail(&v, 0, "HeapAlloc %lu != live object bytes %lu", UL(st.HeapAlloc),
-                    UL(live_bytes));
+                    UL(w.live_bytes));
     if (st.HeapSys != st.HeapInuse + st.StackInuse + st.HeapIdle)
         return fail(&v, 0, "HeapSys %lu != HeapInuse + StackInuse + HeapIdle", UL(st.HeapSys));
     return true;
