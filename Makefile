@@ -60,7 +60,7 @@ KERNEL_OBJS  := $(patsubst %.c,$(BUILD)/k/%.o,$(KERNEL_CSRCS)) \
 KERNEL_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector \
 	-fno-pic -fno-pie -mno-red-zone -mcmodel=kernel -mgeneral-regs-only \
 	-fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-strict-aliasing \
-	-I. -Ikernel -Ialloc -DGOKERNEL_KERNEL=1 -DPLAT_INLINE_HOOKS $(KCFLAGS)
+	-I. -Ikernel -Ialloc -DGOKERNEL_KERNEL=1 -DPLAT_INLINE_HEADER='"kernel/platform_inline.h"' $(KCFLAGS)
 KERNEL_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,linker.ld -Wl,-z,max-page-size=4096 \
 	-Wl,--build-id=none -Wl,-z,noexecstack
 

@@ -6,9 +6,9 @@
  *   kmalloc / mallocgc ──► mcache (per CPU, no lock) ──► mcentral ──► mheap
  *
  * SMALL ALLOCATION (size <= 32 KiB)
- *   1. kmalloc: spc = kmalloc_spc[(size+7)/8] (one table load, noscan);
- *      mallocgc: class = size_to_class(size) (Go's two tables),
- *      spc = class<<1|noscan.
+ *   1. kmalloc: spc = kmalloc_spc[(size+7)/8] (one table load: kmalloc's
+ *      own span classes, 136 + class); mallocgc: class = size_to_class(size)
+ *      (Go's two tables), spc = class<<1|noscan.
  *   2. Pin; c = this CPU's mcache (plat_cpu_cache() when the platform has
  *      the per-CPU slot, else mcaches[cpu]);
  *      v = mspan_next_free_fast(c->alloc[spc]) — kmalloc's whole fast
@@ -23,8 +23,9 @@
  *   block if it fits; else take a fresh zeroed 16-byte slot of class 2
  *   (noscan), mark it in the span's tinyBits so kfree can refuse it, and
  *   keep whichever block has more room left.
- * LARGE (> 32 KiB): mheap_alloc(ceil(size/8K) pages, class 0): a span with
- *   one object, page aligned; zeroed when asked and not known zero.
+ * LARGE (> 32 KiB): mheap_alloc(ceil(size/8K) pages, class 0 — span
+ *   class 0/1 for mallocgc, 136 for kmalloc): a span with one object, page
+ *   aligned; zeroed when asked and not known zero.
  * FREE (kfree) — steps 1-4 inline, no call on the LIFO path
  *   1. span = arena index → spans[page] (lock free; never NULL: holes map
  *      to the sentinel span, mheap.h).
@@ -55,6 +56,20 @@
  *   directly; small in a span with tiny blocks: refuse tiny blocks, else
  *   5-6; bad pointers: check_object reports.
  *   Any failed check → one message to the error hook, nothing changes.
+ *
+ *   WHERE EACH STEP LIVES
+ *     step  function                            file
+ *     1-3   kfree_inline                        malloc_fast.h (inline)
+ *     4     kfree_owner                         malloc_fast.h (inline)
+ *     4 ✗   kfree_owner_conflict                malloc.c (race lost: report)
+ *     5     kfree_pending / kfree_pending0      malloc.c → free_pending
+ *     6     mcentral_note_free                  mcentral.c
+ *     slow  kfree_slow → check_object,          malloc.c
+ *           kfree_large, free_pending
+ *     pin   kfree_pinned (platform without a    malloc.c
+ *           free pin, PLAT_HAVE_OWNER_CACHE)
+ *     sweep mspan_sweep_bits (pending → free)   mspan.c, by mcache.c /
+ *                                               mcentral.c
  *
  * OWNER UNDO VERSUS REMOTE FREE (a double free of one slot racing between
  * the span's owner, step 4, and another CPU, step 5).  Owner O: checks,
@@ -199,6 +214,43 @@ static void *large_alloc(uint64_t size, spanClass spc, bool needzero)
 
 /* ------------------------------------------------------------ small */
 
+/* TINY: Go's rules (see the essay).  Caller pinned on c's CPU. */
+static void *tiny_alloc(mcache *c, uint64_t size)
+{
+    uint64_t off = c->tinyoffset;
+    if ((size & 7) == 0)
+        off = (off + 7) & ~7ull;
+    else if ((size & 3) == 0)
+        off = (off + 3) & ~3ull;
+    else if ((size & 1) == 0)
+        off = (off + 1) & ~1ull;
+    if (off + size <= TINY_SIZE && c->tiny) {
+        c->tinyoffset = off + size;
+        c->tinyAllocs++;
+        return (void *)(c->tiny + off);
+    }
+    spanClass spc = make_spanclass(TINY_SIZE_CLASS, true);
+    mspan *s = c->alloc[spc];
+    void *v = mspan_next_free_fast(s);
+    if (!v && !(v = mcache_next_free(c, spc, &s)))
+        return 0;
+    s = c->alloc[spc];
+    debug_check_free_slot(s, v);
+    uint32_t idx = mspan_obj_index(s, (uintptr_t)v);
+    __atomic_fetch_or(&s->tinyBits[idx / 64], 1ull << (idx % 64), __ATOMIC_RELAXED);
+    /* kfree's fast path must not see tiny blocks: close it for this span
+     * for good (before v is published to anyone). */
+    if (s->freeLimit)
+        __atomic_store_n(&s->freeLimit, 0, __ATOMIC_RELAXED);
+    ((uint64_t *)v)[0] = 0;
+    ((uint64_t *)v)[1] = 0;
+    if (size < c->tinyoffset || c->tiny == 0) { /* keep the block with more room */
+        c->tiny = (uintptr_t)v;
+        c->tinyoffset = size;
+    }
+    return v;
+}
+
 /* Slow path of kmalloc (kmalloc: its own span classes) and the body of
  * mallocgc for small sizes (typ == NULL or pointer free → noscan; tiny_ok
  * only for mallocgc). */
@@ -206,61 +258,20 @@ static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool t
                          bool kmalloc)
 {
     bool noscan = !typ || typ->ptrdata == 0;
-    mspan *s;
-    void *v;
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
-
     if (noscan && tiny_ok && size < TINY_SIZE) {
-        uint64_t off = c->tinyoffset;
-        if ((size & 7) == 0)
-            off = (off + 7) & ~7ull;
-        else if ((size & 3) == 0)
-            off = (off + 3) & ~3ull;
-        else if ((size & 1) == 0)
-            off = (off + 1) & ~1ull;
-        if (off + size <= TINY_SIZE && c->tiny) {
-            v = (void *)(c->tiny + off);
-            c->tinyoffset = off + size;
-            c->tinyAllocs++;
-            plat_unpin(tok);
-            return v;
-        }
-        spanClass spc = make_spanclass(TINY_SIZE_CLASS, true);
-        s = c->alloc[spc];
-        v = mspan_next_free_fast(s);
-        if (!v && !(v = mcache_next_free(c, spc, &s))) {
-            plat_unpin(tok);
-            return 0;
-        }
-        s = c->alloc[spc];
-        debug_check_free_slot(s, v);
-        uint32_t idx = mspan_obj_index(s, (uintptr_t)v);
-        __atomic_fetch_or(&s->tinyBits[idx / 64], 1ull << (idx % 64), __ATOMIC_RELAXED);
-        /* kfree's fast path must not see tiny blocks: close it for this
-         * span for good (before v is published to anyone). */
-        if (s->freeLimit)
-            __atomic_store_n(&s->freeLimit, 0, __ATOMIC_RELAXED);
-        ((uint64_t *)v)[0] = 0;
-        ((uint64_t *)v)[1] = 0;
-        if (size < c->tinyoffset || c->tiny == 0) {
-            c->tiny = (uintptr_t)v;
-            c->tinyoffset = size;
-        }
+        void *v = tiny_alloc(c, size);
         plat_unpin(tok);
         return v;
     }
-
     uint8_t cls = size ? size_to_class(size) : 1;
     spanClass spc = kmalloc ? make_kmalloc_spanclass(cls) : make_spanclass(cls, noscan);
-    s = c->alloc[spc];
-    v = mspan_next_free_fast(s);
-    if (!v) {
-        v = mcache_next_free(c, spc, &s);
-        if (!v) {
-            plat_unpin(tok);
-            return 0;
-        }
+    mspan *s = c->alloc[spc];
+    void *v = mspan_next_free_fast(s);
+    if (!v && !(v = mcache_next_free(c, spc, &s))) {
+        plat_unpin(tok);
+        return 0;
     }
     debug_check_free_slot(s, v);
     uint64_t elemsize = class_to_size[cls];

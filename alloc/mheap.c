@@ -10,7 +10,7 @@
  *     window (persistentalloc'd at init), so address → arena → page → span
  *     is two loads (span_of in mheap.h).
  *   - heapArena metadata per arena (spans[], pageInUse, pageMarks,
- *     pageSpecials, heap bitmap, zeroedBase).
+ *     heap bitmap, zeroedBase).
  *   - The page allocator (mpagealloc.c) over all arenas, mspan structs
  *     (fixalloc), span bitmaps (gcbits.c), and the heap statistics.
  *

@@ -37,9 +37,8 @@ typedef struct heapArena {
      * (mheap_.lock). */
     uint8_t pageInUse[PAGES_PER_ARENA / 8];
     /* For the garbage collector (all zero until it exists): pages whose span
-     * has marked objects, and pages whose span has specials. */
+     * has marked objects. */
     uint8_t pageMarks[PAGES_PER_ARENA / 8];
-    uint8_t pageSpecials[PAGES_PER_ARENA / 8];
     uintptr_t base;       /* arena start (immutable) */
     /* Offset from base below which memory may be dirty; [zeroedBase, 64 MiB)
      * has never been handed out, so it is zero (mheap_.lock). Monotonic. */
@@ -75,7 +74,6 @@ typedef struct mheap {
     uint64_t nspans[NUM_SIZE_CLASSES]; /* in-use spans per size class (0 = large) */
     uint64_t large_live;     /* large objects (in-use class 0 spans) */
     uint64_t meta_bytes;     /* arena metadata + span structs */
-    uint64_t frees_undone;   /* atomic: frees dropped by sweep (raced double frees) */
 } mheap;
 
 extern mheap mheap_;

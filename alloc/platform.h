@@ -64,12 +64,14 @@ uint32_t plat_ncpu(void);
  * plat_unpin.
  *
  * These three sit on the malloc/free fast path, so a host may provide them
- * inline: build alloc/ with -DPLAT_INLINE_HOOKS and put a
- * "platform_inline.h" defining `static inline` plat_pin, plat_unpin and
- * plat_cpu_id on the include path (the kernel does: kernel/platform_inline.h).
- * Otherwise they are ordinary functions. */
-#ifdef PLAT_INLINE_HOOKS
-#include "platform_inline.h"
+ * inline: each build names its header explicitly with
+ * -DPLAT_INLINE_HEADER='"dir/platform_inline.h"' (a path from the repository
+ * root; the kernel: kernel/platform_inline.h, the library:
+ * lib/platform_inline.h, the benchmarks: tests/host/platform_inline.h),
+ * which defines `static inline` plat_pin, plat_unpin and plat_cpu_id.
+ * Without it they are ordinary functions of the platform. */
+#ifdef PLAT_INLINE_HEADER
+#include PLAT_INLINE_HEADER
 #else
 uint32_t plat_cpu_id(void);
 uint64_t plat_pin(void);

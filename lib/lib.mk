@@ -15,7 +15,7 @@ LIB_SRCS := $(filter-out %/mksizeclasses.c,$(wildcard $(LIB_ALLOC_DIR)/*.c)) ker
 LIB_OBJS := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 LIB_CFLAGS := -std=gnu11 -O2 -g $(WARN) -march=x86-64-v2 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-fno-semantic-interposition -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
-	-fno-builtin-free -fno-strict-aliasing -DPLAT_INLINE_HOOKS -DGOKERNEL_HOST=1 \
+	-fno-builtin-free -fno-strict-aliasing -DPLAT_INLINE_HEADER='"lib/platform_inline.h"' -DGOKERNEL_HOST=1 \
 	-Ilib -I$(LIB_ALLOC_DIR) -I. -Ikernel $(LIB_LTO_FLAGS) $(LIB_EXTRA_CFLAGS)
 # LTO (default on; LIB_LTO=0 disables).  malloc/free/calloc/new inline the
 # kmalloc/kfree fast paths from alloc/malloc_fast.h with or without it.

@@ -1,6 +1,6 @@
 /*
  * platform_inline.h — libgomalloc's inline per-CPU hooks (alloc/platform.h,
- * PLAT_INLINE_HOOKS).  A "CPU" is a slot: each thread takes one of the
+ * PLAT_INLINE_HEADER).  A "CPU" is a slot: each thread takes one of the
  * first GM_EXCL_SLOTS mcache slots on its first allocation and owns it
  * alone, so pinning is free (one TLS load and a compare).  When every
  * exclusive slot is taken — or after the thread's exit destructor handed

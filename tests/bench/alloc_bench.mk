@@ -8,9 +8,8 @@
 #                          (tests/bench/callgrind.sh, needs valgrind)
 #
 # alloc/ is compiled here again, -O2 without sanitizers, with the host's
-# inline per-CPU hooks (tests/host/platform_inline.h: -DPLAT_INLINE_HOOKS and
-# tests/host before kernel/ on the include path).  BENCH_INLINE=0 builds with
-# the out-of-line hooks instead (into build/bench/noinline/).  The code is
+# inline per-CPU hooks (PLAT_INLINE_HEADER = tests/host/platform_inline.h).
+# BENCH_INLINE=0 builds with the out-of-line hooks instead (into build/bench/noinline/).  The code is
 # not position independent, like the kernel's (-mcmodel=kernel): tables and
 # thread-locals are one direct access; BENCH_PIE=1 builds PIE (Debian's
 # default) into build/bench/pie/ for comparison.
@@ -21,7 +20,7 @@ BENCH_DIR    := $(BUILD)/bench$(if $(filter 0,$(BENCH_INLINE)),/noinline)$(if $(
 BENCH_ALLOC_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-omit-frame-pointer -I. -Itests/host \
 	$(if $(filter 0,$(BENCH_PIE)),-fno-pie -no-pie,) \
 	-Ikernel -Ialloc -DGOKERNEL_HOST=1 -pthread \
-	$(if $(filter 0,$(BENCH_INLINE)),,-DPLAT_INLINE_HOOKS)
+	$(if $(filter 0,$(BENCH_INLINE)),,-DPLAT_INLINE_HEADER='"tests/host/platform_inline.h"')
 BENCH_ALLOC_LIB  := $(ALLOC_SRCS) tests/host/platform_host.c
 BENCH_ALLOC_OBJS := $(patsubst %.c,$(BENCH_DIR)/o/%.o,$(BENCH_ALLOC_LIB))
 

@@ -1,8 +1,7 @@
 /*
  * platform_inline.h (host) — inline versions of alloc/platform.h's per-CPU
- * hooks for Linux builds compiled with -DPLAT_INLINE_HOOKS (the benchmarks;
- * see tests/bench/alloc_bench.mk).  Put tests/host before kernel/ on the
- * include path so that this file, not the kernel's, is found.
+ * hooks for Linux builds that name this file in PLAT_INLINE_HEADER (the
+ * benchmarks; see tests/bench/alloc_bench.mk).
  *
  * Pinning is a no-op on the host (a "CPU" is whatever host_set_cpu said for
  * the calling thread); the CPU id is one thread-local load, already clamped
