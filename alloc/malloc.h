@@ -42,7 +42,8 @@
  *     next swept; a span whose objects are all free returns to the page heap.
  *     Any CPU may free any object.
  *   ksize(p): usable bytes: the class size (small) or npages * 8192 (large).
- *   kmalloc memory is not scanned by the (future) collector — like C memory
+ *   kmalloc memory has span classes of its own (never shared with mallocgc
+ *   objects) and is not scanned by the (future) collector — like C memory
  *   under cgo's rules, it must not hold the only reference to a GC object.
  *
  * ALIGNMENT: objects are aligned to their class's natural alignment: 8 at
@@ -57,6 +58,8 @@
  *     kfree: interior pointer 0x... (object 0x... in span 0x... class 5, 48 B)
  *     kfree: double free of 0x... (span 0x... class 5, 48 B)
  *     kfree: 0x... is a tiny block (span 0x... class 2, 16 B): tiny objects are not freed
+ *     ksize: 0x... is a tiny block (...): tiny objects have no size of their own
+ *     krealloc: 0x... is a tiny block (...): tiny objects cannot be reallocated
  *     kfree: 0x... is in a manual span 0x... (N pages), not a heap object
  *     kfree: 0x... is in free heap memory (no span)
  * and the heap is left unchanged (heap_verify passes).  The default hook
