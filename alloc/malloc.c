@@ -202,6 +202,8 @@ static void *large_alloc(uint64_t size, spanClass spc, bool needzero)
     if (!s)
         return 0;
     s->limit = s->startAddr + size;
+    if (!spanclass_is_kmalloc(spc))
+        mcentral_add_large(&mheap_.central[spc], s); /* where the sweeper finds it */
     if (needzero && s->needzero)
         __builtin_memset((void *)s->startAddr, 0, size);
     uint64_t tok = plat_pin();
@@ -448,10 +450,20 @@ static mspan *check_object(const char *op, uintptr_t x, uint32_t *idxp)
     return s;
 }
 
+/* A large object's pages back to the heap.  A collected one is first taken
+ * off its mcentral set (lock order mcentral → mheap); losing the race to
+ * another kfree of the same object (or to the sweeper) reports it. */
 static void kfree_large(uintptr_t x)
 {
-    plat_lock(&mheap_.lock);
     mspan *s = span_of(x);
+    spanClass spc = s ? __atomic_load_n(&s->spanclass, __ATOMIC_RELAXED) : 0;
+    if (s && !spanclass_is_kmalloc(spc) && spc < 2 &&
+        !mcentral_remove_large(&mheap_.central[spc], s, x)) {
+        uint32_t idx;
+        check_object("kfree", x, &idx); /* reports */
+        return;
+    }
+    plat_lock(&mheap_.lock);
     if (!s || s->state != mSpanInUse || s->startAddr != x || spanclass_sizeclass(s->spanclass)) {
         plat_unlock(&mheap_.lock);
         uint32_t idx;

@@ -68,7 +68,7 @@ void *mcache_next_free(mcache *c, spanClass spc, mspan **sp)
     if (idx == s->nelems && __atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) > 0 &&
         s->sweepgen == mheap_.sweepgen + 3) {
         /* 2. sweep in place */
-        uint32_t freed = mspan_sweep_bits(s);
+        uint32_t freed = mspan_sweep(s);
         __atomic_store_n(&s->allocCountBeforeCache, s->allocCountBeforeCache - (int64_t)freed,
                          __ATOMIC_RELAXED); /* its mallocs still count */
         c->sweepsInPlace++;

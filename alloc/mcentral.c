@@ -63,6 +63,7 @@
  * not (rank MHEAP is above).
  */
 #include "debug.h"
+#include "mgc.h"
 #include "lockrank.h"
 #include "malloc_impl.h"
 #include "mheap.h"
@@ -150,6 +151,21 @@ static mspan *list_pop_oldest(spanList *l)
     return s;
 }
 
+/* A large collected object's sweep: marked → keep (clear the mark), else
+ * free its pages.  Returns false if freed. */
+static bool sweep_large_locked(mcentral *c, mspan *s, uint32_t sg)
+{
+    if (s->markgen == sg || (__atomic_load_n(&s->gcmarkBits[0], __ATOMIC_RELAXED) & 1)) {
+        s->gcmarkBits[0] = 0;
+        s->markgen = sg;
+        return true;
+    }
+    gc_count_large_free(s->npages * PAGE_SIZE);
+    span_gone(c);
+    mheap_free_span(s);
+    return false;
+}
+
 /* Sweep s (owned by the caller, in no set) and file it: back to the heap
  * when empty, else on partial/full swept.  Returns false if freed. */
 static bool sweep_and_file_locked(mcentral *c, mspan *s)
@@ -157,13 +173,18 @@ static bool sweep_and_file_locked(mcentral *c, mspan *s)
     alloc_assert_locked(&c->lock, __func__);
     uint32_t sg = mheap_.sweepgen;
     __atomic_store_n(&s->sweepgen, sg - 1, __ATOMIC_RELAXED); /* being swept */
-    mspan_sweep_bits(s);
-    __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
-    if (s->allocCount == 0) {
-        span_gone(c);
-        mheap_free_span(s);
-        return false;
+    if (spanclass_sizeclass(s->spanclass) == 0) {
+        if (!sweep_large_locked(c, s, sg))
+            return false;
+    } else {
+        mspan_sweep(s);
+        if (s->allocCount == 0) {
+            span_gone(c);
+            mheap_free_span(s);
+            return false;
+        }
     }
+    __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
     list_push(s->allocCount < s->nelems ? partial_swept(c, sg) : full_swept(c, sg), s);
     return true;
 }
@@ -184,6 +205,10 @@ static bool try_acquire(mspan *s, uint32_t sg)
 static bool grow_for_slack(const mcentral *c, const mspan *s)
 {
     uint32_t want = s->nelems / SLACK_WANT_DIV;
+    /* A span the collector marked since its last sweep may be mostly
+     * garbage: pendingCount says nothing about that, so sweep it. */
+    if (!spanclass_is_kmalloc(c->spanclass) && s->markgen != mheap_.sweepgen)
+        return false;
     return want > 1 && c->nslack <= c->nspans / SLACK_SPANS_DIV &&
            (uint32_t)__atomic_load_n(&s->pendingCount, __ATOMIC_RELAXED) < want;
 }
@@ -193,7 +218,7 @@ static mspan *take_partial_swept_locked(mcentral *c, uint32_t sg)
 {
     mspan *s = list_pop(partial_swept(c, sg));
     if (s && __atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) != 0)
-        mspan_sweep_bits(s);
+        mspan_sweep(s);
     return s;
 }
 
@@ -207,7 +232,7 @@ static mspan *take_partial_unswept_locked(mcentral *c, uint32_t sg)
         list_push(partial_unswept(c, sg), s);
         return 0;
     }
-    mspan_sweep_bits(s);
+    mspan_sweep(s);
     return s;
 }
 
@@ -229,7 +254,7 @@ static mspan *take_full_unswept_locked(mcentral *c, uint32_t sg, bool may_slack,
             list_push(full_unswept(c, sg), s);
             return 0;
         }
-        mspan_sweep_bits(s);
+        mspan_sweep(s);
         if (s->allocCount < s->nelems)
             return s;
         __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
@@ -338,4 +363,46 @@ void mcentral_note_free(mcentral *c, mspan *s)
         list_push(full_unswept(c, sg), s);
     }
     plat_unlock(&c->lock);
+}
+
+void mcentral_add_large(mcentral *c, mspan *s)
+{
+    plat_lock(&c->lock);
+    uint32_t sg = mheap_.sweepgen;
+    __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
+    list_push(full_swept(c, sg), s);
+    c->nspans++;
+    plat_unlock(&c->lock);
+}
+
+bool mcentral_remove_large(mcentral *c, mspan *s, uintptr_t x)
+{
+    plat_lock(&c->lock);
+    bool ok = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == mSpanInUse &&
+              s->spanclass == c->spanclass && s->startAddr == x && s->list;
+    if (ok) {
+        list_remove(s->list, s);
+        span_gone(c);
+    }
+    plat_unlock(&c->lock);
+    return ok;
+}
+
+uint64_t mcentral_sweep_all(mcentral *c)
+{
+    uint64_t n = 0;
+    plat_lock(&c->lock);
+    uint32_t sg = mheap_.sweepgen;
+    for (int k = 0; k < 2; k++) {
+        spanList *l = k ? full_unswept(c, sg) : partial_unswept(c, sg);
+        mspan *s;
+        while ((s = list_pop_oldest(l)) != 0) {
+            if (!try_acquire(s, sg))
+                alloc_fatal_span(s, "mcentral_sweep_all: unswept span not at sweepgen h-2");
+            sweep_and_file_locked(c, s);
+            n++;
+        }
+    }
+    plat_unlock(&c->lock);
+    return n;
 }

@@ -37,6 +37,17 @@ void mcentral_uncache_span(mcentral *c, mspan *s);
  * when every object is pending free.  Takes c->lock; tolerates a stale s. */
 void mcentral_note_free(mcentral *c, mspan *s);
 
+/* Large collected objects live in their class's (0: scan, 1: noscan) full
+ * sets, so that the sweep finds them after each mark (Go's allocLarge).
+ * add: a new one, swept; remove (kfree of a large collected object): unlink
+ * s if it is still the live large object at x, false otherwise (the caller
+ * then reports the bad free).  Both take c->lock. */
+void mcentral_add_large(mcentral *c, mspan *s);
+bool mcentral_remove_large(mcentral *c, mspan *s, uintptr_t x);
+/* Sweep every unswept span of the class (finish the sweep before a new
+ * mark); returns the number swept.  Takes c->lock. */
+uint64_t mcentral_sweep_all(mcentral *c);
+
 /* Which set a span's list pointer names (for verify / debugging). */
 const char *mcentral_set_name(const mcentral *c, const spanList *l, uint32_t sweepgen);
 

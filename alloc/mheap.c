@@ -241,9 +241,16 @@ static void init_small(mspan *t, uint8_t cls, uint64_t *bits, uint32_t nmaps)
     }
 }
 
-/* Step 5, large span: one object, allocated. */
-static void init_large(mspan *t)
+/* Step 5, large span: one object, allocated (by freeindex); a collected
+ * one has one-word bitmaps for its mark. */
+static void init_large(mspan *t, uint64_t *bits)
 {
+    if (bits) {
+        t->nwords = 1;
+        t->allocBits = bits;
+        t->gcmarkBits = bits + 1;
+        t->pendingFree = bits + 2;
+    }
     t->elemsize = t->npages * PAGE_SIZE;
     t->nelems = 1;
     t->freeindex = 1;
@@ -271,8 +278,10 @@ static mspan *take_span_struct_locked(uint64_t npages, spanClass spc, uint8_t cl
     mspan *s = fixalloc_alloc(&mheap_.spanalloc);
     *bits = 0;
     *nmaps = 0;
-    if (s && !manual && cls != 0) {
-        uint32_t nwords = ((uint32_t)((npages * PAGE_SIZE) / class_to_size[cls]) + 63) / 64;
+    /* small spans: allocBits, gcmarkBits, pendingFree (+ tinyBits); large
+     * collected objects: one word each (the collector's mark) */
+    if (s && !manual && (cls != 0 || !spanclass_is_kmalloc(spc))) {
+        uint32_t nwords = cls ? ((uint32_t)((npages * PAGE_SIZE) / class_to_size[cls]) + 63) / 64 : 1;
         *nmaps = spc == make_spanclass(TINY_SIZE_CLASS, true) ? 4 : 3;
         *bits = gcbits_alloc_locked(nwords * *nmaps);
         if (!*bits) {
@@ -319,13 +328,14 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
     t.npages = npages;
     t.spanclass = manual ? 0 : spc;
     t.sweepgen = mheap_.sweepgen;
+    t.markgen = mheap_.sweepgen;
     t.needzero = alloc_needs_zero_locked(base, npages);
     if (manual)
         init_manual(&t);
     else if (cls != 0)
         init_small(&t, cls, bits, nmaps);
     else
-        init_large(&t);
+        init_large(&t, bits);
     publish_locked(s, &t);
     plat_unlock(&mheap_.lock);
     return s;

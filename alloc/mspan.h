@@ -23,11 +23,11 @@
  * span is cached (a span whose freeindex jumps to nelems with a stale
  * cache is uncached at once).
  *
- * SWEEP (explicit-free flavour of Go's mspan.sweep): the live set is
- *       gcmarkBits = allocated & ~pendingFree
- * (a collector will instead set gcmarkBits by marking — the rest is the same
- * path), then allocBits = gcmarkBits, gcmarkBits = 0, freeindex = 0,
- * allocCount = popcount(allocBits), allocCache refilled.
+ * SWEEP (mgcsweep.c): the live set is
+ *       allocated & ~pendingFree            (free-only sweep)
+ *       allocated & ~pendingFree & marks    (the GC sweep, once per cycle)
+ * then allocBits = live, freeindex = 0, allocCount = popcount(allocBits),
+ * allocCache refilled.
  *
  * SWEEPGEN (h = mheap_.sweepgen, +2 per cycle):
  *   h-2 needs sweeping   h-1 being swept   h swept
@@ -100,6 +100,10 @@ typedef struct mspan {
                                       allocCount - this) */
     uint8_t needzero;    /* free slots may hold garbage (else known zero) */
     uint32_t sweepgen;   /* see header comment */
+    uint32_t markgen;    /* mheap_.sweepgen when created or last GC-swept: a
+                            collected span whose markgen != sweepgen holds the
+                            marks of a finished cycle and needs its GC sweep
+                            (mgcsweep.c).  Written by whoever sweeps it. */
     uint64_t allocCache; /* ~allocBits from freeindex (see header comment) */
     uint64_t *allocBits;   /* [nwords] 1 = allocated at last sweep; bits >= nelems are 0 */
     uint64_t *gcmarkBits;  /* [nwords] live set being built by a sweep (else all 0) */
@@ -197,11 +201,11 @@ void mspan_refill_alloc_cache(mspan *s, uint32_t word);
 /* Go's nextFreeIndex: advance freeindex to the next free slot and return it
  * (nelems when the span is full).  Caller owns the span. */
 uint32_t mspan_next_free_index(mspan *s);
-/* Sweep the span's pending frees into its bitmaps (see header comment).
- * Caller owns the span: holds mheap_.central[s->spanclass].lock for a span
- * no mcache holds, or is the pinned owner of a cached span (mcache.c).
- * Returns the number of objects freed. */
-uint32_t mspan_sweep_bits(mspan *s);
+/* Sweep the span (alloc/mgcsweep.c): its pending frees, and its marks when
+ * this is its first sweep since a mark.  Caller owns the span: holds
+ * mheap_.central[s->spanclass].lock for a span no mcache holds, or is the
+ * pinned owner of a cached span (mcache.c).  Returns the objects freed. */
+uint32_t mspan_sweep(mspan *s);
 /* Objects allocated (allocCount) minus pending frees (racy unless quiescent). */
 uint32_t mspan_live_objects(const mspan *s);
 

@@ -5,8 +5,10 @@
  * WHAT IS CHECKED (in this order)
  *   1. mcentral sets: each entry is an in-use span of that class whose list
  *      pointer names the set, not cached, with the set's sweepgen (h swept,
- *      h-2 unswept) and fullness; back links and counts are consistent; no
- *      span appears twice (visit stamp).
+ *      h-2 unswept) and fullness, markgen h in swept sets (h or h-2 in
+ *      unswept ones: collected spans); back links and counts are consistent;
+ *      no span appears twice (visit stamp).  Large collected objects sit in
+ *      their class's full sets.
  *   2. mcaches: each alloc[spc] is the empty span or an in-use span of
  *      class spc, cachedBy this CPU, in no list, sweepgen h+3 or h+1, not
  *      seen before.
@@ -15,7 +17,8 @@
  *      the first page of in-use spans (so no page is in two spans); free
  *      pages have no pageInUse bit.  Per span: geometry (nelems, elemsize,
  *      limit), freeindex <= nelems, allocCount == |{i : i < freeindex or
- *      allocBits[i]}|, no alloc bit past nelems, gcmarkBits clear,
+ *      allocBits[i]}|, no alloc bit past nelems, gcmarkBits clear unless
+ *      the span awaits its GC sweep (then only on allocated slots),
  *      pendingFree ⊆ allocated, pendingCount == popcount(pendingFree),
  *      allocCache == ~allocBits at freeindex (or 0 at a word boundary),
  *      freeLimit 0 or limit - startAddr (0 if tiny blocks), tinyBits ⊆ allocated; every
@@ -93,14 +96,18 @@ static bool check_small(struct vstate *v, const mspan *s)
         return fail(v, s, "freeindex > nelems");
     if (s->freeLimit != 0 && s->freeLimit != s->limit - s->startAddr)
         return fail(v, s, "freeLimit is neither 0 nor limit - startAddr");
+    /* marks: only a collected span awaiting its GC sweep holds any, and
+     * only on allocated slots */
+    bool gcswept = spanclass_is_kmalloc(s->spanclass) || s->markgen == mheap_.sweepgen;
     uint32_t alloc = 0, pend = 0;
     for (uint32_t w = 0; w < s->nwords; w++) {
         uint64_t vm = valid_mask(s, w);
         if (s->allocBits[w] & ~vm)
             return fail(v, s, "allocBits set past nelems (word %u)", w);
-        if (s->gcmarkBits[w])
-            return fail(v, s, "gcmarkBits not clear outside a sweep (word %u)", w);
         uint64_t a = (s->allocBits[w] | mspan_below_mask(w, s->freeindex)) & vm;
+        if (gcswept ? s->gcmarkBits[w] != 0 : (s->gcmarkBits[w] & ~a) != 0)
+            return fail(v, s, "gcmarkBits set on a %s (word %u)",
+                        gcswept ? "GC-swept span" : "free slot", w);
         uint64_t p = s->pendingFree[w];
         if (p & ~a)
             return fail(v, s, "pending free of a free slot %u",
@@ -149,8 +156,9 @@ static void unlock_all(void)
 
 /* What the walk counts, compared with the heap's counters at the end. */
 struct walk {
-    uint64_t placed;                   /* small spans found in sets or caches */
+    uint64_t placed;                   /* spans found in mcentral sets or mcaches */
     uint64_t inuse_pages, manual_pages, nsmall, nlarge;
+    uint64_t nlarge_gc;                /* large collected objects: in their mcentral */
     uint64_t nspans[NUM_SIZE_CLASSES];
     uint64_t live_objs, live_bytes;
 };
@@ -176,6 +184,9 @@ static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, ui
             return fail(v, s, "mcentral %d %s: span's list/cachedBy disagree", spc, name);
         if (s->sweepgen != (swept ? sg : sg - 2))
             return fail(v, s, "mcentral %d %s: wrong sweepgen", spc, name);
+        if (!spanclass_is_kmalloc(s->spanclass) &&
+            (swept ? s->markgen != sg : s->markgen != sg && s->markgen != sg - 2))
+            return fail(v, s, "mcentral %d %s: markgen %u", spc, name, s->markgen);
         if (full != (s->allocCount == s->nelems))
             return fail(v, s, "mcentral %d %s: fullness does not match the set", spc, name);
         if (s->verifyMark == epoch)
@@ -205,6 +216,9 @@ static bool verify_mcache(struct vstate *v, struct walk *w, uint32_t cpu, uint32
             return fail(v, s, "mcache %u alloc[%d]: cachedBy/list disagree", cpu, spc);
         if (s->sweepgen != sg + 3 && s->sweepgen != sg + 1)
             return fail(v, s, "mcache %u alloc[%d]: sweepgen not h+3/h+1", cpu, spc);
+        if (!spanclass_is_kmalloc(s->spanclass) &&
+            s->markgen != (s->sweepgen == sg + 3 ? sg : sg - 2))
+            return fail(v, s, "mcache %u alloc[%d]: markgen %u", cpu, spc, s->markgen);
         if (s->verifyMark == epoch)
             return fail(v, s, "span is in two places (mcache %u alloc[%d])", cpu, spc);
         s->verifyMark = epoch;
@@ -245,6 +259,14 @@ static bool verify_span(struct vstate *v, struct walk *w, mspan *s)
             s->elemsize != s->npages * PAGE_SIZE || s->limit <= s->startAddr ||
             s->limit > s->startAddr + s->elemsize)
             return fail(v, s, "large span fields inconsistent");
+        bool collected = !spanclass_is_kmalloc(s->spanclass);
+        if (collected != (s->verifyMark == epoch))
+            return fail(v, s, collected ? "large collected object is in no mcentral set"
+                                        : "large kmalloc object is in an mcentral set");
+        if (collected && (!s->allocBits || s->nwords != 1 || s->allocBits[0] ||
+                          s->pendingFree[0]))
+            return fail(v, s, "large collected object's bitmaps inconsistent");
+        w->nlarge_gc += collected;
         w->nlarge++;
         w->live_objs += 1;
         w->live_bytes += s->elemsize;
@@ -311,6 +333,9 @@ static bool verify_counters(struct vstate *v, const struct walk *w)
         if (w->nspans[c] != mheap_.nspans[c])
             return fail(v, 0, "class %d: nspans %lu != walked %lu", c, UL(mheap_.nspans[c]),
                         UL(w->nspans[c]));
+    if ((uint64_t)mheap_.central[0].nspans + mheap_.central[1].nspans != w->nlarge_gc)
+        return fail(v, 0, "large: mcentral nspans %u + %u != walked %lu",
+                    mheap_.central[0].nspans, mheap_.central[1].nspans, UL(w->nlarge_gc));
     for (int c = 1; c < NUM_SIZE_CLASSES; c++) {
         const mcentral *m0 = &mheap_.central[make_spanclass((uint8_t)c, false)];
         const mcentral *m1 = &mheap_.central[make_spanclass((uint8_t)c, true)];
@@ -360,9 +385,9 @@ static bool verify_locked(struct vstate *v, struct walk *w)
     for (heapArena *ha = mheap_.allArenas; ha; ha = ha->next)
         if (!verify_arena(v, w, ha))
             return false;
-    if (w->nsmall != w->placed)
-        return fail(v, 0, "%lu spans in sets/caches but %lu small spans in the arenas",
-                    UL(w->placed), UL(w->nsmall));
+    if (w->nsmall + w->nlarge_gc != w->placed)
+        return fail(v, 0, "%lu spans in sets/caches but %lu small and %lu large collected "
+                    "spans in the arenas", UL(w->placed), UL(w->nsmall), UL(w->nlarge_gc));
     return verify_counters(v, w) && verify_pages(v, w);
 }
 
