@@ -31,7 +31,8 @@
  *      lies inside); else carry `end` (or len + the whole entry when it is
  *      entirely free).  In a chunk, scan the bitmap's free runs from the
  *      hint bit.  This yields the lowest-addressed fit; runs may cross any
- *      number of chunks, blocks and groups.
+ *      number of chunks, blocks and groups.  (find(): one scan_level() over
+ *      top[], scan_children() for each level below, chunk_find().)
  *   3. For each maximal scavenged sub-run of the found run, call back(); on
  *      success clear its scav bits.  On failure: stop, leave the run free
  *      (the sub-runs already backed stay free and Ready), set *oom, return 0.
@@ -499,21 +500,68 @@ static uint64_t chunk_find(struct finder *f, const uint64_t *bm, uint64_t cbase,
     return 0;
 }
 
+/* Index of the entry (2^shift pages each, entry 0 at page `base`, n entries)
+ * that holds the hint, or 0 when the hint lies outside them.  Every grown
+ * page below the hint is allocated, so a scan may skip the entries before
+ * the hint's; a range wholly after the hint is scanned from its start. */
+static inline uint64_t hint_index(uint64_t hint, uint64_t base, uint64_t n, unsigned shift)
+{
+    uint64_t off = hint - base; /* wraps to a huge value when hint < base */
+    return off < (n << shift) ? off >> shift : 0;
+}
+
+/* Step through summaries s[i..n) (entry j covers 2^shift pages from page
+ * base + (j << shift)); returns the step that stopped the scan, STEP_NEXT
+ * when none did, and sets *at to the entry it stopped at. */
+static inline int scan_level(struct finder *f, const pallocSum *s, uint64_t i, uint64_t n,
+                             uint64_t base, unsigned shift, uint64_t *at)
+{
+    int r = STEP_NEXT;
+    for (; i < n; i++) {
+        r = step(f, &s[i], base + (i << shift), 1ull << shift);
+        if (r != STEP_NEXT)
+            break;
+    }
+    *at = i;
+    return r;
+}
+
+static _Noreturn void broken_promise(pageAlloc *p, struct finder *f, const char *what,
+                                     uint64_t base)
+{
+    panicf("pagealloc: summary of %s 0x%lx promises a run of %lu pages that is not there", what,
+           (unsigned long)pg_addr(p, base), (unsigned long)f->npages);
+}
+
+/* Scan the n children (2^shift pages each) of the `what` entry at page
+ * `base`, which step() said to descend into: run_len + start < npages and
+ * the entry is not wholly free, so no fit uses the run carried into it and
+ * run_len restarts at 0.  The scan starts at the hint's child when the hint
+ * lies inside.  Returns STEP_FOUND or STEP_DESCEND (*at = the child to
+ * descend into); a scan that finds neither contradicts the summary. */
+static int scan_children(pageAlloc *p, struct finder *f, const char *what, const pallocSum *s,
+                         uint64_t n, uint64_t base, unsigned shift, uint64_t hint, uint64_t *at)
+{
+    f->run_len = 0;
+    int r = scan_level(f, s, hint_index(hint, base, n, shift), n, base, shift, at);
+    if (r == STEP_NEXT)
+        broken_promise(p, f, what, base);
+    return r;
+}
+
 /* Find the lowest run; returns false when there is none.  Sets f->nh to a
- * new valid hint base (before allocating the answer). */
+ * new valid hint base (before allocating the answer).  The descent: groups
+ * (top[], from the hint's group; the run carried from the entries before is
+ * kept across them), then the mids of the group, the blocks of the mid, the
+ * chunks of the block, the bits of the chunk. */
 static bool find(pageAlloc *p, struct finder *f)
 {
     uint64_t hint = (p->search_addr - p->origin) >> PAGE_SHIFT;
     f->nh = hint;
-    uint64_t gi = hint >> GROUP_PSHIFT;
+    uint64_t gi = hint >> GROUP_PSHIFT, m, b, c;
     if (gi < p->lo_group)
         gi = p->lo_group;
-    int r = STEP_NEXT;
-    for (; gi < p->hi_group; gi++) {
-        r = step(f, &p->top[gi], gi << GROUP_PSHIFT, GROUP_PAGES);
-        if (r != STEP_NEXT)
-            break;
-    }
+    int r = scan_level(f, p->top, gi, p->hi_group, 0, GROUP_PSHIFT, &gi);
     if (r == STEP_NEXT) {
         /* Nothing free from the hint to the last grown group: the hint may
          * move past it (never backward). */
@@ -526,57 +574,25 @@ static bool find(pageAlloc *p, struct finder *f)
 
     pallocL0 *g = p->groups[gi];
     uint64_t gbase = gi << GROUP_PSHIFT;
-    uint32_t m = (hint >> GROUP_PSHIFT) == gi ? (uint32_t)((hint >> MID_PSHIFT) & 7) : 0;
-    f->run_len = 0;
-    for (; m < NMIDS; m++) {
-        r = step(f, &g->mid[m], gbase + ((uint64_t)m << MID_PSHIFT), MID_PAGES);
-        if (r != STEP_NEXT)
-            break;
-    }
-    if (r == STEP_FOUND)
+    if (scan_children(p, f, "group", g->mid, NMIDS, gbase, MID_PSHIFT, hint, &m) == STEP_FOUND)
         return true;
-    if (r != STEP_DESCEND)
-        panicf("pagealloc: summary of group 0x%lx promises a run of %lu pages that is not there",
-               (unsigned long)pg_addr(p, gbase), (unsigned long)f->npages);
 
-    uint64_t mbase = gbase + ((uint64_t)m << MID_PSHIFT);
-    uint32_t b = (hint >> MID_PSHIFT) == (mbase >> MID_PSHIFT)
-                     ? (uint32_t)((hint >> BLOCK_PSHIFT) & 7) : 0;
-    b += m * PALLOC_MID_BLOCKS;
-    f->run_len = 0;
-    for (; b < (m + 1) * PALLOC_MID_BLOCKS; b++) {
-        r = step(f, &g->sum[b], gbase + ((uint64_t)b << BLOCK_PSHIFT), BLOCK_PAGES);
-        if (r != STEP_NEXT)
-            break;
-    }
-    if (r == STEP_FOUND)
+    uint64_t mbase = gbase + (m << MID_PSHIFT);
+    if (scan_children(p, f, "mid", &g->sum[m * PALLOC_MID_BLOCKS], PALLOC_MID_BLOCKS, mbase,
+                      BLOCK_PSHIFT, hint, &b) == STEP_FOUND)
         return true;
-    if (r != STEP_DESCEND)
-        panicf("pagealloc: summary of mid 0x%lx promises a run of %lu pages that is not there",
-               (unsigned long)pg_addr(p, mbase), (unsigned long)f->npages);
 
+    b += m * PALLOC_MID_BLOCKS; /* index in the group */
     pallocL1 *bl = g->l1[b];
-    uint64_t bbase = gbase + ((uint64_t)b << BLOCK_PSHIFT);
-    uint32_t c = (hint >> BLOCK_PSHIFT) == (bbase >> BLOCK_PSHIFT)
-                     ? (uint32_t)((hint >> CHUNK_PSHIFT) & 15) : 0;
-    f->run_len = 0;
-    for (; c < PALLOC_L1_CHUNKS; c++) {
-        r = step(f, &bl->sum[c], bbase + ((uint64_t)c << CHUNK_PSHIFT), CHUNK_PAGES);
-        if (r != STEP_NEXT)
-            break;
-    }
-    if (r == STEP_FOUND)
+    uint64_t bbase = gbase + (b << BLOCK_PSHIFT);
+    if (scan_children(p, f, "block", bl->sum, PALLOC_L1_CHUNKS, bbase, CHUNK_PSHIFT, hint,
+                      &c) == STEP_FOUND)
         return true;
-    if (r != STEP_DESCEND)
-        panicf("pagealloc: summary of block 0x%lx promises a run of %lu pages that is not there",
-               (unsigned long)pg_addr(p, bbase), (unsigned long)f->npages);
 
-    uint64_t cbase = bbase + ((uint64_t)c << CHUNK_PSHIFT);
-    uint32_t from = (hint >> CHUNK_PSHIFT) == (cbase >> CHUNK_PSHIFT)
-                        ? (uint32_t)(hint & (CHUNK_PAGES - 1)) : 0;
+    uint64_t cbase = bbase + (c << CHUNK_PSHIFT);
+    uint32_t from = (uint32_t)hint_index(hint, cbase, CHUNK_PAGES, 0);
     if (!chunk_find(f, bl->chunk[c].alloc, cbase, from))
-        panicf("pagealloc: summary of chunk 0x%lx promises a run of %lu pages that is not there",
-               (unsigned long)pg_addr(p, cbase), (unsigned long)f->npages);
+        broken_promise(p, f, "chunk", cbase);
     return true;
 }
 
@@ -807,97 +823,131 @@ static int sum_check(char *err, size_t errlen, const char *what, uintptr_t addr,
     return 1;
 }
 
+/* pagealloc_verify's walk: where to report, and what it has counted. */
+struct vwalk {
+    pageAlloc *p;
+    char *err;
+    size_t errlen;
+    uint64_t hint;                /* search_addr as a page index */
+    uint64_t nfree, nscav, ntotal;
+};
+
+/* The words of chunk ci: not grown → all allocated and none scavenged;
+ * never scav on an allocated page.  Counts the free and scavenged pages of
+ * a grown chunk. */
+static bool verify_chunk_words(struct vwalk *v, const pallocChunk *ch, uint64_t ci, bool grown)
+{
+    uintptr_t caddr = pg_addr(v->p, ci << CHUNK_PSHIFT);
+    for (int w = 0; w < 8; w++) {
+        if (!grown && (ch->alloc[w] != ~0ull || ch->scav[w] != 0))
+            return errf(v->err, v->errlen,
+                        "pagealloc_verify: chunk 0x%lx not grown but word %d has "
+                        "alloc 0x%lx scav 0x%lx", (unsigned long)caddr, w,
+                        (unsigned long)ch->alloc[w], (unsigned long)ch->scav[w]);
+        if (ch->alloc[w] & ch->scav[w])
+            return errf(v->err, v->errlen,
+                        "pagealloc_verify: chunk 0x%lx word %d: scav bits 0x%lx "
+                        "on allocated pages", (unsigned long)caddr, w,
+                        (unsigned long)(ch->alloc[w] & ch->scav[w]));
+        if (grown) {
+            v->nfree += (uint64_t)__builtin_popcountll(~ch->alloc[w]);
+            v->nscav += (uint64_t)__builtin_popcountll(ch->scav[w]);
+        }
+    }
+    return true;
+}
+
+/* Chunk ci: grown only inside [lo_group, hi_group), its words, no free page
+ * below the hint, its stored summary; *sum = the summary recomputed bit by
+ * bit (for its block's check). */
+static bool verify_chunk(struct vwalk *v, const pallocL1 *bl, uint64_t ci, pallocSum *sum)
+{
+    pageAlloc *p = v->p;
+    const pallocChunk *ch = &bl->chunk[ci & 15];
+    uintptr_t caddr = pg_addr(p, ci << CHUNK_PSHIFT);
+    uint64_t gi = ci >> 10;
+    bool grown = bl->grown >> (ci & 15) & 1;
+    if (grown && (gi < p->lo_group || gi >= p->hi_group))
+        return errf(v->err, v->errlen,
+                    "pagealloc_verify: chunk 0x%lx grown outside groups [%lu, %lu)",
+                    (unsigned long)caddr, (unsigned long)p->lo_group,
+                    (unsigned long)p->hi_group);
+    if (!verify_chunk_words(v, ch, ci, grown))
+        return false;
+    if (grown) {
+        v->ntotal += CHUNK_PAGES;
+        /* hint: no free page below it */
+        uint64_t cpi = ci << CHUNK_PSHIFT;
+        for (uint64_t i = 0; i < CHUNK_PAGES && cpi + i < v->hint; i++)
+            if (!(ch->alloc[i >> 6] >> (i & 63) & 1))
+                return errf(v->err, v->errlen,
+                            "pagealloc_verify: chunk 0x%lx: page 0x%lx is free but "
+                            "below search_addr 0x%lx", (unsigned long)caddr,
+                            (unsigned long)pg_addr(p, cpi + i),
+                            (unsigned long)p->search_addr);
+    }
+    *sum = sum_chunk_slow(ch->alloc);
+    return sum_check(v->err, v->errlen, "chunk", caddr, bl->sum[ci & 15], *sum);
+}
+
+/* Block bi (absent → zero summary): its chunks, then its stored summary
+ * against the merge of theirs; *sum = that merge. */
+static bool verify_block(struct vwalk *v, const pallocL0 *g, uint64_t bi, pallocSum *sum)
+{
+    const pallocL1 *bl = g->l1[bi & 63];
+    uintptr_t baddr = pg_addr(v->p, bi << BLOCK_PSHIFT);
+    *sum = sum_zero;
+    if (!bl)
+        return sum_check(v->err, v->errlen, "absent block", baddr, g->sum[bi & 63], sum_zero);
+    pallocSum csums[PALLOC_L1_CHUNKS];
+    for (uint64_t c = 0; c < PALLOC_L1_CHUNKS; c++)
+        if (!verify_chunk(v, bl, bi << 4 | c, &csums[c]))
+            return false;
+    *sum = sum_merge(csums, PALLOC_L1_CHUNKS, CHUNK_PAGES);
+    return sum_check(v->err, v->errlen, "block", baddr, g->sum[bi & 63], *sum);
+}
+
+/* Group gi (absent → zero summary): its blocks, then each mid's and the
+ * group's stored summaries against the merges below them. */
+static bool verify_group(struct vwalk *v, uint64_t gi)
+{
+    pageAlloc *p = v->p;
+    const pallocL0 *g = p->groups[gi];
+    uintptr_t gaddr = pg_addr(p, gi << GROUP_PSHIFT);
+    if (!g)
+        return sum_check(v->err, v->errlen, "absent group", gaddr, p->top[gi], sum_zero);
+    pallocSum bsums[PALLOC_L0_BLOCKS], msums[NMIDS];
+    for (uint64_t b = 0; b < PALLOC_L0_BLOCKS; b++)
+        if (!verify_block(v, g, gi << 6 | b, &bsums[b]))
+            return false;
+    for (uint64_t m = 0; m < NMIDS; m++) {
+        msums[m] = sum_merge(&bsums[m * PALLOC_MID_BLOCKS], PALLOC_MID_BLOCKS, BLOCK_PAGES);
+        if (!sum_check(v->err, v->errlen, "mid",
+                       pg_addr(p, (gi << GROUP_PSHIFT) + (m << MID_PSHIFT)), g->mid[m], msums[m]))
+            return false;
+    }
+    return sum_check(v->err, v->errlen, "group", gaddr, p->top[gi],
+                     sum_merge(msums, NMIDS, MID_PAGES));
+}
+
 bool pagealloc_verify(pageAlloc *p, char *err, size_t errlen)
 {
     if (!p->inited)
         return errf(err, errlen, "pagealloc_verify: not initialised");
-    uint64_t nfree = 0, nscav = 0, ntotal = 0;
-    uint64_t hint = (p->search_addr - p->origin) >> PAGE_SHIFT;
-    pallocSum bsums[PALLOC_L0_BLOCKS], csums[PALLOC_L1_CHUNKS];
-    for (uint64_t gi = 0; gi < p->ngroups; gi++) {
-        pallocL0 *g = p->groups[gi];
-        uintptr_t gaddr = pg_addr(p, gi << GROUP_PSHIFT);
-        if (!g) {
-            if (!sum_check(err, errlen, "absent group", gaddr, p->top[gi], sum_zero))
-                return false;
-            continue;
-        }
-        for (uint64_t b = 0; b < PALLOC_L0_BLOCKS; b++) {
-            pallocL1 *bl = g->l1[b];
-            uint64_t bi = gi << 6 | b;
-            uintptr_t baddr = pg_addr(p, bi << BLOCK_PSHIFT);
-            bsums[b] = sum_zero;
-            if (!bl) {
-                if (!sum_check(err, errlen, "absent block", baddr, g->sum[b], sum_zero))
-                    return false;
-                continue;
-            }
-            for (uint64_t c = 0; c < PALLOC_L1_CHUNKS; c++) {
-                const pallocChunk *ch = &bl->chunk[c];
-                uint64_t ci = bi << 4 | c;
-                uintptr_t caddr = pg_addr(p, ci << CHUNK_PSHIFT);
-                bool grown = bl->grown >> c & 1;
-                if (grown && (gi < p->lo_group || gi >= p->hi_group))
-                    return errf(err, errlen,
-                                "pagealloc_verify: chunk 0x%lx grown outside groups [%lu, %lu)",
-                                (unsigned long)caddr, (unsigned long)p->lo_group,
-                                (unsigned long)p->hi_group);
-                for (int w = 0; w < 8; w++) {
-                    if (!grown && (ch->alloc[w] != ~0ull || ch->scav[w] != 0))
-                        return errf(err, errlen,
-                                    "pagealloc_verify: chunk 0x%lx not grown but word %d has "
-                                    "alloc 0x%lx scav 0x%lx", (unsigned long)caddr, w,
-                                    (unsigned long)ch->alloc[w], (unsigned long)ch->scav[w]);
-                    if (ch->alloc[w] & ch->scav[w])
-                        return errf(err, errlen,
-                                    "pagealloc_verify: chunk 0x%lx word %d: scav bits 0x%lx "
-                                    "on allocated pages", (unsigned long)caddr, w,
-                                    (unsigned long)(ch->alloc[w] & ch->scav[w]));
-                    if (grown) {
-                        nfree += (uint64_t)__builtin_popcountll(~ch->alloc[w]);
-                        nscav += (uint64_t)__builtin_popcountll(ch->scav[w]);
-                    }
-                }
-                if (grown) {
-                    ntotal += CHUNK_PAGES;
-                    /* hint: no free page below it */
-                    uint64_t cpi = ci << CHUNK_PSHIFT;
-                    for (uint64_t i = 0; i < CHUNK_PAGES && cpi + i < hint; i++)
-                        if (!(ch->alloc[i >> 6] >> (i & 63) & 1))
-                            return errf(err, errlen,
-                                        "pagealloc_verify: chunk 0x%lx: page 0x%lx is free but "
-                                        "below search_addr 0x%lx", (unsigned long)caddr,
-                                        (unsigned long)pg_addr(p, cpi + i),
-                                        (unsigned long)p->search_addr);
-                }
-                csums[c] = sum_chunk_slow(ch->alloc);
-                if (!sum_check(err, errlen, "chunk", caddr, bl->sum[c], csums[c]))
-                    return false;
-            }
-            bsums[b] = sum_merge(csums, PALLOC_L1_CHUNKS, CHUNK_PAGES);
-            if (!sum_check(err, errlen, "block", baddr, g->sum[b], bsums[b]))
-                return false;
-        }
-        pallocSum msums[NMIDS];
-        for (uint64_t m = 0; m < NMIDS; m++) {
-            msums[m] = sum_merge(&bsums[m * PALLOC_MID_BLOCKS], PALLOC_MID_BLOCKS, BLOCK_PAGES);
-            if (!sum_check(err, errlen, "mid", pg_addr(p, (gi << GROUP_PSHIFT) + (m << MID_PSHIFT)),
-                           g->mid[m], msums[m]))
-                return false;
-        }
-        if (!sum_check(err, errlen, "group", gaddr, p->top[gi],
-                       sum_merge(msums, NMIDS, MID_PAGES)))
+    struct vwalk v = {.p = p, .err = err, .errlen = errlen,
+                      .hint = (p->search_addr - p->origin) >> PAGE_SHIFT};
+    for (uint64_t gi = 0; gi < p->ngroups; gi++)
+        if (!verify_group(&v, gi))
             return false;
-    }
-    if (nfree != p->free_pages)
+    if (v.nfree != p->free_pages)
         return errf(err, errlen, "pagealloc_verify: free_pages = %lu, bitmaps say %lu",
-                    (unsigned long)p->free_pages, (unsigned long)nfree);
-    if (nscav != p->scav_pages)
+                    (unsigned long)p->free_pages, (unsigned long)v.nfree);
+    if (v.nscav != p->scav_pages)
         return errf(err, errlen, "pagealloc_verify: scav_pages = %lu, bitmaps say %lu",
-                    (unsigned long)p->scav_pages, (unsigned long)nscav);
-    if (ntotal != p->total_pages)
+                    (unsigned long)p->scav_pages, (unsigned long)v.nscav);
+    if (v.ntotal != p->total_pages)
         return errf(err, errlen, "pagealloc_verify: total_pages = %lu, grown chunks say %lu",
-                    (unsigned long)p->total_pages, (unsigned long)ntotal);
+                    (unsigned long)p->total_pages, (unsigned long)v.ntotal);
     if (err && errlen)
         err[0] = 0;
     return true;

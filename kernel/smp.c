@@ -2,23 +2,28 @@
  * smp.c — application processors: start them, give them work, shoot down
  * their TLBs, stop them on panic.
  *
- * Bring-up (smp_init, BSP, once):
- *   1. MADT → APIC ids of usable processors (acpi.c); none → BSP alone.
- *   2. BSP LAPIC on; the trampoline blob is copied to a page below 1 MiB
- *      and patched with the BSP's CR0/CR3/CR4/EFER; the identity map of low
- *      memory is put back for the duration (paging_identity_low(1)).
- *   3. INIT to every AP, one 10 ms wait; then one AP at a time: map its
- *      stacks (IST block + kernel stack, guard pages between, in
- *      SMP_STACKS_BASE), SIPI, 200 us, SIPI again if it is not up yet, then
- *      wait up to START_TIMEOUT_MS (from the first SIPI) for `started`.
+ * Bring-up (smp_init, BSP, once; the function doing each step in brackets):
+ *   1. [read_madt] MADT → APIC ids of usable processors (acpi.c); none →
+ *      BSP alone.
+ *   2. [bsp_lapic_on] BSP LAPIC on; [mark_bsp] its MADT entry is not
+ *      started; [trampoline_setup, trampoline_install] the trampoline blob
+ *      is copied to a page below 1 MiB and patched with the BSP's
+ *      CR0/CR3/CR4/EFER.
+ *   3. [start_aps] the identity map of low memory is put back for the
+ *      duration (paging_identity_low(1)); [init_all_aps] INIT to every AP,
+ *      one 10 ms wait; then [start_listed] one AP at a time: map its stacks
+ *      (IST block + kernel stack, guard pages between, in SMP_STACKS_BASE),
+ *      [start_ap] SIPI, 200 us, SIPI again if it is not up yet, then wait
+ *      up to START_TIMEOUT_MS (from the first SIPI) for `started`.
  *      A CPU that misses the deadline is reported by APIC id, sent INIT
  *      again (back to wait-for-SIPI, so it cannot wake up later inside a
  *      trampoline reused for the next CPU) and left out; the next CPU takes
  *      its dense id.
  *   4. Each AP (smp_ap_entry): its GDT/TSS/IST, the shared IDT, its per-CPU
  *      area (GS base), LAPIC on, `started` = 1, then the idle loop.
- *   5. Identity map dropped again, every CPU flushes its TLB (the APs had
- *      walked it), kernel_ncpu = CPUs started, "smp: N of M CPUs started".
+ *   5. [finish_aps] Identity map dropped again, every CPU flushes its TLB
+ *      (the APs had walked it), kernel_ncpu = CPUs started; [report]
+ *      "smp: N of M CPUs started".
  *
  * Work: each CPU has one work slot (free → claimed → posted).  A poster
  * claims it with a CAS, fills fn/arg/done, publishes it and sends the work
@@ -423,14 +428,20 @@ static void print_result(void)
             bringup_ns / 1000000, bringup_ns / 1000 % 1000);
 }
 
-void smp_init(void)
+/* Step 1: the processors the MADT lists (madt, madt_ok). */
+static void read_madt(void)
 {
-    uint64_t t0 = nanotime();
     madt_ok = acpi_find_cpus(boot_info->rsdp_phys, &madt) == 0;
     if (madt_ok && madt.ncpus == 0) {
         kprintf("acpi: the MADT lists no usable processor\n");
         madt_ok = 0;
     }
+}
+
+/* Step 2a: the BSP's LAPIC on, the BSP is cpu 0, the work and spurious
+ * handlers installed, NMIs handled from now on.  Returns its APIC id. */
+static uint32_t bsp_lapic_on(void)
+{
     lapic_phys = madt_ok && madt.lapic_phys ? madt.lapic_phys : (rdmsr(0x1B) & 0xFFFFFF000ull);
     lapic_setup(lapic_phys);
     lapic_enable();
@@ -441,15 +452,12 @@ void smp_init(void)
     trap_set_handler(IPI_WORK_VECTOR, work_ipi);
     trap_set_handler(LAPIC_SPURIOUS_VECTOR, spurious_irq);
     nmi_ready = 1;
-    if (!madt_ok) {
-        kprintf("smp: no processor list from ACPI; running on the boot CPU only\n");
-        bringup_ns = nanotime() - t0;
-        print_result();
-        return;
-    }
-    if (madt.dropped)
-        kprintf("smp: %u processor(s) beyond MAX_CPUS=%u ignored\n", madt.dropped, MAX_CPUS);
+    return bsp_apic;
+}
 
+/* Step 2b: the BSP's entries of the MADT list are not started. */
+static void mark_bsp(uint32_t bsp_apic)
+{
     int bsp_listed = 0;
     for (uint32_t i = 0; i < madt.ncpus; i++)
         if (madt.apic_ids[i] == bsp_apic) {
@@ -458,73 +466,130 @@ void smp_init(void)
         }
     if (!bsp_listed)
         kprintf("smp: warning: the boot CPU (APIC id %u) is not in the MADT\n", bsp_apic);
+}
 
-    uint64_t tramp_pa = 0;
-    char *blob = 0;
-    if (madt.ncpus > 1) {
-        uint64_t cr3 = read_cr3() & PTE_ADDR;
-        uint64_t size = (uint64_t)(trampoline_end - trampoline_start);
-        if (cr3 >= (1ull << 32))
-            kprintf("smp: page tables at 0x%lx are above 4 GiB; the trampoline cannot load them: "
-                    "running on the boot CPU only\n", cr3);
-        else if (size > 4096 || !(tramp_pa = frame_alloc_low()))
-            kprintf("smp: no free page below 1 MiB for the AP trampoline; running on the boot CPU only\n");
-        else {
-            blob = phys_to_virt(tramp_pa);
-            for (uint64_t i = 0; i < size; i++)
-                blob[i] = trampoline_start[i];
-            uint32_t p = (uint32_t)tramp_pa;
-            *(uint32_t *)(blob + (tramp_gdtr - trampoline_start) + 2) = p + (uint32_t)(tramp_gdt - trampoline_start);
-            patch32(blob, tramp_pm_ptr, p + (uint32_t)(tramp_pm32 - trampoline_start));
-            patch32(blob, tramp_lm_ptr, p + (uint32_t)(tramp_lm64 - trampoline_start));
-            patch32(blob, tramp_cr0, (uint32_t)read_cr0());
-            patch32(blob, tramp_cr3, (uint32_t)cr3);
-            patch32(blob, tramp_cr4, (uint32_t)(read_cr4() & ~((1ull << 17) | (1ull << 23)))); /* no PCIDE, CET */
-            patch32(blob, tramp_efer, (uint32_t)(rdmsr(0xC0000080) & ((1u << 0) | (1u << 8) | (1u << 11))) | (1u << 8));
-            patch64(blob, tramp_entry, (uint64_t)smp_ap_entry);
-        }
-    }
+/* Step 2c: the trampoline copied to page tramp_pa (below 1 MiB) and
+ * patched with its own addresses and the BSP's CR0/CR3/CR4/EFER. */
+static char *trampoline_install(uint64_t tramp_pa, uint64_t cr3)
+{
+    uint64_t size = (uint64_t)(trampoline_end - trampoline_start);
+    char *blob = phys_to_virt(tramp_pa);
+    for (uint64_t i = 0; i < size; i++)
+        blob[i] = trampoline_start[i];
+    uint32_t p = (uint32_t)tramp_pa;
+    *(uint32_t *)(blob + (tramp_gdtr - trampoline_start) + 2) = p + (uint32_t)(tramp_gdt - trampoline_start);
+    patch32(blob, tramp_pm_ptr, p + (uint32_t)(tramp_pm32 - trampoline_start));
+    patch32(blob, tramp_lm_ptr, p + (uint32_t)(tramp_lm64 - trampoline_start));
+    patch32(blob, tramp_cr0, (uint32_t)read_cr0());
+    patch32(blob, tramp_cr3, (uint32_t)cr3);
+    patch32(blob, tramp_cr4, (uint32_t)(read_cr4() & ~((1ull << 17) | (1ull << 23)))); /* no PCIDE, CET */
+    patch32(blob, tramp_efer, (uint32_t)(rdmsr(0xC0000080) & ((1u << 0) | (1u << 8) | (1u << 11))) | (1u << 8));
+    patch64(blob, tramp_entry, (uint64_t)smp_ap_entry);
+    return blob;
+}
 
-    if (blob) {
-        paging_identity_low(1);
-        /* INIT every AP at once and wait the 10 ms once, not per CPU. */
-        for (uint32_t i = 0; i < madt.ncpus; i++)
-            if (found_state[i] != FOUND_BSP && (lapic_x2apic_mode() || madt.apic_ids[i] <= 254))
-                lapic_send_init(madt.apic_ids[i]);
-        delay_us(INIT_DELAY_US);
-        for (uint32_t i = 0; i < madt.ncpus; i++) {
-            uint32_t id = madt.apic_ids[i];
-            if (found_state[i] == FOUND_BSP)
-                continue;
-            if (!lapic_x2apic_mode() && id > 254) {
-                found_state[i] = FOUND_BAD_ID;
-                kprintf("smp: cpu with APIC id %u cannot be reached in xAPIC mode; continuing without it\n", id);
-                continue;
-            }
-            if (map_stacks(ncpu)) {
-                found_state[i] = FOUND_NO_MEMORY;
-                kprintf("smp: no memory for the stacks of the cpu with APIC id %u; continuing without it\n", id);
-                continue;
-            }
-            if (start_ap(id, ncpu, tramp_pa, blob)) {
-                found_state[i] = FOUND_NO_ANSWER;
-                kprintf("smp: cpu with APIC id %u did not start; continuing without it\n", id);
-                continue;
-            }
-            found_state[i] = FOUND_STARTED;
-            apic_of[ncpu] = percpu_area[ncpu].apic_id;
-            ncpu++;
-        }
-        paging_identity_low(0);
-        kernel_ncpu = ncpu;
-        /* the APs walked the identity map: drop what their TLBs kept of it */
-        smp_run_on_all(flush_tlb_work, 0);
-        /* The trampoline page stays allocated: a CPU left out was sent
-         * INIT, but keeping the page costs 4 KiB and rules out surprises. */
+/* Step 2c: a trampoline page, or 0 (said why) when the APs cannot be
+ * started: the page tables are out of its reach, or no low page is free. */
+static char *trampoline_setup(uint64_t *tramp_pa)
+{
+    uint64_t cr3 = read_cr3() & PTE_ADDR;
+    uint64_t size = (uint64_t)(trampoline_end - trampoline_start);
+    if (cr3 >= (1ull << 32))
+        kprintf("smp: page tables at 0x%lx are above 4 GiB; the trampoline cannot load them: "
+                "running on the boot CPU only\n", cr3);
+    else if (size > 4096 || !(*tramp_pa = frame_alloc_low()))
+        kprintf("smp: no free page below 1 MiB for the AP trampoline; running on the boot CPU only\n");
+    else
+        return trampoline_install(*tramp_pa, cr3);
+    return 0;
+}
+
+/* Step 3a: INIT every AP at once and wait the 10 ms once, not per CPU. */
+static void init_all_aps(void)
+{
+    for (uint32_t i = 0; i < madt.ncpus; i++)
+        if (found_state[i] != FOUND_BSP && (lapic_x2apic_mode() || madt.apic_ids[i] <= 254))
+            lapic_send_init(madt.apic_ids[i]);
+    delay_us(INIT_DELAY_US);
+}
+
+/* Step 3b: start the AP of MADT entry i as cpu `ncpu`; found_state[i] says
+ * how it went, a CPU left out is reported and its dense id stays free. */
+static void start_listed(uint32_t i, uint64_t tramp_pa, char *blob)
+{
+    uint32_t id = madt.apic_ids[i];
+    if (found_state[i] == FOUND_BSP)
+        return;
+    if (!lapic_x2apic_mode() && id > 254) {
+        found_state[i] = FOUND_BAD_ID;
+        kprintf("smp: cpu with APIC id %u cannot be reached in xAPIC mode; continuing without it\n", id);
+        return;
     }
+    if (map_stacks(ncpu)) {
+        found_state[i] = FOUND_NO_MEMORY;
+        kprintf("smp: no memory for the stacks of the cpu with APIC id %u; continuing without it\n", id);
+        return;
+    }
+    if (start_ap(id, ncpu, tramp_pa, blob)) {
+        found_state[i] = FOUND_NO_ANSWER;
+        kprintf("smp: cpu with APIC id %u did not start; continuing without it\n", id);
+        return;
+    }
+    found_state[i] = FOUND_STARTED;
+    apic_of[ncpu] = percpu_area[ncpu].apic_id;
+    ncpu++;
+}
+
+/* Step 3: with the identity map of low memory back (the trampoline runs
+ * there), INIT all, then start the APs one at a time. */
+static void start_aps(uint64_t tramp_pa, char *blob)
+{
+    paging_identity_low(1);
+    init_all_aps();
+    for (uint32_t i = 0; i < madt.ncpus; i++)
+        start_listed(i, tramp_pa, blob);
+}
+
+/* Step 5: the identity map dropped again and flushed from every CPU's TLB;
+ * from now on kernel_ncpu counts the APs. */
+static void finish_aps(void)
+{
+    paging_identity_low(0);
     kernel_ncpu = ncpu;
+    /* the APs walked the identity map: drop what their TLBs kept of it */
+    smp_run_on_all(flush_tlb_work, 0);
+    /* The trampoline page stays allocated: a CPU left out was sent
+     * INIT, but keeping the page costs 4 KiB and rules out surprises. */
+}
+
+/* Step 5 (every path): the bring-up time and the "smp: N of M" line. */
+static void report(uint64_t t0)
+{
     bringup_ns = nanotime() - t0;
     print_result();
+}
+
+void smp_init(void)
+{
+    uint64_t t0 = nanotime();
+    read_madt();
+    uint32_t bsp_apic = bsp_lapic_on();
+    if (!madt_ok) {
+        kprintf("smp: no processor list from ACPI; running on the boot CPU only\n");
+        report(t0);
+        return;
+    }
+    if (madt.dropped)
+        kprintf("smp: %u processor(s) beyond MAX_CPUS=%u ignored\n", madt.dropped, MAX_CPUS);
+    mark_bsp(bsp_apic);
+    uint64_t tramp_pa = 0;
+    char *blob = madt.ncpus > 1 ? trampoline_setup(&tramp_pa) : 0;
+    if (blob) {
+        start_aps(tramp_pa, blob);
+        finish_aps();
+    }
+    kernel_ncpu = ncpu;
+    report(t0);
 }
 
 uint32_t smp_ncpu(void) { return ncpu; }

@@ -659,6 +659,60 @@ static void test_verify_detects_corruption(void)
     VERIFY(&p);
 }
 
+/* Corrupt one thing above or beside the chunk summaries at a time; verify
+ * must name the level and its address. */
+#define EXPECT_VERIFY_ERR(p, fmt, addr)                                          \
+    do {                                                                         \
+        char err_[256], want_[96];                                               \
+        snprintf(want_, sizeof want_, fmt, (unsigned long)(addr));               \
+        CHECKF(!pagealloc_verify((p), err_, sizeof err_), "verify passed, want %s", \
+               want_);                                                           \
+        CHECKF(strstr(err_, want_) != NULL, "message: %s (want %s)", err_, want_); \
+    } while (0)
+
+static void test_verify_names_each_level(void)
+{
+    static pageAlloc p;
+    uintptr_t base = setup(&p, 1); /* one whole 64 MiB block */
+    REQUIRE(A(&p, 3) == base);
+    VERIFY(&p);
+    uint64_t pi = (base - p.origin) / PG;
+    uint64_t gi = pi >> 19, b = (pi >> 13) & 63, m = b / PALLOC_MID_BLOCKS;
+    pallocL0 *g = p.groups[gi];
+    REQUIRE(g && g->l1[b]);
+    uintptr_t gaddr = p.origin + (gi << 32), maddr = gaddr + (m << 29);
+    g->sum[b].max++;
+    EXPECT_VERIFY_ERR(&p, "block 0x%lx: max", base);
+    g->sum[b].max--;
+    g->mid[m].end++;
+    EXPECT_VERIFY_ERR(&p, "mid 0x%lx: end", maddr);
+    g->mid[m].end--;
+    p.top[gi].start++;
+    EXPECT_VERIFY_ERR(&p, "group 0x%lx: start", gaddr);
+    p.top[gi].start--;
+    uint64_t ob = b ^ 1; /* the neighbouring block was never grown */
+    REQUIRE(!g->l1[ob]);
+    g->sum[ob].max = 1;
+    EXPECT_VERIFY_ERR(&p, "absent block 0x%lx: max", gaddr + (ob << 26));
+    g->sum[ob].max = 0;
+    /* the last chunk leaves the heap without its bits saying so */
+    g->l1[b]->grown &= 0x7fff;
+    EXPECT_VERIFY_ERR(&p, "chunk 0x%lx not grown but word 0", base + 15 * (PG << 9));
+    g->l1[b]->grown |= 0x8000;
+    uint64_t hi = p.hi_group;
+    p.hi_group = gi;
+    EXPECT_VERIFY_ERR(&p, "chunk 0x%lx grown outside groups", base);
+    p.hi_group = hi;
+    for (uint64_t o = 0; o < p.ngroups; o++)
+        if (!p.groups[o]) {
+            p.top[o].end = 1;
+            EXPECT_VERIFY_ERR(&p, "absent group 0x%lx: end", p.origin + (o << 32));
+            p.top[o].end = 0;
+            break;
+        }
+    VERIFY(&p);
+}
+
 /* Rough cost figures (not a timed test): printed as TAP comments. */
 static bool nop_back(uintptr_t b, uint64_t n)
 {
@@ -735,6 +789,7 @@ static const struct tap_test tests[] = {
     {"queries_and_metadata", test_queries_and_metadata},
     {"random_vs_model", test_random_vs_model},
     {"verify_detects_corruption", test_verify_detects_corruption},
+    {"verify_names_each_level", test_verify_names_each_level},
     {"bench_rough", test_bench_rough},
 };
 
