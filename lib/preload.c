@@ -5,7 +5,8 @@
  *   malloc free calloc realloc reallocarray posix_memalign aligned_alloc
  *   memalign valloc pvalloc malloc_usable_size, operator new/delete (all
  *   variants: plain, array, nothrow, sized, aligned), plus the marker
- *   gomalloc_version() so tests can tell the library is in use.
+ *   gomalloc_version() so tests can tell the library is in use, and
+ *   gomalloc_heap_verify(err, errlen) (heap_verify, for tests).
  *
  * SEMANTICS (glibc's where C leaves a choice)
  *   malloc(0)        a unique minimal object (kmalloc(0): 8-byte class).
@@ -59,6 +60,16 @@
 #define GM_PAGE 8192u
 
 GM_EXPORT const char *gomalloc_version(void) { return "gomalloc 1 (Go allocator design, gokernel alloc/)"; }
+
+/* Debug entry point: alloc/'s heap_verify (every invariant, see
+ * alloc/verify.c).  1 when the heap is consistent; else 0 and the first
+ * broken invariant in err.  The caller must make sure no other thread is
+ * inside the allocator (threads joined, or parked at a barrier). */
+GM_EXPORT int gomalloc_heap_verify(char *err, size_t errlen)
+{
+    gm_ensure_init();
+    return heap_verify(err, errlen) ? 1 : 0;
+}
 
 /* ------------------------------------------------------------ over-aligned side table */
 
