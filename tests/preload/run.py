@@ -9,7 +9,14 @@
    python3 (tests/preload/alloc_heavy.py), sort on a generated 4 MB file,
    gcc -O2 -S on a C file (driver, cc1, as all preloaded), the threaded C
    program build/preload/threads, and build/preload/cxx_new when g++ exists.
+3. Library checks, run only under the preload (each must exit 0, and
+   prints one summary line, shown in the test name):
+   build/preload/stress (threads, cross-thread frees, content patterns,
+   gomalloc_heap_verify at quiescent points; also with more threads than
+   exclusive slots).
 Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
+Arguments after the options select tests whose name contains one of them
+(e.g. `run.py --build build fork stress`).
 """
 import argparse
 import os
@@ -23,24 +30,58 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def library_checks(build, lib, env_c, want):
+    """Programs that test the library itself, run only preloaded: exit 0,
+    their last stdout line is the summary; no gomalloc message but stats."""
+    pre = os.path.join(build, "preload")
+    checks = [
+        ("stress 4 threads", [os.path.join(pre, "stress"), "4", "8", "100000"]),
+        ("stress 70 threads (shared slots)", [os.path.join(pre, "stress"), "70", "3", "3000"]),
+    ]
+    results = []
+    for name, argv in checks:
+        if not want("check " + name):
+            continue
+        t0 = time.time()
+        env = dict(env_c, LD_PRELOAD=lib)
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+        dt = time.time() - t0
+        out = p.stdout.decode(errors="replace").strip().splitlines()
+        err = p.stderr.decode(errors="replace")
+        summary = out[-1] if out else "(no output)"
+        problems = []
+        if p.returncode != 0:
+            problems.append("exit %d" % p.returncode)
+        if "[no heap_verify]" in summary:
+            problems.append("gomalloc_heap_verify not found: library not loaded")
+        results.append((not problems, "check %s: %s (%.1fs)" % (name, summary, dt),
+                        "; ".join(problems) + ("\n" + err[-1500:] if problems else "")))
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
+    ap.add_argument("--lib", help="the library to preload (default BUILD/libgomalloc.so), e.g. an "
+                    "older build to show that a check fails there")
+    ap.add_argument("select", nargs="*", help="run only tests whose name contains one of these")
     args = ap.parse_args()
     build = os.path.join(ROOT, args.build)
-    lib = os.path.join(build, "libgomalloc.so")
+    lib = os.path.abspath(args.lib) if args.lib else os.path.join(build, "libgomalloc.so")
     tmp = os.path.join(build, "preload", "tmp")
     os.makedirs(tmp, exist_ok=True)
     results = []  # (ok, name, detail)
+    want = lambda name: not args.select or any(w in name for w in args.select)
 
     # 1. API unit tests
     exe = os.path.join(build, "preload", "test_api")
-    p = subprocess.run([exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, timeout=120)
-    out = p.stdout.decode(errors="replace")
-    for m in re.finditer(r"^(ok|not ok) \d+ - (.*)$", out, re.M):
-        results.append((m.group(1) == "ok", "api " + m.group(2), ""))
-    if not re.search(r"^\d+ passed, \d+ failed", out, re.M) or p.returncode != 0:
-        results.append((False, "api summary", out[-2000:]))
+    if want("api"):
+        p = subprocess.run([exe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        for m in re.finditer(r"^(ok|not ok) \d+ - (.*)$", out, re.M):
+            results.append((m.group(1) == "ok", "api " + m.group(2), ""))
+        if not re.search(r"^\d+ passed, \d+ failed", out, re.M) or p.returncode != 0:
+            results.append((False, "api summary", out[-2000:]))
 
     # 2. real programs
     sortfile = os.path.join(tmp, "sort_input.txt")
@@ -60,6 +101,8 @@ def main():
     if os.path.exists(cxx):
         progs.append(("C++ new/delete", [cxx]))
     for name, argv in progs:
+        if not want("preload " + name):
+            continue
         t0 = time.time()
         plain = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_c, timeout=120)
         statsf = os.path.join(tmp, "stats.txt")
@@ -84,6 +127,9 @@ def main():
             problems.append("allocator messages: " + "; ".join(other[:3]))
         results.append((not problems, "preload %s (%d bytes of output, %.1fs)" % (name, len(plain.stdout), dt),
                         "; ".join(problems) + ("\n" + err[-1500:] if problems else "")))
+
+    # 3. library checks
+    results += library_checks(build, lib, env_c, want)
 
     n = 0
     print("TAP version 13")
