@@ -102,6 +102,13 @@ void malloc_flush_mcache(void);
 /* The same for every CPU's mcache: only when no other CPU is allocating
  * (tests, shutdown, a stopped world). */
 void malloc_flush_all_mcaches(void);
+/* In a child process after fork(), before anything else allocates: make
+ * the heap consistent again when other CPUs (threads) may have been inside
+ * the allocator's lock-free paths at the fork (see mfork.c).  Every mcache
+ * but keep_cpu's (the forking CPU's; >= ncpu for none) is emptied, so the
+ * host may hand those CPUs' slots to new threads.  The host must have
+ * released every allocator lock first.  O(arenas + spans). */
+void malloc_repair_after_fork(uint32_t keep_cpu);
 /* Give free Ready heap pages back to the host; returns bytes released. */
 uint64_t heap_scavenge(uint64_t bytes);
 

@@ -9,6 +9,10 @@
  *   - Per CPU (mcache, owner-written, read relaxed): small mallocs are added
  *     at refill plus the in-flight count of cached spans, frees at kfree,
  *     large objects at alloc/free, tiny objects at allocation.
+ *   - Adjustments: frees a sweep dropped as raced double frees
+ *     (alloc_undone_frees) come off the free counts; after fork, the
+ *     child's repair (mfork.c) adds a per-class correction to the free
+ *     counts (and large free bytes), not to the per-CPU figures.
  *   Derived: Mallocs = Σclass mallocs + large + tiny; Frees likewise (tiny
  *   objects count as freed at once — Go's convention, their 16-byte block is
  *   the real object); HeapObjects = Mallocs - Frees; HeapAlloc =
@@ -93,12 +97,16 @@ void read_memstats(struct memstats *o)
         o->PerCPU[i].spans_returned = LD(c->spansReturned);
         o->PerCPU[i].sweeps_in_place = LD(c->sweepsInPlace);
     }
+    /* after fork, malloc_repair_after_fork's adjustments (mfork.c) */
+    o->LargeFrees += (uint64_t)malloc_fork_frees_adjust(0);
+    o->LargeFreeBytes += (uint64_t)malloc_fork_large_bytes_adjust();
     o->BySize[0].mallocs = o->LargeAllocs;
     o->BySize[0].frees = o->LargeFrees;
     for (int cls = 0; cls < NUM_SIZE_CLASSES; cls++) {
         o->BySize[cls].size = class_to_size[cls];
         if (cls) {
             o->BySize[cls].frees -= alloc_undone_frees(cls);
+            o->BySize[cls].frees += (uint64_t)malloc_fork_frees_adjust(cls);
             o->Mallocs += o->BySize[cls].mallocs;
             o->Frees += o->BySize[cls].frees;
             o->HeapAlloc += (o->BySize[cls].mallocs - o->BySize[cls].frees) * class_to_size[cls];

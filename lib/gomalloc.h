@@ -18,6 +18,10 @@ uint64_t gm_ready_bytes(void);
 /* Number of background-free scavenges done, bytes given back. */
 uint64_t gm_scavenge_count(void);
 uint64_t gm_scavenged_bytes(void);
+/* preload.c's over-aligned table lock, held across fork (the fork
+ * handlers in platform_linux.c call these). */
+void gm_aligned_fork_prepare(void);
+void gm_aligned_fork_release(void);
 /* Write a line to stderr without allocating. */
 void gm_write_err(const char *s);
 

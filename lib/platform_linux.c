@@ -64,6 +64,9 @@ static plat_lock_t window_lock;
 static int32_t next_tid;
 static uint64_t scav_count, scav_bytes;
 static int scav_enabled = 1;
+/* 1 while some thread scavenges (one at a time).  A child of fork clears
+ * it: the thread that set it does not exist there. */
+static int scav_busy;
 
 void gm_write_err(const char *s)
 {
@@ -238,13 +241,12 @@ static void maybe_scavenge(void)
         ready - inuse <= 2 * inuse + (128ull << 20))
         return;
     __atomic_store_n(&last, now, __ATOMIC_RELAXED);
-    static int busy;
-    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+    if (__atomic_exchange_n(&scav_busy, 1, __ATOMIC_ACQUIRE))
         return;
     gm_in_scavenge = 1;
     uint64_t r = heap_scavenge(ready - inuse - GM_SCAV_LO(inuse));
     gm_in_scavenge = 0;
-    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&scav_busy, 0, __ATOMIC_RELEASE);
     __atomic_fetch_add(&scav_count, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&scav_bytes, r, __ATOMIC_RELAXED);
 }
@@ -374,11 +376,16 @@ static void slot_exit(void *arg)
     __atomic_fetch_and(&slot_mask, ~(1ull << s), __ATOMIC_RELEASE);
 }
 
-/* fork: hold every allocator lock across it so the child's heap is
- * consistent (a thread that held mheap_.lock does not exist in the child).
- * Order: shared slots, mcentrals, mheap (the lock ranks). */
+/* fork: hold every allocator lock across it (a thread that held
+ * mheap_.lock does not exist in the child).  Order: preload.c's aligned
+ * table (a leaf), shared slots, mcentrals, mheap, window (the lock ranks).
+ * That makes everything lock-protected consistent in the child — but not
+ * what other threads do without a lock (the fast paths on their exclusive
+ * slots, remote frees): the child repairs that with
+ * malloc_repair_after_fork (alloc/mfork.c) before it returns from fork. */
 static void atfork_prepare(void)
 {
+    gm_aligned_fork_prepare();
     for (uint32_t s = GM_EXCL_SLOTS; s < PLAT_MAX_CPUS; s++)
         lock_shared(s);
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)
@@ -399,17 +406,24 @@ static void atfork_release(void)
         shared_owner[s] = 0;
         unlock_shared(s);
     }
+    gm_aligned_fork_release();
 }
 
 static void atfork_parent(void) { atfork_release(); }
 
+/* Only the forking thread survives.  Every other slot's mcache belongs to
+ * a dead thread that may have been halfway through a lock-free update:
+ * malloc_repair_after_fork recomputes what it may have torn and empties
+ * those mcaches, so the slots can go to new threads. */
 static void atfork_child(void)
 {
     atfork_release();
-    /* Only the forking thread survives: keep its slot, free the others
-     * (their mcaches still hold spans; those stay cached, a bounded leak). */
-    uint64_t keep = gm_mode == GM_MODE_OWNER ? 1ull << gm_slot : 0;
-    __atomic_store_n(&slot_mask, keep, __ATOMIC_RELEASE);
+    __atomic_store_n(&scav_busy, 0, __ATOMIC_RELAXED);
+    uint32_t keep = gm_mode == GM_MODE_OWNER ? gm_slot : PLAT_MAX_CPUS;
+    gm_in_scavenge = 1; /* the repair frees spans: scavenge after it, not during */
+    malloc_repair_after_fork(keep);
+    gm_in_scavenge = 0;
+    __atomic_store_n(&slot_mask, keep < PLAT_MAX_CPUS ? 1ull << keep : 0, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------------ misc */

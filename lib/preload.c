@@ -158,6 +158,11 @@ static uintptr_t big_lookup(uintptr_t p, bool take)
     return base;
 }
 
+/* fork: the table is consistent in the child (platform_linux.c's
+ * handlers call these around fork). */
+void gm_aligned_fork_prepare(void) { plat_lock(&big_lock); }
+void gm_aligned_fork_release(void) { plat_unlock(&big_lock); }
+
 static inline bool maybe_big(const void *p)
 {
     return unlikely(((uintptr_t)p & 16383) == 0) && __atomic_load_n(&big_ever, __ATOMIC_RELAXED);

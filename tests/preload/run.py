@@ -13,7 +13,8 @@
    prints one summary line, shown in the test name):
    build/preload/stress (threads, cross-thread frees, content patterns,
    gomalloc_heap_verify at quiescent points; also with more threads than
-   exclusive slots).
+   exclusive slots) and build/preload/fork_churn (fork while threads
+   allocate and free; each child verifies its heap and starts threads).
 Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
 Arguments after the options select tests whose name contains one of them
 (e.g. `run.py --build build fork stress`).
@@ -37,6 +38,7 @@ def library_checks(build, lib, env_c, want):
     checks = [
         ("stress 4 threads", [os.path.join(pre, "stress"), "4", "8", "100000"]),
         ("stress 70 threads (shared slots)", [os.path.join(pre, "stress"), "70", "3", "3000"]),
+        ("fork while 4 threads churn", [os.path.join(pre, "fork_churn"), "60", "4"]),
     ]
     results = []
     for name, argv in checks:
