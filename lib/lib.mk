@@ -45,7 +45,7 @@ $(BUILD)/preload/threads: tests/preload/threads.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(PRELOAD_TEST_CFLAGS) -o $@ $<
 # programs that run only under the preload and check the library itself
-$(BUILD)/preload/fork_churn $(BUILD)/preload/stress: $(BUILD)/preload/%: tests/preload/%.c
+$(BUILD)/preload/fork_churn $(BUILD)/preload/stress $(BUILD)/preload/first_call: $(BUILD)/preload/%: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(PRELOAD_TEST_CFLAGS) -o $@ $< -ldl
 $(BUILD)/preload/cxx_new: tests/preload/cxx_new.cc
@@ -53,7 +53,7 @@ $(BUILD)/preload/cxx_new: tests/preload/cxx_new.cc
 	$(call say,CXX,$<)g++ -std=gnu++17 -O1 -g $(WARN) -o $@ $<
 
 PRELOAD_BINS := $(BUILD)/preload/test_api $(BUILD)/preload/threads \
-	$(BUILD)/preload/fork_churn $(BUILD)/preload/stress \
+	$(BUILD)/preload/fork_churn $(BUILD)/preload/stress $(BUILD)/preload/first_call \
 	$(if $(shell command -v g++),$(BUILD)/preload/cxx_new)
 preload-test: $(LIB_SO) $(PRELOAD_BINS)
 	@$(PYTHON) tests/preload/run.py --build $(BUILD)

@@ -266,6 +266,9 @@ static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
 
+/* Every message from alloc/ — through the error hook once initialised,
+ * through plat_log before that (alloc_report's default: a bad free can be a
+ * process's first call) — comes here. */
 static void error_hook(const char *msg)
 {
     /* Memory exhaustion is reported to the caller as NULL/ENOMEM, as every
@@ -441,14 +444,14 @@ int plat_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
     return kvsnprintf(buf, n, fmt, ap);
 }
 
+/* alloc/ logs only one thing: alloc_report's messages while no error hook
+ * is installed (before initialisation).  They are the same bad-input
+ * reports as later ones, so they get the same treatment: error_hook. */
 void plat_vlog(const char *fmt, va_list ap)
 {
     char line[512];
-    kvsnprintf(line, sizeof line - 1, fmt, ap);
-    size_t n = strlen(line);
-    line[n] = '\n';
-    line[n + 1] = 0;
-    gm_write_err(line);
+    kvsnprintf(line, sizeof line, fmt, ap);
+    error_hook(line);
 }
 
 void plat_log(const char *fmt, ...)

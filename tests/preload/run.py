@@ -15,6 +15,8 @@
    gomalloc_heap_verify at quiescent points; also with more threads than
    exclusive slots) and build/preload/fork_churn (fork while threads
    allocate and free; each child verifies its heap and starts threads).
+4. Bad input as a process's first allocator call (build/preload/first_call):
+   the exact stderr, exit status and GOMALLOC_ABORT behaviour.
 Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
 Arguments after the options select tests whose name contains one of them
 (e.g. `run.py --build build fork stress`).
@@ -44,6 +46,9 @@ def library_checks(build, lib, env_c, want):
     for name, argv in checks:
         if not want("check " + name):
             continue
+        if not os.path.exists(argv[0]):
+            results.append((False, "check " + name, "%s not built" % argv[0]))
+            continue
         t0 = time.time()
         env = dict(env_c, LD_PRELOAD=lib)
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
@@ -58,6 +63,43 @@ def library_checks(build, lib, env_c, want):
             problems.append("gomalloc_heap_verify not found: library not loaded")
         results.append((not problems, "check %s: %s (%.1fs)" % (name, summary, dt),
                         "; ".join(problems) + ("\n" + err[-1500:] if problems else "")))
+    return results
+
+
+# Bad input as the first allocator call of a process (before the library
+# initialised itself): (mode, GOMALLOC_ABORT, stderr regex, exit status,
+# stdout).  The same treatment as later: "gomalloc: " prefix, abort on
+# request, exhaustion silent.
+FIRST_CALL = [
+    ("free", "0", r"gomalloc: kfree: 0x[0-9a-f]+ is not in the heap\n", 0, "first_call: free returned\n"),
+    ("free", "1", r"gomalloc: kfree: 0x[0-9a-f]+ is not in the heap\n", -6, ""),
+    ("max", "0", r"", 0, "first_call: max returned\n"),
+    ("max", "1", r"", 0, "first_call: max returned\n"),
+]
+
+
+def first_call_checks(build, lib, env_c, want):
+    exe = os.path.join(build, "preload", "first_call")
+    results = []
+    for mode, abrt, err_re, rc, out in FIRST_CALL:
+        name = "first call %s, GOMALLOC_ABORT=%s" % (mode, abrt)
+        if not want(name):
+            continue
+        if not os.path.exists(exe):
+            results.append((False, name, "%s not built" % exe))
+            continue
+        env = dict(env_c, LD_PRELOAD=lib, GOMALLOC_ABORT=abrt)
+        p = subprocess.run([exe, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60)
+        err, got = p.stderr.decode(errors="replace"), p.stdout.decode(errors="replace")
+        problems = []
+        if not re.fullmatch(err_re, err):
+            problems.append("stderr %r, want /%s/" % (err, err_re))
+        if p.returncode != rc:
+            problems.append("exit %d, want %d" % (p.returncode, rc))
+        if got != out:
+            problems.append("stdout %r, want %r" % (got, out))
+        results.append((not problems, "%s: exit %d, stderr %r" % (name, p.returncode, err.strip()),
+                        "; ".join(problems)))
     return results
 
 
@@ -132,6 +174,7 @@ def main():
 
     # 3. library checks
     results += library_checks(build, lib, env_c, want)
+    results += first_call_checks(build, lib, env_c, want)
 
     n = 0
     print("TAP version 13")
