@@ -42,6 +42,8 @@
  *     next swept; a span whose objects are all free returns to the page heap.
  *     Any CPU may free any object.
  *   ksize(p): usable bytes: the class size (small) or npages * 8192 (large).
+ *   ksize_op(p, op): ksize for a wrapper (lib/preload.c's malloc_usable_size
+ *     and realloc): its messages name `op` instead of "ksize".
  *   kmalloc memory is not scanned by the (future) collector — like C memory
  *   under cgo's rules, it must not hold the only reference to a GC object.
  *
@@ -59,6 +61,11 @@
  *     kfree: 0x... is a tiny block (span 0x... class 2, 16 B): tiny objects are not freed
  *     kfree: 0x... is in a manual span 0x... (N pages), not a heap object
  *     kfree: 0x... is in free heap memory (no span)
+ * ksize/krealloc name themselves instead of kfree, and a pointer to a free
+ * slot is not a double free for them but
+ *     ksize: 0x... is not an allocated object: already freed (span 0x... class 5, 48 B)
+ *     ksize: 0x... is not an allocated object: a free slot (span 0x... class 5, 48 B)
+ * (pending free vs. swept or never handed out)
  * and the heap is left unchanged (heap_verify passes).  The default hook
  * passes the message to plat_log.
  */
@@ -87,6 +94,7 @@ void *kcalloc(size_t n, size_t size);
 void *krealloc(void *p, size_t size);
 void kfree(void *p);
 size_t ksize(const void *p);
+size_t ksize_op(const void *p, const char *op);
 
 typedef void (*alloc_error_hook_t)(const char *msg);
 /* Install `hook` (NULL = the default, plat_log); returns the previous one. */

@@ -17,9 +17,12 @@
  *   calloc / reallocarray overflow → NULL, errno ENOMEM, no message.
  *   Failure → NULL with errno ENOMEM.
  *   free(NULL) does nothing.  free/realloc/malloc_usable_size of a pointer
- *   this heap did not hand out (foreign, interior, double free) prints ONE
- *   line "gomalloc: kfree: ..." on stderr and is otherwise ignored (the
- *   heap is unchanged, the process continues); GOMALLOC_ABORT=1 aborts.
+ *   this heap did not hand out (foreign, interior, freed) prints ONE line
+ *   naming the call — "gomalloc: kfree: ..." (free, delete),
+ *   "gomalloc: realloc: ...", "gomalloc: malloc_usable_size: ..." — on
+ *   stderr and is otherwise ignored (the heap is unchanged, the process
+ *   continues; realloc returns NULL with errno EINVAL, malloc_usable_size
+ *   0); GOMALLOC_ABORT=1 aborts.
  *   Alignment: the natural alignment of the size class (≥ 8; 16 for sizes
  *   ≥ 16 except the 24-byte class, which holds no 16-aligned type).
  *
@@ -245,9 +248,9 @@ GM_EXPORT size_t malloc_usable_size(void *p)
     if (maybe_big(p)) {
         uintptr_t base = big_lookup((uintptr_t)p, false);
         if (base)
-            return ksize((void *)base) - ((uintptr_t)p - base);
+            return ksize_op((void *)base, "malloc_usable_size") - ((uintptr_t)p - base);
     }
-    return ksize(p);
+    return ksize_op(p, "malloc_usable_size");
 }
 
 GM_EXPORT void *realloc(void *p, size_t n)
@@ -261,7 +264,7 @@ GM_EXPORT void *realloc(void *p, size_t n)
     if (maybe_big(p)) {
         uintptr_t base = big_lookup((uintptr_t)p, false);
         if (base) {
-            size_t have = ksize((void *)base) - ((uintptr_t)p - base);
+            size_t have = ksize_op((void *)base, "realloc") - ((uintptr_t)p - base);
             void *q = malloc(n);
             if (!q)
                 return NULL;
@@ -270,7 +273,7 @@ GM_EXPORT void *realloc(void *p, size_t n)
             return q;
         }
     }
-    size_t have = ksize(p); /* 0: not a live object of ours, already reported */
+    size_t have = ksize_op(p, "realloc"); /* 0: not a live object of ours, reported */
     if (unlikely(have == 0)) {
         errno = EINVAL;
         return NULL;

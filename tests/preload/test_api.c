@@ -246,6 +246,84 @@ static void t_bad_free_reported(void)
     free(q);
 }
 
+static size_t usable_result;
+static void do_usable(void *p) { usable_result = malloc_usable_size(p); }
+static int realloc_errno;
+static void do_realloc_e(void *p)
+{
+    errno = 0;
+    realloc_result = realloc(p, 100);
+    realloc_errno = errno;
+}
+
+/* The exact line for each misuse of realloc and malloc_usable_size: it
+ * names the call, and a freed pointer is not a "double free" there. */
+static void t_misuse_messages(void)
+{
+    char buf[2048], want[512];
+    int local;
+    /* three consecutive 48-byte objects (class 5, one-page spans): freeing
+     * the middle one leaves a pending free (not the slot last handed out) */
+    char *a = NULL, *b = NULL, *c = NULL;
+    for (int tries = 0; tries < 200; tries++) {
+        a = malloc(48), b = malloc(48), c = malloc(48);
+        if (b == a + 48 && c == b + 48 && ((uintptr_t)a & ~8191ul) == ((uintptr_t)c & ~8191ul))
+            break;
+    }
+    REQUIRE(b == a + 48 && c == b + 48);
+    unsigned long span = (uintptr_t)b & ~8191ul;
+    free(b);
+
+    capture_stderr(do_usable, b, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not an allocated object: "
+             "already freed (span 0x%lx class 5, 48 B)\n", (void *)b, span);
+    CHECKF(usable_result == 0 && !strcmp(buf, want), "got %zu \"%s\" want \"%s\"", usable_result,
+           buf, want);
+    capture_stderr(do_realloc_e, b, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: realloc: %p is not an allocated object: "
+             "already freed (span 0x%lx class 5, 48 B)\n", (void *)b, span);
+    CHECKF(realloc_result == NULL && realloc_errno == EINVAL && !strcmp(buf, want),
+           "got %p errno %d \"%s\" want \"%s\"", realloc_result, realloc_errno, buf, want);
+    capture_stderr(do_free, b, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: kfree: double free of %p (span 0x%lx class 5, 48 B)\n",
+             (void *)b, span);
+    CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+
+    /* the last object handed out, freed: its slot is free again at once */
+    free(c);
+    capture_stderr(do_usable, c, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not an allocated object: "
+             "a free slot (span 0x%lx class 5, 48 B)\n", (void *)c, span);
+    CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+
+    capture_stderr(do_usable, &local, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not in the heap\n",
+             (void *)&local);
+    CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+    capture_stderr(do_realloc_e, &local, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: realloc: %p is not in the heap\n", (void *)&local);
+    CHECKF(realloc_result == NULL && !strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+    capture_stderr(do_realloc_e, a + 8, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: realloc: interior pointer %p (object %p in span 0x%lx "
+             "class 5, 48 B)\n", (void *)(a + 8), (void *)a, span);
+    CHECKF(realloc_result == NULL && !strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+    CHECK(malloc_usable_size(a) == 48); /* a is untouched */
+    free(a);
+
+    /* a freed large object (its span struct may have been reused since:
+     * then the memory is simply free) */
+    char *big = malloc(100000);
+    REQUIRE(big);
+    free(big);
+    capture_stderr(do_usable, big, buf, sizeof buf);
+    char want2[512];
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not an allocated object: "
+             "already freed (span %p class 0, 106496 B)\n", (void *)big, (void *)big);
+    snprintf(want2, sizeof want2, "gomalloc: malloc_usable_size: %p is in free heap memory "
+             "(no span)\n", (void *)big);
+    CHECKF(!strcmp(buf, want) || !strcmp(buf, want2), "got \"%s\" want \"%s\"", buf, want);
+}
+
 struct xarg {
     void **slots;
     int n, seed;
@@ -339,6 +417,7 @@ static const struct tap_test tests[] = {
     {"posix_memalign", t_posix_memalign},
     {"aligned_alloc_memalign", t_aligned_alloc_memalign},
     {"bad_free_reported", t_bad_free_reported},
+    {"misuse_messages", t_misuse_messages},
     {"many_threads", t_many_threads},
     {"thread_churn", t_thread_churn},
     {"rss_falls", t_rss_falls},
