@@ -34,8 +34,8 @@
  *                    such a class is aligned.  Above 32 KiB: large objects,
  *                    which are 8 KiB aligned.  Object starts, so free works.
  *   align > 8 KiB    over-allocate a large object by align - 8 KiB and return
- *                    the aligned address inside it; a small side table maps
- *                    it to the object start.  free() checks the table only
+ *                    the aligned address inside it; a side table (a hash
+ *                    table that grows with use) maps it to the object start.  free() checks the table only
  *                    for 16 KiB-aligned pointers and only once the table has
  *                    ever been used.
  *
@@ -76,62 +76,84 @@ GM_EXPORT int gomalloc_heap_verify(char *err, size_t errlen)
 
 /* ------------------------------------------------------------ over-aligned side table */
 
-#define BIG_SLOTS 4096u /* open addressing, linear probing */
+/* Open addressing with linear probing over a power-of-two array of
+ * big_cap entries (mmap'ed: the table must not allocate from the heap it
+ * serves).  An entry's user is 0 (empty), 1 (tombstone: keeps probe chains
+ * intact after a removal) or the aligned address handed out.  Load: at
+ * most 3/4 of the entries used (live + tombstones); an insert that would
+ * pass that rebuilds the table — twice as large while live entries would
+ * fill more than half of it, else the same size without tombstones.  Grows
+ * without bound, so posix_memalign fails only when the heap (or mmap for
+ * the table) does.  big_lock protects every field; it is held across fork
+ * (gm_aligned_fork_*).  big_ever is set (release) once, and read without
+ * the lock by free's quick filter. */
+#define BIG_MIN_CAP 1024u
 struct bigent {
     uintptr_t user; /* 0 empty, 1 tombstone */
     uintptr_t base;
 };
 static struct bigent *bigtab;
-static uint32_t big_live, big_used;
+static uint64_t big_cap, big_live, big_used;
 static int big_ever; /* set once the table has been used: free() consults it */
 static plat_lock_t big_lock;
 
-static uint32_t big_hash(uintptr_t p) { return (uint32_t)((p >> 14) * 0x9E3779B97F4A7C15ull >> 40) % BIG_SLOTS; }
-
-static bool big_insert(uintptr_t user, uintptr_t base)
+static uint64_t big_hash(uintptr_t p)
 {
-    plat_lock(&big_lock);
-    if (!bigtab) {
-        void *m = mmap(0, BIG_SLOTS * sizeof(struct bigent), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            plat_unlock(&big_lock);
-            return false;
-        }
-        bigtab = m;
-    }
-    if (big_used + 1 > BIG_SLOTS * 3 / 4) { /* too many tombstones: rebuild */
-        if (big_live + 1 > BIG_SLOTS / 2) {
-            plat_unlock(&big_lock);
-            return false;
-        }
-        struct bigent *old = bigtab;
-        void *m = mmap(0, BIG_SLOTS * sizeof(struct bigent), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            plat_unlock(&big_lock);
-            return false;
-        }
-        bigtab = m;
-        big_used = 0;
-        for (uint32_t i = 0; i < BIG_SLOTS; i++) {
-            if (old[i].user <= 1)
-                continue;
-            uint32_t h = big_hash(old[i].user);
-            while (bigtab[h].user)
-                h = (h + 1) % BIG_SLOTS;
-            bigtab[h] = old[i];
-            big_used++;
-        }
-        munmap(old, BIG_SLOTS * sizeof(struct bigent));
-    }
-    uint32_t h = big_hash(user);
+    return ((p >> 14) * 0x9E3779B97F4A7C15ull >> 20) & (big_cap - 1);
+}
+
+static struct bigent *big_map(uint64_t cap)
+{
+    void *m = mmap(0, cap * sizeof(struct bigent), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+/* Put (user, base) in the first empty or tombstone entry of its probe
+ * chain; the caller made sure there is room. */
+static void big_put(uintptr_t user, uintptr_t base)
+{
+    uint64_t h = big_hash(user);
     while (bigtab[h].user > 1)
-        h = (h + 1) % BIG_SLOTS;
+        h = (h + 1) & (big_cap - 1);
     if (bigtab[h].user == 0)
         big_used++;
     bigtab[h].user = user;
     bigtab[h].base = base;
+}
+
+/* Rebuild into a table of cap entries (live entries only).  false when the
+ * new table cannot be mapped (the old one stays). */
+static bool big_rebuild(uint64_t cap)
+{
+    struct bigent *old = bigtab, *m = big_map(cap);
+    uint64_t old_cap = big_cap;
+    if (!m)
+        return false;
+    bigtab = m;
+    big_cap = cap;
+    big_used = 0;
+    for (uint64_t i = 0; i < old_cap; i++)
+        if (old[i].user > 1)
+            big_put(old[i].user, old[i].base);
+    if (old)
+        munmap(old, old_cap * sizeof(struct bigent));
+    return true;
+}
+
+static bool big_insert(uintptr_t user, uintptr_t base)
+{
+    plat_lock(&big_lock);
+    if (big_used + 1 > big_cap * 3 / 4) {
+        uint64_t cap = big_cap ? big_cap : BIG_MIN_CAP;
+        while (big_live + 1 > cap / 2)
+            cap *= 2;
+        if (!big_rebuild(cap)) {
+            plat_unlock(&big_lock);
+            return false;
+        }
+    }
+    big_put(user, base);
     big_live++;
     __atomic_store_n(&big_ever, 1, __ATOMIC_RELEASE);
     plat_unlock(&big_lock);
@@ -145,8 +167,8 @@ static uintptr_t big_lookup(uintptr_t p, bool take)
     uintptr_t base = 0;
     plat_lock(&big_lock);
     if (bigtab) {
-        uint32_t h = big_hash(p);
-        for (uint32_t n = 0; n < BIG_SLOTS && bigtab[h].user != 0; n++, h = (h + 1) % BIG_SLOTS) {
+        uint64_t h = big_hash(p);
+        for (uint64_t n = 0; n < big_cap && bigtab[h].user != 0; n++, h = (h + 1) & (big_cap - 1)) {
             if (bigtab[h].user == p) {
                 base = bigtab[h].base;
                 if (take) {

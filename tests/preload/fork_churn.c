@@ -4,8 +4,8 @@
  *
  *   fork_churn [children] [churn-threads]      (default 300 children, 4 threads)
  *
- * CHURN threads allocate small (8 B .. 3 KiB) and large (40 .. 300 KiB)
- * objects, free their own, and hand every 4th object to the others through
+ * CHURN threads allocate small (16 B .. 3 KiB) and large (40 .. 300 KiB)
+ * objects, 1 in 16 of them 64 KiB-aligned (posix_memalign), free their own, and hand every 4th object to the others through
  * a shared ring (cross-thread frees).  Each object is filled with a pattern
  * derived from its address and size, checked when it is freed.
  * The main thread forks `children` times, allocating and freeing between
@@ -15,7 +15,8 @@
  *      (through the ring inherited from the parent, emptied first) — the
  *      dead threads' mcache slots are reused here;
  *   3. verifies again and exits 0; 2 = verify failed right after fork,
- *      3 = after the threads; a crash (sweep panic) is a signal.
+ *      3 = after the threads; a crash (sweep panic) or a hang (alarm after
+ *      20 s: a lock inherited held) is a signal.
  * The parent prints one line per failure kind and
  *   "fork_churn: N children, F failed (verify after fork A, after threads B, crashed C, other D)"
  * and exits 1 when F > 0.
@@ -39,7 +40,13 @@ static unsigned char pat(const void *p, size_t n) { return (unsigned char)(((uin
 
 static void *obj_new(size_t n)
 {
-    size_t *p = malloc(n);
+    size_t *p = NULL;
+    if (n % 16 == 1) { /* 1 in 16: over-aligned (the library's side table) */
+        if (posix_memalign((void **)&p, 65536, n) != 0)
+            return NULL;
+    } else {
+        p = malloc(n);
+    }
     if (!p)
         return NULL;
     p[0] = n;
@@ -179,8 +186,10 @@ int main(int argc, char **argv)
             churn_step(mine, 32, &ms);
         usleep(100);
         pid_t pid = fork();
-        if (pid == 0)
+        if (pid == 0) {
+            alarm(20); /* a lock inherited held would hang the child: SIGALRM */
             _exit(child_main());
+        }
         int st = 0;
         waitpid(pid, &st, 0);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0)

@@ -189,6 +189,81 @@ static void t_posix_memalign(void)
     CHECK(posix_memalign(&q, 64, SIZE_MAX / 2) == ENOMEM);
 }
 
+/* Many live over-aligned blocks at once: the side table that maps them to
+ * their objects grows (it was a fixed 4096 entries: 3172 live 1 MiB-aligned
+ * blocks, then ENOMEM).  Returns the number of bad blocks; also called from
+ * threads (no REQUIRE). */
+static int memalign_many(size_t al, int n, void **p)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        if (posix_memalign(&p[i], al, 100) != 0) {
+            tap_fail(__FILE__, __LINE__, "align %zu: block %d: ENOMEM", al, i);
+            for (int k = 0; k < i; k++)
+                free(p[k]);
+            return 1;
+        }
+        bad += ((uintptr_t)p[i] & (al - 1)) != 0 || malloc_usable_size(p[i]) < 100;
+        memset(p[i], i & 0xff, 100);
+    }
+    for (int i = 0; i < n; i += 7) { /* realloc looks the block up too */
+        char *q = realloc(p[i], 300);
+        if (!q) { /* p[i] still allocated: no REQUIRE (threads) */
+            tap_fail(__FILE__, __LINE__, "align %zu: realloc of block %d failed", al, i);
+            bad++;
+            continue;
+        }
+        bad += q[99] != (char)(i & 0xff);
+        memset(q, i & 0xff, 100);
+        p[i] = q;
+    }
+    for (int i = 0; i < n; i++) {
+        bad += ((char *)p[i])[0] != (char)(i & 0xff);
+        free(p[i]);
+    }
+    return bad;
+}
+
+static void t_memalign_many(void)
+{
+    enum { N = 5000 };
+    static void *p[N];
+    CHECK(memalign_many((size_t)1 << 20, N, p) == 0);
+    CHECK(memalign_many((size_t)64 << 10, N, p) == 0);
+    CHECK(memalign_many((size_t)1 << 20, N, p) == 0); /* again, after tombstones */
+}
+
+struct ma_arg {
+    int seed, bad;
+};
+
+static void *memalign_worker(void *arg)
+{
+    struct ma_arg *m = arg;
+    void *p[1500];
+    for (int r = 0; r < 3; r++) {
+        size_t al = (size_t)16384 << ((m->seed + r) % 7); /* 16 KiB .. 1 MiB */
+        m->bad += memalign_many(al, 1500, p);
+    }
+    return NULL;
+}
+
+static void t_memalign_threads(void)
+{
+    pthread_t t[4];
+    struct ma_arg m[4];
+    for (int i = 0; i < 4; i++) {
+        m[i] = (struct ma_arg){i, 0};
+        REQUIRE(pthread_create(&t[i], NULL, memalign_worker, &m[i]) == 0);
+    }
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        bad += m[i].bad;
+    }
+    CHECK(bad == 0);
+}
+
 static void t_aligned_alloc_memalign(void)
 {
     errno = 0;
@@ -416,6 +491,8 @@ static const struct tap_test tests[] = {
     {"enomem", t_enomem},
     {"posix_memalign", t_posix_memalign},
     {"aligned_alloc_memalign", t_aligned_alloc_memalign},
+    {"memalign_many", t_memalign_many},
+    {"memalign_threads", t_memalign_threads},
     {"bad_free_reported", t_bad_free_reported},
     {"misuse_messages", t_misuse_messages},
     {"many_threads", t_many_threads},
