@@ -8,7 +8,8 @@
 
 #define GM_EXPORT __attribute__((visibility("default")))
 
-/* Heap window reserved at first use (PROT_NONE, MAP_NORESERVE). */
+/* The heap window's address space (window_linux.c): reserved at first use
+ * (PROT_NONE, MAP_NORESERVE), or mapped on demand under RLIMIT_AS. */
 #define GM_HEAP_WINDOW (64ull << 30)
 
 /* Initialise the allocator once (any thread, any time, re-entrancy safe). */
@@ -22,6 +23,10 @@ uint64_t gm_scavenged_bytes(void);
  * handlers in platform_linux.c call these). */
 void gm_aligned_fork_prepare(void);
 void gm_aligned_fork_release(void);
+/* window_linux.c's lock (held across fork), and its mode (1: on demand). */
+void gm_window_lock(void);
+void gm_window_unlock(void);
+int gm_window_on_demand(void);
 /* Write a line to stderr without allocating. */
 void gm_write_err(const char *s);
 

@@ -1,16 +1,8 @@
 /*
  * platform_linux.c — alloc/platform.h for libgomalloc (LD_PRELOAD malloc).
  *
- * MEMORY.  The heap window (GM_HEAP_WINDOW, 64 GiB of address space, halved
- * until the mmap succeeds, e.g. under valgrind) is one
- * PROT_NONE | MAP_NORESERVE mapping made at initialisation: Reserved.  Unlike
- * the test platform (tests/host/platform_host.c), Prepared is already
- * PROT_READ|PROT_WRITE: plat_prepare mprotects a whole new region (arenas
- * are 64 MiB), so Ready/Prepared transitions never split mappings — the
- * kernel's VMA count stays tiny however fragmented the heap gets, and
- * plat_back is free (untouched anonymous pages cost nothing; the kernel
- * zero-fills them on first touch).  plat_unback = madvise(MADV_DONTNEED),
- * which drops the pages (RSS falls) and guarantees zeroes on next use.
+ * MEMORY: the heap window and plat_reserve/prepare/back/unback are in
+ * window_linux.c (reserved up front, or mapped on demand under RLIMIT_AS).
  *
  * SCAVENGING.  alloc/ only scavenges when backing fails; a process needs its
  * free memory back sooner.  plat_unlock of the page-heap lock (rank
@@ -57,10 +49,6 @@ void plat_set_cpu_cache(uint32_t cpu, void *p)
 static __thread int32_t gm_tid __attribute__((tls_model("initial-exec")));
 static __thread int gm_in_scavenge __attribute__((tls_model("initial-exec")));
 
-static uintptr_t window_base, window_next;
-static uint64_t window_size = GM_HEAP_WINDOW;
-static uint64_t ready_bytes; /* atomic */
-static plat_lock_t window_lock;
 static int32_t next_tid;
 static uint64_t scav_count, scav_bytes;
 static int scav_enabled = 1;
@@ -83,77 +71,8 @@ void gm_write_err(const char *s)
     }
 }
 
-static void window_init_locked(void)
-{
-    if (window_base)
-        return;
-    uint64_t align = 64ull << 20;
-    void *p = MAP_FAILED;
-    /* GM_HEAP_WINDOW, halved until it fits (valgrind's address space is
-     * smaller), down to 1 GiB */
-    for (; window_size >= (1ull << 30); window_size /= 2) {
-        p = mmap(0, window_size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
-        if (p != MAP_FAILED)
-            break;
-    }
-    if (p == MAP_FAILED)
-        plat_panic("cannot reserve the heap window (mmap PROT_NONE)");
-    window_base = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-    window_next = window_base;
-}
-
-void plat_heap_window(uintptr_t *base, uint64_t *size)
-{
-    plat_lock(&window_lock);
-    window_init_locked();
-    plat_unlock(&window_lock);
-    *base = window_base;
-    *size = window_size;
-}
-
-uintptr_t plat_reserve(uint64_t size, uint64_t align)
-{
-    plat_lock(&window_lock);
-    window_init_locked();
-    uintptr_t p = (window_next + align - 1) & ~(uintptr_t)(align - 1);
-    if (p + size > window_base + window_size || p + size < p) {
-        plat_unlock(&window_lock);
-        return 0;
-    }
-    window_next = p + size;
-    plat_unlock(&window_lock);
-    return p;
-}
-
-bool plat_prepare(uintptr_t base, uint64_t size)
-{
-    return mprotect((void *)base, size, PROT_READ | PROT_WRITE) == 0;
-}
-
-bool plat_back(uintptr_t base, uint64_t size)
-{
-    (void)base;
-    __atomic_fetch_add(&ready_bytes, size, __ATOMIC_RELAXED);
-    return true;
-}
-
-void plat_unback(uintptr_t base, uint64_t size)
-{
-    madvise((void *)base, size, MADV_DONTNEED);
-    __atomic_fetch_sub(&ready_bytes, size, __ATOMIC_RELAXED);
-}
-
-uint64_t gm_ready_bytes(void) { return __atomic_load_n(&ready_bytes, __ATOMIC_RELAXED); }
 uint64_t gm_scavenge_count(void) { return __atomic_load_n(&scav_count, __ATOMIC_RELAXED); }
 uint64_t gm_scavenged_bytes(void) { return __atomic_load_n(&scav_bytes, __ATOMIC_RELAXED); }
-
-uint64_t plat_phys_free(void)
-{
-    uint64_t r = gm_ready_bytes();
-    uint64_t w = window_size;
-    return r >= w ? 0 : w - r;
-}
 
 uint32_t plat_ncpu(void) { return PLAT_MAX_CPUS; }
 
@@ -394,12 +313,12 @@ static void atfork_prepare(void)
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)
         plat_lock(&mheap_.central[i].lock);
     plat_lock(&mheap_.lock);
-    plat_lock(&window_lock);
+    gm_window_lock();
 }
 
 static void atfork_release(void)
 {
-    plat_unlock(&window_lock);
+    gm_window_unlock();
     gm_in_scavenge = 1; /* no scavenging from inside the fork handler */
     plat_unlock(&mheap_.lock);
     gm_in_scavenge = 0;

@@ -17,6 +17,11 @@
    allocate and free; each child verifies its heap and starts threads).
 4. Bad input as a process's first allocator call (build/preload/first_call):
    the exact stderr, exit status and GOMALLOC_ABORT behaviour.
+5. Under `ulimit -v` 256 MB, 1 GB and 8 GB (bash -c 'ulimit -v N; ...'):
+   ls / and python3 -c give glibc's output; build/preload/oom (malloc
+   until NULL) and oom_cxx (new until bad_alloc) must get at least
+   OOM_MIN_RATIO of the bytes glibc gets (the ratio is in the test name);
+   the API unit tests and stress pass in that mode too (at 8 GB).
 Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
 Arguments after the options select tests whose name contains one of them
 (e.g. `run.py --build build fork stress`).
@@ -103,6 +108,82 @@ def first_call_checks(build, lib, env_c, want):
     return results
 
 
+# Under `ulimit -v` (RLIMIT_AS): (limit in KiB, its name, oom block sizes).
+ULIMITS = [(256 << 10, "256 MB", [1 << 20, 200]), (1 << 20, "1 GB", [1 << 20]),
+           (8 << 20, "8 GB", [1 << 20])]
+OOM_MIN_RATIO = 0.85  # ours / glibc's total before malloc returns NULL
+PY_SNIPPET = "x=[str(i)*3 for i in range(300000)]; print(len(x), sum(map(len,x)))"
+
+
+def ulimited(kib, preload, argv, env_c):
+    """argv run by bash after `ulimit -v kib`, with LD_PRELOAD=preload ("" = glibc)."""
+    cmd = ["bash", "-c", 'ulimit -v %d && LD_PRELOAD="$GM_PRELOAD" exec "$@"' % kib, "bash"] + argv
+    env = dict(env_c, GM_PRELOAD=preload)
+    env.pop("LD_PRELOAD", None)
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+
+
+def oom_mib(out):
+    m = re.search(r"(\d+) MiB until (NULL|bad_alloc)", out)
+    return int(m.group(1)) if m else None
+
+
+def ulimit_checks(build, lib, env_c, want):
+    """ls and python3 behave as with glibc; malloc until NULL (and C++ new
+    until bad_alloc) gets at least OOM_MIN_RATIO of what glibc gets."""
+    pre = os.path.join(build, "preload")
+    cxx = os.path.join(pre, "oom_cxx")
+    results = []
+    for kib, lname, blocks in ULIMITS:
+        progs = [("ls /", ["ls", "/"]), ("python3 -c", [sys.executable, "-c", PY_SNIPPET])]
+        for pname, argv in progs:
+            name = "ulimit -v %s: %s" % (lname, pname)
+            if not want(name):
+                continue
+            plain, ours = ulimited(kib, "", argv, env_c), ulimited(kib, lib, argv, env_c)
+            err = ours.stderr.decode(errors="replace")
+            problems = []
+            if plain.returncode != 0 or ours.returncode != 0:
+                problems.append("exit %d (glibc %d)" % (ours.returncode, plain.returncode))
+            if plain.stdout != ours.stdout:
+                problems.append("stdout differs from glibc's")
+            if "gomalloc" in err:
+                problems.append("allocator messages")
+            results.append((not problems, name + " as with glibc", "; ".join(problems) + "\n" + err[-800:]))
+        ooms = [("malloc(%d) until NULL" % b, [os.path.join(pre, "oom"), str(b)]) for b in blocks]
+        if kib == 1 << 20 and os.path.exists(cxx):
+            ooms.append(("new char[1 MiB] until bad_alloc", [cxx, str(1 << 20)]))
+        for oname, argv in ooms:
+            name = "ulimit -v %s: %s" % (lname, oname)
+            if not want(name):
+                continue
+            plain, ours = ulimited(kib, "", argv, env_c), ulimited(kib, lib, argv, env_c)
+            g = oom_mib(plain.stdout.decode(errors="replace"))
+            o = oom_mib(ours.stdout.decode(errors="replace"))
+            problems = []
+            if plain.returncode != 0 or ours.returncode != 0 or not g or o is None:
+                problems.append("exit %d (glibc %d): %s %s" % (
+                    ours.returncode, plain.returncode, ours.stdout.decode(errors="replace").strip(),
+                    ours.stderr.decode(errors="replace")[-500:]))
+            ratio = (o or 0) / g if g else 0
+            if ratio < OOM_MIN_RATIO:
+                problems.append("ratio %.3f < %.2f" % (ratio, OOM_MIN_RATIO))
+            results.append((not problems, "%s: %s MiB, glibc %s MiB, ratio %.3f" % (name, o, g, ratio),
+                            "; ".join(problems)))
+    # the rest of the library in the on-demand window mode
+    for name, argv, pre_lib in [
+            ("ulimit -v 8 GB: API unit tests", [os.path.join(pre, "test_api")], ""),
+            ("ulimit -v 8 GB: stress", [os.path.join(pre, "stress"), "4", "4", "50000"], lib)]:
+        if not want(name):
+            continue
+        p = ulimited(8 << 20, pre_lib, argv, env_c)
+        out = p.stdout.decode(errors="replace")
+        last = out.strip().splitlines()[-1] if out.strip() else "(no output)"
+        ok = p.returncode == 0 and ("verifies ok" in last or re.match(r"\d+ passed, 0 failed", last))
+        results.append((bool(ok), "%s: %s" % (name, last), out[-1500:] + p.stderr.decode(errors="replace")[-500:]))
+    return results
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
@@ -175,6 +256,7 @@ def main():
     # 3. library checks
     results += library_checks(build, lib, env_c, want)
     results += first_call_checks(build, lib, env_c, want)
+    results += ulimit_checks(build, lib, env_c, want)
 
     n = 0
     print("TAP version 13")
