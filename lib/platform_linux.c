@@ -194,9 +194,9 @@ static void error_hook(const char *msg)
      * malloc does; only misuse (bad pointers) is printed. */
     if (!strncmp(msg, "kmalloc: cannot allocate", 24) || !strncmp(msg, "kcalloc: size overflow", 22))
         return;
-    gm_write_err("gomalloc: ");
-    gm_write_err(msg);
-    gm_write_err("\n");
+    char line[600]; /* one write: lines from several threads do not mix */
+    ksnprintf(line, sizeof line, "gomalloc: %s\n", msg);
+    gm_write_err(line);
     const char *a = getenv("GOMALLOC_ABORT");
     if (a && a[0] == '1')
         abort();

@@ -66,6 +66,8 @@ def library_checks(build, lib, env_c, want):
             problems.append("exit %d" % p.returncode)
         if "[no heap_verify]" in summary:
             problems.append("gomalloc_heap_verify not found: library not loaded")
+        if "gomalloc:" in err:
+            problems.append("allocator messages")
         results.append((not problems, "check %s: %s (%.1fs)" % (name, summary, dt),
                         "; ".join(problems) + ("\n" + err[-1500:] if problems else "")))
     return results
