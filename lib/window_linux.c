@@ -29,12 +29,16 @@
  * with MAP_FIXED_NOREPLACE — a mapping someone else put there is never
  * replaced: that back fails like exhaustion.  When a back fails (the
  * limit), the chunks it mapped are unmapped again and alloc/ sees "out of
- * memory": malloc returns NULL with ENOMEM, operator new throws.  Chunks
- * stay mapped once backed (plat_unback is madvise(MADV_DONTNEED) in both
- * modes: RSS falls, the address space stays, the pages come back zero), so
- * the mapped set only grows, a bitmap of chunks records it, and the VMA
- * count stays small.  What the heap can use is then what the limit leaves,
- * to within a chunk or two.
+ * memory": malloc returns NULL with ENOMEM, operator new throws.  A
+ * request that cannot fit in what the limit leaves is refused already at
+ * plat_reserve (reserve_may_fit), before alloc/ spends window range and
+ * arena metadata on it.  plat_unback (scavenging, and alloc/'s retry after
+ * a failed back) is madvise(MADV_DONTNEED) in both modes — RSS falls, the
+ * pages come back zero — and on demand it also unmaps the chunks wholly
+ * inside the range, so a freed 500 MiB block's address space can serve a
+ * 900 MiB one under a 1 GB limit.  A bitmap of chunks records what is
+ * mapped.  What the heap can use is then what the limit leaves, to within a
+ * chunk or two and the arenas' metadata (1/64).
  *
  * LOCKING: window_lock (a leaf; held across fork by the platform's fork
  * handlers via gm_window_lock/unlock) protects the bump pointer and the
@@ -66,6 +70,7 @@ static uint64_t ready_bytes; /* atomic */
 static plat_lock_t window_lock;
 /* on demand: bit c set = chunk c of the window is mapped (window_lock) */
 static uint64_t chunk_mapped[GM_HEAP_WINDOW / GM_MAP_CHUNK / 64];
+static uint64_t mapped_bytes; /* on demand: chunks mapped × GM_MAP_CHUNK (window_lock) */
 
 void gm_window_lock(void) { plat_lock(&window_lock); }
 void gm_window_unlock(void) { plat_unlock(&window_lock); }
@@ -188,12 +193,41 @@ void plat_heap_window(uintptr_t *base, uint64_t *size)
     *size = window_size;
 }
 
+/* On demand: could a reservation of `size` ever be backed?  Address space
+ * left under RLIMIT_AS (limit - VmSize from /proc/self/statm) plus what is
+ * mapped and not Ready.  A reservation beyond that would only cost the
+ * window's address range and its arenas' metadata (1/64 of it, mapped) for
+ * a request that fails anyway, so plat_reserve refuses it.  One arena more
+ * than that is always allowed (metadata regions are reserved 64 MiB at a
+ * time but backed 256 KiB at a time).  Growing the heap is rare: the file
+ * read costs nothing that matters. */
+static bool reserve_may_fit(uint64_t size)
+{
+    struct rlimit rl;
+    if (size <= GM_WINDOW_ALIGN || getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return true;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    uint64_t pages = 0;
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+        pages = pages * 10 + (uint64_t)(buf[i] - '0');
+    uint64_t vm = pages * (uint64_t)sysconf(_SC_PAGESIZE), lim = rl.rlim_cur;
+    uint64_t unused = mapped_bytes - gm_ready_bytes();
+    uint64_t room = (lim > vm ? lim - vm : 0) + (unused < mapped_bytes ? unused : 0);
+    return size <= room + GM_WINDOW_ALIGN;
+}
+
 uintptr_t plat_reserve(uint64_t size, uint64_t align)
 {
     plat_lock(&window_lock);
     window_init_locked();
     uintptr_t p = (window_next + align - 1) & ~(uintptr_t)(align - 1);
-    if (p + size > window_base + window_size || p + size < p) {
+    if (p + size > window_base + window_size || p + size < p ||
+        (window_on_demand && !reserve_may_fit(size))) {
         plat_unlock(&window_lock);
         return 0;
     }
@@ -247,10 +281,12 @@ static bool back_on_demand(uintptr_t base, uint64_t size)
     for (uint64_t i = c0; i < c; i++) {
         if (chunk_is_mapped(i))
             continue;
-        if (ok)
+        if (ok) {
             chunk_mapped[i / 64] |= 1ull << (i % 64);
-        else
+            mapped_bytes += GM_MAP_CHUNK;
+        } else {
             munmap((void *)(window_base + i * GM_MAP_CHUNK), GM_MAP_CHUNK);
+        }
     }
     plat_unlock(&window_lock);
     return ok;
@@ -264,9 +300,36 @@ bool plat_back(uintptr_t base, uint64_t size)
     return true;
 }
 
+/* On demand: unmap the chunks lying wholly inside [base, base+size) (free
+ * heap pages being unbacked), so the limit they held is available again —
+ * to a larger request of the heap's (alloc/ scavenges every free page and
+ * retries when backing fails) or to the program.  A munmap the kernel
+ * refuses (it would split a mapping past vm.max_map_count) leaves the chunk
+ * mapped, already given back with MADV_DONTNEED. */
+static void unmap_whole_chunks(uintptr_t base, uint64_t size)
+{
+    uint64_t c0 = (base - window_base + GM_MAP_CHUNK - 1) / GM_MAP_CHUNK;
+    uint64_t c1 = (base + size - window_base) / GM_MAP_CHUNK; /* exclusive */
+    plat_lock(&window_lock);
+    for (uint64_t c = c0; c < c1;) {
+        uint64_t n = 0;
+        while (c + n < c1 && chunk_is_mapped(c + n))
+            n++;
+        if (n && munmap((void *)(window_base + c * GM_MAP_CHUNK), n * GM_MAP_CHUNK) == 0) {
+            for (uint64_t i = c; i < c + n; i++)
+                chunk_mapped[i / 64] &= ~(1ull << (i % 64));
+            mapped_bytes -= n * GM_MAP_CHUNK;
+        }
+        c += n ? n : 1;
+    }
+    plat_unlock(&window_lock);
+}
+
 void plat_unback(uintptr_t base, uint64_t size)
 {
     madvise((void *)base, size, MADV_DONTNEED);
+    if (window_on_demand)
+        unmap_whole_chunks(base, size);
     __atomic_fetch_sub(&ready_bytes, size, __ATOMIC_RELAXED);
 }
 

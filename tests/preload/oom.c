@@ -10,6 +10,11 @@
  *   oom: BLOCK-byte blocks: N MiB until NULL (ENOMEM), again N/2 MiB: ok
  * and exits 0; 1 when the failure was not ENOMEM or the heap did not
  * recover; 2 when CAP_MIB was reached without a failure.
+ *
+ *   oom --sequence MIB...    malloc each size in turn, touch, free
+ *
+ * Prints "oom: sequence: 500 MiB ok, 900 MiB ok" and exits 0 when every
+ * allocation succeeded (a freed block's address space serves the next).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -45,8 +50,29 @@ static void release(void **head)
     }
 }
 
+static int sequence(int n, char **mib)
+{
+    int ok = 1;
+    printf("oom: sequence:");
+    for (int i = 0; i < n; i++) {
+        size_t bytes = (size_t)strtoull(mib[i], NULL, 0) << 20;
+        char *p = malloc(bytes);
+        if (p) {
+            for (size_t k = 0; k < bytes; k += 1 << 20)
+                p[k] = 1;
+        }
+        printf("%s %s MiB %s", i ? "," : "", mib[i], p ? "ok" : "NULL");
+        ok &= p != NULL;
+        free(p);
+    }
+    printf("\n");
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--sequence"))
+        return sequence(argc - 2, argv + 2);
     size_t block = argc > 1 ? strtoull(argv[1], NULL, 0) : 1 << 20;
     uint64_t cap = (argc > 2 ? strtoull(argv[2], NULL, 0) : 65536) << 20;
     if (block < sizeof(void *)) {

@@ -172,6 +172,15 @@ def ulimit_checks(build, lib, env_c, want):
                 problems.append("ratio %.3f < %.2f" % (ratio, OOM_MIN_RATIO))
             results.append((not problems, "%s: %s MiB, glibc %s MiB, ratio %.3f" % (name, o, g, ratio),
                             "; ".join(problems)))
+    # a freed block's address space serves a larger one (chunks unmapped
+    # when alloc/ scavenges after a failed back)
+    name = "ulimit -v 1 GB: malloc 500 MiB, free, malloc 900 MiB"
+    if want(name):
+        argv = [os.path.join(pre, "oom"), "--sequence", "500", "900", "100", "900"]
+        plain, ours = ulimited(1 << 20, "", argv, env_c), ulimited(1 << 20, lib, argv, env_c)
+        out = ours.stdout.decode(errors="replace").strip()
+        ok = ours.returncode == 0 and ours.stdout == plain.stdout
+        results.append((ok, "%s: %s" % (name, out), "glibc: " + plain.stdout.decode(errors="replace")))
     # the rest of the library in the on-demand window mode
     for name, argv, pre_lib in [
             ("ulimit -v 8 GB: API unit tests", [os.path.join(pre, "test_api")], ""),
