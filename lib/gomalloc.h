@@ -23,10 +23,9 @@ uint64_t gm_scavenged_bytes(void);
  * handlers in platform_linux.c call these). */
 void gm_aligned_fork_prepare(void);
 void gm_aligned_fork_release(void);
-/* window_linux.c's lock (held across fork), and its mode (1: on demand). */
+/* window_linux.c's lock (held across fork). */
 void gm_window_lock(void);
 void gm_window_unlock(void);
-int gm_window_on_demand(void);
 /* Write a line to stderr without allocating. */
 void gm_write_err(const char *s);
 

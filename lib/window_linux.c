@@ -74,7 +74,6 @@ static uint64_t mapped_bytes; /* on demand: chunks mapped × GM_MAP_CHUNK (windo
 
 void gm_window_lock(void) { plat_lock(&window_lock); }
 void gm_window_unlock(void) { plat_unlock(&window_lock); }
-int gm_window_on_demand(void) { return window_on_demand; }
 
 static int hexval(char c)
 {
@@ -146,8 +145,8 @@ static void window_on_demand_init(void)
 {
     uintptr_t glo, ghi;
     window_on_demand = 1;
-    if (!largest_gap(&glo, &ghi)) {
-        glo = GM_GUESS_BASE;
+    if (!largest_gap(&glo, &ghi) || ghi - glo < (1ull << 30) + 2 * GM_WINDOW_ALIGN) {
+        glo = GM_GUESS_BASE; /* MAP_FIXED_NOREPLACE keeps a wrong guess safe */
         ghi = GM_GUESS_BASE + 2 * GM_HEAP_WINDOW;
     }
     while (window_size > (1ull << 30) && window_size + 2 * GM_WINDOW_ALIGN > ghi - glo)

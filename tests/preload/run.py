@@ -45,7 +45,7 @@ def library_checks(build, lib, env_c, want):
     checks = [
         ("stress 4 threads", [os.path.join(pre, "stress"), "4", "8", "100000"]),
         ("stress 70 threads (shared slots)", [os.path.join(pre, "stress"), "70", "3", "3000"]),
-        ("fork while 4 threads churn", [os.path.join(pre, "fork_churn"), "60", "4"]),
+        ("fork while 4 threads churn", [os.path.join(pre, "fork_churn"), "40", "4"]),
     ]
     results = []
     for name, argv in checks:
