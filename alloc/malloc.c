@@ -390,9 +390,27 @@ static void report_tiny(const char *op, uintptr_t x, const mspan *s)
                  (unsigned long)s->elemsize, why);
 }
 
+/* x starts a slot that is not allocated (pending: freed, not yet swept).
+ * To a free that is a double free; to a size query or a realloc, x is
+ * simply not an allocated object. */
+static void report_unallocated(const char *op, bool freeing, bool pending, uintptr_t x,
+                               const mspan *s)
+{
+    unsigned cls = spanclass_sizeclass(s->spanclass);
+    unsigned long sa = s->startAddr, es = s->elemsize;
+    if (freeing)
+        alloc_report("%s: double free of 0x%lx (span 0x%lx class %u, %lu B)", op,
+                     (unsigned long)x, sa, cls, es);
+    else
+        alloc_report("%s: 0x%lx is not an allocated object: %s (span 0x%lx class %u, %lu B)", op,
+                     (unsigned long)x, pending ? "already freed" : "a free slot", sa, cls, es);
+}
+
 /* Validate that x is the start of a live heap object that is not a tiny
- * block; report and return NULL otherwise.  *idxp = slot index (small). */
-static mspan *check_object(const char *op, uintptr_t x, uint32_t *idxp)
+ * block; report and return NULL otherwise.  op names the caller's
+ * operation in the message; freeing: op frees x (an unallocated x is then
+ * a double free).  *idxp = slot index (small). */
+static mspan *check_object(const char *op, bool freeing, uintptr_t x, uint32_t *idxp)
 {
     if (!arena_of(x)) {
         alloc_report("%s: 0x%lx is not in the heap", op, (unsigned long)x);
@@ -417,8 +435,7 @@ static mspan *check_object(const char *op, uintptr_t x, uint32_t *idxp)
     uintptr_t obj = s->startAddr + (uint64_t)idx * s->elemsize;
     if (state != mSpanInUse) {
         if (obj == x)
-            alloc_report("%s: double free of 0x%lx (span 0x%lx class %u, %lu B)", op,
-                         (unsigned long)x, sa, cls, es);
+            report_unallocated(op, freeing, true, x, s);
         else
             alloc_report("%s: 0x%lx is in free heap memory (no span)", op, (unsigned long)x);
         return 0;
@@ -435,10 +452,9 @@ static mspan *check_object(const char *op, uintptr_t x, uint32_t *idxp)
     }
     if (cls) {
         uint64_t bit = 1ull << (idx % 64);
-        if (!mspan_allocated(s, idx) ||
-            (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit)) {
-            alloc_report("%s: double free of 0x%lx (span 0x%lx class %u, %lu B)", op,
-                         (unsigned long)x, sa, cls, es);
+        bool allocated = mspan_allocated(s, idx);
+        if (!allocated || (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit)) {
+            report_unallocated(op, freeing, allocated, x, s);
             return 0;
         }
         if (s->tinyBits && (__atomic_load_n(&s->tinyBits[idx / 64], __ATOMIC_RELAXED) & bit)) {
@@ -460,14 +476,14 @@ static void kfree_large(uintptr_t x)
     if (s && !spanclass_is_kmalloc(spc) && spc < 2 &&
         !mcentral_remove_large(&mheap_.central[spc], s, x)) {
         uint32_t idx;
-        check_object("kfree", x, &idx); /* reports */
+        check_object("kfree", true, x, &idx); /* reports */
         return;
     }
     plat_lock(&mheap_.lock);
     if (!s || s->state != mSpanInUse || s->startAddr != x || spanclass_sizeclass(s->spanclass)) {
         plat_unlock(&mheap_.lock);
         uint32_t idx;
-        check_object("kfree", x, &idx); /* reports */
+        check_object("kfree", true, x, &idx); /* reports */
         return;
     }
     uint64_t bytes = s->npages * PAGE_SIZE;
@@ -554,7 +570,7 @@ void __attribute__((noinline)) kfree_slow(uintptr_t x)
     if (!x)
         return;
     uint32_t idx;
-    mspan *s = check_object("kfree", x, &idx);
+    mspan *s = check_object("kfree", true, x, &idx);
     if (!s)
         return;
     if (spanclass_sizeclass(s->spanclass) == 0) {
@@ -581,21 +597,23 @@ void __attribute__((noinline)) kfree_pinned(mspan *s, uintptr_t x, uint32_t idx)
 
 void kfree(void *p) { kfree_inline(p); }
 
-size_t ksize(const void *p)
+size_t ksize_op(const void *p, const char *op)
 {
     uint32_t idx;
-    mspan *s = check_object("ksize", (uintptr_t)p, &idx);
+    mspan *s = check_object(op, false, (uintptr_t)p, &idx);
     if (!s)
         return 0;
     return spanclass_sizeclass(s->spanclass) ? s->elemsize : s->npages * PAGE_SIZE;
 }
+
+size_t ksize(const void *p) { return ksize_op(p, "ksize"); }
 
 void *krealloc(void *p, size_t size)
 {
     if (!p)
         return kmalloc(size);
     uint32_t idx;
-    mspan *s = check_object("krealloc", (uintptr_t)p, &idx);
+    mspan *s = check_object("krealloc", false, (uintptr_t)p, &idx);
     if (!s)
         return 0;
     if (size == 0) {

@@ -42,6 +42,8 @@
  *     next swept; a span whose objects are all free returns to the page heap.
  *     Any CPU may free any object.
  *   ksize(p): usable bytes: the class size (small) or npages * 8192 (large).
+ *   ksize_op(p, op): ksize for a wrapper (lib/preload.c's malloc_usable_size
+ *     and realloc): its messages name `op` instead of "ksize".
  *   kmalloc memory has span classes of its own (never shared with mallocgc
  *   objects) and is not scanned by the (future) collector — like C memory
  *   under cgo's rules, it must not hold the only reference to a GC object.
@@ -62,6 +64,11 @@
  *     krealloc: 0x... is a tiny block (...): tiny objects cannot be reallocated
  *     kfree: 0x... is in a manual span 0x... (N pages), not a heap object
  *     kfree: 0x... is in free heap memory (no span)
+ * ksize/krealloc name themselves instead of kfree, and a pointer to a free
+ * slot is not a double free for them but
+ *     ksize: 0x... is not an allocated object: already freed (span 0x... class 5, 48 B)
+ *     ksize: 0x... is not an allocated object: a free slot (span 0x... class 5, 48 B)
+ * (pending free vs. swept or never handed out)
  * and the heap is left unchanged (heap_verify passes).  The default hook
  * passes the message to plat_log.
  */
@@ -90,6 +97,7 @@ void *kcalloc(size_t n, size_t size);
 void *krealloc(void *p, size_t size);
 void kfree(void *p);
 size_t ksize(const void *p);
+size_t ksize_op(const void *p, const char *op);
 
 typedef void (*alloc_error_hook_t)(const char *msg);
 /* Install `hook` (NULL = the default, plat_log); returns the previous one. */
@@ -105,6 +113,13 @@ void malloc_flush_mcache(void);
 /* The same for every CPU's mcache: only when no other CPU is allocating
  * (tests, shutdown, a stopped world). */
 void malloc_flush_all_mcaches(void);
+/* In a child process after fork(), before anything else allocates: make
+ * the heap consistent again when other CPUs (threads) may have been inside
+ * the allocator's lock-free paths at the fork (see mfork.c).  Every mcache
+ * but keep_cpu's (the forking CPU's; >= ncpu for none) is emptied, so the
+ * host may hand those CPUs' slots to new threads.  The host must have
+ * released every allocator lock first.  O(arenas + spans). */
+void malloc_repair_after_fork(uint32_t keep_cpu);
 /* Give free Ready heap pages back to the host; returns bytes released. */
 uint64_t heap_scavenge(uint64_t bytes);
 

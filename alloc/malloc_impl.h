@@ -17,6 +17,11 @@ int alloc_format(char *buf, size_t n, const char *fmt, ...) __attribute__((forma
 /* A sweep dropped `n` pending frees of s that were double frees: take them
  * back out of the free statistics. */
 void alloc_undo_frees(const mspan *s, uint32_t n);
+/* The child's statistics correction after fork (mfork.c), added to the
+ * free count of size class c ([0] = large objects) and to the large free
+ * bytes by read_memstats. */
+int64_t malloc_fork_frees_adjust(int sizeclass);
+int64_t malloc_fork_large_bytes_adjust(void);
 
 /* Heap bitmap: mark the words of [x, x+size) per typ (dataSize bytes of
  * elements, the rest scalar). */

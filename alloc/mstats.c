@@ -10,6 +10,10 @@
  *     at refill plus the in-flight count of cached spans, frees at kfree,
  *     owner undos (kfree step 4) count as one malloc and one free each,
  *     large objects at alloc/free, tiny objects at allocation.
+ *   - Adjustments: frees a sweep dropped as raced double frees
+ *     (alloc_undone_frees) come off the free counts; after fork, the
+ *     child's repair (mfork.c) adds a per-class correction to the free
+ *     counts (and large free bytes), not to the per-CPU figures.
  *   Derived: Mallocs = Σclass mallocs + large + tiny; Frees likewise (tiny
  *   objects count as freed at once — Go's convention, their 16-byte block is
  *   the real object); HeapObjects = Mallocs - Frees; HeapAlloc =
@@ -118,6 +122,9 @@ void read_memstats(struct memstats *o)
     o->ncpu = mheap_.ncpu;
     for (uint32_t i = 0; i < mheap_.ncpu; i++)
         read_cpu_counters(o, i);
+    /* after fork, malloc_repair_after_fork's adjustments (mfork.c) */
+    o->LargeFrees += (uint64_t)malloc_fork_frees_adjust(0);
+    o->LargeFreeBytes += (uint64_t)malloc_fork_large_bytes_adjust();
     o->BySize[0].mallocs = o->LargeAllocs;
     o->BySize[0].frees = o->LargeFrees;
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
@@ -132,6 +139,7 @@ void read_memstats(struct memstats *o)
     for (int cls = 0; cls < NUM_SIZE_CLASSES; cls++) {
         o->BySize[cls].size = class_to_size[cls];
         if (cls) {
+            o->BySize[cls].frees += (uint64_t)malloc_fork_frees_adjust(cls);
             o->Mallocs += o->BySize[cls].mallocs;
             o->Frees += o->BySize[cls].frees;
             o->HeapAlloc += (o->BySize[cls].mallocs - o->BySize[cls].frees) * class_to_size[cls];

@@ -11,7 +11,7 @@
 LIB_ALLOC_DIR ?= alloc
 LIB_SO   := $(BUILD)/libgomalloc.so
 LIB_SRCS := $(filter-out %/mksizeclasses.c,$(wildcard $(LIB_ALLOC_DIR)/*.c)) kernel/fmt.c \
-	lib/platform_linux.c lib/preload.c
+	lib/platform_linux.c lib/window_linux.c lib/preload.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 LIB_CFLAGS := -std=gnu11 -O2 -g $(WARN) -march=x86-64-v2 -fPIC -fvisibility=hidden -ftls-model=initial-exec \
 	-fno-semantic-interposition -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc \
@@ -44,11 +44,17 @@ $(BUILD)/preload/test_api: tests/preload/test_api.c $(LIB_SO)
 $(BUILD)/preload/threads: tests/preload/threads.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(PRELOAD_TEST_CFLAGS) -o $@ $<
-$(BUILD)/preload/cxx_new: tests/preload/cxx_new.cc
+# programs that run only under the preload and check the library itself
+$(BUILD)/preload/fork_churn $(BUILD)/preload/stress $(BUILD)/preload/first_call \
+$(BUILD)/preload/oom: $(BUILD)/preload/%: tests/preload/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(PRELOAD_TEST_CFLAGS) -o $@ $< -ldl
+$(BUILD)/preload/cxx_new $(BUILD)/preload/oom_cxx: $(BUILD)/preload/%: tests/preload/%.cc
 	@mkdir -p $(dir $@)
 	$(call say,CXX,$<)g++ -std=gnu++17 -O1 -g $(WARN) -o $@ $<
 
 PRELOAD_BINS := $(BUILD)/preload/test_api $(BUILD)/preload/threads \
-	$(if $(shell command -v g++),$(BUILD)/preload/cxx_new)
+	$(BUILD)/preload/fork_churn $(BUILD)/preload/stress $(BUILD)/preload/first_call \
+	$(BUILD)/preload/oom $(if $(shell command -v g++),$(BUILD)/preload/cxx_new $(BUILD)/preload/oom_cxx)
 preload-test: $(LIB_SO) $(PRELOAD_BINS)
 	@$(PYTHON) tests/preload/run.py --build $(BUILD)

@@ -1,16 +1,8 @@
 /*
  * platform_linux.c — alloc/platform.h for libgomalloc (LD_PRELOAD malloc).
  *
- * MEMORY.  The heap window (GM_HEAP_WINDOW, 64 GiB of address space, halved
- * until the mmap succeeds, e.g. under valgrind) is one
- * PROT_NONE | MAP_NORESERVE mapping made at initialisation: Reserved.  Unlike
- * the test platform (tests/host/platform_host.c), Prepared is already
- * PROT_READ|PROT_WRITE: plat_prepare mprotects a whole new region (arenas
- * are 64 MiB), so Ready/Prepared transitions never split mappings — the
- * kernel's VMA count stays tiny however fragmented the heap gets, and
- * plat_back is free (untouched anonymous pages cost nothing; the kernel
- * zero-fills them on first touch).  plat_unback = madvise(MADV_DONTNEED),
- * which drops the pages (RSS falls) and guarantees zeroes on next use.
+ * MEMORY: the heap window and plat_reserve/prepare/back/unback are in
+ * window_linux.c (reserved up front, or mapped on demand under RLIMIT_AS).
  *
  * SCAVENGING.  alloc/ only scavenges when backing fails; a process needs its
  * free memory back sooner.  plat_unlock of the page-heap lock (rank
@@ -57,13 +49,12 @@ void plat_set_cpu_cache(uint32_t cpu, void *p)
 static __thread int32_t gm_tid __attribute__((tls_model("initial-exec")));
 static __thread int gm_in_scavenge __attribute__((tls_model("initial-exec")));
 
-static uintptr_t window_base, window_next;
-static uint64_t window_size = GM_HEAP_WINDOW;
-static uint64_t ready_bytes; /* atomic */
-static plat_lock_t window_lock = PLAT_LOCK_INIT(LOCKRANK_WINDOW);
 static int32_t next_tid;
 static uint64_t scav_count, scav_bytes;
 static int scav_enabled = 1;
+/* 1 while some thread scavenges (one at a time).  A child of fork clears
+ * it: the thread that set it does not exist there. */
+static int scav_busy;
 
 void gm_write_err(const char *s)
 {
@@ -80,77 +71,8 @@ void gm_write_err(const char *s)
     }
 }
 
-static void window_init_locked(void)
-{
-    if (window_base)
-        return;
-    uint64_t align = 64ull << 20;
-    void *p = MAP_FAILED;
-    /* GM_HEAP_WINDOW, halved until it fits (valgrind's address space is
-     * smaller), down to 1 GiB */
-    for (; window_size >= (1ull << 30); window_size /= 2) {
-        p = mmap(0, window_size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
-        if (p != MAP_FAILED)
-            break;
-    }
-    if (p == MAP_FAILED)
-        plat_panic("cannot reserve the heap window (mmap PROT_NONE)");
-    window_base = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-    window_next = window_base;
-}
-
-void plat_heap_window(uintptr_t *base, uint64_t *size)
-{
-    plat_lock(&window_lock);
-    window_init_locked();
-    plat_unlock(&window_lock);
-    *base = window_base;
-    *size = window_size;
-}
-
-uintptr_t plat_reserve(uint64_t size, uint64_t align)
-{
-    plat_lock(&window_lock);
-    window_init_locked();
-    uintptr_t p = (window_next + align - 1) & ~(uintptr_t)(align - 1);
-    if (p + size > window_base + window_size || p + size < p) {
-        plat_unlock(&window_lock);
-        return 0;
-    }
-    window_next = p + size;
-    plat_unlock(&window_lock);
-    return p;
-}
-
-bool plat_prepare(uintptr_t base, uint64_t size)
-{
-    return mprotect((void *)base, size, PROT_READ | PROT_WRITE) == 0;
-}
-
-bool plat_back(uintptr_t base, uint64_t size)
-{
-    (void)base;
-    __atomic_fetch_add(&ready_bytes, size, __ATOMIC_RELAXED);
-    return true;
-}
-
-void plat_unback(uintptr_t base, uint64_t size)
-{
-    madvise((void *)base, size, MADV_DONTNEED);
-    __atomic_fetch_sub(&ready_bytes, size, __ATOMIC_RELAXED);
-}
-
-uint64_t gm_ready_bytes(void) { return __atomic_load_n(&ready_bytes, __ATOMIC_RELAXED); }
 uint64_t gm_scavenge_count(void) { return __atomic_load_n(&scav_count, __ATOMIC_RELAXED); }
 uint64_t gm_scavenged_bytes(void) { return __atomic_load_n(&scav_bytes, __ATOMIC_RELAXED); }
-
-uint64_t plat_phys_free(void)
-{
-    uint64_t r = gm_ready_bytes();
-    uint64_t w = window_size;
-    return r >= w ? 0 : w - r;
-}
 
 uint32_t plat_ncpu(void) { return PLAT_MAX_CPUS; }
 
@@ -244,13 +166,12 @@ static void maybe_scavenge(void)
         ready - inuse <= 2 * inuse + (128ull << 20))
         return;
     __atomic_store_n(&last, now, __ATOMIC_RELAXED);
-    static int busy;
-    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+    if (__atomic_exchange_n(&scav_busy, 1, __ATOMIC_ACQUIRE))
         return;
     gm_in_scavenge = 1;
     uint64_t r = heap_scavenge(ready - inuse - GM_SCAV_LO(inuse));
     gm_in_scavenge = 0;
-    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&scav_busy, 0, __ATOMIC_RELEASE);
     __atomic_fetch_add(&scav_count, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&scav_bytes, r, __ATOMIC_RELAXED);
 }
@@ -270,15 +191,18 @@ static void atfork_prepare(void);
 static void atfork_parent(void);
 static void atfork_child(void);
 
+/* Every message from alloc/ — through the error hook once initialised,
+ * through plat_log before that (alloc_report's default: a bad free can be a
+ * process's first call) — comes here. */
 static void error_hook(const char *msg)
 {
     /* Memory exhaustion is reported to the caller as NULL/ENOMEM, as every
      * malloc does; only misuse (bad pointers) is printed. */
     if (!strncmp(msg, "kmalloc: cannot allocate", 24) || !strncmp(msg, "kcalloc: size overflow", 22))
         return;
-    gm_write_err("gomalloc: ");
-    gm_write_err(msg);
-    gm_write_err("\n");
+    char line[600]; /* one write: lines from several threads do not mix */
+    ksnprintf(line, sizeof line, "gomalloc: %s\n", msg);
+    gm_write_err(line);
     const char *a = getenv("GOMALLOC_ABORT");
     if (a && a[0] == '1')
         abort();
@@ -380,9 +304,15 @@ static void slot_exit(void *arg)
     __atomic_fetch_and(&slot_mask, ~(1ull << s), __ATOMIC_RELEASE);
 }
 
-/* fork: hold every allocator lock across it so the child's heap is
- * consistent (a thread that held mheap_.lock does not exist in the child).
- * Order: shared slots, mcentrals, mheap (the lock ranks). */
+/* fork: hold every allocator lock across it (a thread that held
+ * mheap_.lock does not exist in the child).  Order: preload.c's aligned
+ * table (a leaf), shared slots, mcentrals, mheap, window (the lock ranks).
+ * That makes everything lock-protected consistent in the child — but not
+ * what other threads do without a lock (the fast paths on their exclusive
+ * slots, remote frees): the child repairs that with
+ * malloc_repair_after_fork (alloc/mfork.c) before it returns from fork. */
+/* In rank order (alloc/lockrank.h): shared slots (slot), every mcentral,
+ * mheap, the over-aligned table (bigalign), the heap window. */
 static void atfork_prepare(void)
 {
     for (uint32_t s = GM_EXCL_SLOTS; s < PLAT_MAX_CPUS; s++)
@@ -390,12 +320,14 @@ static void atfork_prepare(void)
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)
         plat_lock(&mheap_.central[i].lock);
     plat_lock(&mheap_.lock);
-    plat_lock(&window_lock);
+    gm_aligned_fork_prepare();
+    gm_window_lock();
 }
 
 static void atfork_release(void)
 {
-    plat_unlock(&window_lock);
+    gm_window_unlock();
+    gm_aligned_fork_release();
     gm_in_scavenge = 1; /* no scavenging from inside the fork handler */
     plat_unlock(&mheap_.lock);
     gm_in_scavenge = 0;
@@ -409,13 +341,19 @@ static void atfork_release(void)
 
 static void atfork_parent(void) { atfork_release(); }
 
+/* Only the forking thread survives.  Every other slot's mcache belongs to
+ * a dead thread that may have been halfway through a lock-free update:
+ * malloc_repair_after_fork recomputes what it may have torn and empties
+ * those mcaches, so the slots can go to new threads. */
 static void atfork_child(void)
 {
     atfork_release();
-    /* Only the forking thread survives: keep its slot, free the others
-     * (their mcaches still hold spans; those stay cached, a bounded leak). */
-    uint64_t keep = gm_mode == GM_MODE_OWNER ? 1ull << gm_slot : 0;
-    __atomic_store_n(&slot_mask, keep, __ATOMIC_RELEASE);
+    __atomic_store_n(&scav_busy, 0, __ATOMIC_RELAXED);
+    uint32_t keep = gm_mode == GM_MODE_OWNER ? gm_slot : PLAT_MAX_CPUS;
+    gm_in_scavenge = 1; /* the repair frees spans: scavenge after it, not during */
+    malloc_repair_after_fork(keep);
+    gm_in_scavenge = 0;
+    __atomic_store_n(&slot_mask, keep < PLAT_MAX_CPUS ? 1ull << keep : 0, __ATOMIC_RELEASE);
 }
 
 /* ------------------------------------------------------------ misc */
@@ -433,14 +371,14 @@ int plat_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap)
     return kvsnprintf(buf, n, fmt, ap);
 }
 
+/* alloc/ logs only one thing: alloc_report's messages while no error hook
+ * is installed (before initialisation).  They are the same bad-input
+ * reports as later ones, so they get the same treatment: error_hook. */
 void plat_vlog(const char *fmt, va_list ap)
 {
     char line[512];
-    kvsnprintf(line, sizeof line - 1, fmt, ap);
-    size_t n = strlen(line);
-    line[n] = '\n';
-    line[n + 1] = 0;
-    gm_write_err(line);
+    kvsnprintf(line, sizeof line, fmt, ap);
+    error_hook(line);
 }
 
 void plat_log(const char *fmt, ...)

@@ -5,7 +5,8 @@
  *   malloc free calloc realloc reallocarray posix_memalign aligned_alloc
  *   memalign valloc pvalloc malloc_usable_size, operator new/delete (all
  *   variants: plain, array, nothrow, sized, aligned), plus the marker
- *   gomalloc_version() so tests can tell the library is in use.
+ *   gomalloc_version() so tests can tell the library is in use, and
+ *   gomalloc_heap_verify(err, errlen) (heap_verify, for tests).
  *
  * SEMANTICS (glibc's where C leaves a choice)
  *   malloc(0)        a unique minimal object (kmalloc(0): 8-byte class).
@@ -16,9 +17,12 @@
  *   calloc / reallocarray overflow → NULL, errno ENOMEM, no message.
  *   Failure → NULL with errno ENOMEM.
  *   free(NULL) does nothing.  free/realloc/malloc_usable_size of a pointer
- *   this heap did not hand out (foreign, interior, double free) prints ONE
- *   line "gomalloc: kfree: ..." on stderr and is otherwise ignored (the
- *   heap is unchanged, the process continues); GOMALLOC_ABORT=1 aborts.
+ *   this heap did not hand out (foreign, interior, freed) prints ONE line
+ *   naming the call — "gomalloc: kfree: ..." (free, delete),
+ *   "gomalloc: realloc: ...", "gomalloc: malloc_usable_size: ..." — on
+ *   stderr and is otherwise ignored (the heap is unchanged, the process
+ *   continues; realloc returns NULL with errno EINVAL, malloc_usable_size
+ *   0); GOMALLOC_ABORT=1 aborts.
  *   Alignment: the natural alignment of the size class (≥ 8; 16 for sizes
  *   ≥ 16 except the 24-byte class, which holds no 16-aligned type).
  *
@@ -30,8 +34,8 @@
  *                    such a class is aligned.  Above 32 KiB: large objects,
  *                    which are 8 KiB aligned.  Object starts, so free works.
  *   align > 8 KiB    over-allocate a large object by align - 8 KiB and return
- *                    the aligned address inside it; a small side table maps
- *                    it to the object start.  free() checks the table only
+ *                    the aligned address inside it; a side table (a hash
+ *                    table that grows with use) maps it to the object start.  free() checks the table only
  *                    for 16 KiB-aligned pointers and only once the table has
  *                    ever been used.
  *
@@ -61,64 +65,96 @@
 
 GM_EXPORT const char *gomalloc_version(void) { return "gomalloc 1 (Go allocator design, gokernel alloc/)"; }
 
+/* Debug entry point: alloc/'s heap_verify (every invariant, see
+ * alloc/verify.c).  1 when the heap is consistent; else 0 and the first
+ * broken invariant in err.  The caller must make sure no other thread is
+ * inside the allocator (threads joined, or parked at a barrier). */
+GM_EXPORT int gomalloc_heap_verify(char *err, size_t errlen)
+{
+    gm_ensure_init();
+    return heap_verify(err, errlen) ? 1 : 0;
+}
+
 /* ------------------------------------------------------------ over-aligned side table */
 
-#define BIG_SLOTS 4096u /* open addressing, linear probing */
+/* Open addressing with linear probing over a power-of-two array of
+ * big_cap entries (mmap'ed: the table must not allocate from the heap it
+ * serves).  An entry's user is 0 (empty), 1 (tombstone: keeps probe chains
+ * intact after a removal) or the aligned address handed out.  Load: at
+ * most 3/4 of the entries used (live + tombstones); an insert that would
+ * pass that rebuilds the table — twice as large while live entries would
+ * fill more than half of it, else the same size without tombstones.  Grows
+ * without bound, so posix_memalign fails only when the heap (or mmap for
+ * the table) does.  big_lock protects every field; it is held across fork
+ * (gm_aligned_fork_*).  big_ever is set (release) once, and read without
+ * the lock by free's quick filter. */
+#define BIG_MIN_CAP 1024u
 struct bigent {
     uintptr_t user; /* 0 empty, 1 tombstone */
     uintptr_t base;
 };
 static struct bigent *bigtab;
-static uint32_t big_live, big_used;
+static uint64_t big_cap, big_live, big_used;
 static int big_ever; /* set once the table has been used: free() consults it */
 static plat_lock_t big_lock = PLAT_LOCK_INIT(LOCKRANK_BIGALIGN);
 
-static uint32_t big_hash(uintptr_t p) { return (uint32_t)((p >> 14) * 0x9E3779B97F4A7C15ull >> 40) % BIG_SLOTS; }
-
-static bool big_insert(uintptr_t user, uintptr_t base)
+static uint64_t big_hash(uintptr_t p)
 {
-    plat_lock(&big_lock);
-    if (!bigtab) {
-        void *m = mmap(0, BIG_SLOTS * sizeof(struct bigent), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            plat_unlock(&big_lock);
-            return false;
-        }
-        bigtab = m;
-    }
-    if (big_used + 1 > BIG_SLOTS * 3 / 4) { /* too many tombstones: rebuild */
-        if (big_live + 1 > BIG_SLOTS / 2) {
-            plat_unlock(&big_lock);
-            return false;
-        }
-        struct bigent *old = bigtab;
-        void *m = mmap(0, BIG_SLOTS * sizeof(struct bigent), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (m == MAP_FAILED) {
-            plat_unlock(&big_lock);
-            return false;
-        }
-        bigtab = m;
-        big_used = 0;
-        for (uint32_t i = 0; i < BIG_SLOTS; i++) {
-            if (old[i].user <= 1)
-                continue;
-            uint32_t h = big_hash(old[i].user);
-            while (bigtab[h].user)
-                h = (h + 1) % BIG_SLOTS;
-            bigtab[h] = old[i];
-            big_used++;
-        }
-        munmap(old, BIG_SLOTS * sizeof(struct bigent));
-    }
-    uint32_t h = big_hash(user);
+    return ((p >> 14) * 0x9E3779B97F4A7C15ull >> 20) & (big_cap - 1);
+}
+
+static struct bigent *big_map(uint64_t cap)
+{
+    void *m = mmap(0, cap * sizeof(struct bigent), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+/* Put (user, base) in the first empty or tombstone entry of its probe
+ * chain; the caller made sure there is room. */
+static void big_put(uintptr_t user, uintptr_t base)
+{
+    uint64_t h = big_hash(user);
     while (bigtab[h].user > 1)
-        h = (h + 1) % BIG_SLOTS;
+        h = (h + 1) & (big_cap - 1);
     if (bigtab[h].user == 0)
         big_used++;
     bigtab[h].user = user;
     bigtab[h].base = base;
+}
+
+/* Rebuild into a table of cap entries (live entries only).  false when the
+ * new table cannot be mapped (the old one stays). */
+static bool big_rebuild(uint64_t cap)
+{
+    struct bigent *old = bigtab, *m = big_map(cap);
+    uint64_t old_cap = big_cap;
+    if (!m)
+        return false;
+    bigtab = m;
+    big_cap = cap;
+    big_used = 0;
+    for (uint64_t i = 0; i < old_cap; i++)
+        if (old[i].user > 1)
+            big_put(old[i].user, old[i].base);
+    if (old)
+        munmap(old, old_cap * sizeof(struct bigent));
+    return true;
+}
+
+static bool big_insert(uintptr_t user, uintptr_t base)
+{
+    plat_lock(&big_lock);
+    if (big_used + 1 > big_cap * 3 / 4) {
+        uint64_t cap = big_cap ? big_cap : BIG_MIN_CAP;
+        while (big_live + 1 > cap / 2)
+            cap *= 2;
+        if (!big_rebuild(cap)) {
+            plat_unlock(&big_lock);
+            return false;
+        }
+    }
+    big_put(user, base);
     big_live++;
     __atomic_store_n(&big_ever, 1, __ATOMIC_RELEASE);
     plat_unlock(&big_lock);
@@ -132,8 +168,8 @@ static uintptr_t big_lookup(uintptr_t p, bool take)
     uintptr_t base = 0;
     plat_lock(&big_lock);
     if (bigtab) {
-        uint32_t h = big_hash(p);
-        for (uint32_t n = 0; n < BIG_SLOTS && bigtab[h].user != 0; n++, h = (h + 1) % BIG_SLOTS) {
+        uint64_t h = big_hash(p);
+        for (uint64_t n = 0; n < big_cap && bigtab[h].user != 0; n++, h = (h + 1) & (big_cap - 1)) {
             if (bigtab[h].user == p) {
                 base = bigtab[h].base;
                 if (take) {
@@ -147,6 +183,11 @@ static uintptr_t big_lookup(uintptr_t p, bool take)
     plat_unlock(&big_lock);
     return base;
 }
+
+/* fork: the table is consistent in the child (platform_linux.c's
+ * handlers call these around fork). */
+void gm_aligned_fork_prepare(void) { plat_lock(&big_lock); }
+void gm_aligned_fork_release(void) { plat_unlock(&big_lock); }
 
 static inline bool maybe_big(const void *p)
 {
@@ -230,9 +271,9 @@ GM_EXPORT size_t malloc_usable_size(void *p)
     if (maybe_big(p)) {
         uintptr_t base = big_lookup((uintptr_t)p, false);
         if (base)
-            return ksize((void *)base) - ((uintptr_t)p - base);
+            return ksize_op((void *)base, "malloc_usable_size") - ((uintptr_t)p - base);
     }
-    return ksize(p);
+    return ksize_op(p, "malloc_usable_size");
 }
 
 GM_EXPORT void *realloc(void *p, size_t n)
@@ -246,7 +287,7 @@ GM_EXPORT void *realloc(void *p, size_t n)
     if (maybe_big(p)) {
         uintptr_t base = big_lookup((uintptr_t)p, false);
         if (base) {
-            size_t have = ksize((void *)base) - ((uintptr_t)p - base);
+            size_t have = ksize_op((void *)base, "realloc") - ((uintptr_t)p - base);
             void *q = malloc(n);
             if (!q)
                 return NULL;
@@ -255,7 +296,7 @@ GM_EXPORT void *realloc(void *p, size_t n)
             return q;
         }
     }
-    size_t have = ksize(p); /* 0: not a live object of ours, already reported */
+    size_t have = ksize_op(p, "realloc"); /* 0: not a live object of ours, reported */
     if (unlikely(have == 0)) {
         errno = EINVAL;
         return NULL;

@@ -82,7 +82,8 @@ static void test_double_free_after_sweep(void)
     kfree(p);
     CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), span);
     CHECK(ksize(p) == 0);
-    CHECK_HOOK("ksize: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), span);
+    CHECK_HOOK("ksize: 0x%lx is not an allocated object: a free slot (span 0x%lx class 5, 48 B)",
+               UL(p), span);
     VERIFY();
     kfree(keep);
     VERIFY();
@@ -100,6 +101,13 @@ static void test_double_free_remote(void)
     kfree(p);
     CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 9, 112 B)", UL(p),
                UL(p) & ~(uintptr_t)(PAGE_SIZE - 1));
+    /* pending free: not a double free for a size query or a realloc */
+    CHECK(ksize(p) == 0);
+    CHECK_HOOK("ksize: 0x%lx is not an allocated object: already freed (span 0x%lx class 9, 112 B)",
+               UL(p), UL(p) & ~(uintptr_t)(PAGE_SIZE - 1));
+    CHECK(krealloc(p, 300) == NULL);
+    CHECK_HOOK("krealloc: 0x%lx is not an allocated object: already freed (span 0x%lx class 9, "
+               "112 B)", UL(p), UL(p) & ~(uintptr_t)(PAGE_SIZE - 1));
     host_set_cpu(0);
     VERIFY();
 }
@@ -116,6 +124,9 @@ static void test_large_freed_twice(void)
     CHECK_NO_HOOK();
     kfree(q);
     CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 0, 106496 B)", UL(q), UL(q));
+    CHECK(ksize(q) == 0);
+    CHECK_HOOK("ksize: 0x%lx is not an allocated object: already freed (span 0x%lx class 0, "
+               "106496 B)", UL(q), UL(q));
     kfree(q + 16);
     CHECK_HOOK("kfree: 0x%lx is in free heap memory (no span)", UL(q + 16));
     VERIFY();

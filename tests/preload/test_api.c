@@ -189,6 +189,81 @@ static void t_posix_memalign(void)
     CHECK(posix_memalign(&q, 64, SIZE_MAX / 2) == ENOMEM);
 }
 
+/* Many live over-aligned blocks at once: the side table that maps them to
+ * their objects grows (it was a fixed 4096 entries: 3172 live 1 MiB-aligned
+ * blocks, then ENOMEM).  Returns the number of bad blocks; also called from
+ * threads (no REQUIRE). */
+static int memalign_many(size_t al, int n, void **p)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        if (posix_memalign(&p[i], al, 100) != 0) {
+            tap_fail(__FILE__, __LINE__, "align %zu: block %d: ENOMEM", al, i);
+            for (int k = 0; k < i; k++)
+                free(p[k]);
+            return 1;
+        }
+        bad += ((uintptr_t)p[i] & (al - 1)) != 0 || malloc_usable_size(p[i]) < 100;
+        memset(p[i], i & 0xff, 100);
+    }
+    for (int i = 0; i < n; i += 7) { /* realloc looks the block up too */
+        char *q = realloc(p[i], 300);
+        if (!q) { /* p[i] still allocated: no REQUIRE (threads) */
+            tap_fail(__FILE__, __LINE__, "align %zu: realloc of block %d failed", al, i);
+            bad++;
+            continue;
+        }
+        bad += q[99] != (char)(i & 0xff);
+        memset(q, i & 0xff, 100);
+        p[i] = q;
+    }
+    for (int i = 0; i < n; i++) {
+        bad += ((char *)p[i])[0] != (char)(i & 0xff);
+        free(p[i]);
+    }
+    return bad;
+}
+
+static void t_memalign_many(void)
+{
+    enum { N = 5000 };
+    static void *p[N];
+    CHECK(memalign_many((size_t)1 << 20, N, p) == 0);
+    CHECK(memalign_many((size_t)64 << 10, N, p) == 0);
+    CHECK(memalign_many((size_t)1 << 20, N, p) == 0); /* again, after tombstones */
+}
+
+struct ma_arg {
+    int seed, bad;
+};
+
+static void *memalign_worker(void *arg)
+{
+    struct ma_arg *m = arg;
+    void *p[1500];
+    for (int r = 0; r < 3; r++) {
+        size_t al = (size_t)16384 << ((m->seed + r) % 7); /* 16 KiB .. 1 MiB */
+        m->bad += memalign_many(al, 1500, p);
+    }
+    return NULL;
+}
+
+static void t_memalign_threads(void)
+{
+    pthread_t t[4];
+    struct ma_arg m[4];
+    for (int i = 0; i < 4; i++) {
+        m[i] = (struct ma_arg){i, 0};
+        REQUIRE(pthread_create(&t[i], NULL, memalign_worker, &m[i]) == 0);
+    }
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        bad += m[i].bad;
+    }
+    CHECK(bad == 0);
+}
+
 static void t_aligned_alloc_memalign(void)
 {
     errno = 0;
@@ -244,6 +319,84 @@ static void t_bad_free_reported(void)
     void *q = malloc(64);
     CHECK(q != NULL);
     free(q);
+}
+
+static size_t usable_result;
+static void do_usable(void *p) { usable_result = malloc_usable_size(p); }
+static int realloc_errno;
+static void do_realloc_e(void *p)
+{
+    errno = 0;
+    realloc_result = realloc(p, 100);
+    realloc_errno = errno;
+}
+
+/* The exact line for each misuse of realloc and malloc_usable_size: it
+ * names the call, and a freed pointer is not a "double free" there. */
+static void t_misuse_messages(void)
+{
+    char buf[2048], want[512];
+    int local;
+    /* three consecutive 48-byte objects (class 5, one-page spans): freeing
+     * the middle one leaves a pending free (not the slot last handed out) */
+    char *a = NULL, *b = NULL, *c = NULL;
+    for (int tries = 0; tries < 200; tries++) {
+        a = malloc(48), b = malloc(48), c = malloc(48);
+        if (b == a + 48 && c == b + 48 && ((uintptr_t)a & ~8191ul) == ((uintptr_t)c & ~8191ul))
+            break;
+    }
+    REQUIRE(b == a + 48 && c == b + 48);
+    unsigned long span = (uintptr_t)b & ~8191ul;
+    free(b);
+
+    capture_stderr(do_usable, b, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not an allocated object: "
+             "already freed (span 0x%lx class 5, 48 B)\n", (void *)b, span);
+    CHECKF(usable_result == 0 && !strcmp(buf, want), "got %zu \"%s\" want \"%s\"", usable_result,
+           buf, want);
+    capture_stderr(do_realloc_e, b, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: realloc: %p is not an allocated object: "
+             "already freed (span 0x%lx class 5, 48 B)\n", (void *)b, span);
+    CHECKF(realloc_result == NULL && realloc_errno == EINVAL && !strcmp(buf, want),
+           "got %p errno %d \"%s\" want \"%s\"", realloc_result, realloc_errno, buf, want);
+    capture_stderr(do_free, b, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: kfree: double free of %p (span 0x%lx class 5, 48 B)\n",
+             (void *)b, span);
+    CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+
+    /* the last object handed out, freed: its slot is free again at once */
+    free(c);
+    capture_stderr(do_usable, c, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not an allocated object: "
+             "a free slot (span 0x%lx class 5, 48 B)\n", (void *)c, span);
+    CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+
+    capture_stderr(do_usable, &local, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not in the heap\n",
+             (void *)&local);
+    CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+    capture_stderr(do_realloc_e, &local, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: realloc: %p is not in the heap\n", (void *)&local);
+    CHECKF(realloc_result == NULL && !strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+    capture_stderr(do_realloc_e, a + 8, buf, sizeof buf);
+    snprintf(want, sizeof want, "gomalloc: realloc: interior pointer %p (object %p in span 0x%lx "
+             "class 5, 48 B)\n", (void *)(a + 8), (void *)a, span);
+    CHECKF(realloc_result == NULL && !strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
+    CHECK(malloc_usable_size(a) == 48); /* a is untouched */
+    free(a);
+
+    /* a freed large object (its span struct may have been reused since:
+     * then the memory is simply free) */
+    char *big = malloc(100000);
+    REQUIRE(big);
+    free(big);
+    capture_stderr(do_usable, big, buf, sizeof buf);
+    char want2[512];
+    snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not an allocated object: "
+             "already freed (span %p class 0, 106496 B)\n", (void *)big, (void *)big);
+    snprintf(want2, sizeof want2, "gomalloc: malloc_usable_size: %p is in free heap memory "
+             "(no span)\n", (void *)big);
+    CHECKF(!strcmp(buf, want) || !strcmp(buf, want2), "got \"%s\" want \"%s\"", buf, want);
 }
 
 struct xarg {
@@ -338,7 +491,10 @@ static const struct tap_test tests[] = {
     {"enomem", t_enomem},
     {"posix_memalign", t_posix_memalign},
     {"aligned_alloc_memalign", t_aligned_alloc_memalign},
+    {"memalign_many", t_memalign_many},
+    {"memalign_threads", t_memalign_threads},
     {"bad_free_reported", t_bad_free_reported},
+    {"misuse_messages", t_misuse_messages},
     {"many_threads", t_many_threads},
     {"thread_churn", t_thread_churn},
     {"rss_falls", t_rss_falls},
