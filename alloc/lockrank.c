@@ -36,6 +36,7 @@ static const struct {
     {LOCKRANK_MCENTRAL, "mcentral", true},
     {LOCKRANK_MHEAP, "mheap", false},
     {LOCKRANK_BIGALIGN, "bigalign", false},
+    {LOCKRANK_GCROOTS, "gcroots", false},
     {LOCKRANK_GCWORK, "gcwork", false},
     {LOCKRANK_PERSISTENT, "persistent", false},
     {LOCKRANK_WINDOW, "window", false},

@@ -29,6 +29,7 @@
  *    30  mheap         mheap_.lock: pages, arenas, spans,      → persistent, window,
  *                      gcbits, heap statistics                   paging, frames, shootdown
  *    35  bigalign      lib/preload.c over-aligned side table   (leaf)
+ *    36  gcroots       the collector's gc_add_root table       (leaf)
  *    38  gcwork        the collector's global work lists       → persistent
  *    40  persistent    alloc/persistent.c                      → window, paging, frames
  *    50  window        the heap window's bump pointer (kernel  (leaf)
@@ -68,6 +69,7 @@ enum lockrank {
     LOCKRANK_MCENTRAL = 20,
     LOCKRANK_MHEAP = 30,
     LOCKRANK_BIGALIGN = 35,
+    LOCKRANK_GCROOTS = 36,
     LOCKRANK_GCWORK = 38,
     LOCKRANK_PERSISTENT = 40,
     LOCKRANK_WINDOW = 50,

@@ -105,6 +105,7 @@
 #include "malloc.h"
 #include "malloc_fast.h"
 #include "malloc_impl.h"
+#include "mgc.h"
 #include "mheap.h"
 #include "mstats.h"
 #include "persistent.h"
@@ -202,8 +203,10 @@ static void *large_alloc(uint64_t size, spanClass spc, bool needzero)
     if (!s)
         return 0;
     s->limit = s->startAddr + size;
-    if (!spanclass_is_kmalloc(spc))
+    if (!spanclass_is_kmalloc(spc)) {
         mcentral_add_large(&mheap_.central[spc], s); /* where the sweeper finds it */
+        gc_heap_live_add((int64_t)(npages * PAGE_SIZE));
+    }
     if (needzero && s->needzero)
         __builtin_memset((void *)s->startAddr, 0, size);
     uint64_t tok = plat_pin();
@@ -255,53 +258,68 @@ static void *tiny_alloc(mcache *c, uint64_t size)
 
 /* Slow path of kmalloc (kmalloc: its own span classes) and the body of
  * mallocgc for small sizes (typ == NULL or pointer free → noscan; tiny_ok
- * only for mallocgc). */
+ * only for mallocgc).  *refilled (may be NULL): a span was taken from
+ * mcentral for it. */
 static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool tiny_ok,
-                         bool kmalloc)
+                         bool kmalloc, bool *refilled)
 {
     bool noscan = !typ || typ->ptrdata == 0;
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
+    uint64_t refills = c->refills;
+    void *v;
     if (noscan && tiny_ok && size < TINY_SIZE) {
-        void *v = tiny_alloc(c, size);
-        plat_unpin(tok);
-        return v;
+        v = tiny_alloc(c, size);
+        goto out;
     }
     uint8_t cls = size ? size_to_class(size) : 1;
     spanClass spc = kmalloc ? make_kmalloc_spanclass(cls) : make_spanclass(cls, noscan);
     mspan *s = c->alloc[spc];
-    void *v = mspan_next_free_fast(s);
-    if (!v && !(v = mcache_next_free(c, spc, &s))) {
-        plat_unpin(tok);
-        return 0;
-    }
+    v = mspan_next_free_fast(s);
+    if (!v && !(v = mcache_next_free(c, spc, &s)))
+        goto out;
     debug_check_free_slot(s, v);
     uint64_t elemsize = class_to_size[cls];
     if (needzero && s->needzero)
         __builtin_memset(v, 0, elemsize);
     if (!noscan)
         heap_bits_set_type((uintptr_t)v, elemsize, size, typ);
+out:
+    if (refilled)
+        *refilled = c->refills != refills;
     plat_unpin(tok);
     return v;
 }
 
 /* ------------------------------------------------------------ Go style */
 
+/* One allocation attempt; *took_span: a span was taken or a large object
+ * made (Go's shouldhelpgc: test the trigger afterwards). */
+static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool *took_span)
+{
+    bool noscan = !typ || typ->ptrdata == 0;
+    if (!noscan)
+        needzero = true; /* Go: objects with pointers are always zeroed */
+    if (size <= MAX_SMALL_SIZE)
+        return small_alloc(size, typ, needzero, true, false, took_span);
+    void *v = large_alloc(size, make_spanclass(0, noscan), needzero);
+    *took_span = true;
+    if (v && !noscan) {
+        mspan *s = span_of((uintptr_t)v);
+        heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
+    }
+    return v;
+}
+
 void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
 {
     if (size == 0)
         return &zerobase;
-    void *v;
-    if (size <= MAX_SMALL_SIZE) {
-        v = small_alloc(size, typ, needzero, true, false);
-    } else {
-        bool noscan = !typ || typ->ptrdata == 0;
-        v = large_alloc(size, make_spanclass(0, noscan), needzero);
-        if (v && !noscan) {
-            mspan *s = span_of((uintptr_t)v);
-            heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
-        }
-    }
+    gc_safepoint(); /* a stop the world may be pending */
+    bool took_span = false;
+    void *v = mallocgc_once(size, typ, needzero, &took_span);
+    if (!v && gc_emergency()) /* one emergency cycle, then Go's out of memory */
+        v = mallocgc_once(size, typ, needzero, &took_span);
     if (!v) {
         struct memstats st;
         read_memstats_heap(&st);
@@ -310,6 +328,8 @@ void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
                      (unsigned long)size, (unsigned long)st.HeapSys);
         plat_panic(msg);
     }
+    if (took_span)
+        gc_after_alloc(v);
     return v;
 }
 
@@ -332,7 +352,7 @@ void *__attribute__((noinline)) kmalloc_slow(uint64_t size, bool needzero)
 {
     void *v;
     if (size <= MAX_SMALL_SIZE)
-        v = small_alloc(size, 0, needzero, false, true);
+        v = small_alloc(size, 0, needzero, false, true, 0);
     else
         v = large_alloc(size, make_kmalloc_spanclass(0), needzero);
     if (!v && size > memory_bound())

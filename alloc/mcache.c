@@ -34,6 +34,7 @@
  * undo, which stands for one malloc and one free).
  */
 #include "debug.h"
+#include "mgc.h"
 #include "malloc_impl.h"
 #include "mheap.h"
 
@@ -44,6 +45,7 @@ void mcache_init(mcache *c, uint32_t cpu)
     __builtin_memset(c, 0, sizeof *c);
     c->cpu = cpu;
     c->tag = (int32_t)cpu + 1;
+    c->flushGen = mheap_.sweepgen;
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)
         c->alloc[i] = &mcache_emptyspan;
 }
@@ -56,6 +58,11 @@ static void uncache(mcache *c, spanClass spc)
         return;
     c->smallAllocCount[spc] +=
         (uint64_t)((int64_t)s->allocCount - s->allocCountBeforeCache);
+    /* heap_live was credited with the free slots when the span was cached
+     * in this cycle: take back what was not used (a stale span's credit
+     * was wiped by the reset to the marked bytes) */
+    if (spc < NUM_GC_SPAN_CLASSES && s->sweepgen != mheap_.sweepgen + 1)
+        gc_heap_live_add(-(int64_t)((uint64_t)(s->nelems - s->allocCount) * s->elemsize));
     c->alloc[spc] = &mcache_emptyspan;
     c->spansReturned++;
     mcentral_uncache_span(&mheap_.central[spc], s);
@@ -81,6 +88,8 @@ void *mcache_next_free(mcache *c, spanClass spc, mspan **sp)
             return 0;
         c->alloc[spc] = s;
         c->refills++;
+        if (spc < NUM_GC_SPAN_CLASSES) /* the collector's heap_live (mgcpacer.c) */
+            gc_heap_live_add((int64_t)((uint64_t)(s->nelems - s->allocCount) * s->elemsize));
         idx = mspan_next_free_index(s);
         ALLOC_CHECK(idx < s->nelems, s, "mcache_next_free: fresh span is full");
     }

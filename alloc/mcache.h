@@ -39,6 +39,8 @@ typedef struct mcache {
     uint64_t sweepsInPlace;  /* full cached spans swept and kept (mcache_next_free) */
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
+    uint32_t flushGen; /* mheap_.sweepgen when last prepared for sweep (Go's
+                          flushGen): != sweepgen → stale spans to hand back */
 } __attribute__((aligned(64))) mcache;
 
 /* The span every empty alloc[] slot points at: nelems 0, allocCache 0, so

@@ -1,13 +1,147 @@
 /*
- * mgc.h — the garbage collector's interface inside alloc/ (see mgc.c).
+ * mgc.h — Go's garbage collector for alloc/: the API (this part is public)
+ * and the pieces the collector's files share.  The design essay is at the
+ * top of mgc.c.
+ *
+ * WHAT IS COLLECTED: objects from mallocgc/newobject/newarray (span classes
+ * 0..135).  Never kmalloc objects (their own span classes), stacks, or
+ * anything outside the heap.  kfree of a collected object stays legal (an
+ * explicit free wins over a mark).  A collected object stays alive while a
+ * pointer to it, or into it (interior pointers count), is in:
+ *   - a task's stack (every segment of a segmented stack) or registers,
+ *   - a CPU's own stack (the code that is not a task) or registers,
+ *   - the kernel's data and bss (globals),
+ *   - a range registered with gc_add_root,
+ *   - a pointer word (per its gotype) of another live collected object.
+ * Not in kmalloc memory: like C memory under cgo's rules, it is not scanned
+ * and must not hold the only pointer to a collected object.
  */
 #ifndef ALLOC_MGC_H
 #define ALLOC_MGC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sizeclass.h"
+
+/* ------------------------------------------------------------ public API */
+
+/* What started a cycle (Go's gcTrigger kinds, plus the out-of-memory one). */
+enum gc_trigger {
+    GC_TRIGGER_HEAP = 0,  /* heap_live reached the trigger */
+    GC_TRIGGER_TIME = 1,  /* no cycle for forcegc_period (2 min): sysmon */
+    GC_TRIGGER_CYCLE = 2, /* gc_collect(): runtime.GC() */
+    GC_TRIGGER_OOM = 3,   /* mallocgc could not allocate: one emergency cycle */
+};
+
+/* runtime.GC(): run a complete cycle now (after the one in progress, if
+ * any) and finish its sweep.  Returns false when the collector cannot run
+ * here (no collector on this platform, or the caller holds a lock). */
+bool gc_collect(void);
+/* debug.SetGCPercent: GOGC (>= 0), or -1 for off; returns the previous
+ * value.  Out-of-range values are refused (returns INT32_MIN, no change). */
+int32_t gc_set_percent(int32_t percent);
+int32_t gc_get_percent(void);
+#define GC_PERCENT_MAX 100000 /* larger GOGC values are refused */
+/* GODEBUG=gctrace=N (0 off, 1 one line per cycle, Go's format). */
+void gc_set_trace(int level);
+int gc_get_trace(void);
+/* The forced-GC period (Go's forcegcperiod, 2 minutes); 0 restores it. */
+void gc_set_force_period(uint64_t ns);
+/* Sysmon: start a time-triggered cycle if none ran for the forced-GC
+ * period (Go's rules: not before the first cycle, not with GOGC off).
+ * Cheap when nothing is due; the kernel calls it from its idle loops. */
+void gc_sysmon_tick(void);
+/* Tests: pretend this much time passed (the pacer's clock only). */
+void gc_test_advance_clock(uint64_t ns);
+
+/* Roots outside the collector's view (Boehm's GC_add_roots): [p, p+len) is
+ * scanned conservatively every cycle.  Refused (false, one message) when
+ * the range is empty, overlaps the heap window, or the table is full. */
+bool gc_add_root(const void *p, size_t len);
+bool gc_remove_root(const void *p);
+
+/* What the heap holds at p, for tests and the playground: */
+enum gc_obj_state {
+    GC_OBJ_NOT_HEAP = 0, /* not a heap object address (or in free pages) */
+    GC_OBJ_FREE = 1,     /* a free slot (never allocated, freed or collected) */
+    GC_OBJ_LIVE = 2,     /* an allocated object (p may be interior) */
+    GC_OBJ_PENDING = 3,  /* kfree'd, not swept yet */
+};
+enum gc_obj_state gc_object_state(const void *p);
+
+/* Eagerly finish the current sweep (every span swept). */
+void gc_finish_sweep(void);
+
+/* One record per completed cycle (the `stat gc` facts); the last
+ * GC_HISTORY are kept. */
+struct gc_cycle_record {
+    uint32_t n;             /* cycle number (NumGC after it) */
+    uint8_t trigger;        /* enum gc_trigger */
+    uint8_t forced;         /* a user-forced cycle (gc_collect): " (forced)" */
+    uint32_t ncpu;          /* CPUs that took part (Go's P) */
+    int32_t gogc;           /* GOGC in effect */
+    uint64_t start_ns;      /* since boot, at sweep termination */
+    uint64_t heap0, heap1;  /* heap_live at the start / at mark termination */
+    uint64_t marked;        /* bytes marked (live after the cycle) */
+    uint64_t goal;          /* the goal this cycle was paced against */
+    uint64_t next_goal;     /* the goal set for the next cycle */
+    uint64_t stacks, globals; /* bytes of stacks / globals + roots scanned */
+    uint64_t stw1_ns, mark_ns, stw2_ns; /* sweep termination, mark, mark termination */
+    uint64_t stop_ns;       /* time to stop the world (inside stw1) */
+    uint64_t mark_cpu_ns;   /* CPU time spent marking, all CPUs */
+    uint64_t freed_objects, freed_bytes; /* what the sweep freed (filled when swept) */
+};
+#define GC_HISTORY 256
+
+/* Collector statistics (MemStats' GC fields). */
+struct gc_stats {
+    uint32_t NumGC, NumForcedGC;
+    uint64_t NextGC;        /* heap goal of the next cycle */
+    uint64_t LastGC;        /* ns since boot at the end of the last cycle (0: none) */
+    uint64_t PauseTotalNs;
+    uint64_t PauseNs[GC_HISTORY]; /* circular, PauseNs[(NumGC+255)%256] is the last */
+    uint64_t GCCPUFractionPPM;    /* GC CPU time / (elapsed × CPUs), parts per million */
+    uint64_t HeapMarked;    /* marked by the last cycle */
+    uint64_t HeapLive;      /* the pacer's heap_live now */
+    int32_t GOGC;
+    bool EnableGC;          /* a collector exists here */
+};
+void gc_read_stats(struct gc_stats *out);
+/* The record of cycle n (1-based), or false if not kept. */
+bool gc_cycle_record(uint32_t n, struct gc_cycle_record *out);
+
+/* Debug switches for tests (not for production):
+ *   skip_roots: bitmask of enum gc_root_kind classes not scanned (a
+ *   negative control: the reachability test must then find lost objects). */
+extern volatile uint32_t gc_debug_skip_roots;
+
+/* ------------------------------------------------------------ inside alloc/ */
+
+enum gc_root_kind {
+    GC_ROOT_GLOBALS = 1u << 0, /* kernel data/bss */
+    GC_ROOT_TASKS = 1u << 1,   /* task stacks */
+    GC_ROOT_CPUS = 1u << 2,    /* CPU (scheduler) stacks */
+    GC_ROOT_TINY = 1u << 3,    /* mcache tiny blocks */
+    GC_ROOT_TABLE = 1u << 4,   /* gc_add_root ranges */
+};
+
+/* Set (seq_cst) by the collecting CPU before it stops the world, cleared
+ * before it restarts it: platforms read it at their safepoints (and the
+ * scheduler when it loads a task's stack guard). */
+extern volatile uint32_t gc_stop_pending;
+
+/* Each CPU, before it allocates after a cycle (the platform calls it as the
+ * world restarts, on that CPU, pinned; or for every CPU when it is the only
+ * thread): hand back the mcache's stale spans and drop its tiny block. */
+void gc_prepare_cpu(uint32_t cpu);
+
+/* mallocgc's hooks (malloc.c). */
+void gc_after_alloc(void *v);      /* a span was taken or a large object made */
+void gc_heap_live_add(int64_t bytes);
+bool gc_emergency(void);           /* OOM: one full cycle; false if none ran */
+void gc_safepoint(void);           /* a stop may be pending: honour it */
 
 /* Sweep counters (mgcsweep.c): objects the collector freed, by collected
  * span class, and large objects (count, bytes). */

@@ -34,6 +34,7 @@
  */
 #include "gcbits.h"
 #include "malloc_impl.h"
+#include "mgc.h"
 #include "mheap.h"
 #include "mstats.h"
 #include "persistent.h"
@@ -127,8 +128,14 @@ void read_memstats(struct memstats *o)
     o->LargeFreeBytes += (uint64_t)malloc_fork_large_bytes_adjust();
     o->BySize[0].mallocs = o->LargeAllocs;
     o->BySize[0].frees = o->LargeFrees;
+    uint64_t gcl, gclb;
+    gc_freed_large_totals(&gcl, &gclb); /* the collector's frees, at sweep */
+    o->LargeFrees += gcl;
+    o->LargeFreeBytes += gclb;
+    o->BySize[0].frees = o->LargeFrees;
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
         uint8_t cls = spanclass_sizeclass((spanClass)spc);
+        o->BySize[cls].frees += cls ? gc_freed_objects((spanClass)spc) : 0;
         uint64_t undone = alloc_undone_frees((spanClass)spc);
         o->BySize[cls].frees -= undone;
         if (spanclass_is_kmalloc((spanClass)spc)) {

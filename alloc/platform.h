@@ -131,4 +131,43 @@ int plat_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
 /* Monotonic cycle/ns counter for benchmarks: nanoseconds since boot. */
 uint64_t plat_nanotime(void);
 
+/* ---------------------------------------------------------------- GC
+ * The collector (alloc/mgc.c) needs a host that can stop the world and
+ * enumerate its roots.  A host that cannot returns false from
+ * plat_gc_supported, and then nothing is ever collected (mallocgc objects
+ * live until kfree).
+ *
+ *   plat_gc_run(fn, arg): run fn(arg) on the calling CPU where the caller's
+ *     own stack is a scannable root and the world may be stopped: the
+ *     kernel moves a task to its CPU's scheduler stack first (the task
+ *     parked like any other); code that is not a task calls fn directly.
+ *   plat_gc_stop_world(): every other CPU stops at a safepoint; returns
+ *     the nanoseconds it took once all have stopped.  A CPU that does not
+ *     stop in time is reported (CPU, where it was) and is fatal.
+ *   plat_gc_parallel(fn, arg): while stopped, fn(arg) runs on every CPU
+ *     (the caller included) at once; returns when all have returned.
+ *     Returns the number of CPUs that ran it.
+ *   plat_gc_start_world(): every stopped CPU runs gc_prepare_cpu() (its
+ *     own mcache) and resumes; the caller runs it too.
+ *   plat_gc_roots(fn, ctx): while stopped, fn(ctx, lo, hi, kind) for every
+ *     range the host owns (enum gc_root_kind in mgc.h): globals, each task
+ *     stack (every segment), each stopped CPU's stack and saved registers.
+ *   plat_gc_poll(): a stop is pending (gc_stop_pending): stop here until
+ *     the world restarts.  Called unpinned, with no lock held.
+ *   plat_locks_held(): locks the calling CPU holds (no cycle starts then).
+ */
+typedef void (*plat_gc_root_fn)(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t kind);
+/* Spin-wait hint (pause; a host with more threads than cores may yield). */
+void plat_cpu_relax(void);
+/* Whether [lo, hi) is mapped readable memory (gc_add_root refuses others). */
+bool plat_mapped(uintptr_t lo, uintptr_t hi);
+bool plat_gc_supported(void);
+void plat_gc_run(void (*fn)(void *), void *arg);
+uint64_t plat_gc_stop_world(void);
+uint32_t plat_gc_parallel(void (*fn)(void *), void *arg);
+void plat_gc_start_world(void);
+void plat_gc_roots(plat_gc_root_fn fn, void *ctx);
+void plat_gc_poll(void);
+uint32_t plat_locks_held(void);
+
 #endif /* ALLOC_PLATFORM_H */

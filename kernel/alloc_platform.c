@@ -142,3 +142,5 @@ void plat_log(const char *fmt, ...)
 }
 
 uint64_t plat_nanotime(void) { return nanotime(); }
+
+/* Collector hooks: kernel/gcstw.c. */

@@ -22,6 +22,7 @@ _start:
 
     .section .bss
     .balign 16
+    .globl boot_stack
 boot_stack:
     .skip 65536
     .globl boot_stack_top

@@ -30,7 +30,10 @@ const struct bootinfo *boot_info;
 struct cmdline kernel_cmdline;
 char kernel_cmdline_text[BOOT_CMDLINE_MAX];
 
-static uint8_t bsp_ist_stacks[5 * IST_STACK_SIZE] __attribute__((aligned(16)));
+/* Not static: the collector excludes these stacks from the globals it
+ * scans (kernel/gcstw.c). */
+uint8_t bsp_ist_stacks[5 * IST_STACK_SIZE] __attribute__((aligned(16)));
+const uint64_t bsp_ist_stacks_size = sizeof bsp_ist_stacks;
 
 #define MAX_RANGES 256
 static struct mem_range usable[MAX_RANGES];

@@ -55,6 +55,7 @@
  * by the BSP during bring-up; counters are per CPU, written by their CPU.
  */
 #include "smp.h"
+#include "../alloc/mgc.h"
 #include "acpi.h"
 #include "cpu.h"
 #include "frame.h"
@@ -67,7 +68,7 @@
 #include "spinlock.h"
 #include "trap.h"
 
-#define IPI_WORK_VECTOR 0xF0
+#define IPI_WORK_VECTOR SMP_IPI_WORK_VECTOR
 
 /* Per-CPU stacks: slot c at SMP_STACKS_BASE + c * SLOT_SIZE holds
  * [guard][5 IST stacks][guard][kernel stack][unmapped...]. */
@@ -76,7 +77,7 @@
 #define IST_OFF         0x1000ull
 #define IST_BYTES       (5ull * IST_STACK_SIZE)
 #define KSTACK_OFF      (IST_OFF + IST_BYTES + 0x1000ull)
-#define KSTACK_BYTES    0x10000ull
+#define KSTACK_BYTES    SMP_KSTACK_BYTES
 
 #define INIT_DELAY_US   10000
 #define SIPI_DELAY_US   200
@@ -190,6 +191,12 @@ void smp_poll(void)
     if (ncpu > 1)
         while (run_own_slot())
             ;
+    gc_safepoint(); /* a waiting CPU is at a safepoint (kernel/gcstw.c) */
+}
+
+uint64_t smp_kstack_top(uint32_t cpu)
+{
+    return cpu && cpu < ncpu ? SMP_STACKS_BASE + cpu * SLOT_SIZE + KSTACK_OFF + KSTACK_BYTES : 0;
 }
 
 static void post(uint32_t cpu, void (*fn)(void *), void *arg, uint32_t *done)
@@ -252,9 +259,10 @@ static void spurious_irq(struct trap_frame *f) { (void)f; /* no EOI for spurious
 
 /* ------------------------------------------------------------- NMI, TLB */
 
+int gc_nmi(struct trap_frame *f); /* gcstw.c: a straggler reports itself */
+
 int smp_nmi(struct trap_frame *f)
 {
-    (void)f;
     if (!nmi_ready)
         return 0;
     uint32_t c = me();
@@ -270,8 +278,11 @@ int smp_nmi(struct trap_frame *f)
         invalidate_local(sd_va, sd_size);
         counters[c].sd_served++;
         __atomic_sub_fetch(&sd_remaining, 1, __ATOMIC_RELEASE);
+        gc_nmi(f);
         return 1;
     }
+    if (gc_nmi(f))
+        return 1;
     counters[c].nmis_idle++;
     return 1;
 }
@@ -332,6 +343,11 @@ static void ap_idle(void)
         cli();
         if (run_own_slot())
             continue;
+        if (__atomic_load_n(&gc_stop_pending, __ATOMIC_ACQUIRE)) {
+            gc_safepoint(); /* stops here when a cycle stops the world */
+            cpu_relax();
+            continue;
+        }
         __asm__ volatile("sti; hlt" ::: "memory"); /* woken by the work IPI */
     }
 }

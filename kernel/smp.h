@@ -37,6 +37,12 @@ void tlb_shootdown(uint64_t va, uint64_t size);
 /* Print the CPUs found and started, APIC ids and per-CPU counters. */
 void smp_print_cpus(void);
 
+/* The work IPI's vector (also wakes a halted CPU) and each AP's kernel
+ * stack (its top; 0 for the BSP, whose stack is boot_stack). */
+#define SMP_IPI_WORK_VECTOR 0xF0
+#define SMP_KSTACK_BYTES 0x10000ull
+uint64_t smp_kstack_top(uint32_t cpu);
+
 /* panic.c: halt every other CPU (NMI), interrupts off, forever. */
 void smp_stop_others(void);
 

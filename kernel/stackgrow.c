@@ -42,6 +42,7 @@
  * sum of the sizes of the segments in the t->seg chain.
  */
 #include "stackgrow.h"
+#include "../alloc/mgc.h"
 #include "../alloc/stack.h"
 #include "kernel.h"
 
@@ -271,6 +272,19 @@ void stackgrow_release_all(struct task *t)
         stackfree((void *)t->base_lo, t->base_size);
     t->base_lo = 0;
     set_stack(t, 0, 0);
+}
+
+void stackgrow_gc_ranges(struct task *t, plat_gc_root_fn fn, void *ctx)
+{
+    /* the stack (segment) in use, from where the task stopped */
+    if (t->rsp >= t->stack_lo && t->rsp <= t->stack_hi)
+        fn(ctx, t->rsp, t->stack_hi, GC_ROOT_TASKS);
+    /* each earlier segment, from where the call that split left it: the
+     * innermost split's caller rsp is t->seg_return_rsp, older ones are
+     * kept in the segment records */
+    uint64_t ret = t->seg_return_rsp;
+    for (struct segment *s = t->seg; s; ret = s->prev_return_rsp, s = s->prev)
+        fn(ctx, ret, s->prev_hi, GC_ROOT_TASKS);
 }
 
 void task_stack_stats(enum task_mode m, struct stack_stats *out)

@@ -18,5 +18,8 @@ void stackgrow_pop(struct task *t);
 void stackgrow_shrink(struct task *t);
 /* Free every stack and segment of a finished task. */
 void stackgrow_release_all(struct task *t);
+/* The collector's roots in t's stacks (t not running): the stack in use
+ * from t->rsp, and the used part of every earlier segment. */
+void stackgrow_gc_ranges(struct task *t, plat_gc_root_fn fn, void *ctx);
 
 #endif

@@ -120,3 +120,30 @@ __morestack_return:
     pop %rdx
     pop %rax
     ret
+
+/* gc_spill_call(fn, arg): push the callee-saved registers, then call
+ * fn(rsp, arg): everything from rsp up — this frame's spilled registers
+ * and every caller's frame — is what the collector scans for this CPU
+ * (a pointer held only in a callee-saved register is on the stack now).
+ * The caller-saved registers are dead across the call by the ABI. */
+    .globl gc_spill_call
+gc_spill_call:
+    push %rbp
+    mov %rsp, %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rdi, %rax
+    mov %rsp, %rdi
+    sub $8, %rsp            /* 16-byte alignment for the call */
+    call *%rax
+    add $8, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret

@@ -24,6 +24,7 @@
  */
 #include "task.h"
 #include "../alloc/malloc.h"
+#include "../alloc/mgc.h"
 #include "cpu.h"
 #include "fmt.h"
 #include "kernel.h"
@@ -43,7 +44,13 @@ _Static_assert(offsetof(struct percpu, current_task) == 24, "switch.S uses %gs:2
 #define WAKE_VECTOR 0xF1
 #define SHRINK_INTERVAL 4096 /* scheduling rounds between automatic shrink passes */
 
-enum { REASON_YIELD = 1, REASON_EXIT, REASON_MORESTACK, REASON_POPSEG };
+enum { REASON_YIELD = 1, REASON_EXIT, REASON_MORESTACK, REASON_POPSEG, REASON_PREEMPT,
+       REASON_GC };
+
+/* The stop-the-world's poison for a CPU's stack guard: every split-stack
+ * prologue compares rsp (or rsp - frame) with it, unsigned, and so calls
+ * __morestack at the next function entry (Go's stackPreempt). */
+#define STACK_PREEMPT (~0ull)
 
 struct runq {
     spinlock_t lock;
@@ -79,7 +86,31 @@ static uint32_t ncpu(void) { return smp_ncpu() ? smp_ncpu() : 1; }
 static uint32_t my_cpu(void) { return this_cpu()->cpu_id; }
 struct task *task_current(void) { return this_cpu()->current_task; }
 
-static void set_guard(uint32_t cpu, uint64_t guard) { tcb[cpu].words[14] = guard; }
+static void set_guard(uint32_t cpu, uint64_t guard)
+{
+    __atomic_store_n(&tcb[cpu].words[14], guard, __ATOMIC_RELAXED);
+}
+
+/* The guard for running t (0: none), unless a stop is pending.  Dekker with
+ * plat_gc_stop_world (gcstw.c): it sets gc_stop_pending (seq_cst), then
+ * poisons the guard (task_preempt_cpu); we store the guard, fence, then
+ * read the flag — so either it sees our guard and overwrites it, or we see
+ * the flag and poison it ourselves: a stop request is never lost. */
+static void set_guard_checked(uint32_t cpu, uint64_t guard)
+{
+    set_guard(cpu, guard);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&gc_stop_pending, __ATOMIC_RELAXED))
+        set_guard(cpu, STACK_PREEMPT);
+}
+
+void task_preempt_cpu(uint32_t cpu) { set_guard(cpu, STACK_PREEMPT); }
+
+void task_restore_guard(uint32_t cpu)
+{
+    struct task *t = percpu_area[cpu].current_task;
+    set_guard(cpu, t ? t->guard : 0);
+}
 
 static void wake_irq(struct trap_frame *f)
 {
@@ -276,15 +307,53 @@ uint64_t task_stack_used(void)
     return t ? t->stack_hi - rsp : 0;
 }
 
+/* Would the prologue of the function that called __morestack still call
+ * it with the task's real guard?  (Frames of 256 bytes or more compare
+ * rsp - frame; smaller ones rsp: both within the guard's slack.) */
+static int needs_growth(const struct task *t)
+{
+    return t->req_sp - t->req_frame < t->guard;
+}
+
+/* __morestack while a stop is pending (the guard was poisoned): outside a
+ * task, stop right here (split-stack code on a CPU stack); in a task, go to
+ * the scheduler, which requeues it and stops at its safepoint.  Returns
+ * whether the caller still has to grow. */
+static int preempted(struct task *t)
+{
+    if (!t) {
+        gc_safepoint();
+        set_guard(my_cpu(), 0);
+        return 0;
+    }
+    to_scheduler(REASON_PREEMPT);
+    return needs_growth(t); /* resumed, with the real guard loaded */
+}
+
 /* Called from switch.S and stackgrow.c. */
 uint64_t morestack_c(uint64_t *regs, uint64_t frame, uint64_t args)
 {
     struct task *t = task_current();
+    uint64_t entry_sp = (uint64_t)(regs + 13) + 8; /* the function's entry rsp */
+    if (__atomic_load_n(&tcb[my_cpu()].words[14], __ATOMIC_RELAXED) == STACK_PREEMPT) {
+        if (t) {
+            t->req_frame = frame;
+            t->req_args = args;
+            t->req_sp = entry_sp;
+        }
+        if (!t || !needs_growth(t)) {
+            if (!preempted(t)) {
+                if (t)
+                    t->req_sp = 0;
+                return 0; /* run the body where it was: no growth needed */
+            }
+        }
+    }
     if (!t)
         panic("__morestack outside a task (frame %lu bytes, rsp 0x%lx)", frame, (uint64_t)regs);
     t->req_frame = frame;
     t->req_args = args;
-    t->req_sp = (uint64_t)(regs + 13) + 8; /* the function's entry rsp */
+    t->req_sp = entry_sp;
     to_scheduler(REASON_MORESTACK);
     /* resumed (possibly on a moved stack); segmented: where the body runs */
     uint64_t r = t->req_sp;
@@ -313,14 +382,18 @@ static void run(uint32_t cpu, struct task *t)
         t->state = TASK_RUNNING;
         t->cpu = cpu;
         this_cpu()->current_task = t;
-        set_guard(cpu, t->guard);
+        set_guard_checked(cpu, t->guard);
         switch_stack(&g0_rsp[cpu], t->rsp);
         this_cpu()->current_task = 0;
         set_guard(cpu, 0);
         switch (t->reason) {
         case REASON_YIELD:
+        case REASON_PREEMPT: /* a stop is pending: requeue; the loop stops */
             make_runnable(cpu, t);
             return;
+        case REASON_GC: /* a cycle from the task: run it here, on g0 */
+            t->gc_fn(t->gc_arg);
+            break;
         case REASON_EXIT:
             finish(t);
             return;
@@ -346,6 +419,7 @@ static void sched_loop(void *unused)
     uint32_t cpu = my_cpu();
     uint64_t seen_epoch = shrink_epoch;
     for (;;) {
+        gc_safepoint(); /* safepoint (a): no task running, no lock held */
         struct task *t = rq_pop(cpu);
         if (!t)
             t = steal(cpu);
@@ -365,7 +439,7 @@ static void sched_loop(void *unused)
         /* idle: announce, re-check, then halt until a wake IPI */
         uint64_t f = irq_save();
         __atomic_or_fetch(&idle_mask, 1ull << cpu, __ATOMIC_SEQ_CST);
-        if (!rq[cpu].n && live_tasks != 0)
+        if (!rq[cpu].n && live_tasks != 0 && !gc_stop_pending)
             __asm__ volatile("sti; hlt; cli" ::: "memory");
         __atomic_and_fetch(&idle_mask, ~(1ull << cpu), __ATOMIC_SEQ_CST);
         irq_restore(f);
@@ -378,6 +452,27 @@ void sched_run(void)
     if (task_current())
         panic("sched_run called from inside task %u", task_current()->id);
     smp_run_on_all(sched_loop, 0);
+}
+
+void task_run_on_scheduler(void (*fn)(void *), void *arg)
+{
+    struct task *t = task_current();
+    t->gc_fn = fn;
+    t->gc_arg = arg;
+    to_scheduler(REASON_GC);
+}
+
+void task_gc_roots(plat_gc_root_fn fn, void *ctx)
+{
+    /* the world is stopped: the list cannot change, and all_lock (a leaf)
+     * must not be held while fn allocates root jobs */
+    for (struct task *t = all_head; t; t = t->all_next)
+        stackgrow_gc_ranges(t, fn, ctx);
+}
+
+uint64_t task_g0_sp(uint32_t cpu)
+{
+    return percpu_area[cpu].current_task ? g0_rsp[cpu] : 0;
 }
 
 uint64_t task_count_live(void)

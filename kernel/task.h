@@ -62,6 +62,8 @@ struct task {
 
     /* why the task last switched to its scheduler (switch.S / stackgrow.c) */
     int reason;
+    void (*gc_fn)(void *); /* REASON_GC: run on the scheduler stack */
+    void *gc_arg;
     uint64_t req_frame, req_args, req_sp; /* __morestack request */
     int killed;
     uint64_t shrink_epoch; /* last shrink pass that looked at this task */
@@ -86,6 +88,21 @@ void task_reap(struct task *t);
 struct task *task_current(void);
 /* Tasks spawned and not finished (the `tasks` listing shows each). */
 uint64_t task_count_live(void);
+
+/* The collector's hooks (kernel/gcstw.c):
+ *   task_preempt_cpu: poison cpu's stack guard (its task stops at its next
+ *     split-stack prologue); task_restore_guard: the right guard again;
+ *   task_run_on_scheduler: from a task, run fn(arg) on this CPU's
+ *     scheduler stack with the task parked (its stack then scannable);
+ *   task_gc_roots: every live task's stack ranges (world stopped);
+ *   task_g0_sp: cpu's scheduler-stack pointer while a task runs there, 0
+ *     when none does. */
+#include "../alloc/platform.h"
+void task_preempt_cpu(uint32_t cpu);
+void task_restore_guard(uint32_t cpu);
+void task_run_on_scheduler(void (*fn)(void *), void *arg);
+void task_gc_roots(plat_gc_root_fn fn, void *ctx);
+uint64_t task_g0_sp(uint32_t cpu);
 
 /* Stack use of the running task: bytes from its stack top to rsp. */
 uint64_t task_stack_used(void);

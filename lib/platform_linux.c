@@ -395,3 +395,22 @@ uint64_t plat_nanotime(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* ------------------------------------------------------------ collector
+ * A process's stacks, registers and data are not ours to scan: the library
+ * has no collector.  mallocgc objects (not reachable from malloc anyway)
+ * live until kfree. */
+bool plat_gc_supported(void) { return false; }
+void plat_gc_run(void (*fn)(void *), void *arg) { fn(arg); }
+uint64_t plat_gc_stop_world(void) { return 0; }
+uint32_t plat_gc_parallel(void (*fn)(void *), void *arg)
+{
+    fn(arg);
+    return 1;
+}
+void plat_gc_start_world(void) {}
+void plat_gc_roots(plat_gc_root_fn fn, void *ctx) { (void)fn; (void)ctx; }
+void plat_gc_poll(void) {}
+uint32_t plat_locks_held(void) { return held_locks.n; }
+void plat_cpu_relax(void) { sched_yield(); }
+bool plat_mapped(uintptr_t lo, uintptr_t hi) { (void)lo; (void)hi; return false; }

@@ -11,6 +11,7 @@
 #include "lockrank.h"
 #include "platform.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,4 +232,64 @@ uint64_t plat_nanotime(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ collector
+ * The host tests run the collector in one thread: the "world" is that
+ * thread, so stopping it is free; the simulated CPUs' mcaches are prepared
+ * for the sweep by that thread.  Roots are what the tests register with
+ * gc_add_root (their static tables).  Marking runs on host_gc_markers
+ * threads at once (default 1; tests set more to exercise the parallel
+ * mark under the sanitizers). */
+#include "mgc.h"
+
+static uint32_t gc_markers = 1;
+void host_set_gc_markers(uint32_t n) { gc_markers = n ? (n > 16 ? 16 : n) : 1; }
+
+bool plat_gc_supported(void) { return true; }
+void plat_gc_run(void (*fn)(void *), void *arg) { fn(arg); }
+uint64_t plat_gc_stop_world(void) { return 0; }
+void plat_gc_poll(void) {}
+uint32_t plat_locks_held(void) { return held_locks.n; }
+void plat_cpu_relax(void) { sched_yield(); }
+void plat_gc_roots(plat_gc_root_fn fn, void *ctx) { (void)fn; (void)ctx; }
+
+struct par_arg {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void *par_thread(void *p)
+{
+    struct par_arg *a = p;
+    a->fn(a->arg);
+    return 0;
+}
+
+uint32_t plat_gc_parallel(void (*fn)(void *), void *arg)
+{
+    pthread_t t[16];
+    struct par_arg a = {fn, arg};
+    for (uint32_t i = 1; i < gc_markers; i++)
+        pthread_create(&t[i], 0, par_thread, &a);
+    fn(arg);
+    for (uint32_t i = 1; i < gc_markers; i++)
+        pthread_join(t[i], 0);
+    return gc_markers;
+}
+
+void plat_gc_start_world(void)
+{
+    for (uint32_t c = 0; c < ncpu; c++)
+        gc_prepare_cpu(c);
+}
+
+bool plat_mapped(uintptr_t lo, uintptr_t hi)
+{
+    uintptr_t pg = lo & ~(uintptr_t)4095;
+    unsigned char vec;
+    for (; pg < hi; pg += 4096)
+        if (mincore((void *)pg, 4096, &vec) != 0)
+            return false;
+    return true;
 }

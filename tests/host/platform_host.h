@@ -32,6 +32,9 @@ void host_set_cpu(uint32_t id);
  * paths longjmp out of it). */
 extern void (*host_panic_hook)(const char *msg);
 
+/* Threads that mark at once when the collector runs (default 1). */
+void host_set_gc_markers(uint32_t n);
+
 /* Locks the calling thread holds (alloc/lockrank.h's held count). */
 uint32_t host_locks_held(void);
 

@@ -3,6 +3,7 @@
  * per-CPU cache, large stacks, accounting (StackInuse), and bad frees.
  */
 #include "heap_testlib.h"
+#include "mgc.h"
 #include "mheap.h"
 #include "stack.h"
 
@@ -207,5 +208,8 @@ int main(int argc, char **argv)
         {"double_free_reported", test_double_free_reported},
     };
     malloc_init();
+    /* the allocator's tests: no collector (the host scans no stacks; test_gc.c
+     * tests the collector with registered roots) */
+    gc_set_percent(-1);
     return tap_main(argc, argv, tests, TAP_COUNT(tests));
 }

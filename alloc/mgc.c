@@ -1,0 +1,534 @@
+/*
+ * mgc.c — Go's garbage collector for alloc/, part 1: a tri-colour
+ * mark-sweep collector that stops the world, marks in parallel on every
+ * CPU, and sweeps lazily (Go's mgc.go; GC.md stages A–C).
+ *
+ * COLOURS.  White: mark bit 0.  Grey: mark bit 1 and on a marker's queue.
+ * Black: mark bit 1 and scanned (noscan objects are black when marked).
+ *
+ * A CYCLE (gc_cycle, on the CPU that triggered it, through plat_gc_run so
+ * that its own stack is a scannable root):
+ *   1. Sweep termination.  Finish sweeping the previous cycle (every span
+ *      of every class swept: a span's marks must be consumed before new
+ *      ones are set), with the world still running; stop the world
+ *      (plat_gc_stop_world: every CPU at a safepoint); finish again (spans
+ *      re-queued meanwhile); clear pageMarks; heap0 = heap_live.
+ *   2. Mark (world stopped, gc_phase = MARK).  Root jobs are collected:
+ *      the host's ranges (plat_gc_roots: globals, task stacks with all
+ *      their segments, CPU stacks), the gc_add_root table, and each
+ *      mcache's tiny block.  plat_gc_parallel runs mark_worker on every
+ *      CPU: claim root jobs (an atomic index; globals in 256 KiB blocks)
+ *      and scan them conservatively, then drain the grey queue (precise,
+ *      from the heap bitmap) until every marker is idle (mgcwork.c).
+ *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;
+ *      mheap_.sweepgen += 2, which turns every mcentral swept set into an
+ *      unswept one in O(1) and every cached span stale (h+1);
+ *      heap_live = marked; the pacer commits the next goal (mgcpacer.c);
+ *      statistics and the cycle record; gc_phase = OFF.
+ *   4. Start the world: every CPU first runs gc_prepare_cpu — its mcache
+ *      hands its (stale) spans back, which sweeps them, and drops its tiny
+ *      block — before it allocates again (Go's prepareForSweep, I7).
+ *   5. Sweep, lazily: mcentral sweeps a span before handing it out; a
+ *      span's first sweep after the mark frees its unmarked objects
+ *      (mgcsweep.c).  gc_finish_sweep sweeps everything eagerly.
+ *
+ * TRIGGERS (Go's gcTrigger): heap (mallocgc took a span and heap_live >=
+ * trigger), time (sysmon: no cycle for 2 minutes; never before the first
+ * cycle, never with GOGC off), cycle (gc_collect: runtime.GC(), printed
+ * " (forced)"), and, ours, out of memory (mallocgc failed: one emergency
+ * cycle before the panic).  One cycle at a time: gc_running (CAS); a CPU
+ * that wants one while another runs waits at a safepoint, and the trigger
+ * is tested again.
+ *
+ * REPORTING: gctrace=1 prints Go's line per cycle (format in gc_trace);
+ * GC_HISTORY cycle records keep exact byte counts (`stat gc` facts);
+ * gc_read_stats gives MemStats' NumGC, PauseNs, GCCPUFraction, ...
+ *
+ * LOCKING.  gc_running serialises cycles (no lock is held across a cycle:
+ * the world is stopped by the platform, and a CPU parks only at
+ * safepoints, where it holds no lock).  The root table has its own lock.
+ * Cycle state (work) is written by the cycle's CPU only, and read by the
+ * markers while the world is stopped.
+ */
+#include "debug.h"
+#include "lockrank.h"
+#include "malloc_impl.h"
+#include "malloc.h"
+#include "mgcpriv.h"
+#include "mstats.h"
+#include "persistent.h"
+
+#define ROOT_BLOCK_BYTES (256u * 1024u) /* Go's rootBlockBytes */
+#define MAX_ROOTS 64                    /* gc_add_root table */
+
+volatile uint32_t gc_stop_pending;
+volatile uint32_t gc_phase;
+volatile uint32_t gc_debug_skip_roots;
+static uint32_t gc_running; /* atomic: a cycle is in progress */
+
+/* ---- the root table (gc_add_root) ---- */
+static struct {
+    plat_lock_t lock; /* rank GCROOTS, a leaf */
+    struct { uintptr_t lo, hi; } r[MAX_ROOTS];
+    uint32_t n;
+} roots = {.lock = PLAT_LOCK_INIT(LOCKRANK_GCROOTS)};
+
+/* ---- the cycle in progress (written by its CPU) ---- */
+struct root_job {
+    uintptr_t lo, hi;
+    uint32_t kind;
+};
+static struct {
+    struct root_job *jobs; /* persistentalloc'd, kept across cycles */
+    struct gcwork *serial; /* the collecting CPU's marker (add_job's fallback) */
+    uint32_t njobs, cap;
+    uint32_t next;         /* atomic: next unclaimed job */
+    uint64_t bytes_marked; /* atomic: markers add theirs */
+    uint64_t mark_cpu_ns;  /* atomic */
+    uint64_t stacks, globals;
+} work;
+
+/* ---- statistics ---- */
+static struct {
+    uint32_t numgc, numforced;
+    uint64_t last_gc;      /* gc_now() at the end of the last cycle */
+    uint64_t pause_total, pause[GC_HISTORY];
+    uint64_t gc_cpu_ns;    /* Σ (pause × CPUs) */
+    struct gc_cycle_record rec[GC_HISTORY];
+    int trace;
+    uint64_t force_period;
+} st = {.force_period = 120000000000ull};
+
+/* ------------------------------------------------------------ root jobs */
+
+/* A root job.  The job array comes from persistentalloc and is kept from
+ * cycle to cycle (a collection may be the emergency one, with the heap
+ * exhausted); when it cannot grow, the range is scanned right away by the
+ * collecting CPU instead. */
+static void add_job(uintptr_t lo, uintptr_t hi, uint32_t kind)
+{
+    if (lo >= hi || (gc_debug_skip_roots & kind))
+        return;
+    if (work.njobs == work.cap) {
+        uint32_t cap = work.cap ? work.cap * 2 : 512;
+        struct root_job *j = persistentalloc(cap * sizeof *j, 64, 0);
+        if (!j) {
+            gc_scan_range(work.serial, lo, hi);
+            return;
+        }
+        if (work.jobs)
+            __builtin_memcpy(j, work.jobs, work.njobs * sizeof *j);
+        work.jobs = j; /* the old array is abandoned (metadata; rare) */
+        work.cap = cap;
+    }
+    work.jobs[work.njobs++] = (struct root_job){lo, hi, kind};
+}
+
+/* plat_gc_roots' callback: stacks as one job, globals in blocks. */
+static void root_range(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t kind)
+{
+    (void)ctx;
+    if (kind == GC_ROOT_GLOBALS || kind == GC_ROOT_TABLE)
+        work.globals += hi - lo;
+    else
+        work.stacks += hi - lo;
+    for (uintptr_t b = lo; b < hi; b += ROOT_BLOCK_BYTES)
+        add_job(b, hi - b > ROOT_BLOCK_BYTES ? b + ROOT_BLOCK_BYTES : hi, kind);
+}
+
+static void collect_roots(void)
+{
+    work.njobs = 0;
+    work.stacks = work.globals = 0;
+    __atomic_store_n(&work.next, 0, __ATOMIC_RELAXED);
+    plat_gc_roots(root_range, 0);
+    /* copied out: adding jobs may allocate (kmalloc: mcentral locks rank
+     * below the table's) */
+    struct { uintptr_t lo, hi; } r[MAX_ROOTS];
+    plat_lock(&roots.lock);
+    uint32_t n = roots.n;
+    __builtin_memcpy(r, roots.r, n * sizeof r[0]);
+    plat_unlock(&roots.lock);
+    for (uint32_t i = 0; i < n; i++)
+        root_range(0, r[i].lo, r[i].hi, GC_ROOT_TABLE);
+}
+
+static bool roots_left(void)
+{
+    return __atomic_load_n(&work.next, __ATOMIC_ACQUIRE) < work.njobs;
+}
+
+/* plat_gc_parallel's function: one marker per CPU. */
+static void mark_worker(void *arg)
+{
+    (void)arg;
+    uint64_t t0 = plat_nanotime();
+    struct gcwork w;
+    gcwork_init(&w);
+    gcwork_join();
+    for (;;) {
+        uint32_t j = __atomic_fetch_add(&work.next, 1, __ATOMIC_ACQ_REL);
+        if (j >= work.njobs)
+            break;
+        gc_scan_range(&w, work.jobs[j].lo, work.jobs[j].hi);
+    }
+    gc_drain(&w, roots_left);
+    gcwork_dispose(&w);
+    __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&work.mark_cpu_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
+}
+
+/* Each mcache's tiny block is a root (Go's gcMarkTinyAllocs). */
+static void mark_tiny_blocks(struct gcwork *w)
+{
+    if (gc_debug_skip_roots & GC_ROOT_TINY)
+        return;
+    for (uint32_t i = 0; i < mheap_.ncpu; i++)
+        if (mheap_.mcaches[i].tiny)
+            gc_mark_ptr(w, mheap_.mcaches[i].tiny);
+}
+
+/* ------------------------------------------------------------ the cycle */
+
+struct cycle_args {
+    enum gc_trigger trigger;
+    uintptr_t extra_root; /* the object mallocgc just made (0: none) */
+    struct gc_cycle_record *rec;
+};
+
+/* Step 1, with the world stopped at its end. */
+static void sweep_termination(struct cycle_args *a)
+{
+    gc_finish_sweep();
+    __atomic_store_n(&gc_stop_pending, 1, __ATOMIC_SEQ_CST);
+    a->rec->stop_ns = plat_gc_stop_world();
+    gc_finish_sweep();
+    gc_clear_page_marks();
+    a->rec->heap0 = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
+}
+
+/* Step 2. */
+static void mark(struct cycle_args *a)
+{
+    __atomic_store_n(&gc_phase, GC_MARK, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&work.bytes_marked, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&work.mark_cpu_ns, 0, __ATOMIC_RELAXED);
+    gcwork_start();
+    struct gcwork w; /* the tiny blocks and the extra root, greyed here */
+    gcwork_init(&w);
+    work.serial = &w;
+    collect_roots();
+    mark_tiny_blocks(&w);
+    if (a->extra_root)
+        gc_mark_ptr(&w, a->extra_root);
+    gcwork_flush(&w); /* to the markers */
+    __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
+    gcwork_dispose(&w);
+    a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
+    ALLOC_CHECK(gcwork_empty(), 0, "gc: mark finished with grey objects queued");
+}
+
+/* Step 3. */
+static void mark_termination(struct cycle_args *a)
+{
+    __atomic_store_n(&gc_phase, GC_MARKTERM, __ATOMIC_SEQ_CST);
+    struct gc_cycle_record *r = a->rec;
+    r->marked = __atomic_load_n(&work.bytes_marked, __ATOMIC_RELAXED);
+    r->heap1 = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
+    r->stacks = work.stacks;
+    r->globals = work.globals;
+    r->goal = gc_pacer_.goal;
+    r->mark_cpu_ns = work.mark_cpu_ns;
+    plat_lock(&mheap_.lock);
+    __atomic_store_n(&mheap_.sweepgen, mheap_.sweepgen + 2, __ATOMIC_RELEASE);
+    plat_unlock(&mheap_.lock);
+    __atomic_store_n(&gc_pacer_.heap_live, r->marked, __ATOMIC_RELAXED);
+    gc_pacer_commit(r->marked, r->stacks, r->globals);
+    r->next_goal = gc_pacer_.goal;
+    work.njobs = 0;
+    __atomic_store_n(&gc_phase, GC_OFF, __ATOMIC_SEQ_CST);
+}
+
+static void record_cycle(struct gc_cycle_record *r, uint64_t t_end)
+{
+    uint64_t pause = r->stw1_ns + r->mark_ns + r->stw2_ns;
+    uint32_t i = st.numgc % GC_HISTORY;
+    st.pause[i] = pause;
+    st.pause_total += pause;
+    st.gc_cpu_ns += pause * r->ncpu;
+    st.numgc++;
+    st.numforced += r->forced;
+    r->n = st.numgc;
+    st.last_gc = t_end;
+    st.rec[i] = *r;
+}
+
+static void gc_cycle(void *arg)
+{
+    struct cycle_args *a = arg;
+    struct gc_cycle_record *r = a->rec;
+    uint64_t t0 = plat_nanotime();
+    r->start_ns = t0;
+    sweep_termination(a);
+    uint64_t t1 = plat_nanotime();
+    mark(a);
+    uint64_t t2 = plat_nanotime();
+    mark_termination(a);
+    __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
+    uint64_t t3 = plat_nanotime();
+    r->stw1_ns = t1 - t0;
+    r->mark_ns = t2 - t1;
+    r->stw2_ns = t3 - t2;
+    record_cycle(r, gc_now());
+    plat_gc_start_world();
+}
+
+/* ------------------------------------------------------------ gctrace */
+
+/* Go's itoaDiv: val with a decimal point dec digits from the right. */
+static char *itoa_div(char *end, uint64_t val, int dec)
+{
+    char *p = end;
+    *p = 0;
+    char *idec = end - 1 - dec;
+    p--;
+    while (val >= 10 || p >= idec) {
+        *p-- = (char)('0' + val % 10);
+        if (p == idec)
+            *p-- = '.';
+        val /= 10;
+    }
+    *p = (char)('0' + val);
+    return p;
+}
+
+/* Go's fmtNSAsMS: whole milliseconds from 10 ms, else two significant
+ * digits with at most three decimals. */
+static char *fmt_ms(char *end, uint64_t ns)
+{
+    if (ns >= 10000000)
+        return itoa_div(end, ns / 1000000, 0);
+    uint64_t x = ns / 1000;
+    int dec = 3;
+    while (x >= 100) {
+        x /= 10;
+        dec--;
+    }
+    return itoa_div(end, x, dec);
+}
+
+/* One gctrace line, Go's format (runtime/mgc.go gcMarkTermination):
+ * gc N @T.TTTs P%: a+b+c ms clock, a+b/c/d+e ms cpu, h0->h1->h2 MB,
+ * G MB goal, S MB stacks, G MB globals, N P[ (forced)] */
+static void gc_trace(const struct gc_cycle_record *r)
+{
+    if (!st.trace)
+        return;
+    char b[11][24];
+    uint64_t n = r->ncpu ? r->ncpu : 1;
+    char *at = itoa_div(b[0] + 23, r->start_ns / 1000000, 3);
+    char *c1 = fmt_ms(b[1] + 23, r->stw1_ns), *c2 = fmt_ms(b[2] + 23, r->mark_ns);
+    char *c3 = fmt_ms(b[3] + 23, r->stw2_ns);
+    char *u1 = fmt_ms(b[4] + 23, r->stw1_ns * n), *u2 = fmt_ms(b[5] + 23, 0);
+    char *u3 = fmt_ms(b[6] + 23, r->mark_cpu_ns), *u4 = fmt_ms(b[7] + 23, 0);
+    char *u5 = fmt_ms(b[8] + 23, r->stw2_ns * n);
+    struct gc_stats gs;
+    gc_read_stats(&gs);
+    plat_log("gc %u @%ss %lu%%: %s+%s+%s ms clock, %s+%s/%s/%s+%s ms cpu, %lu->%lu->%lu MB, "
+             "%lu MB goal, %lu MB stacks, %lu MB globals, %u P%s",
+             r->n, at, (unsigned long)(gs.GCCPUFractionPPM / 10000), c1, c2, c3, u1, u2, u3, u4,
+             u5, (unsigned long)(r->heap0 >> 20), (unsigned long)(r->heap1 >> 20),
+             (unsigned long)(r->marked >> 20), (unsigned long)(r->goal >> 20),
+             (unsigned long)(r->stacks >> 20), (unsigned long)(r->globals >> 20), r->ncpu,
+             r->forced ? " (forced)" : "");
+}
+
+/* ------------------------------------------------------------ starting */
+
+static bool trigger_holds(enum gc_trigger t)
+{
+    if (t == GC_TRIGGER_HEAP)
+        return gc_pacer_.percent >= 0 &&
+               __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED) >= gc_pacer_.trigger;
+    if (t == GC_TRIGGER_TIME)
+        return gc_pacer_.percent >= 0 && st.last_gc != 0 &&
+               gc_now() - st.last_gc > st.force_period;
+    if (t == GC_TRIGGER_OOM) /* GOGC=off turns the collector off (Go) */
+        return gc_pacer_.percent >= 0;
+    return true;
+}
+
+/* Wait at safepoints until no cycle runs. */
+static void wait_cycle_done(void)
+{
+    while (__atomic_load_n(&gc_running, __ATOMIC_ACQUIRE)) {
+        gc_safepoint();
+        plat_cpu_relax();
+    }
+}
+
+/* Run one cycle for trigger t if it (still) holds; false if none ran. */
+static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
+{
+    if (!plat_gc_supported() || plat_locks_held())
+        return false;
+    uint32_t expect = 0;
+    if (!__atomic_compare_exchange_n(&gc_running, &expect, 1, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_RELAXED)) {
+        wait_cycle_done();
+        return false;
+    }
+    bool ok = trigger_holds(t);
+    if (ok) {
+        struct gc_cycle_record rec;
+        __builtin_memset(&rec, 0, sizeof rec);
+        rec.trigger = (uint8_t)t;
+        rec.forced = t == GC_TRIGGER_CYCLE;
+        rec.gogc = gc_pacer_.percent;
+        struct cycle_args a = {t, extra_root, &rec};
+        plat_gc_run(gc_cycle, &a);
+        gc_trace(&st.rec[(st.numgc - 1) % GC_HISTORY]);
+    }
+    __atomic_store_n(&gc_running, 0, __ATOMIC_RELEASE);
+    return ok;
+}
+
+void gc_after_alloc(void *v)
+{
+    if (__builtin_expect(__atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED) <
+                             gc_pacer_.trigger, 1) ||
+        gc_pacer_.percent < 0)
+        return;
+    start_cycle(GC_TRIGGER_HEAP, (uintptr_t)v);
+}
+
+bool gc_collect(void)
+{
+    if (!plat_gc_supported() || plat_locks_held())
+        return false;
+    wait_cycle_done();
+    while (!start_cycle(GC_TRIGGER_CYCLE, 0))
+        if (!plat_gc_supported() || plat_locks_held())
+            return false;
+    gc_finish_sweep();
+    return true;
+}
+
+bool gc_emergency(void)
+{
+    if (!plat_gc_supported() || plat_locks_held())
+        return false;
+    wait_cycle_done();
+    if (!start_cycle(GC_TRIGGER_OOM, 0))
+        return false;
+    gc_finish_sweep();
+    return true;
+}
+
+void gc_sysmon_tick(void)
+{
+    if (!trigger_holds(GC_TRIGGER_TIME) || __atomic_load_n(&gc_running, __ATOMIC_RELAXED))
+        return;
+    if (st.trace)
+        plat_log("GC forced");
+    start_cycle(GC_TRIGGER_TIME, 0);
+}
+
+void gc_safepoint(void)
+{
+    if (__builtin_expect(__atomic_load_n(&gc_stop_pending, __ATOMIC_ACQUIRE), 0))
+        plat_gc_poll();
+}
+
+/* ------------------------------------------------------------ sweep, cpus */
+
+void gc_finish_sweep(void)
+{
+    for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++)
+        mcentral_sweep_all(&mheap_.central[spc]);
+}
+
+void gc_prepare_cpu(uint32_t cpu)
+{
+    mcache *c = &mheap_.mcaches[cpu];
+    uint32_t sg = __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE);
+    if (c->flushGen != sg) {
+        mcache_release_all(c);
+        c->flushGen = sg;
+    }
+}
+
+/* ------------------------------------------------------------ roots */
+
+bool gc_add_root(const void *p, size_t len)
+{
+    uintptr_t lo = (uintptr_t)p, hi = lo + len;
+    const char *why = 0;
+    if (len == 0 || hi < lo)
+        why = "empty or wrapping range";
+    else if (lo < mheap_.window_base + mheap_.window_size && hi > mheap_.window_base)
+        why = "overlaps the heap";
+    else if (!plat_mapped(lo, hi))
+        why = "not mapped";
+    if (!why) {
+        plat_lock(&roots.lock);
+        if (roots.n < MAX_ROOTS) {
+            roots.r[roots.n].lo = lo;
+            roots.r[roots.n].hi = hi;
+            roots.n++;
+        } else {
+            why = "root table full";
+        }
+        plat_unlock(&roots.lock);
+    }
+    if (why)
+        alloc_report("gc_add_root: [0x%lx, 0x%lx) refused: %s", (unsigned long)lo,
+                     (unsigned long)hi, why);
+    return !why;
+}
+
+bool gc_remove_root(const void *p)
+{
+    bool found = false;
+    plat_lock(&roots.lock);
+    for (uint32_t i = 0; i < roots.n && !found; i++)
+        if (roots.r[i].lo == (uintptr_t)p) {
+            roots.r[i] = roots.r[--roots.n];
+            found = true;
+        }
+    plat_unlock(&roots.lock);
+    if (!found)
+        alloc_report("gc_remove_root: 0x%lx is not a registered root", (unsigned long)p);
+    return found;
+}
+
+/* ------------------------------------------------------------ reporting */
+
+void gc_set_trace(int level) { st.trace = level; }
+int gc_get_trace(void) { return st.trace; }
+void gc_set_force_period(uint64_t ns) { st.force_period = ns ? ns : 120000000000ull; }
+
+bool gc_cycle_record(uint32_t n, struct gc_cycle_record *out)
+{
+    if (n == 0 || n > st.numgc || st.numgc - n >= GC_HISTORY)
+        return false;
+    *out = st.rec[(n - 1) % GC_HISTORY];
+    return true;
+}
+
+void gc_read_stats(struct gc_stats *o)
+{
+    __builtin_memset(o, 0, sizeof *o);
+    o->NumGC = st.numgc;
+    o->NumForcedGC = st.numforced;
+    o->NextGC = gc_pacer_.goal;
+    o->LastGC = st.last_gc;
+    o->PauseTotalNs = st.pause_total;
+    __builtin_memcpy(o->PauseNs, st.pause, sizeof st.pause);
+    uint64_t elapsed = plat_nanotime() * (mheap_.ncpu ? mheap_.ncpu : 1);
+    o->GCCPUFractionPPM = elapsed ? st.gc_cpu_ns * 1000000 / elapsed : 0;
+    o->HeapMarked = gc_pacer_.heap_marked;
+    o->HeapLive = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
+    o->GOGC = gc_pacer_.percent;
+    o->EnableGC = plat_gc_supported();
+}

@@ -1,0 +1,87 @@
+/*
+ * mgcpriv.h — what the collector's files (mgc.c, mgcmark.c, mgcwork.c,
+ * mgcpacer.c, mgcsweep.c) share.  Not an API.
+ */
+#ifndef ALLOC_MGCPRIV_H
+#define ALLOC_MGCPRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mgc.h"
+#include "mheap.h"
+
+/* ---- work queue (mgcwork.c) ---- */
+#define WBUF_ENTRIES 254
+struct workbuf {
+    struct workbuf *next;
+    uint32_t n; /* entries in obj[] */
+    uint32_t pad;
+    uintptr_t obj[WBUF_ENTRIES];
+}; /* 2 KiB */
+
+/* One marker's state (one per participating CPU, only that CPU touches it). */
+struct gcwork {
+    struct workbuf *buf;
+    uint64_t bytes_marked; /* marked by this marker, added at the end */
+    uint64_t scanned;      /* bytes scanned (heap objects) */
+};
+
+void gcwork_start(void); /* before a mark, world stopped */
+void gcwork_join(void);  /* a marker starts (before it claims root jobs) */
+void gcwork_init(struct gcwork *w);
+void gcwork_put_slow(struct gcwork *w, uintptr_t obj);
+static inline void gcwork_put(struct gcwork *w, uintptr_t obj)
+{
+    if (__builtin_expect(w->buf->n < WBUF_ENTRIES, 1))
+        w->buf->obj[w->buf->n++] = obj;
+    else
+        gcwork_put_slow(w, obj);
+}
+/* Next grey address, or 0 when the marker's buffer is empty. */
+static inline uintptr_t gcwork_try_get(struct gcwork *w)
+{
+    return w->buf->n ? w->buf->obj[--w->buf->n] : 0;
+}
+void gcwork_balance(struct gcwork *w);
+/* Hand the marker's buffer to the global list (for other markers). */
+void gcwork_flush(struct gcwork *w);
+/* Refill from the global list; false when marking is done everywhere
+ * (roots_left() reports unclaimed root jobs). */
+bool gcwork_get_full(struct gcwork *w, bool (*roots_left)(void));
+void gcwork_dispose(struct gcwork *w);
+bool gcwork_empty(void);
+uint64_t gcwork_sys_bytes(void);
+
+/* ---- marking (mgcmark.c) ---- */
+/* Grey the object p points into (conservative or precise: p is checked). */
+void gc_mark_ptr(struct gcwork *w, uintptr_t p);
+/* Scan [lo, hi) conservatively (roots). */
+void gc_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi);
+/* Drain: scan grey objects until marking is done everywhere. */
+void gc_drain(struct gcwork *w, bool (*roots_left)(void));
+/* Clear every arena's pageMarks (sweep termination). */
+void gc_clear_page_marks(void);
+
+/* ---- cycle state (mgc.c) ---- */
+extern volatile uint32_t gc_phase;        /* enum gc_phase */
+enum gc_phase { GC_OFF = 0, GC_MARK = 1, GC_MARKTERM = 2 };
+
+/* ---- pacer (mgcpacer.c) ---- */
+struct gc_pacer {
+    int32_t percent;        /* GOGC; -1 off */
+    uint64_t heap_live;     /* atomic: bytes in collected spans handed out */
+    uint64_t heap_marked;   /* marked by the last cycle */
+    uint64_t last_stack_scan, globals_scan;
+    uint64_t goal;          /* of the cycle now running or next */
+    uint64_t trigger;       /* heap_live that starts the next cycle */
+};
+extern struct gc_pacer gc_pacer_;
+/* Goal and trigger after a cycle marked `marked` bytes (Go's commit). */
+void gc_pacer_commit(uint64_t marked, uint64_t stacks, uint64_t globals);
+uint64_t gc_pacer_heap_minimum(int32_t percent);
+uint64_t gc_pacer_goal_for(int32_t percent, uint64_t marked, uint64_t stacks, uint64_t globals);
+/* The pacer's clock: plat_nanotime plus what tests advanced. */
+uint64_t gc_now(void);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * gcstw.c — the kernel's side of the garbage collector (alloc/platform.h's
+ * plat_gc_* hooks): stopping the world on every CPU, parallel marking on
+ * the stopped CPUs, and the roots only the kernel knows (GC.md C4, C5).
+ *
+ * SAFEPOINTS — the only places a CPU stops (it holds no lock there, and
+ * its registers are spilled onto its stack by gc_spill_call):
+ *   (a) the top of every scheduler round (sched_loop), (b) the APs' idle
+ *   loop, (c) every wait loop that runs posted work (smp_poll), (d) a task
+ *   at its next split-stack prologue: the stop request poisons the CPU's
+ *   stack guard (%fs:0x70 = ~0), the prologue calls __morestack, which
+ *   sees the request and switches to the scheduler with REASON_PREEMPT
+ *   (Go's pre-1.14 cooperative preemption, stackguard0 = stackPreempt);
+ *   code that is not a task but is split-stack compiled stops right there
+ *   in __morestack; (e) mallocgc (gc_safepoint).  A task does not stop on
+ *   its own stack except inside smp_poll (then its stack is scanned from
+ *   where it stopped).
+ *
+ * STOP (plat_gc_stop_world, on the collecting CPU, which holds no lock):
+ *   1. stop_epoch++; for every other CPU: poison its guard (task.c) and
+ *      send the work IPI (wakes a halted CPU).
+ *   2. Wait until every other CPU is in gc_park; after STOP_DEADLINE_NS ask
+ *      each straggler (NMI) to print where it is, then panic naming it.
+ * PARK (gc_park, on a stopped CPU, interrupts off): record the stack
+ *   pointer and the stack's top; nstopped++; then serve: run the parallel
+ *   function when a new one is posted (par_epoch), until release_epoch
+ *   reaches this stop; prepare the mcache for the sweep (gc_prepare_cpu);
+ *   restore the stack guard (task.c); leave.
+ * ROOTS (plat_gc_roots, world stopped): the kernel's data and bss without
+ *   the two stacks that live there (boot_stack, the BSP's IST stacks); every
+ *   live task's stack (every segment, task.c / stackgrow.c); every CPU's
+ *   own stack from where it stopped (the collecting CPU: from its current
+ *   frame, registers spilled) to its top.
+ *
+ * SHARED STATE: stop_epoch, release_epoch, par_* are written by the
+ * collecting CPU only (one cycle at a time: alloc/mgc.c's gc_running) and
+ * read by parked CPUs; nstopped/par_done are atomic counters.  The release
+ * store of par_epoch pairs with the parked CPUs' acquire load before they
+ * read par_fn/par_arg; their increment of par_done (release) pairs with the
+ * collector's acquire wait.  The guard poison and the stop flag form a
+ * Dekker pair with the scheduler (task.c, task_set_guard_checked).
+ */
+#include "../alloc/mgc.h"
+#include "../alloc/platform.h"
+#include "cpu.h"
+#include "fmt.h"
+#include "kernel.h"
+#include "lapic.h"
+#include "paging.h"
+#include "percpu.h"
+#include "smp.h"
+#include "task.h"
+#include "trap.h"
+
+#define STOP_DEADLINE_NS 2000000000ul
+
+extern char __data_start[], __data_end[], __bss_start[], __bss_end[];
+extern char boot_stack[], boot_stack_top[];
+extern uint8_t bsp_ist_stacks[];
+extern const uint64_t bsp_ist_stacks_size;
+
+/* rsp of the calling frame after pushing rbx, rbp, r12-r15: fn(sp, arg). */
+void gc_spill_call(void (*fn)(uint64_t sp, void *arg), void *arg);
+
+static struct gc_cpu {
+    volatile uint32_t stopped;  /* in gc_park */
+    uint64_t sp;                /* where its stack's scan starts */
+    uint64_t top;               /* its stack's top (0: a task's stack, scanned as the task) */
+    volatile uint32_t report;   /* NMI: print where you are */
+} gcc[MAX_CPUS] __attribute__((aligned(64)));
+
+static volatile uint32_t stop_epoch, release_epoch, nstopped;
+static volatile uint32_t par_epoch, par_done;
+static void (*volatile par_fn)(void *);
+static void *volatile par_arg;
+static uint32_t collector = ~0u; /* the CPU running the cycle */
+
+bool plat_gc_supported(void) { return true; }
+uint32_t plat_locks_held(void) { return this_cpu()->locks.n; }
+void plat_cpu_relax(void) { cpu_relax(); }
+
+bool plat_mapped(uintptr_t lo, uintptr_t hi)
+{
+    for (uintptr_t p = lo & ~0xFFFull; p < hi; p += 4096)
+        if (virt_to_phys(p) == ~0ull)
+            return false;
+    return true;
+}
+
+/* The top of the CPU stack that holds sp, or 0 (a task's stack). */
+static uint64_t cpu_stack_top(uint32_t cpu, uint64_t sp)
+{
+    if (sp >= (uint64_t)boot_stack && sp <= (uint64_t)boot_stack_top)
+        return (uint64_t)boot_stack_top;
+    uint64_t top = smp_kstack_top(cpu);
+    if (top && sp < top && sp >= top - SMP_KSTACK_BYTES)
+        return top;
+    return 0;
+}
+
+/* ------------------------------------------------------------ parking */
+
+static void park_inner(uint64_t sp, void *arg)
+{
+    (void)arg;
+    uint32_t me = this_cpu()->cpu_id;
+    if (this_cpu()->locks.n)
+        panic("gc: cpu %u reached a safepoint holding %u lock(s) (%s first)", me,
+              this_cpu()->locks.n, lockrank_name(this_cpu()->locks.e[0].rank));
+    uint32_t epoch = stop_epoch, seen = par_epoch;
+    struct task *t = task_current();
+    gcc[me].sp = sp;
+    gcc[me].top = cpu_stack_top(me, sp);
+    if (t && !gcc[me].top)
+        t->rsp = sp; /* stopped on its task's stack (smp_poll inside a task) */
+    __atomic_store_n(&gcc[me].stopped, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&nstopped, 1, __ATOMIC_ACQ_REL);
+    while (__atomic_load_n(&release_epoch, __ATOMIC_ACQUIRE) != epoch) {
+        if (__atomic_load_n(&par_epoch, __ATOMIC_ACQUIRE) != seen) {
+            seen = par_epoch;
+            par_fn(par_arg);
+            __atomic_add_fetch(&par_done, 1, __ATOMIC_RELEASE);
+        }
+        cpu_relax();
+    }
+    __atomic_store_n(&gcc[me].stopped, 0, __ATOMIC_RELEASE);
+    gc_prepare_cpu(me);
+    task_restore_guard(me);
+}
+
+/* A safepoint saw a stop request (alloc/mgc.c's gc_safepoint, the
+ * scheduler, the idle loops, smp_poll): stop here unless this CPU is the
+ * one collecting, or the request is already over. */
+void plat_gc_poll(void)
+{
+    uint32_t me = this_cpu()->cpu_id;
+    if (me == collector || !__atomic_load_n(&gc_stop_pending, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&release_epoch, __ATOMIC_ACQUIRE) == stop_epoch)
+        return;
+    uint64_t f = irq_save();
+    gc_spill_call(park_inner, 0);
+    irq_restore(f);
+}
+
+/* ------------------------------------------------------------ the collector's side */
+
+/* NMI (smp.c): a straggler asked to say where it is. */
+int gc_nmi(struct trap_frame *f)
+{
+    uint32_t me = this_cpu()->cpu_id;
+    if (!__atomic_exchange_n(&gcc[me].report, 0, __ATOMIC_ACQ_REL))
+        return 0;
+    struct task *t = task_current();
+    kprintf("gc: cpu %u not at a safepoint: rip=0x%lx rsp=0x%lx task=%s%s\n", me, f->rip, f->rsp,
+            t ? t->name : "(none, cpu stack)", t ? "" : "");
+    return 1;
+}
+
+static void report_stragglers(void)
+{
+    for (uint32_t c = 0; c < smp_ncpu(); c++)
+        if (c != collector && !__atomic_load_n(&gcc[c].stopped, __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&gcc[c].report, 1, __ATOMIC_RELEASE);
+            lapic_send_nmi(smp_apic_id(c));
+        }
+    uint64_t t = nanotime();
+    while (nanotime() - t < 100000000ull) /* let them print */
+        cpu_relax();
+    for (uint32_t c = 0; c < smp_ncpu(); c++)
+        if (c != collector && !__atomic_load_n(&gcc[c].stopped, __ATOMIC_ACQUIRE))
+            panic("gc: stop the world: cpu %u did not reach a safepoint within %lu ms", c,
+                  STOP_DEADLINE_NS / 1000000);
+}
+
+uint64_t plat_gc_stop_world(void)
+{
+    uint64_t t0 = nanotime();
+    collector = this_cpu()->cpu_id;
+    uint32_t n = smp_ncpu();
+    __atomic_store_n(&nstopped, 0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&stop_epoch, 1, __ATOMIC_SEQ_CST);
+    for (uint32_t c = 0; c < n; c++)
+        if (c != collector) {
+            task_preempt_cpu(c);
+            lapic_send_fixed(smp_apic_id(c), SMP_IPI_WORK_VECTOR);
+        }
+    while (__atomic_load_n(&nstopped, __ATOMIC_ACQUIRE) != n - 1) {
+        if (nanotime() - t0 > STOP_DEADLINE_NS) {
+            report_stragglers();
+            break;
+        }
+        cpu_relax();
+    }
+    return nanotime() - t0;
+}
+
+uint32_t plat_gc_parallel(void (*fn)(void *), void *arg)
+{
+    uint32_t others = __atomic_load_n(&nstopped, __ATOMIC_ACQUIRE);
+    par_fn = fn;
+    par_arg = arg;
+    __atomic_store_n(&par_done, 0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&par_epoch, 1, __ATOMIC_RELEASE);
+    fn(arg);
+    while (__atomic_load_n(&par_done, __ATOMIC_ACQUIRE) != others)
+        cpu_relax();
+    return others + 1;
+}
+
+void plat_gc_start_world(void)
+{
+    uint32_t me = collector;
+    collector = ~0u;
+    __atomic_store_n(&release_epoch, stop_epoch, __ATOMIC_RELEASE);
+    gc_prepare_cpu(me);
+}
+
+/* ------------------------------------------------------------ running a cycle */
+
+struct run_args {
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void run_spilled(uint64_t sp, void *p)
+{
+    struct run_args *a = p;
+    uint32_t me = this_cpu()->cpu_id;
+    gcc[me].sp = sp;
+    gcc[me].top = cpu_stack_top(me, sp);
+    a->fn(a->arg);
+}
+
+static void run_on_cpu_stack(void *p) { gc_spill_call(run_spilled, p); }
+
+void plat_gc_run(void (*fn)(void *), void *arg)
+{
+    struct run_args a = {fn, arg};
+    if (task_current())
+        task_run_on_scheduler(run_on_cpu_stack, &a); /* the task parks meanwhile */
+    else
+        run_on_cpu_stack(&a);
+}
+
+/* ------------------------------------------------------------ roots */
+
+static void globals(plat_gc_root_fn fn, void *ctx)
+{
+    fn(ctx, (uintptr_t)__data_start, (uintptr_t)__data_end, GC_ROOT_GLOBALS);
+    /* bss minus boot_stack and the BSP's IST stacks (stacks, not data) */
+    uintptr_t lo = (uintptr_t)__bss_start, hi = (uintptr_t)__bss_end;
+    struct { uintptr_t lo, hi; } holes[2] = {
+        {(uintptr_t)boot_stack, (uintptr_t)boot_stack_top},
+        {(uintptr_t)bsp_ist_stacks, (uintptr_t)bsp_ist_stacks + bsp_ist_stacks_size}};
+    if (holes[0].lo > holes[1].lo) {
+        __typeof__(holes[0]) t = holes[0];
+        holes[0] = holes[1];
+        holes[1] = t;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (holes[i].lo > lo)
+            fn(ctx, lo, holes[i].lo, GC_ROOT_GLOBALS);
+        if (holes[i].hi > lo)
+            lo = holes[i].hi;
+    }
+    if (hi > lo)
+        fn(ctx, lo, hi, GC_ROOT_GLOBALS);
+}
+
+void plat_gc_roots(plat_gc_root_fn fn, void *ctx)
+{
+    globals(fn, ctx);
+    task_gc_roots(fn, ctx); /* every live task's stack, all segments */
+    for (uint32_t c = 0; c < smp_ncpu(); c++) {
+        if (gcc[c].top)
+            fn(ctx, gcc[c].sp, gcc[c].top, GC_ROOT_CPUS);
+        uint64_t g0 = task_g0_sp(c); /* stopped inside a task: its scheduler stack too */
+        if (g0)
+            fn(ctx, g0, cpu_stack_top(c, g0), GC_ROOT_CPUS);
+    }
+}

@@ -1,0 +1,457 @@
+/*
+ * test_gc.c — the collector's mark/sweep core on the host (GC.md T12),
+ * under ASan and UBSan: random object graphs against a reference
+ * reachability walk, explicit frees interleaved with collection, the
+ * once-per-cycle GC sweep (markgen), large objects and oblets, interior
+ * pointers, tiny blocks, kmalloc memory never collected, the pacer's goal,
+ * and bad input.
+ *
+ * On the host the only roots are the ranges a test registers with
+ * gc_add_root (its static tables): the host platform does not scan thread
+ * stacks, so what is reachable is exactly what the test says.  Node
+ * addresses are also kept in a libc-malloc'd shadow table that the
+ * collector never sees (a weak reference), so the test can tell what
+ * became of every node.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap_testlib.h"
+#include "mgc.h"
+#include "mheap.h"
+
+#define UL(x) ((unsigned long)(x))
+
+struct node {
+    struct node *a, *b; /* pointer words 0 and 1 */
+    uint64_t id, check;
+};
+static const uint8_t node_mask[1] = {0x3};
+static const gotype node_type = {sizeof(struct node), 16, node_mask, "node"};
+
+static uint64_t node_check(uint64_t id) { return id * 0x9E3779B97F4A7C15ull ^ 0x5555; }
+
+static struct node *new_node(uint64_t id)
+{
+    struct node *n = newobject(&node_type);
+    REQUIRE(n);
+    n->id = id;
+    n->check = node_check(id);
+    return n;
+}
+
+/* ------------------------------------------------------------ random graphs */
+
+#define MAXN 20000
+#define NROOTS 16
+static struct node *rootv[NROOTS]; /* registered as a root */
+static struct node **shadow;       /* libc memory: invisible to the collector */
+static uint8_t *reach;             /* reference reachability */
+static uint32_t *stackv;
+
+static uint32_t index_of(struct node *p, uint32_t n)
+{
+    /* ids are indexes */
+    (void)n;
+    return (uint32_t)p->id;
+}
+
+/* The reference: an explicit-stack walk from rootv over a/b. */
+static void reference_walk(uint32_t n)
+{
+    memset(reach, 0, n);
+    uint32_t sp = 0;
+    for (int r = 0; r < NROOTS; r++)
+        if (rootv[r] && !reach[index_of(rootv[r], n)]) {
+            reach[index_of(rootv[r], n)] = 1;
+            stackv[sp++] = index_of(rootv[r], n);
+        }
+    while (sp) {
+        struct node *x = shadow[stackv[--sp]];
+        struct node *kids[2] = {x->a, x->b};
+        for (int k = 0; k < 2; k++)
+            if (kids[k] && !reach[index_of(kids[k], n)]) {
+                reach[index_of(kids[k], n)] = 1;
+                stackv[sp++] = index_of(kids[k], n);
+            }
+    }
+}
+
+/* n nodes, random edges (some to earlier nodes: cycles), random roots. */
+static void build_graph(uint32_t n, uint32_t seed)
+{
+    rng_seed(seed);
+    for (uint32_t i = 0; i < n; i++)
+        shadow[i] = new_node(i);
+    for (uint32_t i = 0; i < n; i++) {
+        shadow[i]->a = rng_n(3) ? shadow[rng_n(n)] : NULL;
+        shadow[i]->b = rng_n(4) == 0 ? shadow[rng_n(n)] : NULL;
+    }
+    for (int r = 0; r < NROOTS; r++)
+        rootv[r] = rng_n(4) ? shadow[rng_n(n)] : NULL;
+}
+
+/* Every reachable node is live and intact; every other one is free. */
+static void check_graph(uint32_t n, const char *what)
+{
+    uint32_t lost = 0, kept = 0, bad = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        enum gc_obj_state stt = gc_object_state(shadow[i]);
+        if (reach[i]) {
+            lost += stt != GC_OBJ_LIVE;
+            bad += stt == GC_OBJ_LIVE &&
+                   (shadow[i]->id != i || shadow[i]->check != node_check(i));
+        } else {
+            /* a free slot, or its span went back to the page heap */
+            kept += stt != GC_OBJ_FREE && stt != GC_OBJ_NOT_HEAP;
+        }
+    }
+    CHECKF(lost == 0 && bad == 0 && kept == 0,
+           "%s: %u reachable nodes lost, %u corrupted, %u unreachable nodes kept", what, lost,
+           bad, kept);
+}
+
+static void graph_round(uint32_t n, uint32_t seed, uint32_t markers)
+{
+    hook_reset();
+    host_set_gc_markers(markers);
+    memset(rootv, 0, sizeof rootv);
+    build_graph(n, seed);
+    reference_walk(n);
+    struct memstats before = stats_now();
+    REQUIRE(gc_collect());
+    check_graph(n, "after one cycle");
+    uint32_t unreachable = 0;
+    for (uint32_t i = 0; i < n; i++)
+        unreachable += !reach[i];
+    struct memstats after = stats_now();
+    CHECKF(before.HeapAlloc - after.HeapAlloc >= (uint64_t)unreachable * sizeof(struct node),
+           "HeapAlloc fell by %lu, want >= %lu", UL(before.HeapAlloc - after.HeapAlloc),
+           UL((uint64_t)unreachable * sizeof(struct node)));
+    /* a second cycle changes nothing */
+    REQUIRE(gc_collect());
+    check_graph(n, "after two cycles");
+    VERIFY();
+    memset(rootv, 0, sizeof rootv);
+    REQUIRE(gc_collect());
+    host_set_gc_markers(1);
+    CHECK_NO_HOOK();
+}
+
+static void test_random_graphs(void)
+{
+    for (uint32_t seed = 1; seed <= 6; seed++)
+        graph_round(200 + seed * 700, seed, 1);
+}
+
+static void test_random_graphs_parallel_mark(void)
+{
+    for (uint32_t seed = 11; seed <= 14; seed++)
+        graph_round(MAXN, seed, 4);
+}
+
+/* Negative control: with the root table not scanned, reachable nodes are
+ * lost — the check above can fail. */
+static void test_skipped_roots_lose_objects(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    build_graph(500, 99);
+    reference_walk(500);
+    gc_debug_skip_roots = GC_ROOT_TABLE;
+    REQUIRE(gc_collect());
+    gc_debug_skip_roots = 0;
+    uint32_t lost = 0, reachable = 0;
+    for (uint32_t i = 0; i < 500; i++) {
+        reachable += reach[i];
+        lost += reach[i] && gc_object_state(shadow[i]) != GC_OBJ_LIVE;
+    }
+    CHECKF(reachable > 0 && lost == reachable, "%u of %u reachable nodes lost", lost, reachable);
+    memset(rootv, 0, sizeof rootv); /* they dangle now */
+    VERIFY();
+}
+
+/* ------------------------------------------------------------ explicit frees */
+
+/* kfree of a reachable (marked) object wins; a span re-queued by a kfree
+ * after its GC sweep is swept again for the free only (markgen): its live
+ * objects survive. */
+static void test_kfree_interleaved(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    enum { N = 300 };
+    for (uint32_t i = 0; i < N; i++)
+        shadow[i] = new_node(i);
+    for (uint32_t i = 0; i + 1 < N; i++)
+        shadow[i]->a = shadow[i + 1];
+    rootv[0] = shadow[0];
+    REQUIRE(gc_collect()); /* all live: a chain from the root */
+    /* cut the chain at 150 and kfree node 150 itself: 151.. are garbage */
+    shadow[149]->a = NULL;
+    kfree(shadow[150]);
+    CHECK(gc_object_state(shadow[150]) == GC_OBJ_PENDING);
+    REQUIRE(gc_collect());
+    for (uint32_t i = 0; i < N; i++) {
+        enum gc_obj_state stt = gc_object_state(shadow[i]);
+        CHECKF(i < 150 ? stt == GC_OBJ_LIVE : stt == GC_OBJ_FREE || stt == GC_OBJ_NOT_HEAP,
+               "node %u: state %d", i, stt);
+    }
+    /* after the GC sweep: a kfree re-queues a span, whose second sweep of
+     * the cycle must not free its (marked, live) neighbours */
+    kfree(shadow[10]);
+    shadow[9]->a = shadow[11];
+    malloc_flush_all_mcaches(); /* a cached span keeps its pending frees */
+    gc_finish_sweep();
+    for (uint32_t i = 0; i < 150; i++)
+        if (i != 10)
+            CHECKF(gc_object_state(shadow[i]) == GC_OBJ_LIVE, "node %u freed by a re-sweep", i);
+    CHECK(gc_object_state(shadow[10]) == GC_OBJ_FREE ||
+          gc_object_state(shadow[10]) == GC_OBJ_PENDING); /* a swept partial span keeps it
+                                                              pending until it is cached */
+    /* kfree of an object the collector already freed: a double free */
+    kfree(shadow[200]);
+    CHECKF(hook_count == 1 && strstr(hook_msg, "double free"), "hook: %s", hook_msg);
+    hook_reset();
+    VERIFY();
+    struct memstats m = stats_now();
+    CHECK(m.Mallocs - m.Frees == m.HeapObjects);
+    rootv[0] = NULL;
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* ------------------------------------------------------------ large, interior, tiny */
+
+static void test_large_oblets_and_interior(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    /* a 1 MiB array of pointers; only its last word points at x */
+    enum { WORDS = (1 << 20) / 8 };
+    static const uint8_t ptr_mask[1] = {0x1};
+    static const gotype ptr_type = {8, 8, ptr_mask, "*node"};
+    struct node **arr = newarray(&ptr_type, WORDS);
+    REQUIRE(arr);
+    struct node *x = new_node(1), *y = new_node(2), *z = new_node(3);
+    arr[WORDS - 1] = x;
+    rootv[0] = (struct node *)arr;
+    rootv[1] = (struct node *)((char *)y + 8); /* interior pointer */
+    struct node *zid = z;
+    REQUIRE(gc_collect());
+    CHECK(gc_object_state(arr) == GC_OBJ_LIVE);
+    CHECK(gc_object_state(x) == GC_OBJ_LIVE && x->check == node_check(1));
+    CHECK(gc_object_state(y) == GC_OBJ_LIVE && y->check == node_check(2));
+    CHECK(gc_object_state(zid) == GC_OBJ_FREE);
+    /* the large array goes once unreferenced */
+    rootv[0] = NULL;
+    struct memstats a = stats_now();
+    REQUIRE(gc_collect());
+    struct memstats b = stats_now();
+    CHECK(gc_object_state(arr) == GC_OBJ_NOT_HEAP && gc_object_state(x) == GC_OBJ_FREE);
+    CHECKF(a.HeapAlloc - b.HeapAlloc >= (1u << 20), "large array not freed: HeapAlloc -%lu",
+           UL(a.HeapAlloc - b.HeapAlloc));
+    rootv[1] = NULL;
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* A tiny object keeps its whole 16-byte block; the block goes with the
+ * last reference. */
+static void test_tiny_block_survives(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    malloc_flush_mcache();
+    static const gotype u8 = {1, 0, 0, "uint8"};
+    char *t1 = mallocgc(3, &u8, true), *t2 = mallocgc(3, &u8, true);
+    REQUIRE(t1 && t2 && t2 == t1 + 3);
+    memcpy(t2, "ab", 3);
+    rootv[0] = (struct node *)t2;
+    malloc_flush_mcache(); /* not the current tiny block any more */
+    REQUIRE(gc_collect());
+    CHECK(gc_object_state(t1) == GC_OBJ_LIVE && !memcmp(t2, "ab", 3));
+    rootv[0] = NULL;
+    REQUIRE(gc_collect());
+    CHECKF(gc_object_state(t1) == GC_OBJ_FREE || gc_object_state(t1) == GC_OBJ_NOT_HEAP,
+           "tiny block state %d", gc_object_state(t1));
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* ------------------------------------------------------------ kmalloc */
+
+static void test_kmalloc_never_collected(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    enum { N = 1000 };
+    void **k = calloc(N, sizeof *k); /* libc memory: not a root */
+    for (int i = 0; i < N; i++) {
+        k[i] = kmalloc(64 + (size_t)i % 200);
+        REQUIRE(k[i]);
+        fill(k[i], 64, (uint64_t)i);
+    }
+    struct memstats a = stats_now();
+    REQUIRE(gc_collect());
+    REQUIRE(gc_collect());
+    struct memstats b = stats_now();
+    CHECK(b.KmallocObjects == a.KmallocObjects);
+    for (int i = 0; i < N; i++)
+        CHECK(gc_object_state(k[i]) == GC_OBJ_LIVE && check_fill(k[i], 64, (uint64_t)i));
+    for (int i = 0; i < N; i++)
+        kfree(k[i]);
+    free(k);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* ------------------------------------------------------------ pacer */
+
+static void test_goal_formula(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    int32_t old = gc_set_percent(100);
+    /* a live set of ~2 MiB in a chain */
+    enum { N = 2 * 1024 * 1024 / 32 };
+    for (uint32_t i = 0; i < N; i++)
+        shadow[i % MAXN] = new_node(i);
+    struct node *head = NULL;
+    for (uint32_t i = 0; i < 4096; i++) {
+        struct node *n = new_node(i);
+        n->a = head;
+        head = n;
+    }
+    rootv[0] = head;
+    int32_t percents[3] = {50, 100, 200};
+    for (int k = 0; k < 3; k++) {
+        gc_set_percent(percents[k]);
+        REQUIRE(gc_collect());
+        struct gc_stats gs;
+        gc_read_stats(&gs);
+        struct gc_cycle_record r;
+        REQUIRE(gc_cycle_record(gs.NumGC, &r));
+        uint64_t want = r.marked + (r.marked + r.stacks + r.globals) * (uint64_t)percents[k] / 100;
+        uint64_t min = (4ull << 20) * (uint64_t)percents[k] / 100;
+        if (want < min)
+            want = min;
+        CHECKF(r.next_goal == want && gs.NextGC == want,
+               "GOGC %d: goal %lu, want %lu (marked %lu stacks %lu globals %lu)", percents[k],
+               UL(r.next_goal), UL(want), UL(r.marked), UL(r.stacks), UL(r.globals));
+        CHECK(r.marked >= 4096 * 32 && r.marked < 4096 * 32 + 65536);
+    }
+    CHECK(gc_set_percent(-1) == 200);
+    struct gc_stats gs;
+    gc_read_stats(&gs);
+    CHECK(gs.NextGC == ~0ull);
+    rootv[0] = NULL;
+    gc_set_percent(old);
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* Allocating garbage past the goal starts cycles by itself; the live set
+ * survives them all. */
+static void test_heap_trigger(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    gc_set_percent(100);
+    struct node *keep = new_node(7);
+    rootv[0] = keep;
+    struct gc_stats a, b;
+    gc_read_stats(&a);
+    for (uint32_t i = 0; i < 600000; i++) /* ~19 MiB of garbage */
+        new_node(i);
+    gc_read_stats(&b);
+    CHECKF(b.NumGC - a.NumGC >= 2, "only %u cycles while allocating ~19 MiB",
+           b.NumGC - a.NumGC);
+    CHECK(gc_object_state(keep) == GC_OBJ_LIVE && keep->check == node_check(7));
+    struct gc_cycle_record r;
+    REQUIRE(gc_cycle_record(b.NumGC, &r));
+    CHECK(r.trigger == GC_TRIGGER_HEAP && !r.forced);
+    rootv[0] = NULL;
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* Out of memory with garbage around: one emergency cycle frees it and
+ * the allocation succeeds (no heap trigger: GOGC is huge). */
+static void test_emergency_cycle_before_oom(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    REQUIRE(gc_collect());
+    int32_t old = gc_set_percent(GC_PERCENT_MAX);
+    host_set_phys_limit(host_ready_bytes() + (24ull << 20));
+    struct gc_stats a, b;
+    gc_read_stats(&a);
+    for (int i = 0; i < 2000; i++) /* ~64 MiB of garbage through 24 MiB */
+        REQUIRE(mallocgc(32768, NULL, false));
+    gc_read_stats(&b);
+    CHECKF(b.NumGC > a.NumGC, "no cycle ran");
+    struct gc_cycle_record r;
+    REQUIRE(gc_cycle_record(b.NumGC, &r));
+    CHECK(r.trigger == GC_TRIGGER_OOM);
+    host_set_phys_limit(4ull << 30);
+    gc_set_percent(old);
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* ------------------------------------------------------------ bad input */
+
+static void test_bad_input(void)
+{
+    hook_reset();
+    int32_t old = gc_get_percent();
+    CHECK(gc_set_percent(-5) == INT32_MIN);
+    CHECK_HOOK("gogc: -5 refused (0..100000, or off)");
+    CHECK(gc_set_percent(GC_PERCENT_MAX + 1) == INT32_MIN);
+    CHECK_HOOK("gogc: 100001 refused (0..100000, or off)");
+    CHECK(gc_get_percent() == old);
+    void *h = kmalloc(64);
+    CHECK(!gc_add_root(h, 64));
+    CHECK_HOOK("gc_add_root: [0x%lx, 0x%lx) refused: overlaps the heap", UL(h), UL(h) + 64);
+    kfree(h);
+    CHECK(!gc_add_root((void *)0x1000, 0));
+    CHECK_HOOK("gc_add_root: [0x1000, 0x1000) refused: empty or wrapping range");
+    CHECK(!gc_add_root((void *)0x1000, 4096)); /* page 1: never mapped */
+    CHECK_HOOK("gc_add_root: [0x1000, 0x2000) refused: not mapped");
+    CHECK(!gc_remove_root((void *)0x1234));
+    CHECK_HOOK("gc_remove_root: 0x1234 is not a registered root");
+    VERIFY();
+}
+
+static const struct tap_test tests[] = {
+    {"random_graphs", test_random_graphs},
+    {"random_graphs_parallel_mark", test_random_graphs_parallel_mark},
+    {"skipped_roots_lose_objects", test_skipped_roots_lose_objects},
+    {"kfree_interleaved", test_kfree_interleaved},
+    {"large_oblets_and_interior", test_large_oblets_and_interior},
+    {"tiny_block_survives", test_tiny_block_survives},
+    {"kmalloc_never_collected", test_kmalloc_never_collected},
+    {"goal_formula", test_goal_formula},
+    {"heap_trigger", test_heap_trigger},
+    {"emergency_cycle_before_oom", test_emergency_cycle_before_oom},
+    {"bad_input", test_bad_input},
+};
+
+int main(int argc, char **argv)
+{
+    host_set_ncpu(2);
+    host_set_quiet(1);
+    malloc_init();
+    shadow = calloc(MAXN, sizeof *shadow);
+    reach = calloc(MAXN, 1);
+    stackv = calloc(MAXN, sizeof *stackv);
+    if (!gc_add_root(rootv, sizeof rootv))
+        return 1;
+    return tap_main(argc, argv, tests, TAP_COUNT(tests));
+}
