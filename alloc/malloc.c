@@ -193,8 +193,30 @@ static uint64_t memory_bound(void)
     return plat_phys_free() + __atomic_load_n(&mheap_.ready_bytes, __ATOMIC_RELAXED);
 }
 
-/* spc: 0 / 1 (collected, scan / noscan) or KMALLOC_SPC_BASE (kmalloc). */
+struct large_args {
+    uint64_t size;
+    spanClass spc;
+    bool needzero;
+    void *v;
+};
+
+static void *large_alloc_body(uint64_t size, spanClass spc, bool needzero);
+static void large_alloc_sys(void *p)
+{
+    struct large_args *a = p;
+    a->v = large_alloc_body(a->size, a->spc, a->needzero);
+}
+
+/* spc: 0 / 1 (collected, scan / noscan) or KMALLOC_SPC_BASE (kmalloc).
+ * On a big stack (plat_systemstack): the page heap's paths are deep. */
 static void *large_alloc(uint64_t size, spanClass spc, bool needzero)
+{
+    struct large_args a = {size, spc, needzero, 0};
+    plat_systemstack(large_alloc_sys, &a);
+    return a.v;
+}
+
+static void *large_alloc_body(uint64_t size, spanClass spc, bool needzero)
 {
     if (size > mheap_.window_size || size > memory_bound())
         return 0; /* can never fit: do not reserve arenas for it */
@@ -311,6 +333,18 @@ static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool
     return v;
 }
 
+/* Go's fatal out-of-memory report (on a big stack: memstats is large). */
+static void out_of_memory(void *p)
+{
+    uint64_t size = *(uint64_t *)p;
+    struct memstats st;
+    read_memstats_heap(&st);
+    char msg[160];
+    alloc_format(msg, sizeof msg, "out of memory: cannot allocate %lu-byte block (%lu in use)",
+                 (unsigned long)size, (unsigned long)st.HeapSys);
+    plat_panic(msg);
+}
+
 void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
 {
     if (size == 0)
@@ -320,14 +354,8 @@ void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
     void *v = mallocgc_once(size, typ, needzero, &took_span);
     if (!v && gc_emergency()) /* one emergency cycle, then Go's out of memory */
         v = mallocgc_once(size, typ, needzero, &took_span);
-    if (!v) {
-        struct memstats st;
-        read_memstats_heap(&st);
-        char msg[160];
-        alloc_format(msg, sizeof msg, "out of memory: cannot allocate %lu-byte block (%lu in use)",
-                     (unsigned long)size, (unsigned long)st.HeapSys);
-        plat_panic(msg);
-    }
+    if (!v)
+        plat_systemstack(out_of_memory, &size); /* does not return */
     if (took_span)
         gc_after_alloc(v);
     return v;
@@ -517,6 +545,12 @@ static void kfree_large(uintptr_t x)
     plat_unpin(tok);
 }
 
+static void note_free_sys(void *p)
+{
+    mspan *s = p;
+    mcentral_note_free(&mheap_.central[s->spanclass], s);
+}
+
 /* Record the free of slot idx of small span s (x its address, already
  * checked to be an allocated object start, not a tiny block) as pending:
  * the span's next sweep makes the slot free.  Any CPU, no lock.  Called
@@ -550,7 +584,7 @@ static inline __attribute__((always_inline)) void free_pending(mspan *s, uintptr
      * seq_cst): either the owner sees this free, or we see cachedBy == 0. */
     if (__atomic_load_n(&s->cachedBy, __ATOMIC_SEQ_CST) == 0 &&
         (n == 0 || (uint32_t)n + 1 >= __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED)))
-        mcentral_note_free(&mheap_.central[spc], s);
+        plat_systemstack(note_free_sys, s);
 }
 
 /* kfree steps 5-6 (not the owner's last slot), entered pinned (c, tok):
@@ -585,10 +619,17 @@ void __attribute__((noinline)) kfree_pending0(mspan *s, uintptr_t x, uint32_t id
  * spans whose fast path is closed (tiny blocks, manual, dead), bad
  * pointers, and small objects that failed a fast check (which then either
  * are reported here or turn out fine on the full look and are freed). */
+static void kfree_slow_body(void *p);
+
 void __attribute__((noinline)) kfree_slow(uintptr_t x)
 {
-    if (!x)
-        return;
+    if (x)
+        plat_systemstack(kfree_slow_body, (void *)x); /* reports format on the stack */
+}
+
+static void kfree_slow_body(void *p)
+{
+    uintptr_t x = (uintptr_t)p;
     uint32_t idx;
     mspan *s = check_object("kfree", true, x, &idx);
     if (!s)

@@ -68,7 +68,25 @@ static void uncache(mcache *c, spanClass spc)
     mcentral_uncache_span(&mheap_.central[spc], s);
 }
 
+struct next_free_args {
+    mcache *c;
+    spanClass spc;
+    mspan **sp;
+    void *v;
+};
+
+static void next_free_body(void *p);
+
+/* Steps 1-4 on a stack with room for them (plat_systemstack: a refill may
+ * go all the way to growing the heap). */
 void *mcache_next_free(mcache *c, spanClass spc, mspan **sp)
+{
+    struct next_free_args a = {c, spc, sp, 0};
+    plat_systemstack(next_free_body, &a);
+    return a.v;
+}
+
+static void *next_free(mcache *c, spanClass spc, mspan **sp)
 {
     mspan *s = c->alloc[spc];
     uint32_t idx = mspan_next_free_index(s);
@@ -98,8 +116,19 @@ void *mcache_next_free(mcache *c, spanClass spc, mspan **sp)
     return (void *)(s->startAddr + (uint64_t)idx * s->elemsize);
 }
 
-void mcache_release_all(mcache *c)
+static void next_free_body(void *p)
 {
+    struct next_free_args *a = p;
+    a->v = next_free(a->c, a->spc, a->sp);
+}
+
+static void release_all_body(void *p);
+
+void mcache_release_all(mcache *c) { plat_systemstack(release_all_body, c); }
+
+static void release_all_body(void *p)
+{
+    mcache *c = p;
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++)
         uncache(c, (spanClass)spc);
     c->tiny = 0;

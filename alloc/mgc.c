@@ -309,6 +309,11 @@ static char *fmt_ms(char *end, uint64_t ns)
     if (ns >= 10000000)
         return itoa_div(end, ns / 1000000, 0);
     uint64_t x = ns / 1000;
+    if (x == 0) {
+        end[-1] = '0';
+        end[0] = 0;
+        return end - 1;
+    }
     int dec = 3;
     while (x >= 100) {
         x /= 10;
@@ -317,11 +322,20 @@ static char *fmt_ms(char *end, uint64_t ns)
     return itoa_div(end, x, dec);
 }
 
+/* GC CPU time over all CPU time since boot, in parts per million (Go's
+ * gc_cpu_fraction; stop-the-world time counts on every CPU). */
+static uint64_t gc_cpu_fraction_ppm(void)
+{
+    uint64_t elapsed = plat_nanotime() * (mheap_.ncpu ? mheap_.ncpu : 1);
+    return elapsed ? st.gc_cpu_ns * 1000000 / elapsed : 0;
+}
+
 /* One gctrace line, Go's format (runtime/mgc.go gcMarkTermination):
  * gc N @T.TTTs P%: a+b+c ms clock, a+b/c/d+e ms cpu, h0->h1->h2 MB,
  * G MB goal, S MB stacks, G MB globals, N P[ (forced)] */
-static void gc_trace(const struct gc_cycle_record *r)
+static void gc_trace(void *p)
 {
+    const struct gc_cycle_record *r = p;
     if (!st.trace)
         return;
     char b[11][24];
@@ -332,11 +346,9 @@ static void gc_trace(const struct gc_cycle_record *r)
     char *u1 = fmt_ms(b[4] + 23, r->stw1_ns * n), *u2 = fmt_ms(b[5] + 23, 0);
     char *u3 = fmt_ms(b[6] + 23, r->mark_cpu_ns), *u4 = fmt_ms(b[7] + 23, 0);
     char *u5 = fmt_ms(b[8] + 23, r->stw2_ns * n);
-    struct gc_stats gs;
-    gc_read_stats(&gs);
     plat_log("gc %u @%ss %lu%%: %s+%s+%s ms clock, %s+%s/%s/%s+%s ms cpu, %lu->%lu->%lu MB, "
              "%lu MB goal, %lu MB stacks, %lu MB globals, %u P%s",
-             r->n, at, (unsigned long)(gs.GCCPUFractionPPM / 10000), c1, c2, c3, u1, u2, u3, u4,
+             r->n, at, (unsigned long)(gc_cpu_fraction_ppm() / 10000), c1, c2, c3, u1, u2, u3, u4,
              u5, (unsigned long)(r->heap0 >> 20), (unsigned long)(r->heap1 >> 20),
              (unsigned long)(r->marked >> 20), (unsigned long)(r->goal >> 20),
              (unsigned long)(r->stacks >> 20), (unsigned long)(r->globals >> 20), r->ncpu,
@@ -387,7 +399,8 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
         rec.gogc = gc_pacer_.percent;
         struct cycle_args a = {t, extra_root, &rec};
         plat_gc_run(gc_cycle, &a);
-        gc_trace(&st.rec[(st.numgc - 1) % GC_HISTORY]);
+        /* formatting needs more stack than a task has to spare */
+        plat_systemstack(gc_trace, &st.rec[(st.numgc - 1) % GC_HISTORY]);
     }
     __atomic_store_n(&gc_running, 0, __ATOMIC_RELEASE);
     return ok;
@@ -425,12 +438,18 @@ bool gc_emergency(void)
     return true;
 }
 
+static void log_gc_forced(void *p)
+{
+    (void)p;
+    plat_log("GC forced");
+}
+
 void gc_sysmon_tick(void)
 {
     if (!trigger_holds(GC_TRIGGER_TIME) || __atomic_load_n(&gc_running, __ATOMIC_RELAXED))
         return;
     if (st.trace)
-        plat_log("GC forced");
+        plat_systemstack(log_gc_forced, 0);
     start_cycle(GC_TRIGGER_TIME, 0);
 }
 
@@ -525,8 +544,7 @@ void gc_read_stats(struct gc_stats *o)
     o->LastGC = st.last_gc;
     o->PauseTotalNs = st.pause_total;
     __builtin_memcpy(o->PauseNs, st.pause, sizeof st.pause);
-    uint64_t elapsed = plat_nanotime() * (mheap_.ncpu ? mheap_.ncpu : 1);
-    o->GCCPUFractionPPM = elapsed ? st.gc_cpu_ns * 1000000 / elapsed : 0;
+    o->GCCPUFractionPPM = gc_cpu_fraction_ppm();
     o->HeapMarked = gc_pacer_.heap_marked;
     o->HeapLive = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
     o->GOGC = gc_pacer_.percent;

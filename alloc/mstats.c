@@ -10,6 +10,9 @@
  *     at refill plus the in-flight count of cached spans, frees at kfree,
  *     owner undos (kfree step 4) count as one malloc and one free each,
  *     large objects at alloc/free, tiny objects at allocation.
+ *   - The collector's frees (mgcsweep.c, counted by the sweeper, atomic):
+ *     added to Frees, per class and large, and shown as GCFrees; they
+ *     belong to no CPU, so Σcpu (mallocs - frees) - GCFrees == HeapObjects.
  *   - Adjustments: frees a sweep dropped as raced double frees
  *     (alloc_undone_frees) come off the free counts; after fork, the
  *     child's repair (mfork.c) adds a per-class correction to the free
@@ -132,10 +135,13 @@ void read_memstats(struct memstats *o)
     gc_freed_large_totals(&gcl, &gclb); /* the collector's frees, at sweep */
     o->LargeFrees += gcl;
     o->LargeFreeBytes += gclb;
+    o->GCFrees = gcl;
     o->BySize[0].frees = o->LargeFrees;
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++) {
         uint8_t cls = spanclass_sizeclass((spanClass)spc);
-        o->BySize[cls].frees += cls ? gc_freed_objects((spanClass)spc) : 0;
+        uint64_t gcf = cls ? gc_freed_objects((spanClass)spc) : 0;
+        o->BySize[cls].frees += gcf;
+        o->GCFrees += gcf;
         uint64_t undone = alloc_undone_frees((spanClass)spc);
         o->BySize[cls].frees -= undone;
         if (spanclass_is_kmalloc((spanClass)spc)) {
@@ -173,6 +179,54 @@ static void emitf(memstats_emit_t emit, const char *fmt, ...)
 
 #define UL(x) ((unsigned long)(x))
 
+static const char *const trigger_names[] = {"heap", "time", "cycle", "oom"};
+
+/* The collector's MemStats fields, for people. */
+static void print_gc_table(memstats_emit_t emit)
+{
+    struct gc_stats g;
+    gc_read_stats(&g);
+    emit("garbage collector");
+    if (!g.EnableGC) {
+        emit("  (no collector on this platform)");
+        return;
+    }
+    char gogc[16];
+    if (g.GOGC < 0)
+        alloc_format(gogc, sizeof gogc, "off");
+    else
+        alloc_format(gogc, sizeof gogc, "%d", g.GOGC);
+    emitf(emit, "  %-14s %14u  (%u forced)   GOGC %s", "NumGC", g.NumGC, g.NumForcedGC, gogc);
+    emitf(emit, "  %-14s %14lu B %10lu KiB", "NextGC", UL(g.NextGC), UL(g.NextGC >> 10));
+    emitf(emit, "  %-14s %14lu B %10lu KiB", "HeapMarked", UL(g.HeapMarked), UL(g.HeapMarked >> 10));
+    emitf(emit, "  %-14s %14lu B %10lu KiB", "HeapLive", UL(g.HeapLive), UL(g.HeapLive >> 10));
+    emitf(emit, "  %-14s %14lu ns  (last %lu ns)", "PauseTotalNs", UL(g.PauseTotalNs),
+          UL(g.NumGC ? g.PauseNs[(g.NumGC + GC_HISTORY - 1) % GC_HISTORY] : 0));
+    emitf(emit, "  %-14s %14lu ns since boot", "LastGC", UL(g.LastGC));
+    emitf(emit, "  %-14s %9lu.%04lu %%", "GCCPUFraction", UL(g.GCCPUFractionPPM / 10000),
+          UL(g.GCCPUFractionPPM % 10000));
+}
+
+/* One `stat gc ...` fact per kept cycle record (exact bytes and times). */
+static void print_gc_records(memstats_emit_t emit)
+{
+    struct gc_stats g;
+    gc_read_stats(&g);
+    uint32_t first = g.NumGC > GC_HISTORY ? g.NumGC - GC_HISTORY + 1 : 1;
+    for (uint32_t n = first; n <= g.NumGC; n++) {
+        struct gc_cycle_record r;
+        if (!gc_cycle_record(n, &r))
+            continue;
+        emitf(emit, "stat gc n %u trigger %s forced %u ncpu %u gogc %d start_ns %lu heap0 %lu "
+              "heap1 %lu marked %lu goal %lu next_goal %lu stacks %lu globals %lu",
+              r.n, trigger_names[r.trigger & 3], r.forced, r.ncpu, r.gogc, UL(r.start_ns),
+              UL(r.heap0), UL(r.heap1), UL(r.marked), UL(r.goal), UL(r.next_goal), UL(r.stacks),
+              UL(r.globals));
+        emitf(emit, "stat gc n %u stw1_ns %lu mark_ns %lu stw2_ns %lu stop_ns %lu mark_cpu_ns %lu",
+              r.n, UL(r.stw1_ns), UL(r.mark_ns), UL(r.stw2_ns), UL(r.stop_ns), UL(r.mark_cpu_ns));
+    }
+}
+
 void memstats_print_table(memstats_emit_t emit)
 {
     struct memstats st;
@@ -192,7 +246,7 @@ void memstats_print_table(memstats_emit_t emit)
     emitf(emit, "  %-14s %14lu B %10lu KiB  (%lu objects: kmalloc's share of HeapAlloc)",
           "KmallocInuse", UL(st.KmallocInuse), UL(st.KmallocInuse >> 10), UL(st.KmallocObjects));
     emitf(emit, "  %-14s %14lu", "Mallocs", UL(st.Mallocs));
-    emitf(emit, "  %-14s %14lu", "Frees", UL(st.Frees));
+    emitf(emit, "  %-14s %14lu  (%lu by the collector)", "Frees", UL(st.Frees), UL(st.GCFrees));
     emitf(emit, "  %-14s %14lu", "TinyAllocs", UL(st.TinyAllocs));
     emitf(emit, "  %-14s %14lu  (%lu freed, %lu live)", "LargeAllocs", UL(st.LargeAllocs),
           UL(st.LargeFrees), UL(st.LargeObjects));
@@ -200,6 +254,7 @@ void memstats_print_table(memstats_emit_t emit)
     emitf(emit, "  address space  reserved %lu KiB  prepared %lu KiB  ready %lu KiB  metadata %lu KiB",
           UL(st.Reserved >> 10), UL(st.Prepared >> 10), UL(st.Ready >> 10),
           UL(st.MetaReady >> 10));
+    print_gc_table(emit);
     emit("size classes in use");
     emit("  class   size       mallocs         frees          live  spans");
     for (int c = 0; c < NUM_SIZE_CLASSES; c++) {
@@ -231,9 +286,20 @@ void memstats_print_facts(memstats_emit_t emit)
     FACT(HeapObjects); FACT(Mallocs); FACT(Frees); FACT(TotalAlloc); FACT(StackInuse);
     FACT(StackSys); FACT(MSpanSys); FACT(GCBitsSys); FACT(OtherSys); FACT(TinyAllocs);
     FACT(LargeAllocs); FACT(LargeFrees); FACT(LargeAllocBytes); FACT(LargeFreeBytes);
-    FACT(LargeObjects); FACT(KmallocInuse); FACT(KmallocObjects); FACT(Arenas); FACT(Reserved); FACT(Prepared); FACT(Ready);
+    FACT(LargeObjects); FACT(GCFrees); FACT(KmallocInuse); FACT(KmallocObjects); FACT(Arenas); FACT(Reserved); FACT(Prepared); FACT(Ready);
     FACT(MetaReady);
 #undef FACT
+    struct gc_stats g;
+    gc_read_stats(&g);
+    emitf(emit, "stat NumGC %u", g.NumGC);
+    emitf(emit, "stat NumForcedGC %u", g.NumForcedGC);
+    emitf(emit, "stat NextGC %lu", UL(g.NextGC));
+    emitf(emit, "stat HeapMarked %lu", UL(g.HeapMarked));
+    emitf(emit, "stat LastGC %lu", UL(g.LastGC));
+    emitf(emit, "stat PauseTotalNs %lu", UL(g.PauseTotalNs));
+    emitf(emit, "stat GCCPUFractionPPM %lu", UL(g.GCCPUFractionPPM));
+    emitf(emit, "stat GOGC %d", g.GOGC);
+    print_gc_records(emit);
     for (int c = 0; c < NUM_SIZE_CLASSES; c++)
         emitf(emit, "stat class %d size %u mallocs %lu frees %lu spans %lu", c, st.BySize[c].size,
               UL(st.BySize[c].mallocs), UL(st.BySize[c].frees), UL(st.BySize[c].spans));

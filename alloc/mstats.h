@@ -30,6 +30,7 @@ struct memstats {
     uint64_t GCBitsSys;    /* span bitmap bytes */
     uint64_t OtherSys;     /* everything else persistentalloc holds */
 
+    uint64_t GCFrees;        /* objects the collector freed (part of Frees; no CPU's count) */
     uint64_t KmallocInuse;   /* bytes of live kmalloc objects (part of HeapAlloc; never collected) */
     uint64_t KmallocObjects; /* live kmalloc objects (part of HeapObjects) */
     uint64_t TinyAllocs;   /* tiny objects packed into existing blocks */

@@ -76,7 +76,17 @@ uint32_t plat_ncpu(void);
 uint32_t plat_cpu_id(void);
 uint64_t plat_pin(void);
 void plat_unpin(uint64_t token);
+void plat_systemstack(void (*fn)(void *), void *arg);
 #endif
+
+/* plat_systemstack(fn, arg) (inline header or function): run fn(arg) on a
+ * stack with room for the allocator's slow paths.  The kernel's tasks run
+ * on 2 KiB stacks with 1 KiB to spare for code without stack checks, less
+ * than a refill that grows the heap needs; from a task the kernel runs fn
+ * on the CPU's scheduler stack (Go's systemstack).  A host whose threads
+ * have big stacks just calls fn.  alloc/ wraps every slow path in it: the
+ * mcache refill, large objects, kfree's slow and mcentral paths, the
+ * stack allocator's refills. */
 
 /* Optional: a per-CPU pointer slot that saves the fast paths the
  * cpu-id → mcache address arithmetic.  A platform_inline.h that defines

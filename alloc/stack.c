@@ -136,8 +136,27 @@ static void pool_free_locked(int order, uintptr_t x)
     }
 }
 
+static void cache_refill_body(void *p);
+
+struct refill_args {
+    struct stackcache *c;
+    int order;
+    uint64_t keep;
+};
+
+/* Refill / release on a big stack (plat_systemstack): the pool may grow
+ * or shrink the page heap. */
 static void cache_refill(struct stackcache *c, int order)
 {
+    struct refill_args a = {c, order, 0};
+    plat_systemstack(cache_refill_body, &a);
+}
+
+static void cache_refill_body(void *p)
+{
+    struct refill_args *a = p;
+    struct stackcache *c = a->c;
+    int order = a->order;
     uint64_t sz = (uint64_t)STACK_MIN_BYTES << order;
     plat_lock(&pool_lock);
     while (c->size < STACK_CACHE_SIZE / 2) {
@@ -151,8 +170,20 @@ static void cache_refill(struct stackcache *c, int order)
     plat_unlock(&pool_lock);
 }
 
+static void cache_release_body(void *p);
+
 static void cache_release(struct stackcache *c, int order, uint64_t keep)
 {
+    struct refill_args a = {c, order, keep};
+    plat_systemstack(cache_release_body, &a);
+}
+
+static void cache_release_body(void *p)
+{
+    struct refill_args *a = p;
+    struct stackcache *c = a->c;
+    int order = a->order;
+    uint64_t keep = a->keep;
     uint64_t sz = (uint64_t)STACK_MIN_BYTES << order;
     plat_lock(&pool_lock);
     while (c->size > keep) {

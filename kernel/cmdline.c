@@ -61,6 +61,60 @@ static unsigned long long parse_size(const char *v, size_t n)
     return i == n ? x : 0;
 }
 
+/* A whole number in [0, max] (no suffix); -1 on error. */
+static long long parse_num(const char *v, size_t n, unsigned long long max)
+{
+    unsigned long long x = 0;
+    if (n == 0 || n > 12)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -1;
+        x = x * 10 + (unsigned long long)(v[i] - '0');
+    }
+    return x > max ? -1 : (long long)x;
+}
+
+/* The collector's words; 1 if w was one of them. */
+static int parse_gc_word(struct cmdline *c, const char *w, size_t n)
+{
+    long long v;
+    if (n > 5 && word_eq(w, 5, "gogc=")) {
+        v = word_eq(w + 5, n - 5, "off") ? -1 : parse_num(w + 5, n - 5, 100000);
+        if (v < 0 && !word_eq(w + 5, n - 5, "off"))
+            add_error(c, "bad value in", w, n);
+        else {
+            c->gogc_set = 1;
+            c->gogc = (int)v;
+        }
+    } else if (n > 8 && word_eq(w, 8, "gctrace=")) {
+        if ((v = parse_num(w + 8, n - 8, 2)) < 0)
+            add_error(c, "bad value in", w, n);
+        else
+            c->gctrace = (int)v;
+    } else if (n > 8 && word_eq(w, 8, "forcegc=")) {
+        if ((v = parse_num(w + 8, n - 8, 86400)) <= 0)
+            add_error(c, "bad value in", w, n);
+        else
+            c->forcegc = (unsigned long long)v;
+    } else if (n > 5 && word_eq(w, 5, "idle=")) {
+        if ((v = parse_num(w + 5, n - 5, 86400)) < 0)
+            add_error(c, "bad value in", w, n);
+        else
+            c->idle = (unsigned long long)v;
+    } else if (word_eq(w, n, "gc")) {
+        c->gc = 1;
+    } else if (word_eq(w, n, "gcbench")) {
+        c->gcbench = 1;
+    } else if ((n >= 5 && word_eq(w, 5, "gogc=")) || (n >= 8 && word_eq(w, 8, "gctrace=")) ||
+               (n >= 8 && word_eq(w, 8, "forcegc=")) || (n >= 5 && word_eq(w, 5, "idle="))) {
+        add_error(c, "bad value in", w, n);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 int cmdline_parse(const char *s, struct cmdline *out)
 {
     for (size_t i = 0; i < sizeof *out; i++)
@@ -94,7 +148,8 @@ int cmdline_parse(const char *s, struct cmdline *out)
         }
         else if (n >= 6 && word_eq(w, 6, "stack="))
             add_error(out, "bad value in", w, n);
-        else add_error(out, "unknown word", w, n);
+        else if (!parse_gc_word(out, w, n))
+            add_error(out, "unknown word", w, n);
     }
     return out->nerrors;
 }
@@ -109,6 +164,8 @@ int cmdline_list_has(const char *list, const char *name)
         while (list + i < e && name[i] && list[i] == name[i])
             i++;
         if (list + i == e && name[i] == 0)
+            return 1;
+        if (e > list && e[-1] == '*' && list + i == e - 1) /* prefix* */
             return 1;
         list = *e ? e + 1 : e;
     }

@@ -20,6 +20,15 @@
  *   stack=segmented       new tasks grow their stacks by linking segments
  *   maxstack=N[K|M|G]     stack limit per task (default 1000000000, Go's)
  *   segcache              segmented mode keeps one spare segment per task
+ *   gogc=N|off            GOGC: the heap goal's growth over the live heap, in
+ *                         percent (0..100000; default 100); off disables the
+ *                         collector (GOGC=off)
+ *   gctrace=N             GODEBUG=gctrace: 1 prints a line per cycle
+ *   forcegc=N             the forced-GC period in seconds (Go's 2 minutes)
+ *   gc                    run one collection after the tests (runtime.GC())
+ *   idle=N                before powering off / the shell, idle N seconds
+ *                         (halted; the forced GC still runs)
+ *   gcbench               run the collector benchmarks after the tests
  * An unknown word, or a known word with a bad value, is reported as
  * `cmdline: unknown word 'X'` / `cmdline: bad value in 'X'` and ignored.
  */
@@ -38,6 +47,11 @@ struct cmdline {
     int cpus, bench, hotsplit, segcache;
     int stack_segmented;         /* stack=segmented */
     unsigned long long maxstack; /* 0: default */
+    int gogc_set, gogc;          /* gogc= given; its value (-1: off) */
+    int gctrace;
+    unsigned long long forcegc;  /* seconds; 0: default */
+    int gc, gcbench;
+    unsigned long long idle;     /* seconds */
     int nerrors;
     char errors[CMDLINE_MAX_ERRORS][96];
 };
@@ -45,7 +59,8 @@ struct cmdline {
 /* Parses `s` (NUL-terminated) into *out; returns the number of errors. */
 int cmdline_parse(const char *s, struct cmdline *out);
 
-/* True when `name` is in the comma-separated `list`. */
+/* True when `name` is in the comma-separated `list`; an entry ending in
+ * '*' matches every name that starts with what precedes it. */
 int cmdline_list_has(const char *list, const char *name);
 
 #endif

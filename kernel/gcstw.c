@@ -12,9 +12,11 @@
  *   sees the request and switches to the scheduler with REASON_PREEMPT
  *   (Go's pre-1.14 cooperative preemption, stackguard0 = stackPreempt);
  *   code that is not a task but is split-stack compiled stops right there
- *   in __morestack; (e) mallocgc (gc_safepoint).  A task does not stop on
- *   its own stack except inside smp_poll (then its stack is scanned from
- *   where it stopped).
+ *   in __morestack; (e) mallocgc (gc_safepoint).  A task never stops on its
+ *   own stack (2 KiB, 1 KiB of which for unchecked code): at (c) and (e) it
+ *   goes back to the scheduler instead (task_preempt_self), which stops at
+ *   (a).  A CPU holding a lock does not stop: it reaches another safepoint
+ *   once it has released it.
  *
  * STOP (plat_gc_stop_world, on the collecting CPU, which holds no lock):
  *   1. stop_epoch++; for every other CPU: poison its guard (task.c) and
@@ -28,9 +30,9 @@
  *   restore the stack guard (task.c); leave.
  * ROOTS (plat_gc_roots, world stopped): the kernel's data and bss without
  *   the two stacks that live there (boot_stack, the BSP's IST stacks); every
- *   live task's stack (every segment, task.c / stackgrow.c); every CPU's
- *   own stack from where it stopped (the collecting CPU: from its current
- *   frame, registers spilled) to its top.
+ *   live task's stack from where it switched out (every segment, task.c /
+ *   stackgrow.c); every CPU's own stack from where it stopped (the
+ *   collecting CPU: from its current frame, registers spilled) to its top.
  *
  * SHARED STATE: stop_epoch, release_epoch, par_* are written by the
  * collecting CPU only (one cycle at a time: alloc/mgc.c's gc_running) and
@@ -108,11 +110,10 @@ static void park_inner(uint64_t sp, void *arg)
         panic("gc: cpu %u reached a safepoint holding %u lock(s) (%s first)", me,
               this_cpu()->locks.n, lockrank_name(this_cpu()->locks.e[0].rank));
     uint32_t epoch = stop_epoch, seen = par_epoch;
-    struct task *t = task_current();
     gcc[me].sp = sp;
     gcc[me].top = cpu_stack_top(me, sp);
-    if (t && !gcc[me].top)
-        t->rsp = sp; /* stopped on its task's stack (smp_poll inside a task) */
+    if (!gcc[me].top)
+        panic("gc: cpu %u parked on a stack that is not its own (sp 0x%lx)", me, sp);
     __atomic_store_n(&gcc[me].stopped, 1, __ATOMIC_RELEASE);
     __atomic_add_fetch(&nstopped, 1, __ATOMIC_ACQ_REL);
     while (__atomic_load_n(&release_epoch, __ATOMIC_ACQUIRE) != epoch) {
@@ -135,8 +136,15 @@ void plat_gc_poll(void)
 {
     uint32_t me = this_cpu()->cpu_id;
     if (me == collector || !__atomic_load_n(&gc_stop_pending, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&release_epoch, __ATOMIC_ACQUIRE) == stop_epoch)
+        __atomic_load_n(&release_epoch, __ATOMIC_ACQUIRE) == stop_epoch || this_cpu()->locks.n)
         return;
+    if (task_current()) {
+        /* not on a task's small stack (the sweep preparation alone needs
+         * more than its 1 KiB of slack): the task goes back to the
+         * scheduler, which stops at the top of its loop */
+        task_preempt_self();
+        return;
+    }
     uint64_t f = irq_save();
     gc_spill_call(park_inner, 0);
     irq_restore(f);

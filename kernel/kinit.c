@@ -9,6 +9,7 @@
 #include "../alloc/stack.h"
 #include "fmt.h"
 #include "frame.h"
+#include "gcshell.h"
 #include "kernel.h"
 #include "paging.h"
 #include "ktest.h"
@@ -111,6 +112,7 @@ void kinit_late(void)
     if (kernel_cmdline.maxstack)
         task_max_stack = kernel_cmdline.maxstack;
     task_segment_cache = kernel_cmdline.segcache;
+    gc_apply_cmdline(&kernel_cmdline);
     struct memstats m;
     read_memstats_heap(&m);
     kprintf("heap: ready in %lu us (%u CPUs, %lu arenas)\n", (nanotime() - t0) / 1000,
@@ -124,6 +126,7 @@ void alloc_bench_run(int which); /* bench.c */
 
 void kinit_after_tests(const struct cmdline *c)
 {
+    gc_after_tests(c);
     if (c->cpus)
         smp_print_cpus();
     if (c->hotsplit) {

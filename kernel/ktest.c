@@ -105,7 +105,7 @@ static void check_names(const struct cmdline *c)
             s++;
         int found = 0;
         for (const struct ktest *t = __ktests_start; t < __ktests_end; t++)
-            if (!__builtin_strcmp(t->name, name))
+            if (cmdline_list_has(name, t->name)) /* a name, or a prefix* pattern */
                 found = 1;
         if (!found) {
             kprintf("not ok %d - %s\n# no self-test named '%s' (test=list shows them)\n",

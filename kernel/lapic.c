@@ -23,6 +23,12 @@
 #define REG_ESR     0x280
 #define REG_ICR_LO  0x300
 #define REG_ICR_HI  0x310
+#define REG_LVT_TIMER 0x320
+#define REG_TIMER_INIT 0x380
+#define REG_TIMER_CUR  0x390
+#define REG_TIMER_DIV  0x3E0
+#define LVT_MASKED   (1u << 16)
+#define LVT_PERIODIC (1u << 17)
 
 #define ICR_FIXED   0x000u
 #define ICR_NMI     0x400u
@@ -102,3 +108,43 @@ void lapic_send_init(uint32_t apic_id)
 void lapic_send_sipi(uint32_t apic_id, uint8_t vector_page) { send(apic_id, ICR_SIPI | vector_page); }
 void lapic_send_fixed(uint32_t apic_id, uint8_t vector) { send(apic_id, ICR_FIXED | ICR_ASSERT | vector); }
 void lapic_send_nmi(uint32_t apic_id) { send(apic_id, ICR_NMI | ICR_ASSERT); }
+
+/* ------------------------------------------------------------ timer
+ * Periodic, on the calling CPU only, to bound a hlt: the idle loops that
+ * must still do something now and then (sysmon's forced GC, polling the
+ * serial port) halt until the next tick instead of spinning.  The timer
+ * counts the bus clock divided by 16; its rate is measured once against
+ * the TSC. */
+static uint64_t timer_ticks_per_ms;
+
+static void timer_calibrate(void)
+{
+    wr(REG_TIMER_DIV, 0x3); /* divide by 16 */
+    wr(REG_LVT_TIMER, LVT_MASKED);
+    wr(REG_TIMER_INIT, 0xFFFFFFFFu);
+    uint64_t t0 = nanotime();
+    while (nanotime() - t0 < 10000000ull)
+        cpu_relax();
+    uint32_t left = rd(REG_TIMER_CUR);
+    uint64_t ns = nanotime() - t0;
+    wr(REG_TIMER_INIT, 0);
+    timer_ticks_per_ms = (uint64_t)(0xFFFFFFFFu - left) * 1000000ull / ns;
+    if (!timer_ticks_per_ms)
+        timer_ticks_per_ms = 1;
+}
+
+void lapic_timer_start(uint8_t vector, uint32_t period_ms)
+{
+    if (!timer_ticks_per_ms)
+        timer_calibrate();
+    uint64_t n = timer_ticks_per_ms * period_ms;
+    wr(REG_TIMER_DIV, 0x3);
+    wr(REG_LVT_TIMER, LVT_PERIODIC | vector);
+    wr(REG_TIMER_INIT, n > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)n);
+}
+
+void lapic_timer_stop(void)
+{
+    wr(REG_LVT_TIMER, LVT_MASKED);
+    wr(REG_TIMER_INIT, 0);
+}

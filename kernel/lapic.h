@@ -25,4 +25,10 @@ void lapic_send_sipi(uint32_t apic_id, uint8_t vector_page);
 void lapic_send_fixed(uint32_t apic_id, uint8_t vector);
 void lapic_send_nmi(uint32_t apic_id);
 
+/* A periodic interrupt (vector) every period_ms on the calling CPU, to
+ * wake it from hlt (the first start measures the timer against the TSC,
+ * 10 ms); stop masks it. */
+void lapic_timer_start(uint8_t vector, uint32_t period_ms);
+void lapic_timer_stop(void);
+
 #endif

@@ -30,6 +30,7 @@ struct percpu {
     uint32_t started;         /* read by the BSP during SMP bring-up */
     struct tss *tss;
     struct lockrank_held locks; /* locks this CPU holds (its own; lockrank.c) */
+    int on_systack;           /* a task's code runs on the scheduler stack (task.c) */
 };
 
 static inline struct percpu *this_cpu(void)

@@ -28,6 +28,19 @@ static inline void plat_unpin(uint64_t token)
         __asm__ volatile("" ::: "memory");
 }
 
+/* From a task (current_task, %gs:24, set): the CPU's scheduler stack
+ * (kernel/gcstw.c kernel_systemstack); otherwise already on a big stack. */
+void kernel_systemstack(void (*fn)(void *), void *arg);
+static inline void plat_systemstack(void (*fn)(void *), void *arg)
+{
+    void *t;
+    __asm__ volatile("movq %%gs:24, %0" : "=r"(t)); /* struct percpu.current_task */
+    if (__builtin_expect(t == 0, 1))
+        fn(arg);
+    else
+        kernel_systemstack(fn, arg);
+}
+
 static inline uint32_t plat_cpu_id(void)
 {
     uint32_t id;

@@ -13,6 +13,7 @@
 #include "cpu.h"
 #include "fmt.h"
 #include "frame.h"
+#include "gcshell.h"
 #include "kernel.h"
 #include "kinit.h"
 #include "ktest.h"
@@ -103,7 +104,7 @@ void shell_run(void)
     while (!done) {
         int ch = serial_getc_nonblock();
         if (ch < 0) {
-            cpu_relax();
+            kernel_idle_step(); /* halt until the next tick; sysmon runs */
             continue;
         }
         if (ch == 0x04) { /* end of input */
@@ -127,4 +128,5 @@ void shell_run(void)
             kprintf("%c", ch);
         }
     }
+    kernel_idle_end();
 }

@@ -147,3 +147,17 @@ gc_spill_call:
     pop %rbx
     pop %rbp
     ret
+
+/* call_on_stack(fn, arg, sp): fn(arg) with rsp = sp (16-byte aligned),
+ * then back on the caller's stack (kernel_systemstack, task.c). */
+    .globl call_on_stack
+call_on_stack:
+    push %rbp
+    mov %rsp, %rbp
+    mov %rdx, %rsp
+    mov %rdi, %rax
+    mov %rsi, %rdi
+    call *%rax
+    mov %rbp, %rsp
+    pop %rbp
+    ret

@@ -43,6 +43,7 @@ _Static_assert(offsetof(struct percpu, current_task) == 24, "switch.S uses %gs:2
 
 #define WAKE_VECTOR 0xF1
 #define SHRINK_INTERVAL 4096 /* scheduling rounds between automatic shrink passes */
+#define SYSMON_INTERVAL 64   /* scheduling rounds between forced-GC checks */
 
 enum { REASON_YIELD = 1, REASON_EXIT, REASON_MORESTACK, REASON_POPSEG, REASON_PREEMPT,
        REASON_GC };
@@ -424,8 +425,11 @@ static void sched_loop(void *unused)
         if (!t)
             t = steal(cpu);
         if (t) {
-            if (__atomic_add_fetch(&sched_rounds, 1, __ATOMIC_RELAXED) % SHRINK_INTERVAL == 0)
+            uint64_t round = __atomic_add_fetch(&sched_rounds, 1, __ATOMIC_RELAXED);
+            if (round % SHRINK_INTERVAL == 0)
                 task_request_shrink();
+            if (round % SYSMON_INTERVAL == 0)
+                gc_sysmon_tick(); /* Go's sysmon: the forced GC */
             if (seen_epoch != shrink_epoch || t->shrink_epoch != shrink_epoch) {
                 seen_epoch = shrink_epoch;
                 t->shrink_epoch = shrink_epoch;
@@ -452,6 +456,26 @@ void sched_run(void)
     if (task_current())
         panic("sched_run called from inside task %u", task_current()->id);
     smp_run_on_all(sched_loop, 0);
+}
+
+void task_preempt_self(void) { to_scheduler(REASON_PREEMPT); }
+
+void call_on_stack(void (*fn)(void *), void *arg, uint64_t sp);
+
+/* alloc/'s slow paths from a task (platform_inline.h's plat_systemstack):
+ * on the CPU's scheduler stack, below the frame the scheduler left when
+ * it switched to the task (free space until the task switches back).  A
+ * nested call stays where it is. */
+void kernel_systemstack(void (*fn)(void *), void *arg)
+{
+    struct percpu *p = this_cpu();
+    if (p->on_systack || !p->current_task) {
+        fn(arg);
+        return;
+    }
+    p->on_systack = 1;
+    call_on_stack(fn, arg, (g0_rsp[p->cpu_id] - 256) & ~15ull);
+    p->on_systack = 0;
 }
 
 void task_run_on_scheduler(void (*fn)(void *), void *arg)

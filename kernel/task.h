@@ -101,6 +101,9 @@ uint64_t task_count_live(void);
 void task_preempt_cpu(uint32_t cpu);
 void task_restore_guard(uint32_t cpu);
 void task_run_on_scheduler(void (*fn)(void *), void *arg);
+/* From a task: back to the scheduler, requeued (it stops there for a
+ * pending stop-the-world), and resume. */
+void task_preempt_self(void);
 void task_gc_roots(plat_gc_root_fn fn, void *ctx);
 uint64_t task_g0_sp(uint32_t cpu);
 

@@ -41,6 +41,9 @@ static inline void plat_unpin(uint64_t token)
         gm_unpin_slow(token);
 }
 
+/* Threads have big stacks: the slow paths run where they are. */
+static inline void plat_systemstack(void (*fn)(void *), void *arg) { fn(arg); }
+
 static inline uint32_t plat_cpu_id(void) { return gm_slot; }
 
 #ifndef GM_NO_CPU_CACHE

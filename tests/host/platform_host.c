@@ -151,6 +151,7 @@ void plat_set_cpu_cache(uint32_t cpu, void *p)
         host_cur_cache = p;
 }
 #ifndef PLAT_INLINE_HEADER /* else tests/host/platform_inline.h has them */
+void plat_systemstack(void (*fn)(void *), void *arg) { fn(arg); }
 uint32_t plat_cpu_id(void) { return host_cur_cpu; }
 uint64_t plat_pin(void) { return 0; }
 void plat_unpin(uint64_t token) { (void)token; }

@@ -17,6 +17,9 @@ extern __thread uint32_t host_cur_cpu; /* platform_host.c */
 static inline uint64_t plat_pin(void) { return 0; }
 static inline void plat_unpin(uint64_t token) { (void)token; }
 
+/* Threads have big stacks: the slow paths run where they are. */
+static inline void plat_systemstack(void (*fn)(void *), void *arg) { fn(arg); }
+
 static inline uint32_t plat_cpu_id(void) { return host_cur_cpu; }
 
 /* Per-CPU cache slot (see alloc/platform.h): the thread's CPU's slot, kept

@@ -231,6 +231,28 @@ static void cmdline_stack_words(void)
     CHECK(cmdline_parse("maxstack=12Q maxstack=1 maxstack=99999999999999999999G", &c) == 3);
 }
 
+static void cmdline_gc_words(void)
+{
+    struct cmdline c;
+    CHECK(cmdline_parse("gogc=50 gctrace=1 forcegc=5 gc idle=12 gcbench", &c) == 0);
+    CHECK(c.gogc_set && c.gogc == 50 && c.gctrace == 1 && c.forcegc == 5 && c.gc && c.idle == 12 &&
+          c.gcbench);
+    CHECK(cmdline_parse("gogc=off", &c) == 0 && c.gogc_set && c.gogc == -1);
+    CHECK(cmdline_parse("gogc=0", &c) == 0 && c.gogc_set && c.gogc == 0);
+    /* garbage, negative, absurd: refused, the default kept (gogc_set 0) */
+    CHECK(cmdline_parse("gogc=abc", &c) == 1 && !c.gogc_set);
+    CHECK(strcmp(c.errors[0], "cmdline: bad value in 'gogc=abc'") == 0);
+    CHECK(cmdline_parse("gogc=-5", &c) == 1 && !c.gogc_set);
+    CHECK(cmdline_parse("gogc=100001", &c) == 1 && !c.gogc_set);
+    CHECK(cmdline_parse("gogc=99999999999999999999", &c) == 1 && !c.gogc_set);
+    CHECK(cmdline_parse("gogc= gctrace=x forcegc=0 idle=-1", &c) == 4);
+    /* test=prefix* selects every test whose name starts with prefix */
+    CHECK(cmdline_parse("test=gc_*,heap_x", &c) == 0 && c.test == TEST_NAMED);
+    CHECK(cmdline_list_has(c.test_names, "gc_reachability") && cmdline_list_has(c.test_names, "gc_"));
+    CHECK(cmdline_list_has(c.test_names, "heap_x") && !cmdline_list_has(c.test_names, "heap_xy"));
+    CHECK(!cmdline_list_has(c.test_names, "g"));
+}
+
 static void cmdline_bad_words(void)
 {
     struct cmdline c;
@@ -258,6 +280,7 @@ int main(int argc, char **argv)
         {"cmdline_words", cmdline_words},
         {"cmdline_bad_words", cmdline_bad_words},
         {"cmdline_stack_words", cmdline_stack_words},
+        {"cmdline_gc_words", cmdline_gc_words},
     };
     return tap_main(argc, argv, tests, TAP_COUNT(tests));
 }
