@@ -92,6 +92,7 @@
 #define TINY_BLOCK_CAP (2u << 20) /* 32 MiB of blocks that are never freed */
 #define TSET_BITS 23              /* hash set of tiny blocks: 8M slots, 64 MiB */
 #define TRACE_N 24
+#define PROGRESS_S 60        /* a summary line this often */
 
 #define UL(x) ((unsigned long)(x))
 
@@ -201,10 +202,11 @@ static void masks_from_env(void)
 
 void fuzz_print_summary(FILE *f, const char *prefix)
 {
-    fprintf(f, "%sinputs %lu ops %lu bad %lu tiny %lu blocks %lu verifies %lu skipped %lu",
+    fprintf(f, "%sinputs %lu ops %lu bad %lu tiny %lu blocks %lu verifies %lu skipped %lu "
+            "ready_mib %lu",
             prefix, UL(fuzz_counts.inputs), UL(fuzz_counts.ops), UL(fuzz_counts.bad),
             UL(fuzz_counts.tiny), UL(fuzz_counts.tiny_blocks), UL(fuzz_counts.verifies),
-            UL(fuzz_counts.skipped));
+            UL(fuzz_counts.skipped), UL(host_ready_bytes() >> 20));
     for (int m = 0; m < NMASKS; m++)
         fprintf(f, " mask %s %s %lu", masks[m].name, masks[m].on ? "on" : "OFF",
                 UL(masks[m].hits));
@@ -1318,7 +1320,24 @@ static const opfn optab[32] = {
     op_check,      op_rewrite,
 };
 
-static void summary_at_exit(void) { fuzz_print_summary(stderr, "fuzz_alloc: "); }
+static uint64_t t_start, t_last; /* plat_nanotime */
+
+static void summary_at_exit(void)
+{
+    char pre[64];
+    snprintf(pre, sizeof pre, "fuzz_alloc: %lu s: ", UL((plat_nanotime() - t_start) / 1000000000));
+    fuzz_print_summary(stderr, pre);
+}
+
+/* The summary line every PROGRESS_S seconds (checked every 256 inputs). */
+static void progress(void)
+{
+    uint64_t now = plat_nanotime();
+    if (now - t_last >= PROGRESS_S * 1000000000ull) {
+        t_last = now;
+        summary_at_exit();
+    }
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -1339,6 +1358,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!tset || !libc_buf)
         abort();
     masks_from_env();
+    t_start = t_last = plat_nanotime();
     atexit(summary_at_exit);
     return 0;
 }
@@ -1379,7 +1399,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             verify("interval");
     }
     finish_input();
-    if ((fuzz_counts.inputs & (fuzz_counts.inputs - 1)) == 0 && fuzz_counts.inputs >= 1u << 14)
-        fuzz_print_summary(stderr, "fuzz_alloc: ");
+    if (fuzz_counts.inputs % 256 == 0)
+        progress();
     return 0;
 }

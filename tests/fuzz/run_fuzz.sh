@@ -17,12 +17,12 @@ nice -n 10 "$fuzzer" -max_total_time="$secs" -max_len=4096 -len_control=0 -use_v
 pid=$!
 # live progress: libFuzzer's pulse lines and the harness's counters
 tail -n +1 -f "$log" --pid=$pid 2>/dev/null |
-    grep --line-buffered -E '^#[0-9]+[[:space:]]+(INITED|pulse|DONE)|^fuzz_alloc: (inputs|FAIL)|ERROR|^SUMMARY'
+    grep --line-buffered -E '^#[0-9]+[[:space:]]+(INITED|pulse|DONE)|^fuzz_alloc: ([0-9]+ s: inputs|FAIL)|ERROR|^SUMMARY'
 wait $pid
 rc=$?
 end=$(date +%s.%N)
 grep -E '^stat::|^  cpu|^Test unit written|^artifact_prefix' "$log"
-ops=$(grep -E '^fuzz_alloc: inputs' "$log" | tail -1 | awk '{for(i=1;i<NF;i++) if($i=="ops") print $(i+1)}')
+ops=$(grep -E '^fuzz_alloc: [0-9]+ s: inputs' "$log" | tail -1 | awk '{for(i=1;i<NF;i++) if($i=="ops") print $(i+1)}')
 execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
 awk -v s="$start" -v e="$end" -v ops="${ops:-0}" -v ex="${execs:-0}" -v rc=$rc 'BEGIN {
     t = e - s; if (t <= 0) t = 1
