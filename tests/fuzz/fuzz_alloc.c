@@ -202,11 +202,16 @@ static void masks_from_env(void)
 
 void fuzz_print_summary(FILE *f, const char *prefix)
 {
+    struct memstats m;
+    uint64_t remote = 0;
+    read_memstats(&m);
+    for (uint32_t c = 0; c < m.ncpu; c++)
+        remote += m.PerCPU[c].remote_frees;
     fprintf(f, "%sinputs %lu ops %lu bad %lu tiny %lu blocks %lu verifies %lu skipped %lu "
-            "ready_mib %lu",
+            "remote_frees %lu ready_mib %lu",
             prefix, UL(fuzz_counts.inputs), UL(fuzz_counts.ops), UL(fuzz_counts.bad),
             UL(fuzz_counts.tiny), UL(fuzz_counts.tiny_blocks), UL(fuzz_counts.verifies),
-            UL(fuzz_counts.skipped), UL(host_ready_bytes() >> 20));
+            UL(fuzz_counts.skipped), UL(remote), UL(host_ready_bytes() >> 20));
     for (int m = 0; m < NMASKS; m++)
         fprintf(f, " mask %s %s %lu", masks[m].name, masks[m].on ? "on" : "OFF",
                 UL(masks[m].hits));
