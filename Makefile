@@ -6,8 +6,10 @@
 #   make iso        build/gokernel.iso (El Torito EFI)
 #   make debug      QEMU paused with a GDB stub on :1234 (see README.md)
 #   make clean
+#   make fuzz       run the allocator fuzzer (clang, libFuzzer) for FUZZ_S seconds
 #
-# Variables: CPUS MEM CMDLINE (make run / debug), TEST_CONFIGS, KTEST_FAIL (make test).
+# Variables: CPUS MEM CMDLINE (make run / debug), TEST_CONFIGS, KTEST_FAIL (make test),
+# FUZZ_S (make fuzz).
 
 BUILD   ?= build
 CC      ?= gcc
@@ -147,7 +149,10 @@ HOST_PORTABLE := kernel/fmt.c kernel/memmap.c kernel/cmdline.c
 HOST_LIB_SRCS := $(ALLOC_SRCS) $(filter $(wildcard kernel/*.c),$(HOST_PORTABLE)) \
 	$(filter-out $(wildcard tests/host/test_*.c),$(wildcard tests/host/*.c))
 HOST_LIB_OBJS := $(patsubst %.c,$(BUILD)/h/%.o,$(HOST_LIB_SRCS))
-HOST_TESTS    := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(wildcard tests/host/test_*.c))
+# tests/host/test_fuzz_findings.c holds reproducers of open fuzz findings,
+# expected to fail: built by `make fuzz-findings`, not by make test.
+HOST_TESTS    := $(patsubst tests/host/%.c,$(BUILD)/host/%,\
+	$(filter-out tests/host/test_fuzz_findings.c,$(wildcard tests/host/test_*.c)))
 
 $(BUILD)/h/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -165,6 +170,9 @@ sizeclasses: $(BUILD)/mksizeclasses
 	$(BUILD)/mksizeclasses > alloc/sizeclasses.h
 
 HOST_BINS := $(HOST_TESTS) $(if $(wildcard alloc/mksizeclasses.c),$(BUILD)/mksizeclasses)
+
+# the fuzzer (make fuzz) and its corpus replay (adds to HOST_BINS)
+include tests/fuzz/fuzz.mk
 host-test: $(HOST_BINS)
 	@$(MAKE) --no-print-directory lib $(PRELOAD_BINS)
 	@SKIP_QEMU=1 $(PYTHON) tests/run_all.py

@@ -1,9 +1,12 @@
 #!/bin/bash
-# install-deps.sh [bench] — install the Debian packages the project needs,
-# only those missing, and say which.  Without an argument: what `make run` /
-# `make test` need (QEMU, OVMF, GNU-EFI, mtools, xorriso, gdb, valgrind,
-# binutils).  With `bench`: what `make bench` adds (the peer allocators, Go
-# for the anchor, gnuplot for the chart, valgrind, GNU time).  Uses sudo
+# install-deps.sh [bench|fuzz] — install the Debian packages the project
+# needs, only those missing, and say which.  Without an argument: what
+# `make run` / `make test` need (QEMU, OVMF, GNU-EFI, mtools, xorriso, gdb,
+# valgrind, binutils).  With `bench`: what `make bench` adds (the peer
+# allocators, Go for the anchor, gnuplot for the chart, valgrind, GNU time).
+# With `fuzz`: what `make fuzz` needs (clang-14, and libclang-rt-14-dev for
+# libFuzzer and the sanitizer runtimes: clang-14 only recommends it, and we
+# install without recommends).  Uses sudo
 # when not root; runs apt-get update first because a fresh machine's
 # package lists may be empty.
 set -euo pipefail
@@ -22,6 +25,12 @@ if [ "${1:-}" = bench ]; then
         [valgrind]=/usr/bin/valgrind
         [time]=/usr/bin/time
     )
+elif [ "${1:-}" = fuzz ]; then
+    name=install-fuzz-deps
+    need=(
+        [clang-14]=/usr/bin/clang-14
+        [libclang-rt-14-dev]='/usr/lib/llvm-14/lib/clang/14*/lib/linux/libclang_rt.fuzzer-x86_64.a'
+    )
 else
     name=install-deps
     need=(
@@ -37,8 +46,10 @@ else
 fi
 
 missing=()
+# a path may be a glob (the clang runtime's directory names the point release)
+have() { compgen -G "$1" >/dev/null; }
 for p in "${!need[@]}"; do
-    [ -e "${need[$p]}" ] || missing+=("$p")
+    have "${need[$p]}" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "$name: installing missing packages: ${missing[*]}"
@@ -53,6 +64,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 for p in "${missing[@]}"; do
-    [ -e "${need[$p]}" ] || { echo "$name: error: $p installed but ${need[$p]} is missing" >&2; exit 1; }
+    have "${need[$p]}" || { echo "$name: error: $p installed but ${need[$p]} is missing" >&2; exit 1; }
 done
 echo "$name: done"
