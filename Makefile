@@ -149,10 +149,7 @@ HOST_PORTABLE := kernel/fmt.c kernel/memmap.c kernel/cmdline.c
 HOST_LIB_SRCS := $(ALLOC_SRCS) $(filter $(wildcard kernel/*.c),$(HOST_PORTABLE)) \
 	$(filter-out $(wildcard tests/host/test_*.c),$(wildcard tests/host/*.c))
 HOST_LIB_OBJS := $(patsubst %.c,$(BUILD)/h/%.o,$(HOST_LIB_SRCS))
-# tests/host/test_fuzz_findings.c holds reproducers of open fuzz findings,
-# expected to fail: built by `make fuzz-findings`, not by make test.
-HOST_TESTS    := $(patsubst tests/host/%.c,$(BUILD)/host/%,\
-	$(filter-out tests/host/test_fuzz_findings.c,$(wildcard tests/host/test_*.c)))
+HOST_TESTS    := $(patsubst tests/host/%.c,$(BUILD)/host/%,$(wildcard tests/host/test_*.c))
 
 $(BUILD)/h/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -22,11 +22,14 @@ SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed", re.M)
 
 def run_host():
     passed = failed = 0
-    # one binary per tests/host/test_*.c: a binary left in build/host by a
-    # test file that no longer exists is not run (nor is a missing one
-    # skipped: it is a failure)
-    for src in sorted(glob.glob(os.path.join(ROOT, "tests", "host", "test_*.c"))):
-        name = os.path.basename(src)[:-2]
+    # one binary per tests/host/test_*.c (and the fuzz replay): a binary
+    # left in build/host by a test file that no longer exists is not run
+    # (nor is a missing one skipped: it is a failure)
+    names = [os.path.basename(src)[:-2]
+             for src in glob.glob(os.path.join(ROOT, "tests", "host", "test_*.c"))]
+    if os.path.exists(os.path.join(ROOT, "tests", "fuzz", "replay_main.c")):
+        names.append("test_fuzz_replay")  # the fuzz harness's corpus replay
+    for name in sorted(names):
         exe = os.path.join(BUILD, "host", name)
         if not os.path.exists(exe):
             print(f"not ok - host {name}: not built ({os.path.relpath(exe, ROOT)} is missing)")

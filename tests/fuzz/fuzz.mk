@@ -5,15 +5,13 @@
 #                        core (nice) over build/fuzz/corpus, which starts as
 #                        a copy of tests/fuzz/corpus and keeps what libFuzzer
 #                        adds; crashes go to build/fuzz/crash-*
-#   make fuzz-findings   build and run build/fuzz/test_fuzz_findings, the
-#                        reproducers of open findings (they FAIL until fixed;
-#                        not part of make test)
 #   build/host/test_fuzz_replay   the same harness built with gcc: replays
 #                        tests/fuzz/corpus and fixed-seed random inputs; part
 #                        of make test / host-test (no clang needed)
 #
 # Variables: FUZZ_S (seconds, default 180), FUZZ_ARGS (more libFuzzer
-# options), FUZZ_UNMASK (harness masks to turn off, see fuzz_alloc.c).
+# options).  A crash's input goes into tests/fuzz/corpus/ once fixed, so
+# that make test replays it (10_* are the first two findings).
 # clang-14 and libclang-rt-14-dev come from `scripts/install-deps.sh fuzz`.
 
 FUZZ_S    ?= 180
@@ -27,7 +25,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer-no-link,address,undef
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_DIR)/o/%.o,$(HOST_LIB_SRCS))
 FUZZ_DEPS_STAMP := $(BUILD)/.fuzz-deps-ok
 
-.PHONY: fuzz fuzz-build fuzz-findings
+.PHONY: fuzz fuzz-build
 $(FUZZ_DEPS_STAMP): scripts/install-deps.sh
 	@bash scripts/install-deps.sh fuzz
 	@mkdir -p $(BUILD) && touch $@
@@ -51,10 +49,3 @@ $(BUILD)/host/test_fuzz_replay: $(BUILD)/h/tests/fuzz/replay_main.o $(BUILD)/h/t
 	@mkdir -p $(dir $@)
 	$(call say,HOSTLD,$@)$(CC) $(HOST_CFLAGS) -o $@ $^
 HOST_BINS += $(BUILD)/host/test_fuzz_replay
-
-# reproducers of open findings: expected to fail, kept out of build/host
-$(FUZZ_DIR)/test_fuzz_findings: $(BUILD)/h/tests/host/test_fuzz_findings.o $(HOST_LIB_OBJS)
-	@mkdir -p $(dir $@)
-	$(call say,HOSTLD,$@)$(CC) $(HOST_CFLAGS) -o $@ $^
-fuzz-findings: $(FUZZ_DIR)/test_fuzz_findings
-	@$(FUZZ_DIR)/test_fuzz_findings

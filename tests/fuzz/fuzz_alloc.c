@@ -49,17 +49,11 @@
  *   - heap_verify every VERIFY_EVERY steps and at the end of every input,
  *     after which every object and stack of the input has been freed.
  *
- * TINY OBJECTS cannot be freed (there is no collector yet): their blocks
- * stay live across inputs.  Every block ever made is kept in a hash set
+ * TINY OBJECTS cannot be freed (the collector is off while fuzzing: the
+ * model's tables are not roots): their blocks stay live across inputs.  Every block ever made is kept in a hash set
  * (the model needs them to classify pointers), MAX_TINY per input, and at
  * TINY_BLOCK_CAP blocks tiny requests are skipped for the rest of the
  * process.  The heap itself is one for the whole process.
- *
- * MASKS: a known, not yet fixed bug would stop every run at once, so the
- * harness steps around it — each mask names the finding (see
- * tests/fuzz/findings/README.md), counts the calls it skipped and is
- * printed in the summary.  FUZZ_UNMASK=name[,name...] (or all) turns masks
- * off, to check a fix.
  *
  * ON FAILURE: one line "fuzz_alloc: FAIL: ..." with the input number, step
  * and reason, the last TRACE_N calls, then abort() (libFuzzer saves the
@@ -74,7 +68,8 @@
 #include <string.h>
 
 #include "malloc.h"
-#include "mheap.h" /* window bounds; span_of only to aim at span tails and for masks */
+#include "mgc.h"
+#include "mheap.h" /* window bounds; span_of to aim at span tails and for stackfree */
 #include "mstats.h"
 #include "platform_host.h"
 #include "sizeclass.h"
@@ -158,48 +153,6 @@ static const gotype types[] = {
 };
 #define NTYPES ((int)(sizeof types / sizeof types[0]))
 
-/* ------------------------------------------------------------ masks */
-
-struct mask {
-    const char *name;
-    const char *what;
-    int on;
-    uint64_t hits;
-};
-enum { MASK_TINY_KSIZE_KREALLOC, MASK_STACKFREE_UNCHECKED, NMASKS };
-static struct mask masks[NMASKS] = {
-    [MASK_TINY_KSIZE_KREALLOC] = {"tiny_ksize_krealloc",
-                                  "ksize/krealloc of a tiny block are not refused (finding 1)", 1,
-                                  0},
-    [MASK_STACKFREE_UNCHECKED] = {"stackfree_unchecked",
-                                  "stackfree accepts any (p, n) that fits in a manual span: "
-                                  "wrong size, interior, double free (finding 2)", 1, 0},
-};
-
-/* true when mask m is on: the caller skips the call (counted). */
-static bool masked(int m)
-{
-    if (!masks[m].on)
-        return false;
-    masks[m].hits++;
-    return true;
-}
-
-static void masks_from_env(void)
-{
-    const char *e = getenv("FUZZ_UNMASK");
-    if (!e || !*e)
-        return;
-    for (int m = 0; m < NMASKS; m++) {
-        size_t l = strlen(masks[m].name);
-        for (const char *s = e; (s = strstr(s, masks[m].name)) != 0; s += l)
-            if ((s == e || s[-1] == ',') && (s[l] == 0 || s[l] == ','))
-                masks[m].on = 0;
-        if (strcmp(e, "all") == 0)
-            masks[m].on = 0;
-    }
-}
-
 void fuzz_print_summary(FILE *f, const char *prefix)
 {
     struct memstats m;
@@ -212,9 +165,6 @@ void fuzz_print_summary(FILE *f, const char *prefix)
             prefix, UL(fuzz_counts.inputs), UL(fuzz_counts.ops), UL(fuzz_counts.bad),
             UL(fuzz_counts.tiny), UL(fuzz_counts.tiny_blocks), UL(fuzz_counts.verifies),
             UL(fuzz_counts.skipped), UL(remote), UL(host_ready_bytes() >> 20));
-    for (int m = 0; m < NMASKS; m++)
-        fprintf(f, " mask %s %s %lu", masks[m].name, masks[m].on ? "on" : "OFF",
-                UL(masks[m].hits));
     fprintf(f, "\n");
 }
 
@@ -1086,16 +1036,22 @@ static void expect_any(const char *op, uintptr_t x)
     const char *got = one_msg(op, x);
     static const char *const exact[] = {"%s: 0x%lx is not in the heap",
                                         "%s: 0x%lx is in free heap memory (no span)"};
+    /* a free slot: a double free to kfree, "not an allocated object" to a
+     * size query or realloc */
     static const char *const prefix[] = {
-        "%s: double free of 0x%lx (span ", "%s: interior pointer 0x%lx (object ",
-        "%s: 0x%lx is past the last object (span ", "%s: 0x%lx is in a manual span "};
+        "%s: interior pointer 0x%lx (object ", "%s: 0x%lx is past the last object (span ",
+        "%s: 0x%lx is in a manual span ", "%s: double free of 0x%lx (span ",
+        "%s: 0x%lx is not an allocated object: "};
+    int first_free_form = strcmp(op, "kfree") ? 4 : 3;
     char want[160];
     for (int k = 0; k < 2; k++) {
         snprintf(want, sizeof want, exact[k], op, UL(x));
         if (strcmp(got, want) == 0)
             return;
     }
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
+        if (k >= 3 && k != first_free_form)
+            continue;
         snprintf(want, sizeof want, prefix[k], op, UL(x));
         if (strncmp(got, want, strlen(want)) == 0)
             return;
@@ -1123,13 +1079,9 @@ static void expect_known(const char *op, uintptr_t x, const struct cls *c,
     case C_TINY_START:
         snprintf(want, sizeof want, "%s: 0x%lx is a tiny block (span 0x%lx class %u, 16 B)", op,
                  UL(x), UL(x & ~(uintptr_t)(PAGE_SIZE - 1)), TINY_SIZE_CLASS);
-        if (strcmp(op, "kfree") != 0) { /* finding 1: the wording after the fix is open */
-            got = one_msg(op, x);
-            if (strncmp(got, want, strlen(want)) != 0)
-                fail("%s(0x%lx): message \"%s\", want \"%s...\"", op, UL(x), got, want);
-            return;
-        }
-        strcat(want, ": tiny objects are not freed");
+        strcat(want, !strcmp(op, "ksize") ? ": tiny objects have no size of their own"
+                     : !strcmp(op, "krealloc") ? ": tiny objects cannot be reallocated"
+                                               : ": tiny objects are not freed");
         break;
     case C_TINY_INTERIOR:
         snprintf(want, sizeof want, "%s: interior pointer 0x%lx (object 0x%lx in span 0x%lx class %u, 16 B)",
@@ -1168,14 +1120,22 @@ static void unchanged(const struct snap *b, const char *op, uintptr_t x)
              UL(a.stackinuse), UL(b->s_inuse), UL(a.s_inuse), UL(b->s_frees), UL(a.s_frees));
 }
 
-/* Finding 2: stackfree(x, n) passes when (x, n) only fits inside a manual
- * span (this is stack.c's test, read from the span for the mask only). */
-static bool stackfree_would_pass(uintptr_t x, uint64_t n)
+/* What stackfree must say about (x, n), which the model knows is not a
+ * live stack with that size: stack.c's checks in order, read from the
+ * span (kind, stack size, then the in-use bit must already be clear). */
+static void stackfree_message(uintptr_t x, uint64_t n, char *want, size_t len)
 {
     const mspan *s = span_of(x);
-    return s && s->state == mSpanManual && x >= s->startAddr &&
-           x + n <= s->startAddr + s->npages * PAGE_SIZE && !(n & (n - 1)) &&
-           n >= STACK_MIN_BYTES && (n < STACK_CACHE_SIZE || x == s->startAddr);
+    if (!s || s->state != mSpanManual || s->manualKind == MANUAL_NONE || x < s->startAddr ||
+        x >= s->startAddr + s->npages * PAGE_SIZE || (n & (n - 1)) || n < STACK_MIN_BYTES ||
+        (x - s->startAddr) % s->elemsize)
+        snprintf(want, len, "stackfree: 0x%lx (%lu bytes) is not a stack from stackalloc", UL(x),
+                 UL(n));
+    else if (n != s->elemsize)
+        snprintf(want, len, "stackfree: 0x%lx (%lu bytes) is a %lu-byte stack", UL(x), UL(n),
+                 UL(s->elemsize));
+    else
+        snprintf(want, len, "stackfree: double free of 0x%lx (%lu bytes)", UL(x), UL(n));
 }
 
 /* stackfree(x, n) where (x, n) is not a live stack with its size. */
@@ -1184,8 +1144,6 @@ static void bad_stackfree(uintptr_t x, uint64_t n)
     for (int i = 0; i < MAX_STACKS; i++)
         if (stks[i].n == n && stks[i].p == x)
             return; /* a real stack: not a bad call */
-    if (stackfree_would_pass(x, n) && masked(MASK_STACKFREE_UNCHECKED))
-        return;
     struct snap before = snap_now();
     struct cls c = classify(x);
     hook_n = 0;
@@ -1194,8 +1152,7 @@ static void bad_stackfree(uintptr_t x, uint64_t n)
     fuzz_counts.ops++;
     fuzz_counts.bad++;
     char want[160];
-    snprintf(want, sizeof want, "stackfree: 0x%lx (%lu bytes) is not a stack from stackalloc",
-             UL(x), UL(n));
+    stackfree_message(x, n, want, sizeof want);
     expect_exact("stackfree", x, want);
     unchanged(&before, "stackfree", x);
     if (c.o)
@@ -1226,8 +1183,6 @@ static void op_bad(struct rd *r)
         past = 0; /* the aim landed on something the model knows */
     if (c.what == C_START)
         return; /* a live object's start: not a bad call */
-    if (c.what == C_TINY_START && which && masked(MASK_TINY_KSIZE_KREALLOC))
-        return;
     const char *op = names[which];
     struct snap before = snap_now();
     hook_n = 0;
@@ -1369,7 +1324,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     libc_buf = malloc(64);
     if (!tset || !libc_buf)
         abort();
-    masks_from_env();
+    /* The model keeps mallocgc objects in its own (libc) tables, which the
+     * collector does not scan: no collection while fuzzing the allocator
+     * (test_gc.c tests the collector with registered roots). */
+    gc_set_percent(-1);
     t_start = t_last = plat_nanotime();
     atexit(summary_at_exit);
     return 0;
