@@ -44,16 +44,26 @@
  *     and a bad call changes nothing (Mallocs, Frees, HeapAlloc, large
  *     objects, StackInuse and the stack counters are equal before and
  *     after; ksize returns 0, krealloc NULL).
- *   - Statistics: HeapObjects == live objects + tiny blocks ever made,
+ *   - Statistics: HeapObjects == live objects + live tiny blocks,
  *     HeapAlloc == their sizes, stack bytes in use == the live stacks.
  *   - heap_verify every VERIFY_EVERY steps and at the end of every input,
  *     after which every object and stack of the input has been freed.
  *
- * TINY OBJECTS cannot be freed (the collector is off while fuzzing: the
- * model's tables are not roots): their blocks stay live across inputs.  Every block ever made is kept in a hash set
- * (the model needs them to classify pointers), MAX_TINY per input, and at
- * TINY_BLOCK_CAP blocks tiny requests are skipped for the rest of the
- * process.  The heap itself is one for the whole process.
+ * THE COLLECTOR runs only when the input asks (op_gc, at most GC_PER_INPUT
+ * times per input; GOGC is off otherwise so that the model stays exact).
+ * The model's tables objs[] and tinys[] are registered roots
+ * (gc_add_root), so a cycle must keep every object the model tracks —
+ * kmalloc ones are never marked or collected anyway — with its contents,
+ * and must collect tiny blocks that nothing points to any more; op_gc
+ * checks both, then re-counts the tiny blocks that survived.
+ *
+ * TINY OBJECTS cannot be freed by kfree: their blocks stay live across
+ * inputs until a cycle collects them (tinys[] from earlier inputs still
+ * holds pointers, so most survive until op_gc forgets the table).  Every
+ * live block is in a hash set (the model needs them to classify pointers)
+ * and a list, MAX_TINY objects per input, and at TINY_BLOCK_CAP blocks tiny
+ * requests are skipped until a cycle frees some.  The heap itself is one
+ * for the whole process.
  *
  * ON FAILURE: one line "fuzz_alloc: FAIL: ..." with the input number, step
  * and reason, the last TRACE_N calls, then abort() (libFuzzer saves the
@@ -84,7 +94,8 @@
 #define MAX_STEPS 4096       /* per input */
 #define CHECK_EVERY 64
 #define VERIFY_EVERY 256
-#define TINY_BLOCK_CAP (2u << 20) /* 32 MiB of blocks that are never freed */
+#define TINY_BLOCK_CAP (2u << 20) /* 32 MiB of blocks that only a cycle frees */
+#define GC_PER_INPUT 4
 #define TSET_BITS 23              /* hash set of tiny blocks: 8M slots, 64 MiB */
 #define TRACE_N 24
 #define PROGRESS_S 60        /* a summary line this often */
@@ -160,10 +171,10 @@ void fuzz_print_summary(FILE *f, const char *prefix)
     read_memstats(&m);
     for (uint32_t c = 0; c < m.ncpu; c++)
         remote += m.PerCPU[c].remote_frees;
-    fprintf(f, "%sinputs %lu ops %lu bad %lu tiny %lu blocks %lu verifies %lu skipped %lu "
+    fprintf(f, "%sinputs %lu ops %lu bad %lu tiny %lu blocks %lu gcs %lu verifies %lu skipped %lu "
             "remote_frees %lu ready_mib %lu",
             prefix, UL(fuzz_counts.inputs), UL(fuzz_counts.ops), UL(fuzz_counts.bad),
-            UL(fuzz_counts.tiny), UL(fuzz_counts.tiny_blocks), UL(fuzz_counts.verifies),
+            UL(fuzz_counts.tiny), UL(fuzz_counts.tiny_blocks), UL(fuzz_counts.gcs), UL(fuzz_counts.verifies),
             UL(fuzz_counts.skipped), UL(remote), UL(host_ready_bytes() >> 20));
     fprintf(f, "\n");
 }
@@ -375,6 +386,12 @@ static uint64_t *tset_slot(uintptr_t block)
     }
 }
 
+/* Every live tiny block, in creation order (tlist_n of them); tslot is
+ * op_gc's scratch (one set slot per block). */
+static uintptr_t *tlist;
+static uint64_t **tslot;
+static uint64_t tlist_n;
+
 /* Bytes used in the known tiny block holding x, 0 when x is in none. */
 static unsigned tiny_block_used(uintptr_t x)
 {
@@ -488,8 +505,8 @@ static void check_stats(const char *when)
     struct stackstats s;
     read_memstats(&m);
     read_stackstats(&s);
-    uint64_t want_objs = live_objs + fuzz_counts.tiny_blocks;
-    uint64_t want_alloc = live_bytes + fuzz_counts.tiny_blocks * TINY_SIZE;
+    uint64_t want_objs = live_objs + tlist_n;
+    uint64_t want_alloc = live_bytes + tlist_n * TINY_SIZE;
     if (m.HeapObjects != want_objs || m.HeapAlloc != want_alloc || s.inuse_bytes != stack_bytes)
         fail("%s: stats HeapObjects %lu HeapAlloc %lu stack inuse %lu, model %lu %lu %lu", when,
              UL(m.HeapObjects), UL(m.HeapAlloc), UL(s.inuse_bytes), UL(want_objs),
@@ -539,6 +556,7 @@ static void obj_free(int i, const char *why)
     live_bytes -= o->ks;
     live_objs--;
     o->kind = K_NONE;
+    o->p = 0; /* objs[] is a root: no stale pointers */
 }
 
 /* Make room in slot i; false when a request of ks bytes does not fit the
@@ -720,7 +738,7 @@ static void op_newarray(struct rd *r)
  * nothing. */
 static void op_tiny(uint64_t size, const gotype *t, bool nz)
 {
-    if (ntiny == MAX_TINY || fuzz_counts.tiny_blocks >= TINY_BLOCK_CAP) {
+    if (ntiny == MAX_TINY || tlist_n >= TINY_BLOCK_CAP) {
         fuzz_counts.skipped++;
         return;
     }
@@ -747,6 +765,7 @@ static void op_tiny(uint64_t size, const gotype *t, bool nz)
         if (zero_bad(b, TINY_SIZE) >= 0)
             fail("tiny mallocgc(%lu): fresh block 0x%lx is not zero", UL(size), UL(b));
         fuzz_counts.tiny_blocks++;
+        tlist[tlist_n++] = b;
     }
     if (zero_bad(v, size) >= 0)
         fail("tiny mallocgc(%lu) = 0x%lx: not zero", UL(size), UL(v));
@@ -827,6 +846,7 @@ static void op_krealloc(struct rd *r)
         live_bytes -= o->ks;
         live_objs--;
         o->kind = K_NONE;
+        o->p = 0;
         return;
     }
     if (n <= o->ks) {
@@ -1274,11 +1294,75 @@ static void op_size_errors(struct rd *r)
         check_obj(o, "after an impossible krealloc");
 }
 
+/* ------------------------------------------------------------ the collector */
+
+static int gcs_this_input;
+
+/* After a cycle: drop the tiny blocks it collected from the set and the
+ * list (rebuilt: open addressing cannot delete in place); every block of
+ * this input's tinys[] must have survived.  Returns the survivors. */
+static uint64_t tiny_after_gc(void)
+{
+    for (uint64_t i = 0; i < tlist_n; i++)
+        tslot[i] = tset_slot(tlist[i]);
+    uint64_t keep = 0;
+    for (uint64_t i = 0; i < tlist_n; i++) {
+        uint64_t e = *tslot[i];
+        *tslot[i] = 0;
+        tslot[i] = (uint64_t *)(uintptr_t)e; /* the entry, until reinserted */
+    }
+    for (uint64_t i = 0; i < tlist_n; i++) {
+        uint64_t e = (uint64_t)(uintptr_t)tslot[i];
+        if (gc_object_state((void *)tlist[i]) == GC_OBJ_LIVE) {
+            *tset_slot(tlist[i]) = e;
+            tlist[keep++] = tlist[i];
+        }
+    }
+    tlist_n = keep;
+    for (int i = 0; i < ntiny; i++)
+        if (!tiny_block_used(tinys[i].p))
+            fail("gc: tiny object 0x%lx (rooted in tinys[%d]) was collected", UL(tinys[i].p), i);
+    return keep;
+}
+
+/* runtime.GC(): objs[] and tinys[] are roots, so every tracked object stays
+ * allocated with its contents; with bit 0 set the input first forgets its
+ * tiny objects, and then only the CPUs' current tiny blocks (roots of
+ * their own) may survive. */
+static void op_gc(struct rd *r)
+{
+    uint8_t f = g8(r);
+    if (gcs_this_input >= GC_PER_INPUT) {
+        fuzz_counts.skipped++;
+        return;
+    }
+    gcs_this_input++;
+    if (f & 1) {
+        memset(tinys, 0, sizeof tinys);
+        ntiny = 0;
+    }
+    TR("gc", f & 1, 0, 0);
+    fuzz_counts.ops++;
+    fuzz_counts.gcs++;
+    if (!gc_collect())
+        fail("gc_collect() refused to run");
+    no_msg("gc_collect");
+    for (int i = 0; i < MAX_OBJS; i++)
+        if (objs[i].kind && objs[i].req && gc_object_state((void *)objs[i].p) != GC_OBJ_LIVE)
+            fail("gc: %s object 0x%lx (objs[%d]) is no longer allocated", kind_name[objs[i].kind],
+                 UL(objs[i].p), i);
+    uint64_t left = tiny_after_gc();
+    if ((f & 1) && left > NCPU)
+        fail("gc: %lu tiny blocks survived with nothing pointing at them (at most %d: the CPUs' "
+             "current blocks)", UL(left), NCPU);
+    check_all("after gc");
+}
+
 /* ------------------------------------------------------------ driver */
 
 typedef void (*opfn)(struct rd *);
 static const opfn optab[32] = {
-    op_kmalloc,    op_kmalloc,     op_kmalloc,        op_kmalloc,        op_kmalloc,
+    op_kmalloc,    op_kmalloc,     op_kmalloc,        op_kmalloc,        op_gc,
     op_kcalloc,    op_krealloc,    op_krealloc,       op_kfree,          op_kfree,
     op_kfree,      op_remote_free, op_ksize,          op_mallocgc,       op_mallocgc,
     op_mallocgc_typed, op_mallocgc_typed, op_newarray, op_tiny_burst,    op_stackalloc,
@@ -1324,10 +1408,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     libc_buf = malloc(64);
     if (!tset || !libc_buf)
         abort();
-    /* The model keeps mallocgc objects in its own (libc) tables, which the
-     * collector does not scan: no collection while fuzzing the allocator
-     * (test_gc.c tests the collector with registered roots). */
+    tlist = calloc(TINY_BLOCK_CAP, sizeof *tlist);
+    tslot = calloc(TINY_BLOCK_CAP, sizeof *tslot);
+    /* Cycles only when the input asks (op_gc): the model's tables are the
+     * roots, and the statistics stay exact between cycles. */
     gc_set_percent(-1);
+    if (!tlist || !tslot || !gc_add_root(objs, sizeof objs) || !gc_add_root(tinys, sizeof tinys))
+        abort();
     t_start = t_last = plat_nanotime();
     atexit(summary_at_exit);
     return 0;
@@ -1357,6 +1444,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rd r = {data, size, 0};
     step = 0;
     ntiny = 0;
+    gcs_this_input = 0;
     hook_n = 0;
     memset(freed, 0, sizeof freed);
     set_cpu(0);

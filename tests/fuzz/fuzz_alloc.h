@@ -27,11 +27,12 @@ struct fuzz_counts {
     uint64_t tiny;     /* tiny mallocgc objects (never freed: no collector) */
     uint64_t tiny_blocks;  /* 16-byte blocks they live in */
     uint64_t verifies;     /* heap_verify calls */
-    uint64_t skipped;      /* ops skipped (memory budget, tiny cap) */
+    uint64_t skipped;      /* ops skipped (memory budget, tiny cap, cycles per input) */
+    uint64_t gcs;          /* collections (op_gc) */
 };
 extern struct fuzz_counts fuzz_counts;
 
-/* One line: inputs, ops, bad calls, ..., and every mask with its count. */
+/* One line: inputs, ops, bad calls, tiny objects, cycles, ... */
 void fuzz_print_summary(FILE *f, const char *prefix);
 
 #endif

@@ -11,7 +11,7 @@ import os
 import struct
 
 # opcodes: the first index of each operation in fuzz_alloc.c's optab
-KMALLOC, KCALLOC, KREALLOC, KFREE, REMOTE, KSIZE = 0, 5, 6, 8, 11, 12
+KMALLOC, GC, KCALLOC, KREALLOC, KFREE, REMOTE, KSIZE = 0, 4, 5, 6, 8, 11, 12
 MALLOCGC, TYPED, NEWARRAY, TINY, STACKALLOC, STACKFREE = 13, 15, 17, 18, 19, 21
 CPU, FLUSH, BAD, SIZEERR, CHECK, REWRITE = 22, 23, 24, 29, 30, 31
 # dec_size selectors (sel & 31) and bad_pointer kinds
@@ -67,6 +67,12 @@ SEEDS = {
     "09_large": kmalloc(0, S_LARGE, 3) + kmalloc(1, S_LARGE, 0x100 + 5) + bad(W_KFREE, 3, 9000, 0)
     + bytes([KFREE, 0]) + bad(W_KFREE, 4, 1, 0) + bytes([FLUSH, 0x82, 8])
     + kmalloc(2, S_LARGE, 3) + bytes([REWRITE, 2, CHECK, 1]),
+    # collections: typed, large and tiny objects rooted in the model's tables
+    # survive; forgotten tiny blocks are collected; kfree after a cycle
+    "11_gc": bytes([TYPED, 1, 0x00, 0, 3, TYPED, 2, 0x01, 2, 5, NEWARRAY, 4, 0x00, 3, 7])
+    + bytes([MALLOCGC, 5, 0]) + size(S_LARGE, 2) + kmalloc(6, S_1K, 300)
+    + bytes([TINY, 7, 1, 2, 3, 4, 5, 6, 7, 8, GC, 0, CPU, 1, TINY, 3, 0x8c, 0x45, 0x0b])
+    + bytes([GC, 1, KFREE, 2, KFREE, 5, GC, 0, CHECK, 1]),
 }
 
 
