@@ -25,9 +25,11 @@
  *      unswept one in O(1) and every cached span stale (h+1);
  *      heap_live = marked; the pacer commits the next goal (mgcpacer.c);
  *      statistics and the cycle record; gc_phase = OFF.
- *   4. Start the world: every CPU first runs gc_prepare_cpu — its mcache
- *      hands its (stale) spans back, which sweeps them, and drops its tiny
- *      block — before it allocates again (Go's prepareForSweep, I7).
+ *      Still stopped: gc_prepare_cpu for every CPU's mcache — its (stale)
+ *      spans go back to their mcentral, which sweeps them, and its tiny
+ *      block is dropped (Go's prepareForSweep, I7) — so no CPU allocates
+ *      from a stale span and an eager sweep right after finds every span.
+ *   4. Start the world.
  *   5. Sweep, lazily: mcentral sweeps a span before handing it out; a
  *      span's first sweep after the mark frees its unmarked objects
  *      (mgcsweep.c).  gc_finish_sweep sweeps everything eagerly.
@@ -242,6 +244,10 @@ static void mark_termination(struct cycle_args *a)
     plat_lock(&mheap_.lock);
     __atomic_store_n(&mheap_.sweepgen, mheap_.sweepgen + 2, __ATOMIC_RELEASE);
     plat_unlock(&mheap_.lock);
+    /* Go's forEachP(prepareForSweep), with every CPU stopped at a
+     * safepoint (outside its mcache): no span escapes a sweep that follows */
+    for (uint32_t c = 0; c < mheap_.ncpu; c++)
+        gc_prepare_cpu(c);
     __atomic_store_n(&gc_pacer_.heap_live, r->marked, __ATOMIC_RELAXED);
     gc_pacer_commit(r->marked, r->stacks, r->globals);
     r->next_goal = gc_pacer_.goal;
@@ -332,13 +338,13 @@ static uint64_t gc_cpu_fraction_ppm(void)
 
 /* One gctrace line, Go's format (runtime/mgc.go gcMarkTermination):
  * gc N @T.TTTs P%: a+b+c ms clock, a+b/c/d+e ms cpu, h0->h1->h2 MB,
- * G MB goal, S MB stacks, G MB globals, N P[ (forced)] */
-static void gc_trace(void *p)
+ * G MB goal, S MB stacks, G MB globals, N P[ (forced)]
+ * The cpu figures: sweep termination and mark termination count on every
+ * CPU (the world is stopped), assist and idle marking are 0 here, the
+ * middle one is the markers' CPU time. */
+int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uint64_t cpu_ppm)
 {
-    const struct gc_cycle_record *r = p;
-    if (!st.trace)
-        return;
-    char b[11][24];
+    char b[9][24];
     uint64_t n = r->ncpu ? r->ncpu : 1;
     char *at = itoa_div(b[0] + 23, r->start_ns / 1000000, 3);
     char *c1 = fmt_ms(b[1] + 23, r->stw1_ns), *c2 = fmt_ms(b[2] + 23, r->mark_ns);
@@ -346,13 +352,23 @@ static void gc_trace(void *p)
     char *u1 = fmt_ms(b[4] + 23, r->stw1_ns * n), *u2 = fmt_ms(b[5] + 23, 0);
     char *u3 = fmt_ms(b[6] + 23, r->mark_cpu_ns), *u4 = fmt_ms(b[7] + 23, 0);
     char *u5 = fmt_ms(b[8] + 23, r->stw2_ns * n);
-    plat_log("gc %u @%ss %lu%%: %s+%s+%s ms clock, %s+%s/%s/%s+%s ms cpu, %lu->%lu->%lu MB, "
-             "%lu MB goal, %lu MB stacks, %lu MB globals, %u P%s",
-             r->n, at, (unsigned long)(gc_cpu_fraction_ppm() / 10000), c1, c2, c3, u1, u2, u3, u4,
-             u5, (unsigned long)(r->heap0 >> 20), (unsigned long)(r->heap1 >> 20),
-             (unsigned long)(r->marked >> 20), (unsigned long)(r->goal >> 20),
-             (unsigned long)(r->stacks >> 20), (unsigned long)(r->globals >> 20), r->ncpu,
-             r->forced ? " (forced)" : "");
+    return alloc_format(buf, size,
+                        "gc %u @%ss %lu%%: %s+%s+%s ms clock, %s+%s/%s/%s+%s ms cpu, "
+                        "%lu->%lu->%lu MB, %lu MB goal, %lu MB stacks, %lu MB globals, %u P%s",
+                        r->n, at, (unsigned long)(cpu_ppm / 10000), c1, c2, c3, u1, u2, u3, u4,
+                        u5, (unsigned long)(r->heap0 >> 20), (unsigned long)(r->heap1 >> 20),
+                        (unsigned long)(r->marked >> 20), (unsigned long)(r->goal >> 20),
+                        (unsigned long)(r->stacks >> 20), (unsigned long)(r->globals >> 20),
+                        r->ncpu, r->forced ? " (forced)" : "");
+}
+
+static void gc_trace(void *p)
+{
+    if (!st.trace)
+        return;
+    char line[256];
+    gc_format_trace(line, sizeof line, p, gc_cpu_fraction_ppm());
+    plat_log("%s", line);
 }
 
 /* ------------------------------------------------------------ starting */
@@ -363,7 +379,7 @@ static bool trigger_holds(enum gc_trigger t)
         return gc_pacer_.percent >= 0 &&
                __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED) >= gc_pacer_.trigger;
     if (t == GC_TRIGGER_TIME)
-        return gc_pacer_.percent >= 0 && st.last_gc != 0 &&
+        return gc_pacer_.percent >= 0 && st.last_gc != 0 && gc_now() > st.last_gc &&
                gc_now() - st.last_gc > st.force_period;
     if (t == GC_TRIGGER_OOM) /* GOGC=off turns the collector off (Go) */
         return gc_pacer_.percent >= 0;
@@ -379,6 +395,12 @@ static void wait_cycle_done(void)
     }
 }
 
+static void log_gc_forced(void *p)
+{
+    (void)p;
+    plat_log("GC forced");
+}
+
 /* Run one cycle for trigger t if it (still) holds; false if none ran. */
 static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
 {
@@ -392,6 +414,8 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
     }
     bool ok = trigger_holds(t);
     if (ok) {
+        if (t == GC_TRIGGER_TIME && st.trace) /* Go's forcegchelper; once per cycle */
+            plat_systemstack(log_gc_forced, 0);
         struct gc_cycle_record rec;
         __builtin_memset(&rec, 0, sizeof rec);
         rec.trigger = (uint8_t)t;
@@ -438,18 +462,16 @@ bool gc_emergency(void)
     return true;
 }
 
-static void log_gc_forced(void *p)
+void gc_test_clock_back(void)
 {
-    (void)p;
-    plat_log("GC forced");
+    uint64_t off = gc_test_reset_clock();
+    st.last_gc = st.last_gc > off ? st.last_gc - off : (st.last_gc ? 1 : 0);
 }
 
 void gc_sysmon_tick(void)
 {
     if (!trigger_holds(GC_TRIGGER_TIME) || __atomic_load_n(&gc_running, __ATOMIC_RELAXED))
         return;
-    if (st.trace)
-        plat_systemstack(log_gc_forced, 0);
     start_cycle(GC_TRIGGER_TIME, 0);
 }
 

@@ -53,8 +53,10 @@ void gc_set_force_period(uint64_t ns);
  * period (Go's rules: not before the first cycle, not with GOGC off).
  * Cheap when nothing is due; the kernel calls it from its idle loops. */
 void gc_sysmon_tick(void);
-/* Tests: pretend this much time passed (the pacer's clock only). */
+/* Tests: pretend this much time passed (the pacer's clock only); and
+ * undo all of it (LastGC moves back with the clock). */
 void gc_test_advance_clock(uint64_t ns);
+void gc_test_clock_back(void);
 
 /* Roots outside the collector's view (Boehm's GC_add_roots): [p, p+len) is
  * scanned conservatively every cycle.  Refused (false, one message) when
@@ -112,6 +114,10 @@ void gc_read_stats(struct gc_stats *out);
 /* The record of cycle n (1-based), or false if not kept. */
 bool gc_cycle_record(uint32_t n, struct gc_cycle_record *out);
 
+/* The gctrace line of record r (Go's format, no newline) into buf; the
+ * GC CPU fraction is given (parts per million).  Returns the length. */
+int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uint64_t cpu_ppm);
+
 /* Debug switches for tests (not for production):
  *   skip_roots: bitmask of enum gc_root_kind classes not scanned (a
  *   negative control: the reachability test must then find lost objects). */
@@ -125,6 +131,9 @@ enum gc_root_kind {
     GC_ROOT_CPUS = 1u << 2,    /* CPU (scheduler) stacks */
     GC_ROOT_TINY = 1u << 3,    /* mcache tiny blocks */
     GC_ROOT_TABLE = 1u << 4,   /* gc_add_root ranges */
+    /* the earlier segments of segmented task stacks: reported as
+     * GC_ROOT_TASKS | GC_ROOT_SEGMENTS, so that a test can skip only them */
+    GC_ROOT_SEGMENTS = 1u << 5,
 };
 
 /* Set (seq_cst) by the collecting CPU before it stops the world, cleared
@@ -132,9 +141,9 @@ enum gc_root_kind {
  * scheduler when it loads a task's stack guard). */
 extern volatile uint32_t gc_stop_pending;
 
-/* Each CPU, before it allocates after a cycle (the platform calls it as the
- * world restarts, on that CPU, pinned; or for every CPU when it is the only
- * thread): hand back the mcache's stale spans and drop its tiny block. */
+/* Each CPU's mcache before that CPU allocates after a cycle (mark
+ * termination calls it for every CPU, the world stopped): hand back the
+ * stale spans and drop the tiny block. */
 void gc_prepare_cpu(uint32_t cpu);
 
 /* mallocgc's hooks (malloc.c). */

@@ -93,3 +93,8 @@ void gc_test_advance_clock(uint64_t ns)
 {
     __atomic_fetch_add(&clock_offset, ns, __ATOMIC_RELAXED);
 }
+
+uint64_t gc_test_reset_clock(void)
+{
+    return __atomic_exchange_n(&clock_offset, 0, __ATOMIC_RELAXED);
+}

@@ -83,5 +83,7 @@ uint64_t gc_pacer_heap_minimum(int32_t percent);
 uint64_t gc_pacer_goal_for(int32_t percent, uint64_t marked, uint64_t stacks, uint64_t globals);
 /* The pacer's clock: plat_nanotime plus what tests advanced. */
 uint64_t gc_now(void);
+/* gc_test_clock_back's half: the offset goes back to 0; returns what it was. */
+uint64_t gc_test_reset_clock(void);
 
 #endif

@@ -153,12 +153,13 @@ uint64_t plat_nanotime(void);
  *     parked like any other); code that is not a task calls fn directly.
  *   plat_gc_stop_world(): every other CPU stops at a safepoint; returns
  *     the nanoseconds it took once all have stopped.  A CPU that does not
- *     stop in time is reported (CPU, where it was) and is fatal.
+ *     stop in time is reported (CPU, where it was) and is fatal.  Stopped
+ *     CPUs are outside their mcaches: the collector may use them.
  *   plat_gc_parallel(fn, arg): while stopped, fn(arg) runs on every CPU
  *     (the caller included) at once; returns when all have returned.
  *     Returns the number of CPUs that ran it.
- *   plat_gc_start_world(): every stopped CPU runs gc_prepare_cpu() (its
- *     own mcache) and resumes; the caller runs it too.
+ *   plat_gc_start_world(): every stopped CPU resumes (their mcaches
+ *     were already prepared for the sweep by the collecting CPU).
  *   plat_gc_roots(fn, ctx): while stopped, fn(ctx, lo, hi, kind) for every
  *     range the host owns (enum gc_root_kind in mgc.h): globals, each task
  *     stack (every segment), each stopped CPU's stack and saved registers.

@@ -15,6 +15,11 @@ static inline uint64_t direct_virt_to_phys(const void *va) { return (uint64_t)va
  * different CPUs do not interleave within one call. */
 int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int kvprintf(const char *fmt, va_list ap);
+/* Tests: also copy everything printed into buf (NUL-terminated, cut at
+ * cap - 1 bytes) until kprintf_capture_end(), which returns the length.
+ * One capture at a time; output still goes to the console. */
+void kprintf_capture(char *buf, uint64_t cap);
+uint64_t kprintf_capture_end(void);
 
 /* QEMU isa-debug-exit (port 0xf4): QEMU exits with (code << 1) | 1.
  * PASS → 33 and FAIL → 35, never confusable with QEMU's own 0 and 1. */

@@ -6,18 +6,32 @@
 
 static spinlock_t print_lock = SPINLOCK_INIT(LOCKRANK_CONSOLE);
 static int print_lock_broken; /* set by panic: never wait for a dead CPU */
+/* kprintf_capture's copy; under print_lock (set and cleared with it held) */
+static struct {
+    char *buf;
+    uint64_t cap, n;
+} cap;
 
 struct line {
     char buf[256];
     size_t n;
 };
 
+static void emit(const char *s, size_t n)
+{
+    serial_write(s, n);
+    for (size_t i = 0; cap.buf && i < n && cap.n + 1 < cap.cap; i++) {
+        cap.buf[cap.n++] = s[i];
+        cap.buf[cap.n] = 0;
+    }
+}
+
 static void line_sink(void *ctx, const char *s, size_t n)
 {
     struct line *l = ctx;
     for (size_t i = 0; i < n; i++) {
         if (l->n == sizeof l->buf) {
-            serial_write(l->buf, l->n);
+            emit(l->buf, l->n);
             l->n = 0;
         }
         l->buf[l->n++] = s[i];
@@ -32,7 +46,7 @@ int kvprintf(const char *fmt, va_list ap)
     if (locked)
         spin_lock(&print_lock);
     int r = fmt_vformat(line_sink, &l, fmt, ap);
-    serial_write(l.buf, l.n);
+    emit(l.buf, l.n);
     if (locked)
         spin_unlock(&print_lock);
     return r;
@@ -48,3 +62,23 @@ int kprintf(const char *fmt, ...)
 }
 
 void printf_break_lock(void) { print_lock_broken = 1; }
+
+void kprintf_capture(char *buf, uint64_t size)
+{
+    spin_lock(&print_lock);
+    cap.buf = size ? buf : 0;
+    cap.cap = size;
+    cap.n = 0;
+    if (size)
+        buf[0] = 0;
+    spin_unlock(&print_lock);
+}
+
+uint64_t kprintf_capture_end(void)
+{
+    spin_lock(&print_lock);
+    uint64_t n = cap.n;
+    cap.buf = 0;
+    spin_unlock(&print_lock);
+    return n;
+}

@@ -95,6 +95,13 @@ static void run_line(char *line)
     kprintf("unknown command '%s' (try help)\n", argv[0]);
 }
 
+void shell_exec(const char *line)
+{
+    char buf[256];
+    ksnprintf(buf, sizeof buf, "%s", line);
+    run_line(buf);
+}
+
 void shell_run(void)
 {
     char line[256];

@@ -5,6 +5,8 @@
 /* Reads commands from COM1 until `poweroff` or end of input (Ctrl-D, byte
  * 0x04), then returns. */
 void shell_run(void);
+/* Run one command line as if typed (tests, the gcbench word). */
+void shell_exec(const char *line);
 
 /* Commands are registered in a table; later subsystems add theirs here. */
 struct shell_cmd {

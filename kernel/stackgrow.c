@@ -94,6 +94,15 @@ int stackgrow_alloc_initial(struct task *t)
     return 1;
 }
 
+/* Every task stack and segment is cleared as it is freed: the collector
+ * scans stacks conservatively, and a recycled stack's stale words (in the
+ * next owner's uninitialised frame slots) would keep garbage alive. */
+static void stack_release(uint64_t lo, uint64_t size)
+{
+    __builtin_memset((void *)lo, 0, size);
+    stackfree((void *)lo, size);
+}
+
 static uint64_t pow2_at_least(uint64_t n)
 {
     uint64_t p = STACK_MIN;
@@ -157,7 +166,7 @@ static int grow_contiguous(struct task *t)
     }
     uint64_t old_lo = t->stack_lo;
     uint64_t used = move_stack(t, (uint64_t)n, size);
-    stackfree((void *)old_lo, old_size);
+    stack_release(old_lo, old_size);
     struct mode_stats *s = &stats[TASK_STACK_CONTIGUOUS];
     count(&s->grows, 1);
     count(&s->copies, 1);
@@ -220,7 +229,7 @@ static void free_segment(struct segment *seg)
 {
     uint64_t lo = seg->lo, size = seg->size; /* the record lives in the segment */
     count(&stats[TASK_STACK_SEGMENTED].segs_free, 1);
-    stackfree((void *)lo, size);
+    stack_release(lo, size);
 }
 
 void stackgrow_pop(struct task *t)
@@ -251,7 +260,7 @@ void stackgrow_shrink(struct task *t)
         return; /* shrinking is an optimisation */
     uint64_t old_lo = t->stack_lo;
     uint64_t copied = move_stack(t, (uint64_t)n, size / 2);
-    stackfree((void *)old_lo, size);
+    stack_release(old_lo, size);
     count(&stats[TASK_STACK_CONTIGUOUS].shrinks, 1);
     count(&stats[TASK_STACK_CONTIGUOUS].bytes_copied, copied);
 }
@@ -269,7 +278,7 @@ void stackgrow_release_all(struct task *t)
     }
     t->seg_bytes = 0;
     if (t->base_lo)
-        stackfree((void *)t->base_lo, t->base_size);
+        stack_release(t->base_lo, t->base_size);
     t->base_lo = 0;
     set_stack(t, 0, 0);
 }
@@ -284,7 +293,7 @@ void stackgrow_gc_ranges(struct task *t, plat_gc_root_fn fn, void *ctx)
      * kept in the segment records */
     uint64_t ret = t->seg_return_rsp;
     for (struct segment *s = t->seg; s; ret = s->prev_return_rsp, s = s->prev)
-        fn(ctx, ret, s->prev_hi, GC_ROOT_TASKS);
+        fn(ctx, ret, s->prev_hi, GC_ROOT_TASKS | GC_ROOT_SEGMENTS);
 }
 
 void task_stack_stats(enum task_mode m, struct stack_stats *out)

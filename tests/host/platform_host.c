@@ -279,11 +279,7 @@ uint32_t plat_gc_parallel(void (*fn)(void *), void *arg)
     return gc_markers;
 }
 
-void plat_gc_start_world(void)
-{
-    for (uint32_t c = 0; c < ncpu; c++)
-        gc_prepare_cpu(c);
-}
+void plat_gc_start_world(void) {}
 
 bool plat_mapped(uintptr_t lo, uintptr_t hi)
 {

@@ -405,6 +405,82 @@ static void test_emergency_cycle_before_oom(void)
     CHECK_NO_HOOK();
 }
 
+/* Go's forced-GC rules on the pacer's clock: none before the first cycle,
+ * none at 119 s, one at 121 s (trigger time, no "(forced)"), none with
+ * GOGC off.  First in the table: it needs a process with no cycle yet. */
+static void test_forced_gc_rules(void)
+{
+    struct gc_stats s;
+    gc_read_stats(&s);
+    REQUIRE(s.NumGC == 0); /* run first (or alone) */
+    int32_t old = gc_set_percent(100);
+    gc_test_advance_clock(200ull * 1000000000);
+    gc_sysmon_tick();
+    gc_read_stats(&s);
+    CHECKF(s.NumGC == 0, "a forced cycle before the first cycle (%u cycles)", s.NumGC);
+    REQUIRE(gc_collect());
+    gc_test_advance_clock(119ull * 1000000000);
+    gc_sysmon_tick();
+    gc_read_stats(&s);
+    CHECKF(s.NumGC == 1, "119 s after the last cycle: %u cycles, want 1", s.NumGC);
+    gc_test_advance_clock(2ull * 1000000000);
+    gc_sysmon_tick();
+    gc_sysmon_tick();
+    gc_read_stats(&s);
+    CHECKF(s.NumGC == 2 && s.NumForcedGC == 1, "121 s: %u cycles (%u user-forced), want 2 (1)",
+           s.NumGC, s.NumForcedGC);
+    struct gc_cycle_record r;
+    REQUIRE(gc_cycle_record(2, &r));
+    CHECK(r.trigger == GC_TRIGGER_TIME && !r.forced);
+    gc_set_percent(-1);
+    gc_test_advance_clock(121ull * 1000000000);
+    gc_sysmon_tick();
+    gc_read_stats(&s);
+    CHECKF(s.NumGC == 2, "GOGC off: a forced cycle ran (%u cycles)", s.NumGC);
+    gc_test_clock_back();
+    gc_read_stats(&s);
+    CHECK(s.LastGC < plat_nanotime());
+    gc_set_percent(old);
+    CHECK_NO_HOOK();
+}
+
+/* The gctrace line, byte for byte, for a made-up record (Go's number
+ * formatting: fmtNSAsMS, itoaDiv). */
+static void test_trace_format(void)
+{
+    struct gc_cycle_record r = {0};
+    r.n = 7;
+    r.ncpu = 8;
+    r.start_ns = 1234567890;
+    r.stw1_ns = 53000;
+    r.mark_ns = 5500000;
+    r.stw2_ns = 2800000;
+    r.mark_cpu_ns = 3100000;
+    r.heap0 = 3ull << 20;
+    r.heap1 = (3ull << 20) + 5;
+    r.marked = (1ull << 20) + 7;
+    r.goal = 4ull << 20;
+    char line[256];
+    gc_format_trace(line, sizeof line, &r, 29999);
+    CHECKF(!strcmp(line, "gc 7 @1.234s 2%: 0.053+5.5+2.8 ms clock, 0.42+0/3.1/0+22 ms cpu, "
+                         "3->3->1 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 8 P"),
+           "got '%s'", line);
+    struct gc_cycle_record z = {0};
+    z.n = 1;
+    z.ncpu = 1;
+    z.stw1_ns = 999;          /* under 1 us: "0" */
+    z.mark_ns = 10000000;     /* 10 ms: whole */
+    z.stw2_ns = 9999999;      /* just under: two digits */
+    z.mark_cpu_ns = 100000;   /* 0.1 ms: "0.10" */
+    z.stacks = 5ull << 20;
+    z.globals = (2ull << 20) - 1;
+    z.forced = 1;
+    gc_format_trace(line, sizeof line, &z, 0);
+    CHECKF(!strcmp(line, "gc 1 @0.000s 0%: 0+10+9.9 ms clock, 0+0/0.10/0+9.9 ms cpu, "
+                         "0->0->0 MB, 0 MB goal, 5 MB stacks, 1 MB globals, 1 P (forced)"),
+           "got '%s'", line);
+}
+
 /* ------------------------------------------------------------ bad input */
 
 static void test_bad_input(void)
@@ -430,6 +506,8 @@ static void test_bad_input(void)
 }
 
 static const struct tap_test tests[] = {
+    {"forced_gc_rules", test_forced_gc_rules},
+    {"trace_format", test_trace_format},
     {"random_graphs", test_random_graphs},
     {"random_graphs_parallel_mark", test_random_graphs_parallel_mark},
     {"skipped_roots_lose_objects", test_skipped_roots_lose_objects},

@@ -23,6 +23,7 @@
 #include "ktest.h"
 #include "smp.h"
 #include "task.h"
+#include "testutil.h"
 
 struct gnode {
     struct gnode *next;
@@ -30,6 +31,14 @@ struct gnode {
 };
 static const uint8_t gnode_mask[1] = {0x1};
 static const gotype gnode_type = {sizeof(struct gnode), 8, gnode_mask, "gnode"};
+
+/* Zero the callee-saved registers for real (a clobber alone leaves the
+ * old values in them, and every callee that saves them would copy a
+ * pointer the test means to hold only in one frame). */
+#define SCRUB_CALLEE_SAVED()                                                                   \
+    __asm__ volatile("xor %%ebx, %%ebx\n\txor %%r12d, %%r12d\n\txor %%r13d, %%r13d\n\t"        \
+                     "xor %%r14d, %%r14d\n\txor %%r15d, %%r15d" ::: "rbx", "r12", "r13", "r14", \
+                     "r15", "memory")
 
 static uint64_t gcheck(uint64_t id) { return id * 0x9E3779B97F4A7C15ull + 12345; }
 static const enum task_mode gc_modes[2] = {TASK_STACK_CONTIGUOUS, TASK_STACK_SEGMENTED};
@@ -44,7 +53,7 @@ struct shadow {
     uint64_t id;
     uint8_t kind; /* SH_GLOBAL / SH_FRAME: reachable, SH_GARBAGE */
 };
-enum { SH_GLOBAL = 0, SH_FRAME = 1, SH_GARBAGE = 2 };
+enum { SH_GLOBAL = 0, SH_FRAME = 1, SH_GARBAGE = 2, SH_BASE = 3 };
 
 static struct shadow *shadow;
 static uint32_t shadow_n; /* atomic */
@@ -111,7 +120,7 @@ static void t1_holder(void *arg)
     uint32_t i = (uint32_t)(uintptr_t)arg;
     t1_global[i] = build_list(1000000u * (i + 1), T1_LIST, SH_GLOBAL);
     struct gnode *volatile mine = build_list(1000000u * (i + 1) + 500000, T1_LIST, SH_FRAME);
-    __asm__ volatile("" ::: "rbx", "r12", "r13", "r14", "r15", "memory");
+    SCRUB_CALLEE_SAVED();
     __atomic_add_fetch(&t1.built, 1, __ATOMIC_RELEASE);
     t1_deep_wait(40);
     t1_frame_ok[i] = t1.skip_check ? T1_LIST : walk_ok(mine, T1_LIST);
@@ -233,3 +242,372 @@ KTEST(gc_reachability_catches_unscanned_roots, KTEST_QUICK)
     gc_collect();
 }
 
+
+/* ------------------------------------------------------------ T5 */
+/*
+ * Stack growth while collections run (the stop-the-world version): tasks
+ * keep a list in their base frame and one in every 8th frame on the way
+ * down a deep recursion (contiguous: the stack is copied several times;
+ * segmented: a chain of segments), yielding at every level so that cycles
+ * fall between growths, copies, segment pops and shrinks.  A collector task
+ * runs cycles until every task is done.  Each task checks, on its way back
+ * up, that every node of its lists is still allocated and intact.
+ * Negative control (segmented): with the earlier segments unscanned
+ * (GC_ROOT_SEGMENTS) a cycle taken while every task is deep loses exactly
+ * the base-frame lists.
+ */
+#define T5_MAX_TASKS 8
+#define T5_DEPTH 48
+#define T5_BASE 64
+#define T5_LEVEL 8
+
+static struct {
+    volatile uint32_t deep, done, cycles, cycles_deep;
+    volatile int release; /* negative control: tasks may unwind */
+    uint32_t tasks, skip;
+    uint32_t bad[T5_MAX_TASKS]; /* nodes found freed or corrupted */
+    uint32_t lost_base;         /* negative control's count */
+} t5;
+
+static uint32_t walk_live_bad(const struct gnode *head, uint32_t n)
+{
+    uint32_t bad = 0, seen = 0;
+    for (; head && seen < n; head = head->next, seen++)
+        bad += gc_object_state(head) != GC_OBJ_LIVE || head->check != gcheck(head->id);
+    return bad + (n - seen);
+}
+
+static __attribute__((noinline)) uint32_t t5_down(uint32_t i, uint32_t depth)
+{
+    volatile uint8_t pad[700];
+    for (int k = 0; k < 700; k++)
+        pad[k] = 0;
+    struct gnode *volatile mine = 0;
+    if (depth % 8 == 0)
+        mine = build_list(100000000ull * (i + 1) + depth * 1000, T5_LEVEL, SH_FRAME);
+    SCRUB_CALLEE_SAVED();
+    task_yield();
+    uint32_t bad = 0;
+    if (depth) {
+        bad = t5_down(i, depth - 1);
+    } else {
+        __atomic_add_fetch(&t5.deep, 1, __ATOMIC_RELEASE);
+        while (t5.skip ? !__atomic_load_n(&t5.release, __ATOMIC_ACQUIRE)
+                       : __atomic_load_n(&t5.cycles_deep, __ATOMIC_ACQUIRE) < 2)
+            task_yield();
+    }
+    task_yield(); /* a cycle between the callee's return (segment pop) and the check */
+    if (mine && !t5.skip)
+        bad += walk_live_bad(mine, T5_LEVEL);
+    return bad + pad[0];
+}
+
+static void t5_task(void *arg)
+{
+    uint32_t i = (uint32_t)(uintptr_t)arg;
+    struct gnode *volatile base = build_list(100000000ull * (i + 1), T5_BASE, SH_BASE);
+    SCRUB_CALLEE_SAVED();
+    uint32_t bad = t5_down(i, T5_DEPTH);
+    for (int k = 0; k < 64; k++) /* shallow again: the scheduler may shrink the stack */
+        task_yield();
+    if (!t5.skip)
+        bad += walk_live_bad(base, T5_BASE);
+    t5.bad[i] = bad;
+    __atomic_add_fetch(&t5.done, 1, __ATOMIC_RELEASE);
+}
+
+static uint32_t t5_count_lost(uint8_t kind)
+{
+    uint32_t lost = 0;
+    for (uint32_t k = 0; k < shadow_n; k++)
+        lost += shadow[k].kind == kind && gc_object_state(shadow[k].p) != GC_OBJ_LIVE;
+    return lost;
+}
+
+static void t5_collector(void *arg)
+{
+    (void)arg;
+    if (t5.skip) { /* once every task is at the bottom: one blind cycle */
+        while (__atomic_load_n(&t5.deep, __ATOMIC_ACQUIRE) != t5.tasks)
+            task_yield();
+        gc_debug_skip_roots = t5.skip;
+        gc_collect();
+        gc_debug_skip_roots = 0;
+        t5.lost_base = t5_count_lost(SH_BASE);
+        __atomic_store_n(&t5.release, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&t5.done, __ATOMIC_ACQUIRE) != t5.tasks) {
+        int all_deep = __atomic_load_n(&t5.deep, __ATOMIC_ACQUIRE) == t5.tasks;
+        gc_collect();
+        t5.cycles++;
+        if (all_deep)
+            __atomic_add_fetch(&t5.cycles_deep, 1, __ATOMIC_RELEASE);
+        task_yield();
+    }
+}
+
+static void t5_run(enum task_mode mode, uint32_t skip)
+{
+    __builtin_memset(&t5, 0, sizeof t5);
+    t5.tasks = smp_ncpu() * 2 > T5_MAX_TASKS ? T5_MAX_TASKS : smp_ncpu() * 2;
+    t5.skip = skip;
+    shadow_n = 0;
+    static struct task *ts[T5_MAX_TASKS + 1];
+    for (uint32_t i = 0; i < t5.tasks; i++)
+        ts[i] = task_spawn("gc-grow", t5_task, (void *)(uintptr_t)i, mode);
+    ts[t5.tasks] = task_spawn("gc-cycles", t5_collector, 0, mode);
+    sched_run();
+    for (uint32_t i = 0; i <= t5.tasks; i++)
+        task_reap(ts[i]);
+}
+
+KTEST(gc_stack_growth_during_cycles, KTEST_QUICK)
+{
+    shadow = kmalloc(T5_MAX_TASKS * (T5_BASE + (T5_DEPTH / 8 + 1) * T5_LEVEL) * sizeof *shadow);
+    KREQUIRE(shadow);
+    for (int m = 0; m < 2; m++) {
+        struct stack_stats before, after;
+        task_stack_stats(gc_modes[m], &before);
+        t5_run(gc_modes[m], 0);
+        task_stack_stats(gc_modes[m], &after);
+        for (uint32_t i = 0; i < t5.tasks; i++)
+            KCHECKF(t5.bad[i] == 0, "%s: task %u found %u of its nodes freed or corrupted",
+                    gc_mode_name(gc_modes[m]), i, t5.bad[i]);
+        uint64_t grew = gc_modes[m] == TASK_STACK_SEGMENTED ? after.segs_alloc - before.segs_alloc
+                                                           : after.copies - before.copies;
+        KCHECKF(grew >= t5.tasks, "%s: the stacks grew only %lu times", gc_mode_name(gc_modes[m]),
+                grew);
+        KCHECKF(t5.cycles_deep >= 2, "%s: %u cycles with every task deep",
+                gc_mode_name(gc_modes[m]), t5.cycles_deep);
+        kprintf("# %s: %u tasks, %u cycles (%u with all at depth %u), %lu %s, %lu shrinks\n",
+                gc_mode_name(gc_modes[m]), t5.tasks, t5.cycles, t5.cycles_deep, T5_DEPTH, grew,
+                gc_modes[m] == TASK_STACK_SEGMENTED ? "segments" : "copies",
+                after.shrinks - before.shrinks);
+    }
+    kfree(shadow);
+    shadow = 0;
+    gc_collect();
+}
+
+/* Negative control: a collector blind to earlier segments loses the lists
+ * that only the base segments hold. */
+KTEST(gc_stack_growth_catches_unscanned_segments, KTEST_QUICK)
+{
+    shadow = kmalloc(T5_MAX_TASKS * (T5_BASE + (T5_DEPTH / 8 + 1) * T5_LEVEL) * sizeof *shadow);
+    KREQUIRE(shadow);
+    t5_run(TASK_STACK_SEGMENTED, GC_ROOT_SEGMENTS);
+    KCHECKF(t5.lost_base == t5.tasks * T5_BASE,
+            "earlier segments unscanned: %u of %u base-frame nodes lost", t5.lost_base,
+            t5.tasks * T5_BASE);
+    kfree(shadow);
+    shadow = 0;
+    gc_collect();
+}
+
+/* ------------------------------------------------------------ T6 */
+/*
+ * kmalloc and the collector side by side.  A task makes kmalloc objects
+ * (hidden: their addresses are kept XOR-ed), mallocgc objects whose only
+ * pointer is in kmalloc memory (the documented rule: such objects are
+ * collected), one mallocgc object it frees with kfree, and one it
+ * abandons; then it exits.  Two cycles later: every kmalloc object is
+ * allocated and intact, the kmalloc-held and abandoned mallocgc objects
+ * are free, the explicit kfree was silent, and a kfree of the collected
+ * object is reported as a double free with the heap still consistent.
+ */
+#define T6_N 64
+#define T6_HIDE 0x5A5A5A5A5A5A5A5Aull
+
+struct t6_state {
+    uintptr_t kmallocs[T6_N]; /* XOR T6_HIDE */
+    struct gnode **held;      /* kmalloc'd: the only pointers to T6_N gnodes */
+    uintptr_t held_hidden[T6_N], abandoned, freed_gc;
+    int err_in_task;
+};
+
+static void t6_task(void *arg)
+{
+    struct t6_state *s = arg;
+    for (int i = 0; i < T6_N; i++) {
+        uint64_t *k = kmalloc(48);
+        k[0] = gcheck((uint64_t)i);
+        k[5] = ~gcheck((uint64_t)i);
+        s->kmallocs[i] = (uintptr_t)k ^ T6_HIDE;
+        struct gnode *g = newobject(&gnode_type);
+        g->id = (uint64_t)i;
+        g->check = gcheck(g->id);
+        s->held[i] = g;
+        s->held_hidden[i] = (uintptr_t)g ^ T6_HIDE;
+    }
+    struct gnode *a = newobject(&gnode_type);
+    s->abandoned = (uintptr_t)a ^ T6_HIDE;
+    struct gnode *f = newobject(&gnode_type);
+    s->freed_gc = (uintptr_t)f ^ T6_HIDE;
+    kfree(f); /* legal: an explicit free of a collected object */
+}
+
+/* Freed: a free slot, or its whole span went back to the page heap. */
+static int gone(const void *p)
+{
+    enum gc_obj_state st = gc_object_state(p);
+    return st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP;
+}
+
+static int t6_errs;
+static char t6_msg[200];
+static void t6_hook(const char *m)
+{
+    t6_errs++;
+    ksnprintf(t6_msg, sizeof t6_msg, "%s", m);
+    kprintf("# reported: %s\n", m);
+}
+
+KTEST(gc_kmalloc_coexistence, KTEST_QUICK)
+{
+    struct t6_state *s = kmalloc(sizeof *s);
+    KREQUIRE(s);
+    s->held = kmalloc(T6_N * sizeof *s->held);
+    KREQUIRE(s->held);
+    alloc_error_hook_t old = alloc_set_error_hook(t6_hook);
+    t6_errs = 0;
+    struct task *t = task_spawn("gc-kmalloc", t6_task, s, task_default_mode);
+    KREQUIRE(t);
+    sched_run();
+    task_reap(t);
+    KCHECKF(t6_errs == 0, "kfree of a live mallocgc object reported: %s", t6_msg);
+    struct memstats m0, m1;
+    read_memstats(&m0);
+    KREQUIRE(gc_collect() && gc_collect());
+    read_memstats(&m1);
+    uint32_t kept = 0, intact = 0, collected = 0;
+    for (int i = 0; i < T6_N; i++) {
+        uint64_t *k = (uint64_t *)(s->kmallocs[i] ^ T6_HIDE);
+        kept += gc_object_state(k) == GC_OBJ_LIVE;
+        intact += k[0] == gcheck((uint64_t)i) && k[5] == ~gcheck((uint64_t)i);
+        collected += gone((void *)(s->held_hidden[i] ^ T6_HIDE));
+    }
+    KCHECKF(kept == T6_N && intact == T6_N, "kmalloc objects: %u of %u allocated, %u intact",
+            kept, T6_N, intact);
+    KCHECKF(collected == T6_N, "mallocgc objects held only by kmalloc memory: %u of %u collected",
+            collected, T6_N);
+    void *ab = (void *)(s->abandoned ^ T6_HIDE);
+    KCHECKF(gone(ab), "the abandoned object: state %d", gc_object_state(ab));
+    KCHECKF(gone((void *)(s->freed_gc ^ T6_HIDE)), "the kfree'd object: state %d",
+            gc_object_state((void *)(s->freed_gc ^ T6_HIDE)));
+    KCHECKF(m1.Frees - m0.Frees >= T6_N + 1, "Frees rose by %lu, want >= %u",
+            m1.Frees - m0.Frees, T6_N + 1);
+    KCHECKF(m1.HeapObjects == m1.Mallocs - m1.Frees, "HeapObjects %lu != Mallocs %lu - Frees %lu",
+            m1.HeapObjects, m1.Mallocs, m1.Frees);
+    kfree(ab); /* the collector freed it already */
+    KCHECKF(t6_errs == 1 && testutil_starts_with(t6_msg, "kfree: double free of"),
+            "kfree of a collected object: %d reports, '%s'", t6_errs, t6_msg);
+    alloc_set_error_hook(old);
+    testutil_verify_or_fail("after kfree of a collected object");
+    for (int i = 0; i < T6_N; i++)
+        kfree((void *)(s->kmallocs[i] ^ T6_HIDE));
+    kfree(s->held);
+    kfree(s);
+}
+
+/* ------------------------------------------------------------ T11 */
+/*
+ * Large objects, oblets and interior pointers.  A task makes a 320 KiB
+ * array of pointers (three oblets of 128 KiB) with nodes hung at its first,
+ * middle and last element, and a small node; it keeps only an interior
+ * pointer to each (into the array's third oblet, into the node's second
+ * word) in its frame, collects twice and checks everything is live and
+ * intact.  After it exits the array is freed whole (its pages leave
+ * HeapAlloc) and the nodes with it.  Negative control: with task stacks
+ * unscanned, the array and every node are lost.
+ */
+#define T11_ELEMS 40000u
+static const uint8_t ptr_mask[1] = {0x1};
+static const gotype ptr_type = {8, 8, ptr_mask, "*gnode"};
+
+static struct {
+    uintptr_t big, nodes[4]; /* hidden (XOR T6_HIDE): the shadow */
+    uint32_t bad, skip;
+} t11;
+
+static __attribute__((noinline)) struct gnode *t11_node(uint64_t id)
+{
+    struct gnode *g = newobject(&gnode_type);
+    g->id = id;
+    g->check = gcheck(id);
+    return g;
+}
+
+static void t11_task(void *arg)
+{
+    (void)arg;
+    struct gnode **big = newarray(&ptr_type, T11_ELEMS);
+    static const uint32_t at[3] = {0, T11_ELEMS / 2, T11_ELEMS - 1};
+    for (int k = 0; k < 3; k++) {
+        big[at[k]] = t11_node(7000 + k);
+        t11.nodes[k] = (uintptr_t)big[at[k]] ^ T6_HIDE;
+    }
+    struct gnode *small = t11_node(7003);
+    t11.nodes[3] = (uintptr_t)small ^ T6_HIDE;
+    t11.big = (uintptr_t)big ^ T6_HIDE;
+    volatile uintptr_t big_in = (uintptr_t)&big[T11_ELEMS - 100] + 4;
+    volatile uintptr_t small_in = (uintptr_t)&small->id + 3;
+    big = 0;
+    small = 0;
+    SCRUB_CALLEE_SAVED();
+    gc_debug_skip_roots = t11.skip;
+    gc_collect();
+    gc_collect();
+    gc_debug_skip_roots = 0;
+    if (t11.skip)
+        return;
+    struct gnode **b = (struct gnode **)((big_in - 4) - (T11_ELEMS - 100) * 8);
+    t11.bad += gc_object_state((void *)big_in) != GC_OBJ_LIVE;
+    for (int k = 0; k < 3; k++)
+        t11.bad += gc_object_state(b[at[k]]) != GC_OBJ_LIVE || b[at[k]]->check != gcheck(7000 + k);
+    struct gnode *sm = (struct gnode *)(small_in - 3 - 8);
+    t11.bad += gc_object_state(sm) != GC_OBJ_LIVE || sm->check != gcheck(7003);
+}
+
+static uint32_t t11_lost(void)
+{
+    uint32_t lost = gc_object_state((void *)(t11.big ^ T6_HIDE)) == GC_OBJ_LIVE ? 0 : 1;
+    for (int k = 0; k < 4; k++)
+        lost += gc_object_state((void *)(t11.nodes[k] ^ T6_HIDE)) != GC_OBJ_LIVE;
+    return lost;
+}
+
+KTEST(gc_large_oblets_interior_pointers, KTEST_QUICK)
+{
+    KREQUIRE(gc_collect());
+    for (int m = 0; m < 2; m++) {
+        __builtin_memset(&t11, 0, sizeof t11);
+        struct memstats a, b;
+        read_memstats(&a);
+        struct task *t = task_spawn("gc-large", t11_task, 0, gc_modes[m]);
+        KREQUIRE(t);
+        sched_run();
+        task_reap(t);
+        KCHECKF(t11.bad == 0, "%s: %u of the array, its 3 nodes and the small node lost",
+                gc_mode_name(gc_modes[m]), t11.bad);
+        KREQUIRE(gc_collect());
+        read_memstats(&b);
+        KCHECKF(t11_lost() == 5, "%s: after the task exited %u of 5 objects were freed",
+                gc_mode_name(gc_modes[m]), t11_lost());
+        KCHECKF(b.HeapAlloc <= a.HeapAlloc, "%s: HeapAlloc %lu after, %lu before",
+                gc_mode_name(gc_modes[m]), b.HeapAlloc, a.HeapAlloc);
+    }
+}
+
+KTEST(gc_large_catches_unscanned_stacks, KTEST_QUICK)
+{
+    KREQUIRE(gc_collect());
+    __builtin_memset(&t11, 0, sizeof t11);
+    t11.skip = GC_ROOT_TASKS;
+    struct task *t = task_spawn("gc-large", t11_task, 0, TASK_STACK_CONTIGUOUS);
+    KREQUIRE(t);
+    sched_run();
+    task_reap(t);
+    /* the two blind cycles ran while the task held its pointers */
+    KCHECKF(t11_lost() == 5, "task stacks unscanned: %u of 5 objects lost", t11_lost());
+}

@@ -38,12 +38,19 @@ CONFIGS = [
     dict(name="smp1-128M", cpus=1, mem="128M"),
     dict(name="smp1-512M", cpus=1, mem="512M"),
     dict(name="smp2-1G", cpus=2, mem="1G"),
-    dict(name="smp4-3G", cpus=4, mem="3G", expect=[r"range[s]? above 4 GiB \([1-9]\d* MiB\)"]),
+    # every GC test on 4 CPUs with gctrace=1: the harness checks each trace
+    # line's format and numbers against the `stat gc` records (GC.md T10)
+    dict(name="smp4-3G", cpus=4, mem="3G", cmdline="test=all gctrace=1 stats halt", gctrace=True,
+         expect=[r"range[s]? above 4 GiB \([1-9]\d* MiB\)", r"(?m)^gc \d+ @"]),
     # TCG runs more virtual CPUs than the host has cores: slow, but every one must start.
     dict(name="smp8-2G", cpus=8, mem="2G"),
     dict(name="smp2-1G-segmented", cpus=2, mem="1G", cmdline="test=all stack=segmented halt",
          expect=[r"default mode segmented"]),
     dict(name="iso-smp2-512M", cpus=2, mem="512M", boot="cdrom"),
+    # the forced GC in real time: a 5 s period on an idle kernel (the LAPIC
+    # timer's idle loop runs sysmon); cycles must come 5-7 s apart
+    dict(name="smp2-gc-forced", cpus=2, mem="512M", gctrace=True, forced_gap=(5.0, 7.0),
+         cmdline="test=gc_command_is_runtime_gc gctrace=1 forcegc=5 gc idle=12 stats halt"),
     # alloc/'s debug level (alloc/debug.h): span recounts and poisoned free
     # slots checked at every allocation and by heap_verify after each test.
     dict(name="smp2-1G-debug", cpus=2, mem="1G", boot="debug",
@@ -168,6 +175,66 @@ def make_negative_images():
 
 
 # ---------------------------------------------------------------- matrix
+GC_LINE_RE = re.compile(
+    r"^gc (\d+) @(\d+\.\d{3})s (\d+)%: [\d.]+\+[\d.]+\+[\d.]+ ms clock, "
+    r"[\d.]+\+[\d.]+/[\d.]+/[\d.]+\+[\d.]+ ms cpu, (\d+)->(\d+)->(\d+) MB, (\d+) MB goal, "
+    r"\d+ MB stacks, \d+ MB globals, (\d+) P( \(forced\))?$")
+STAT_GC_RE = re.compile(r"^stat gc n (\d+) trigger (\w+) forced (\d) ncpu \d+ gogc -?\d+ "
+                        r"start_ns \d+ heap0 (\d+) heap1 (\d+) marked (\d+) goal (\d+) ", re.M)
+
+
+def check_gctrace(cfg, log):
+    """GC.md T10: every gctrace line in Go's exact format, cycles numbered
+    1, 2, 3..., P == the CPU count, h2 <= h1, and each line's heap figures
+    and goal equal its `stat gc` record's bytes >> 20; `GC forced` exactly
+    before time-forced cycles; with forced_gap, those come 5-7 s apart."""
+    problems, cycles = [], []
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("gc ") or line.startswith("gc: "):
+            continue
+        m = GC_LINE_RE.match(line)
+        if not m:
+            problems.append(f"gctrace line not in Go's format: {line!r}")
+            continue
+        after_forced = i > 0 and lines[i - 1] == "GC forced"
+        cycles.append((int(m.group(1)), float(m.group(2)), [int(m.group(k)) for k in (4, 5, 6, 7)],
+                       int(m.group(8)), bool(m.group(9)), after_forced))
+    if not cycles:
+        return problems + ["no gctrace lines"]
+    records = {int(r.group(1)): r for r in STAT_GC_RE.finditer(log)}
+    for k, (n, at, (h0, h1, h2, goal), p, forced, after_forced) in enumerate(cycles):
+        if n != k + 1:
+            problems.append(f"gctrace: cycle {n} where {k + 1} was due")
+        if p != cfg["cpus"]:
+            problems.append(f"gctrace: cycle {n}: {p} P, want {cfg['cpus']}")
+        if h2 > h1:
+            problems.append(f"gctrace: cycle {n}: live after ({h2} MB) > heap at mark end ({h1} MB)")
+        r = records.get(n)
+        if r is None:  # the kernel keeps the last 256 records
+            if n > len(cycles) - 256:
+                problems.append(f"gctrace: cycle {n} has no `stat gc` record")
+            continue
+        want = [int(r.group(k)) >> 20 for k in (4, 5, 6, 7)]
+        if want != [h0, h1, h2, goal]:
+            problems.append(f"gctrace: cycle {n}: {h0}->{h1}->{h2} MB, {goal} MB goal; "
+                            f"stat gc says {want[0]}->{want[1]}->{want[2]}, {want[3]}")
+        if forced != (r.group(3) == "1") or after_forced != (r.group(2) == "time"):
+            problems.append(f"gctrace: cycle {n} (trigger {r.group(2)}): ' (forced)' {forced}, "
+                            f"'GC forced' line before it {after_forced}")
+    if "forced_gap" in cfg:
+        lo, hi = cfg["forced_gap"]
+        timed = [k for k, c in enumerate(cycles) if c[5]]
+        if len(timed) < 2:
+            problems.append(f"{len(timed)} time-forced cycles during the idle time, want >= 2")
+        for k in timed:
+            gap = cycles[k][1] - cycles[k - 1][1] if k else None
+            if gap is None or not lo <= gap <= hi:
+                problems.append(f"time-forced cycle {cycles[k][0]} came {gap} s after the previous, "
+                                f"want {lo}-{hi} s")
+    return problems
+
+
 def tail(text, n=40):
     return "\n".join(text.splitlines()[-n:])
 
@@ -239,6 +306,8 @@ def run_config(cfg, inject_failure, timeout):
                 problems.append("no 'smp: N of M CPUs started' line")
             elif int(started.group(1)) != int(cfg["cpus"]):
                 problems.append(f"{started.group(1)} of {started.group(2)} CPUs started; QEMU was given -smp {cfg['cpus']}")
+            if cfg.get("gctrace"):
+                problems += check_gctrace(cfg, log)
             failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
             if failed_tests:
                 problems.append("failed self-tests: " + ", ".join(failed_tests))

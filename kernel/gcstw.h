@@ -1,0 +1,21 @@
+/* gcstw.h — knobs of the kernel's stop-the-world (gcstw.c) for tests. */
+#ifndef KERNEL_GCSTW_H
+#define KERNEL_GCSTW_H
+
+#include <stdint.h>
+
+/* A CPU that has not stopped deadline_ns after the request is asked (NMI)
+ * to print where it is ("gc: cpu N not at a safepoint: rip=... rsp=...
+ * task=..."), then the kernel panics naming it — or, with panic = 0 (a
+ * test), says so and keeps waiting.  reports / last_cpu / last_rip record
+ * the NMI reports (written by the straggler, read after it has stopped). */
+struct gcstw_knobs {
+    uint64_t deadline_ns;
+    volatile uint32_t panic;
+    volatile uint32_t reports;
+    volatile uint32_t last_cpu;
+    volatile uint64_t last_rip;
+};
+extern struct gcstw_knobs gcstw;
+
+#endif

@@ -1,0 +1,291 @@
+/*
+ * test_gc.c — the collector's pacing, forced cycles, shell commands and
+ * stop-the-world reporting in the kernel (GC.md T8, T9; the tests that
+ * need growing task stacks are in test_gc_split.c).
+ *
+ * T8 paces real heap-triggered cycles for GOGC 50/100/200 against an
+ * independent copy of Go's goal formula, cycle by cycle, exactly; GOGC off
+ * must run none.  T9 moves the pacer's clock (gc_test_advance_clock) and
+ * plays sysmon by hand: the APs do not run sysmon while a test runs (only
+ * schedulers and the idle loop do), so the counts are exact.
+ */
+#include "../../alloc/malloc.h"
+#include "../../alloc/mgc.h"
+#include "../../alloc/mheap.h"
+#include "../../alloc/mstats.h"
+#include "../../alloc/sizeclass.h"
+#include "cpu.h"
+#include "gcstw.h"
+#include "kernel.h"
+#include "ktest.h"
+#include "percpu.h"
+#include "shell.h"
+#include "smp.h"
+#include "task.h"
+#include "testutil.h"
+
+/* Go's heap goal, written out again (not the pacer's function). */
+static uint64_t go_goal(int32_t gogc, const struct gc_cycle_record *prev)
+{
+    uint64_t g = (uint64_t)gogc;
+    uint64_t goal = prev->marked + (prev->marked + prev->stacks + prev->globals) * g / 100;
+    uint64_t min = (4ull << 20) * g / 100;
+    return goal > min ? goal : min;
+}
+
+/* ------------------------------------------------------------ T8 */
+
+#define T8_LIVE_OBJS 1024
+#define T8_LIVE_SIZE 8192 /* 8 MiB live */
+#define T8_GARBAGE 1024
+#define T8_VOLUME (96ul << 20)
+
+static void **t8_live; /* a root (bss) */
+
+struct t8_result {
+    uint32_t cycles, bad_goal, bad_next, bad_trigger, over;
+    uint64_t worst_over;   /* max(heap0 - goal) */
+    uint64_t peak_ppm;     /* max heap0 / goal, parts per million */
+    uint64_t first_goal;
+};
+
+static void t8_check_cycle(int32_t gogc, uint32_t n, uint64_t slack, struct t8_result *res)
+{
+    struct gc_cycle_record prev, r;
+    if (!gc_cycle_record(n - 1, &prev) || !gc_cycle_record(n, &r)) {
+        res->bad_goal++;
+        return;
+    }
+    if (!res->cycles)
+        res->first_goal = r.goal;
+    res->cycles++;
+    if (r.trigger != GC_TRIGGER_HEAP || r.forced || r.gogc != gogc)
+        res->bad_trigger++;
+    if (r.goal != go_goal(gogc, &prev)) {
+        res->bad_goal++;
+        kprintf("# GOGC %d cycle %u: goal %lu, want %lu (previous marked %lu stacks %lu "
+                "globals %lu)\n", gogc, n, r.goal, go_goal(gogc, &prev), prev.marked, prev.stacks,
+                prev.globals);
+    }
+    if (r.next_goal != go_goal(gogc, &r))
+        res->bad_next++;
+    if (r.heap0 < r.goal || r.heap0 - r.goal >= slack) {
+        res->over++;
+        kprintf("# GOGC %d cycle %u: started at heap %lu, goal %lu (slack %lu)\n", gogc, n,
+                r.heap0, r.goal, slack);
+    }
+    if (r.heap0 > r.goal && r.heap0 - r.goal > res->worst_over)
+        res->worst_over = r.heap0 - r.goal;
+    uint64_t ppm = r.heap0 * 1000000 / r.goal;
+    if (ppm > res->peak_ppm)
+        res->peak_ppm = ppm;
+}
+
+/* Allocate T8_VOLUME of garbage at this GOGC; check every cycle it caused. */
+static void t8_run(int32_t gogc, uint64_t slack, struct t8_result *res)
+{
+    __builtin_memset(res, 0, sizeof *res);
+    gc_set_percent(gogc);
+    gc_collect(); /* the first paced cycle's goal comes from this one */
+    struct gc_stats a, b;
+    gc_read_stats(&a);
+    for (uint64_t done = 0; done < T8_VOLUME; done += T8_GARBAGE)
+        mallocgc(T8_GARBAGE, 0, false);
+    gc_read_stats(&b);
+    for (uint32_t n = a.NumGC + 1; n <= b.NumGC; n++)
+        t8_check_cycle(gogc, n, slack, res);
+}
+
+KTEST(gc_pacing_goal_per_cycle, KTEST_QUICK)
+{
+    int32_t old = gc_get_percent();
+    static const uint8_t pmask[1] = {0x1};
+    static const gotype ptr = {8, 8, pmask, "*byte"};
+    t8_live = newarray(&ptr, T8_LIVE_OBJS); /* collected memory, rooted by the global */
+    KREQUIRE(t8_live);
+    for (int i = 0; i < T8_LIVE_OBJS; i++)
+        t8_live[i] = mallocgc(T8_LIVE_SIZE, 0, false);
+    /* heap_live passes the goal by less than the span whose refill crossed
+     * it (tested after each refill, as Go does): one span of the garbage
+     * class, or of the live objects' class */
+    uint64_t slack = class_to_allocnpages[size_to_class(T8_GARBAGE)] * PAGE_SIZE;
+    uint64_t s2 = class_to_allocnpages[size_to_class(T8_LIVE_SIZE)] * PAGE_SIZE;
+    slack = s2 > slack ? s2 : slack;
+    static const int32_t gogcs[3] = {50, 100, 200};
+    struct t8_result res[3];
+    for (int k = 0; k < 3; k++) {
+        t8_run(gogcs[k], slack, &res[k]);
+        struct t8_result *r = &res[k];
+        KCHECKF(r->cycles >= 2, "GOGC %d: %u cycles for %lu MiB", gogcs[k], r->cycles,
+                T8_VOLUME >> 20);
+        KCHECKF(!r->bad_goal && !r->bad_next && !r->bad_trigger && !r->over,
+                "GOGC %d: of %u cycles %u had a wrong goal, %u a wrong next goal, %u a wrong "
+                "trigger or GOGC, %u started outside [goal, goal + %lu)", gogcs[k], r->cycles,
+                r->bad_goal, r->bad_next, r->bad_trigger, r->over, slack);
+        kprintf("# GOGC %d: %u cycles per %lu MiB allocated, goal %lu KiB, peak/goal %lu.%03lu, "
+                "at most %lu B past the goal\n", gogcs[k], r->cycles, T8_VOLUME >> 20,
+                r->first_goal >> 10, r->peak_ppm / 1000000, r->peak_ppm % 1000000 / 1000,
+                r->worst_over);
+    }
+    /* the goal grows with GOGC, so the cycles thin out */
+    KCHECKF(res[0].cycles > res[1].cycles && res[1].cycles > res[2].cycles,
+            "cycles for GOGC 50/100/200: %u/%u/%u", res[0].cycles, res[1].cycles, res[2].cycles);
+    /* GOGC off: no heap-triggered cycle at all, NextGC infinite */
+    gc_set_percent(-1);
+    struct gc_stats a, b;
+    gc_read_stats(&a);
+    for (uint64_t done = 0; done < T8_VOLUME / 2; done += T8_GARBAGE)
+        mallocgc(T8_GARBAGE, 0, false);
+    gc_read_stats(&b);
+    KCHECKF(b.NumGC == a.NumGC && b.NextGC == ~0ull, "GOGC off: %u cycles, NextGC %lu",
+            b.NumGC - a.NumGC, b.NextGC);
+    gc_set_percent(old);
+    t8_live = 0;
+    KREQUIRE(gc_collect());
+}
+
+/* ------------------------------------------------------------ T9 */
+
+static char out[4096];
+
+static uint32_t numgc(void)
+{
+    struct gc_stats s;
+    gc_read_stats(&s);
+    return s.NumGC;
+}
+
+/* The forced GC, Go's rules, on the pacer's clock (the real-time version
+ * is the gc-forced QEMU configuration). */
+KTEST(gc_forced_after_2_minutes, KTEST_QUICK)
+{
+    int32_t old = gc_set_percent(100);
+    int trace = gc_get_trace();
+    gc_set_trace(1);
+    KREQUIRE(gc_collect());
+    uint32_t n0 = numgc();
+    gc_test_advance_clock(119ull * 1000000000);
+    gc_sysmon_tick();
+    KCHECKF(numgc() == n0, "119 s after the last cycle: %u cycles ran", numgc() - n0);
+    gc_test_advance_clock(2ull * 1000000000);
+    kprintf_capture(out, sizeof out);
+    gc_sysmon_tick();
+    gc_sysmon_tick();
+    kprintf_capture_end();
+    KCHECKF(numgc() == n0 + 1, "121 s after the last cycle: %u cycles ran, want 1", numgc() - n0);
+    struct gc_cycle_record r;
+    KREQUIRE(gc_cycle_record(n0 + 1, &r));
+    KCHECK(r.trigger == GC_TRIGGER_TIME && !r.forced);
+    KCHECKF(testutil_starts_with(out, "GC forced\ngc ") && !testutil_contains(out, "(forced)") &&
+                testutil_contains(out, " P\n"),
+            "trace of a time-forced cycle: '%s'", out);
+    /* GOGC off: no forced cycle either */
+    gc_set_percent(-1);
+    gc_test_advance_clock(121ull * 1000000000);
+    gc_sysmon_tick();
+    KCHECKF(numgc() == n0 + 1, "GOGC off: a forced cycle ran");
+    gc_test_clock_back();
+    gc_set_percent(old);
+    gc_set_trace(trace);
+}
+
+/* The `gc` command is runtime.GC(): its trace line ends " (forced)" and
+ * NumForcedGC counts it. */
+KTEST(gc_command_is_runtime_gc, KTEST_QUICK)
+{
+    int trace = gc_get_trace();
+    gc_set_trace(1);
+    struct gc_stats a, b;
+    gc_read_stats(&a);
+    kprintf_capture(out, sizeof out);
+    shell_exec("gc");
+    kprintf_capture_end();
+    gc_read_stats(&b);
+    KCHECKF(b.NumGC == a.NumGC + 1 && b.NumForcedGC == a.NumForcedGC + 1,
+            "gc: NumGC +%u, NumForcedGC +%u", b.NumGC - a.NumGC, b.NumForcedGC - a.NumForcedGC);
+    KCHECKF(testutil_starts_with(out, "gc ") && testutil_contains(out, " P (forced)\ngc: cycle "),
+            "output: '%s'", out);
+    gc_set_trace(trace);
+}
+
+/* gogc: garbage, negative and absurd values are refused with a message and
+ * the old value stays; good values take effect. */
+KTEST(gc_gogc_command_bad_input, KTEST_QUICK)
+{
+    int32_t old = gc_get_percent();
+    static const char *const bad[] = {"gogc abc", "gogc -5", "gogc 100001", "gogc 12x", "gogc 1 2"};
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        kprintf_capture(out, sizeof out);
+        shell_exec(bad[i]);
+        kprintf_capture_end();
+        KCHECKF(testutil_starts_with(out, "usage: gogc") && gc_get_percent() == old,
+                "'%s': '%s', GOGC now %d", bad[i], out, gc_get_percent());
+    }
+    kprintf_capture(out, sizeof out);
+    shell_exec("gogc 150");
+    kprintf_capture_end();
+    KCHECKF(gc_get_percent() == 150 && testutil_contains(out, "-> 150"), "gogc 150: '%s'", out);
+    shell_exec("gogc off");
+    KCHECK(gc_get_percent() == -1);
+    gc_set_percent(old);
+}
+
+/* ------------------------------------------------------------ stragglers */
+/*
+ * A CPU that does not reach a safepoint is reported by number with where
+ * it was.  A task spins in a loop with no split-stack prologue and no
+ * allocation (this file is not -fsplit-stack) for 800 ms while another
+ * task collects with a 100 ms deadline and the panic turned off: the
+ * spinning CPU must be NMI'd and report an rip inside the loop; the cycle
+ * then completes once the spinner returns to its scheduler.
+ */
+static struct {
+    volatile uint32_t spinning, spin_cpu, collected;
+    uint64_t until;
+} st9;
+
+static __attribute__((noinline)) void straggler_spin(void *arg)
+{
+    (void)arg;
+    st9.spin_cpu = this_cpu()->cpu_id;
+    __atomic_store_n(&st9.spinning, 1, __ATOMIC_RELEASE);
+    while (rdtsc() < st9.until)
+        cpu_relax();
+}
+
+static void straggler_collect(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&st9.spinning, __ATOMIC_ACQUIRE))
+        task_yield();
+    st9.collected = gc_collect();
+}
+
+KTEST(gc_straggler_reported, KTEST_QUICK)
+{
+    if (smp_ncpu() < 2) {
+        kprintf("# one CPU: no other CPU to wait for (skipped)\n");
+        return;
+    }
+    __builtin_memset((void *)&st9, 0, sizeof st9);
+    st9.until = rdtsc() + tsc_hz() * 8 / 10;
+    uint64_t old_deadline = gcstw.deadline_ns;
+    uint32_t reports = gcstw.reports;
+    gcstw.deadline_ns = 100000000;
+    gcstw.panic = 0;
+    struct task *s = task_spawn("spinner", straggler_spin, 0, TASK_STACK_CONTIGUOUS);
+    struct task *c = task_spawn("collector", straggler_collect, 0, TASK_STACK_CONTIGUOUS);
+    KREQUIRE(s && c);
+    sched_run();
+    task_reap(s);
+    task_reap(c);
+    gcstw.panic = 1;
+    gcstw.deadline_ns = old_deadline;
+    uintptr_t at = gcstw.last_rip, fn = (uintptr_t)straggler_spin;
+    KCHECKF(st9.collected, "the cycle did not complete");
+    KCHECKF(gcstw.reports == reports + 1 && gcstw.last_cpu == st9.spin_cpu,
+            "%u reports (want 1), from cpu %u (the spinner ran on cpu %u)",
+            gcstw.reports - reports, gcstw.last_cpu, st9.spin_cpu);
+    KCHECKF(at >= fn && at < fn + 128, "reported rip 0x%lx, the loop is at 0x%lx..0x%lx", at, fn,
+            fn + 128);
+}
