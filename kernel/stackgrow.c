@@ -82,9 +82,37 @@ static void set_stack(struct task *t, uint64_t lo, uint64_t hi)
     t->guard = lo + STACK_GUARD;
 }
 
+/* STALE WORDS: the collector scans task stacks conservatively, so a stack
+ * must not reach a new owner with an earlier owner's words in it (they
+ * would sit in the new owner's uninitialised frame slots and keep garbage
+ * alive).  A freed stack keeps its owner's tag in its second word (the
+ * first links the free list); stack_take clears a stack whose tag is not
+ * the taker's.  A task reusing its own segment (the hot split) pays
+ * nothing; its own stale words are its own business, as in any
+ * conservative collector. */
+#define STACK_TAG (0x6b617473ull << 32) /* "stak" */
+
+static uint64_t tag_of(const struct task *t) { return STACK_TAG | t->id; }
+
+volatile int stackgrow_debug_keep_stale;
+
+static void *stack_take(const struct task *t, uint64_t size)
+{
+    uint64_t *s = stackalloc(size);
+    if (s && s[1] != tag_of(t) && !stackgrow_debug_keep_stale)
+        __builtin_memset(s, 0, size);
+    return s;
+}
+
+static void stack_give_back(const struct task *t, uint64_t lo, uint64_t size)
+{
+    ((uint64_t *)lo)[1] = tag_of(t);
+    stackfree((void *)lo, size);
+}
+
 int stackgrow_alloc_initial(struct task *t)
 {
-    void *s = stackalloc(STACK_MIN);
+    void *s = stack_take(t, STACK_MIN);
     if (!s)
         return 0;
     t->base_lo = (uint64_t)s;
@@ -92,15 +120,6 @@ int stackgrow_alloc_initial(struct task *t)
     set_stack(t, t->base_lo, t->base_lo + STACK_MIN);
     note_size(t, STACK_MIN);
     return 1;
-}
-
-/* Every task stack and segment is cleared as it is freed: the collector
- * scans stacks conservatively, and a recycled stack's stale words (in the
- * next owner's uninitialised frame slots) would keep garbage alive. */
-static void stack_release(uint64_t lo, uint64_t size)
-{
-    __builtin_memset((void *)lo, 0, size);
-    stackfree((void *)lo, size);
 }
 
 static uint64_t pow2_at_least(uint64_t n)
@@ -159,14 +178,14 @@ static int grow_contiguous(struct task *t)
         kill(t, size, 0);
         return 0;
     }
-    void *n = stackalloc(size);
+    void *n = stack_take(t, size);
     if (!n) {
         kill(t, size, "out of memory");
         return 0;
     }
     uint64_t old_lo = t->stack_lo;
     uint64_t used = move_stack(t, (uint64_t)n, size);
-    stack_release(old_lo, old_size);
+    stack_give_back(t, old_lo, old_size);
     struct mode_stats *s = &stats[TASK_STACK_CONTIGUOUS];
     count(&s->grows, 1);
     count(&s->copies, 1);
@@ -190,7 +209,7 @@ static int grow_segmented(struct task *t)
         size = t->spare->size;
         t->spare = 0;
     } else {
-        void *n = stackalloc(size);
+        void *n = stack_take(t, size);
         if (!n) {
             kill(t, size, "out of memory");
             return 0;
@@ -225,11 +244,11 @@ int stackgrow_morestack(struct task *t)
     return t->mode == TASK_STACK_SEGMENTED ? grow_segmented(t) : grow_contiguous(t);
 }
 
-static void free_segment(struct segment *seg)
+static void free_segment(const struct task *t, struct segment *seg)
 {
     uint64_t lo = seg->lo, size = seg->size; /* the record lives in the segment */
     count(&stats[TASK_STACK_SEGMENTED].segs_free, 1);
-    stack_release(lo, size);
+    stack_give_back(t, lo, size);
 }
 
 void stackgrow_pop(struct task *t)
@@ -244,7 +263,7 @@ void stackgrow_pop(struct task *t)
     if (task_segment_cache && !t->spare)
         t->spare = seg; /* keep it, record and all, for the next split */
     else
-        free_segment(seg);
+        free_segment(t, seg);
 }
 
 void stackgrow_shrink(struct task *t)
@@ -255,12 +274,12 @@ void stackgrow_shrink(struct task *t)
     uint64_t used = t->stack_hi - t->rsp;
     if (size <= STACK_MIN || used >= size / 4)
         return;
-    void *n = stackalloc(size / 2);
+    void *n = stack_take(t, size / 2);
     if (!n)
         return; /* shrinking is an optimisation */
     uint64_t old_lo = t->stack_lo;
     uint64_t copied = move_stack(t, (uint64_t)n, size / 2);
-    stack_release(old_lo, size);
+    stack_give_back(t, old_lo, size);
     count(&stats[TASK_STACK_CONTIGUOUS].shrinks, 1);
     count(&stats[TASK_STACK_CONTIGUOUS].bytes_copied, copied);
 }
@@ -270,15 +289,15 @@ void stackgrow_release_all(struct task *t)
     while (t->seg) {
         struct segment *seg = t->seg;
         t->seg = seg->prev;
-        free_segment(seg);
+        free_segment(t, seg);
     }
     if (t->spare) {
-        free_segment(t->spare);
+        free_segment(t, t->spare);
         t->spare = 0;
     }
     t->seg_bytes = 0;
     if (t->base_lo)
-        stack_release(t->base_lo, t->base_size);
+        stack_give_back(t, t->base_lo, t->base_size);
     t->base_lo = 0;
     set_stack(t, 0, 0);
 }

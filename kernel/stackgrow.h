@@ -21,5 +21,8 @@ void stackgrow_release_all(struct task *t);
 /* The collector's roots in t's stacks (t not running): the stack in use
  * from t->rsp, and the used part of every earlier segment. */
 void stackgrow_gc_ranges(struct task *t, plat_gc_root_fn fn, void *ctx);
+/* Tests: 1 = hand stacks over without clearing another owner's words (the
+ * negative control of the stale-stack test). */
+extern volatile int stackgrow_debug_keep_stale;
 
 #endif
