@@ -86,6 +86,19 @@ def run_preload():
     return int(m[-1][0]), int(m[-1][1])
 
 
+def run_checker_selftest():
+    """The QEMU harness's log checkers on made-up logs (no QEMU needed)."""
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"),
+                        "--check-selftest"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.stdout.decode(errors="replace")
+    m = SUMMARY.findall(out)
+    lines = out.splitlines()
+    print("\n".join(lines[:-1] if m else lines))
+    if not m:
+        return 0, 1
+    return int(m[-1][0]), int(m[-1][1])
+
+
 def run_qemu():
     cmd = [sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
            os.environ.get("TEST_CONFIGS") or "all"]
@@ -106,7 +119,7 @@ def main():
     t0 = time.time()
     totals = [0, 0]
     parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
-             ("LD_PRELOAD library", run_preload)]
+             ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest)]
     if not os.environ.get("SKIP_QEMU"):
         parts.append(("QEMU boot matrix", run_qemu))
     for title, fn in parts:
