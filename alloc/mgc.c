@@ -362,7 +362,7 @@ int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uin
                         r->ncpu, r->forced ? " (forced)" : "");
 }
 
-static void gc_trace(void *p)
+static __attribute__((noinline)) void gc_trace(void *p)
 {
     if (!st.trace)
         return;
@@ -395,7 +395,7 @@ static void wait_cycle_done(void)
     }
 }
 
-static void log_gc_forced(void *p)
+static __attribute__((noinline)) void log_gc_forced(void *p)
 {
     (void)p;
     plat_log("GC forced");
@@ -416,12 +416,14 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
     if (ok) {
         if (t == GC_TRIGGER_TIME && st.trace) /* Go's forcegchelper; once per cycle */
             plat_systemstack(log_gc_forced, 0);
-        struct gc_cycle_record rec;
+        /* not on the caller's stack: a task's has 1 KiB to spare here */
+        static struct gc_cycle_record rec; /* gc_running's */
+        static struct cycle_args a;
         __builtin_memset(&rec, 0, sizeof rec);
         rec.trigger = (uint8_t)t;
         rec.forced = t == GC_TRIGGER_CYCLE;
         rec.gogc = gc_pacer_.percent;
-        struct cycle_args a = {t, extra_root, &rec};
+        a = (struct cycle_args){t, extra_root, &rec};
         plat_gc_run(gc_cycle, &a);
         /* formatting needs more stack than a task has to spare */
         plat_systemstack(gc_trace, &st.rec[(st.numgc - 1) % GC_HISTORY]);
@@ -483,11 +485,14 @@ void gc_safepoint(void)
 
 /* ------------------------------------------------------------ sweep, cpus */
 
-void gc_finish_sweep(void)
+static void finish_sweep_body(void *unused)
 {
+    (void)unused;
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++)
         mcentral_sweep_all(&mheap_.central[spc]);
 }
+
+void gc_finish_sweep(void) { plat_systemstack(finish_sweep_body, 0); }
 
 void gc_prepare_cpu(uint32_t cpu)
 {
@@ -556,6 +561,8 @@ bool gc_cycle_record(uint32_t n, struct gc_cycle_record *out)
     *out = st.rec[(n - 1) % GC_HISTORY];
     return true;
 }
+
+uint32_t gc_num_cycles(void) { return __atomic_load_n(&st.numgc, __ATOMIC_ACQUIRE); }
 
 void gc_read_stats(struct gc_stats *o)
 {

@@ -110,7 +110,8 @@ struct gc_stats {
     int32_t GOGC;
     bool EnableGC;          /* a collector exists here */
 };
-void gc_read_stats(struct gc_stats *out);
+void gc_read_stats(struct gc_stats *out); /* 2 KiB: not on a task's stack */
+uint32_t gc_num_cycles(void);              /* NumGC, cheaply */
 /* The record of cycle n (1-based), or false if not kept. */
 bool gc_cycle_record(uint32_t n, struct gc_cycle_record *out);
 

@@ -9,6 +9,7 @@
 #include "../alloc/stack.h"
 #include "fmt.h"
 #include "frame.h"
+#include "gcbench.h"
 #include "gcshell.h"
 #include "kernel.h"
 #include "paging.h"
@@ -135,6 +136,8 @@ void kinit_after_tests(const struct cmdline *c)
     }
     if (c->bench)
         alloc_bench_run(0);
+    if (c->gcbench)
+        gcbench_run("all", 16);
     if (c->classes)
         sizeclasses_print(emit_line);
     if (c->stats) {

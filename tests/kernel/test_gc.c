@@ -13,6 +13,7 @@
 #include "../../alloc/mgc.h"
 #include "../../alloc/mheap.h"
 #include "../../alloc/mstats.h"
+#include "../../alloc/stack.h"
 #include "../../alloc/sizeclass.h"
 #include "cpu.h"
 #include "gcstw.h"
@@ -21,6 +22,7 @@
 #include "percpu.h"
 #include "shell.h"
 #include "smp.h"
+#include "stackgrow.h"
 #include "task.h"
 #include "testutil.h"
 
@@ -288,4 +290,159 @@ KTEST(gc_straggler_reported, KTEST_QUICK)
             gcstw.reports - reports, gcstw.last_cpu, st9.spin_cpu);
     KCHECKF(at >= fn && at < fn + 128, "reported rip 0x%lx, the loop is at 0x%lx..0x%lx", at, fn,
             fn + 128);
+}
+
+/* ------------------------------------------------------------ task stacks */
+/*
+ * The collector's entry points are unchecked code (no split-stack
+ * prologue), so when a task calls them they must fit in the budget below
+ * its guard (task.h: STACK_GUARD - 256 bytes).  A task paints the free
+ * part of its stack, calls them, and measures how deep they went (the
+ * first painted word overwritten).  gc_collect once overflowed a task
+ * stack into its neighbour (the cycle record and the trace formatting
+ * lived on the caller's stack).  Negative control: a function with a
+ * 1200-byte frame must be measured over the budget.
+ */
+#define PAINT 0xA5A5A5A5A5A5A5A5ull
+
+static struct {
+    uint64_t used[3];
+} depth;
+
+/* Paint [stack_lo, rsp) of the calling frame (inline: no frame of its own
+ * below rsp); returns rsp. */
+#define PAINT_BELOW()                                                                     \
+    ({                                                                                    \
+        uint64_t rsp_;                                                                    \
+        __asm__ volatile("mov %%rsp, %0" : "=r"(rsp_));                                   \
+        for (uint64_t a_ = task_current()->stack_lo; a_ + 8 <= rsp_; a_ += 8)             \
+            *(volatile uint64_t *)a_ = PAINT;                                             \
+        rsp_;                                                                             \
+    })
+
+static uint64_t deepest_since(uint64_t from)
+{
+    uint64_t lo = task_current()->stack_lo, a = lo;
+    while (a < from && *(volatile uint64_t *)a == PAINT)
+        a += 8;
+    return from - a; /* bytes used below `from` */
+}
+
+static __attribute__((noinline)) void big_frame(void)
+{
+    volatile uint8_t buf[1200];
+    for (int i = 0; i < 1200; i += 64)
+        buf[i] = (uint8_t)i;
+    (void)buf[0];
+}
+
+static void depth_task(void *arg)
+{
+    (void)arg;
+    uint64_t from = PAINT_BELOW();
+    gc_collect();
+    depth.used[0] = deepest_since(from);
+    from = PAINT_BELOW();
+    gc_finish_sweep();
+    gc_num_cycles();
+    depth.used[1] = deepest_since(from);
+    from = PAINT_BELOW();
+    big_frame();
+    depth.used[2] = deepest_since(from);
+}
+
+KTEST(gc_entry_points_fit_a_task_stack, KTEST_QUICK)
+{
+    __builtin_memset(&depth, 0, sizeof depth);
+    struct task *t = task_spawn("gc-depth", depth_task, 0, TASK_STACK_CONTIGUOUS);
+    KREQUIRE(t);
+    sched_run();
+    task_reap(t);
+    const uint64_t budget = STACK_GUARD - 256;
+    KCHECKF(depth.used[0] <= budget, "gc_collect used %lu bytes of a task's stack (budget %lu)",
+            depth.used[0], budget);
+    KCHECKF(depth.used[1] <= budget, "gc_finish_sweep used %lu bytes (budget %lu)", depth.used[1],
+            budget);
+    KCHECKF(depth.used[2] > budget, "negative control: a 1200-byte frame measured %lu bytes",
+            depth.used[2]);
+    kprintf("# from a task: gc_collect %lu B, gc_finish_sweep %lu B, a 1200-byte frame %lu B "
+            "(budget %lu B)\n", depth.used[0], depth.used[1], depth.used[2], budget);
+}
+
+/* ------------------------------------------------------------ stale stacks */
+/*
+ * A recycled stack must not keep garbage alive (the regression test of
+ * stackgrow.c's clearing).  Task A, on some CPU, makes a collected object,
+ * takes a 2 KiB stack from that CPU's stack cache, fills it with the
+ * object's address (an earlier owner's stale words), frees it, spawns B —
+ * whose stack is that one (the cache is LIFO; checked) — and exits.  B
+ * sits in a frame whose 1400-byte buffer it never writes, over A's words,
+ * and collects twice: the object must be freed.  Negative control: with
+ * the clearing off for B, A's words in B's frame keep it alive.
+ */
+static struct {
+    uintptr_t obj; /* hidden: XOR 0x5A5A... */
+    uint64_t filled, b_base;
+    int state, keep_stale;
+    struct task *b;
+} stale;
+
+static __attribute__((noinline)) void stale_b_wait(void)
+{
+    volatile uint8_t untouched[1400]; /* never written */
+    (void)untouched;
+    stale.b_base = task_current()->base_lo;
+    gc_collect();
+    gc_collect();
+    stale.state = gc_object_state((void *)(stale.obj ^ 0x5A5A5A5A5A5A5A5Aull));
+}
+
+static void stale_b(void *arg)
+{
+    (void)arg;
+    stale_b_wait();
+}
+
+static void stale_a(void *arg)
+{
+    (void)arg;
+    static const uint8_t mask[1] = {0x1};
+    static const gotype t = {32, 8, mask, "stale"};
+    uintptr_t g = (uintptr_t)newobject(&t);
+    stale.obj = g ^ 0x5A5A5A5A5A5A5A5Aull;
+    uint64_t *s = stackalloc(STACK_MIN);
+    for (uint32_t i = 2; i < STACK_MIN / 8; i++)
+        s[i] = g;
+    s[1] = 0; /* no task's tag */
+    g = 0;
+    stale.filled = (uint64_t)s;
+    stackfree(s, STACK_MIN);
+    stackgrow_debug_keep_stale = stale.keep_stale;
+    stale.b = task_spawn("stale-b", stale_b, 0, TASK_STACK_CONTIGUOUS);
+    stackgrow_debug_keep_stale = 0;
+}
+
+static int stale_run(int keep_stale)
+{
+    __builtin_memset(&stale, 0, sizeof stale);
+    stale.keep_stale = keep_stale;
+    struct task *a = task_spawn("stale-a", stale_a, 0, TASK_STACK_CONTIGUOUS);
+    if (!a)
+        return -1;
+    sched_run();
+    task_reap(a);
+    if (stale.b)
+        task_reap(stale.b);
+    return stale.b && stale.b_base == stale.filled ? stale.state : -2;
+}
+
+KTEST(gc_recycled_stack_keeps_no_garbage, KTEST_QUICK)
+{
+    int st = stale_run(0);
+    KCHECKF(st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP,
+            "an object only an earlier owner's stale words point to, after B (on that stack) "
+            "collected twice: state %d (-2: B got another stack)", st);
+    st = stale_run(1);
+    KCHECKF(st == GC_OBJ_LIVE, "negative control (stack handed over uncleared): state %d, want "
+            "live (kept by the stale words in B's frame; -2: B got another stack)", st);
 }

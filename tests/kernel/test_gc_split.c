@@ -22,7 +22,6 @@
 #include "kernel.h"
 #include "ktest.h"
 #include "smp.h"
-#include "stackgrow.h"
 #include "task.h"
 #include "testutil.h"
 
@@ -611,86 +610,4 @@ KTEST(gc_large_catches_unscanned_stacks, KTEST_QUICK)
     task_reap(t);
     /* the two blind cycles ran while the task held its pointers */
     KCHECKF(t11_lost() == 5, "task stacks unscanned: %u of 5 objects lost", t11_lost());
-}
-
-/* ------------------------------------------------------------ stale stacks */
-/*
- * A recycled stack must not keep garbage alive (the regression test of
- * the stack clearing in stackgrow.c).  Task A fills its stack with the
- * address of a collected object and exits; task B gets the same stack
- * (retried until it does) and sits in a frame with an uninitialised
- * buffer over where A's words were; two cycles must free the object.
- * Negative control: with the clearing off, B's frame keeps it alive.
- */
-static struct {
-    uintptr_t obj;          /* hidden (XOR T6_HIDE) */
-    uint64_t a_base, b_base;
-    int state_after;
-} stale;
-
-static __attribute__((noinline)) void stale_fill(uintptr_t v)
-{
-    volatile uintptr_t words[80];
-    for (int i = 0; i < 80; i++)
-        words[i] = v;
-    (void)words[0];
-}
-
-static void stale_a(void *arg)
-{
-    (void)arg;
-    struct gnode *g = newobject(&gnode_type);
-    stale.obj = (uintptr_t)g ^ T6_HIDE;
-    stale.a_base = task_current()->base_lo;
-    stale_fill((uintptr_t)g);
-    g = 0;
-    SCRUB_CALLEE_SAVED();
-}
-
-static __attribute__((noinline)) void stale_b_wait(void)
-{
-    volatile uint8_t untouched[640]; /* never written: whatever was there */
-    (void)untouched;
-    stale.b_base = task_current()->base_lo;
-    gc_collect();
-    gc_collect();
-    stale.state_after = gc_object_state((void *)(stale.obj ^ T6_HIDE));
-}
-
-static void stale_b(void *arg)
-{
-    (void)arg;
-    stale_b_wait();
-}
-
-/* Runs A then B until B got A's stack; returns the object's state. */
-static int stale_run(int keep_stale)
-{
-    for (int attempt = 0; attempt < 32; attempt++) {
-        struct task *a = task_spawn("stale-a", stale_a, 0, TASK_STACK_CONTIGUOUS);
-        if (!a)
-            return -1;
-        sched_run();
-        task_reap(a);
-        stackgrow_debug_keep_stale = keep_stale;
-        struct task *b = task_spawn("stale-b", stale_b, 0, TASK_STACK_CONTIGUOUS);
-        stackgrow_debug_keep_stale = 0;
-        if (!b)
-            return -1;
-        sched_run();
-        task_reap(b);
-        if (stale.a_base == stale.b_base)
-            return stale.state_after;
-    }
-    return -2;
-}
-
-KTEST(gc_recycled_stack_keeps_no_garbage, KTEST_QUICK)
-{
-    int st = stale_run(0);
-    KCHECKF(st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP,
-            "A's object after B (on A's stack) collected twice: state %d", st);
-    st = stale_run(1);
-    KCHECKF(st == GC_OBJ_LIVE, "negative control (stacks handed over uncleared): state %d, want "
-            "live (kept by A's stale words in B's frame)", st);
 }
