@@ -371,6 +371,11 @@ def fmt(x, nd=1):
     return f"{x:.{nd}f}"
 
 
+def fmt_us(x):
+    """Microseconds: one decimal below a millisecond, whole ones above."""
+    return fmt(x, 1 if x is not None and x < 1000 else 0)
+
+
 def ratio(a, b, nd=2):
     if a is None or b is None or b == 0:
         return "—"
@@ -429,10 +434,10 @@ def md_stop(kern, gos, all_cpus):
         cells = []
         for o in ("idle", "busy"):
             k = kernel_find(kern, n, "stop", others=o)
-            cells.append(f"{fmt(k['median_us'])} / {fmt(k['max_us'])}" if k else "—")
+            cells.append(f"{fmt_us(k['median_us'])} / {fmt_us(k['max_us'])}" if k else "—")
         for o in ("idle", "busy"):
             g = go_find(gos, n, "stop", others=o)
-            cells.append(f"{fmt(g['stw1_median_ms'] * 1000)} / {fmt(g['stw1_max_ms'] * 1000)}"
+            cells.append(f"{fmt_us(g['stw1_median_ms'] * 1000)} / {fmt_us(g['stw1_max_ms'] * 1000)}"
                          if g and g.get("stw1_median_ms") is not None else "—")
         md.append(f"| {cpus_label(n)} | " + " | ".join(cells) + " |")
     return md
@@ -442,25 +447,28 @@ def md_pause(kern, gos, all_cpus):
     md = ["## Pause versus live heap (µs, median of 3 forced cycles)", "",
           "Ours stops the world for the whole cycle: pause = stw1 (with the stop) + mark + stw2. "
           "Go marks concurrently: its pause is stw1 + stw2, its mark runs beside the program. "
-          "Mark rate: bytes marked / markers' CPU time, MB/s (10^6 B) per CPU.", "",
+          "Mark rate: bytes marked / markers' CPU time, MB/s (10^6 B) per CPU. Marked MiB: what "
+          "the cycle found reachable (the tree plus whatever else is live; more than the tree "
+          "means garbage kept alive).", "",
           "| CPUs | live MiB | ours stop | ours stw1 | ours mark | ours stw2 | ours pause | "
-          "ours MB/s/CPU | Go stw1 | Go mark | Go stw2 | Go pause | Go MB/s/CPU |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "ours MB/s/CPU | ours marked MiB | Go stw1 | Go mark | Go stw2 | Go pause | "
+          "Go MB/s/CPU | Go marked MiB |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in all_cpus:
         for mib in (8, 32, 128):
             k = kernel_find(kern, n, "pause", live_mib=mib)
             g = go_find(gos, n, "pause", live_mib=mib)
             if not k and not g:
                 continue
-            kc = ["—"] * 6
+            kc = ["—"] * 7
             if k:
-                kc = [fmt(k[x]) for x in ("stop_us", "stw1_us", "mark_us", "stw2_us", "pause_us")]
-                kc.append(fmt(k["mark_mbps_cpu"], 0))
-            gc = ["—"] * 5
+                kc = [fmt_us(k[x]) for x in ("stop_us", "stw1_us", "mark_us", "stw2_us", "pause_us")]
+                kc += [fmt(k["mark_mbps_cpu"], 0), fmt(k["marked_mib"])]
+            gc = ["—"] * 6
             if g:
-                gc = [fmt(g[x] * 1000 if g.get(x) is not None else None)
+                gc = [fmt_us(g[x] * 1000 if g.get(x) is not None else None)
                       for x in ("stw1_ms", "mark_ms", "stw2_ms", "pause_ms")]
-                gc.append(fmt(g.get("mark_mbps_cpu"), 0))
+                gc += [fmt(g.get("mark_mbps_cpu"), 0), fmt(g.get("heap_mib"))]
             md.append(f"| {cpus_label(n)} | {mib} | " + " | ".join(kc + gc) + " |")
     return md
 
