@@ -29,7 +29,6 @@ static const struct {
     bool many;
 } table[] = {
     {LOCKRANK_BENCH, "bench", false},
-    {LOCKRANK_GCWORLD, "gcworld", false},
     {LOCKRANK_SLOT, "slot", false},
     {LOCKRANK_STACKPOOL, "stackpool", false},
     {LOCKRANK_STACKLARGE, "stacklarge", false},
@@ -97,9 +96,12 @@ void lockrank_acquire(struct lockrank_held *h, const void *lock, uint32_t rank, 
         __typeof__(h->e[0]) *top = &h->e[h->n - 1];
         if (rank < top->rank ||
             (rank == top->rank && (!table[k].many || (uintptr_t)lock <= (uintptr_t)top->lock))) {
-            alloc_format(msg, sizeof msg, "lock order: cpu %d acquires %s (rank %u, 0x%lx, held "
-                         "by cpu %d) while holding %s (rank %u, 0x%lx)", me, table[k].name, rank,
-                         (unsigned long)(uintptr_t)lock, holder, lockrank_name(top->rank),
+            char who[24] = "free";
+            if (holder >= 0)
+                alloc_format(who, sizeof who, "held by cpu %d", holder);
+            alloc_format(msg, sizeof msg, "lock order: cpu %d acquires %s (rank %u, 0x%lx, %s) "
+                         "while holding %s (rank %u, 0x%lx)", me, table[k].name, rank,
+                         (unsigned long)(uintptr_t)lock, who, lockrank_name(top->rank),
                          top->rank, (unsigned long)(uintptr_t)top->lock);
             violation(msg);
             return;

@@ -9,8 +9,8 @@
  * lock it already holds, or a lock without a rank is a fatal error that
  * names both locks, their ranks and the CPUs holding them:
  *
- *   lock order: cpu 1 acquires mheap (rank 30, 0x...) — held by cpu 2 —
- *   while holding frames (rank 70, 0x...)
+ *   lock order: cpu 1 acquires mheap (rank 30, 0x..., held by cpu 2) while
+ *   holding frames (rank 70, 0x...)          ("free" when no CPU holds it)
  *   lock order: cpu 0 acquires mcentral (rank 20, 0x...) which it already holds
  *
  * THE TABLE (lowest rank first; the usual nesting on the right)
@@ -19,8 +19,6 @@
  *   ---- ------------- -------------------------------------- -------------------------
  *     2  bench         kernel/bench.c big lock around every    → everything below
  *                      kmalloc/kfree (the big-lock baseline)
- *     4  gcworld       the collector's world lock (one cycle   → everything below
- *                      at a time)
  *     8  slot          libgomalloc shared-slot lock (plat_pin  → everything below
  *                      of a thread without its own slot)
  *    10  stackpool     alloc/stack.c pool_lock                 → mheap
@@ -62,7 +60,6 @@
 enum lockrank {
     LOCKRANK_NONE = 0, /* not a valid rank: such a lock is refused */
     LOCKRANK_BENCH = 2,
-    LOCKRANK_GCWORLD = 4,
     LOCKRANK_SLOT = 8,
     LOCKRANK_STACKPOOL = 10,
     LOCKRANK_STACKLARGE = 12,

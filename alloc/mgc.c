@@ -42,7 +42,7 @@
  * that wants one while another runs waits at a safepoint, and the trigger
  * is tested again.
  *
- * REPORTING: gctrace=1 prints Go's line per cycle (format in gc_trace);
+ * REPORTING: gctrace=1 prints Go's line per cycle (gc_format_trace);
  * GC_HISTORY cycle records keep exact byte counts (`stat gc` facts);
  * gc_read_stats gives MemStats' NumGC, PauseNs, GCCPUFraction, ...
  *

@@ -28,6 +28,10 @@
  * a cycle started at; with the world stopped nothing grows after it) and
  * the largest heap, total and longest pause.
  *
+ * Every workload runs in a task of its own (gcbench_split.c), started and
+ * measured from here: a fresh stack while it runs, none once it is done,
+ * so one workload's dead frames cannot keep the next one's heap alive.
+ *
  * No floating point (-mgeneral-regs-only): fixed-point with integer
  * arithmetic, printed with decimals.
  */
@@ -40,22 +44,6 @@
 #include "shell.h"
 #include "smp.h"
 #include "task.h"
-
-struct bnode {
-    struct bnode *l, *r;
-};
-static const uint8_t bnode_mask[1] = {0x3};
-static const gotype bnode_type = {sizeof(struct bnode), 16, bnode_mask, "bnode"};
-
-struct lnode {
-    struct lnode *next;
-    uint64_t pad[7];
-};
-static const uint8_t lnode_mask[1] = {0x1};
-static const gotype lnode_type = {sizeof(struct lnode), 8, lnode_mask, "lnode"};
-
-static struct bnode *volatile live_tree; /* roots: bss */
-static struct lnode *volatile churn_head;
 
 /* ------------------------------------------------------------ numbers */
 
@@ -89,21 +77,18 @@ static const char *milli3(char *b, uint64_t millionths)
     return b;
 }
 
-/* ------------------------------------------------------------ trees */
-
-static struct bnode *bottom_up(uint32_t depth)
+/* A workload in a task of its own (gcbench_split.c): its stack, scanned
+ * while it runs, is fresh, and gone once it exits — a workload's dead
+ * frames on the caller's stack would otherwise keep old trees alive. */
+static void run_task(void (*fn)(void *), void *arg)
 {
-    struct bnode *n = newobject(&bnode_type);
-    if (n && depth) {
-        n->l = bottom_up(depth - 1);
-        n->r = bottom_up(depth - 1);
+    struct task *t = task_spawn("gcbench", fn, arg, TASK_STACK_CONTIGUOUS);
+    if (!t) {
+        kprintf("gcbench: cannot spawn a task\n");
+        return;
     }
-    return n;
-}
-
-static uint64_t check(const struct bnode *n)
-{
-    return n ? 1 + check(n->l) + check(n->r) : 0;
+    sched_run();
+    task_reap(t);
 }
 
 /* ------------------------------------------------------------ (a) pause */
@@ -111,10 +96,10 @@ static uint64_t check(const struct bnode *n)
 static void pause_one(uint32_t mib)
 {
     int32_t old = gc_set_percent(-1); /* no cycle while building */
-    uint32_t depth = 0;
-    while ((2ull << depth) * 16 < (uint64_t)mib << 20) /* 2^(d+1)-1 nodes of 16 B */
-        depth++;
-    live_tree = bottom_up(depth);
+    struct gcbench_work w = {.depth = 0};
+    while ((2ull << w.depth) * 16 < (uint64_t)mib << 20) /* 2^(d+1)-1 nodes of 16 B */
+        w.depth++;
+    run_task(gcbench_build_live_task, &w); /* into gcbench_live, a global */
     enum { N = 3 };
     uint64_t stop[N], stw1[N], mark[N], stw2[N], pause[N], marked[N], rate[N];
     for (int i = 0; i < N; i++) {
@@ -135,7 +120,7 @@ static void pause_one(uint32_t mib)
             mib, smp_ncpu(), N, us1(b[0], median(stop, N)), us1(b[1], median(stw1, N)),
             us1(b[2], median(mark, N)), us1(b[3], median(stw2, N)), us1(b[4], median(pause, N)),
             milli3(b[5], median(marked, N) * 1000000 >> 20), median(rate, N));
-    live_tree = 0;
+    gcbench_live = 0;
     gc_set_percent(old);
     gc_collect();
 }
@@ -256,39 +241,22 @@ static void window_close(const struct window *w, char *out, uint64_t size)
 
 static void bench_trees(uint32_t depth, int32_t gogc)
 {
+    struct gcbench_work wk = {.depth = depth};
     struct window w = window_open(gogc);
-    uint64_t sum = check(bottom_up(depth + 1)); /* the stretch tree */
-    live_tree = bottom_up(depth);
-    for (uint32_t d = 4; d <= depth; d += 2)
-        for (uint64_t i = 0; i < 1ull << (depth - d + 4); i++)
-            sum += check(bottom_up(d));
-    sum += check(live_tree);
-    live_tree = 0;
+    run_task(gcbench_trees_task, &wk);
     char tail[320];
     window_close(&w, tail, sizeof tail);
-    kprintf("gcbench: binarytrees depth=%u gogc=%d%s nodes=%lu\n", depth, gogc, tail, sum);
+    kprintf("gcbench: binarytrees depth=%u gogc=%d%s nodes=%lu\n", depth, gogc, tail, wk.result);
 }
 
 static void bench_churn(int32_t gogc)
 {
-    enum { LIVE_NODES = (4 << 20) / sizeof(struct lnode), STEPS = 1000000 };
+    struct gcbench_work wk = {.live_bytes = 4 << 20, .steps = 1000000};
     struct window w = window_open(gogc);
-    struct lnode *tail = newobject(&lnode_type);
-    churn_head = tail;
-    for (uint32_t i = 1; i < LIVE_NODES; i++) {
-        tail->next = newobject(&lnode_type);
-        tail = tail->next;
-    }
-    for (uint32_t i = 0; i < STEPS; i++) {
-        tail->next = newobject(&lnode_type);
-        tail = tail->next;
-        churn_head = churn_head->next;
-    }
-    churn_head = 0;
-    tail = 0;
+    run_task(gcbench_churn_task, &wk);
     char out[320];
     window_close(&w, out, sizeof out);
-    kprintf("gcbench: listchurn live_mib=4 gogc=%d steps=%u%s\n", gogc, STEPS, out);
+    kprintf("gcbench: listchurn live_mib=4 gogc=%d steps=%lu%s\n", gogc, wk.steps, out);
 }
 
 /* ------------------------------------------------------------ driver */

@@ -10,6 +10,18 @@
  * "churn"; prints `gcbench: ...` lines and `gcbench: done`. */
 void gcbench_run(const char *which, uint32_t depth);
 
+/* The workloads, each run as a task (gcbench_split.c, split-stack code:
+ * binary-trees recurses).  In: depth / live_bytes, steps; out: result. */
+struct gcbench_work {
+    uint32_t depth;
+    uint64_t live_bytes, steps;
+    uint64_t result; /* trees: nodes checked */
+};
+extern void *volatile gcbench_live; /* the pause benchmark's live tree (a root) */
+void gcbench_build_live_task(void *work); /* gcbench_live = a tree of `depth` */
+void gcbench_trees_task(void *work);      /* binary-trees of `depth` */
+void gcbench_churn_task(void *work);      /* list churn */
+
 /* The busy CPUs of the time-to-stop benchmark (gcbench_split.c): each
  * task counts itself into gcbench_spinning, then calls a split-stack
  * function in a loop (a prologue every call: where a stop catches it)

@@ -1,12 +1,86 @@
 /*
- * gcbench_split.c — the busy CPUs of gcbench's time-to-stop benchmark.
- * Compiled with -fsplit-stack (Makefile: *_split.c) like task code: every
- * call of spin_step checks the stack guard, which is where a pending stop
- * catches the task (the poisoned guard, gcstw.c).
+ * gcbench_split.c — gcbench's task code, compiled with -fsplit-stack
+ * (Makefile: *_split.c): the workloads (binary-trees recurses, so its
+ * stack grows) and the busy CPUs of the time-to-stop benchmark, where
+ * every call of spin_step checks the stack guard — the place a pending
+ * stop catches a running task (the poisoned guard, gcstw.c).
  */
+#include "../alloc/malloc.h"
 #include "gcbench.h"
 #include "kernel.h"
 #include "task.h"
+
+/* ------------------------------------------------------------ workloads */
+
+struct bnode {
+    struct bnode *l, *r;
+};
+static const uint8_t bnode_mask[1] = {0x3};
+static const gotype bnode_type = {sizeof(struct bnode), 16, bnode_mask, "bnode"};
+
+struct lnode {
+    struct lnode *next;
+    uint64_t pad[7];
+};
+static const uint8_t lnode_mask[1] = {0x1};
+static const gotype lnode_type = {sizeof(struct lnode), 8, lnode_mask, "lnode"};
+
+void *volatile gcbench_live;
+
+static struct bnode *bottom_up(uint32_t depth)
+{
+    struct bnode *n = newobject(&bnode_type);
+    if (n && depth) {
+        n->l = bottom_up(depth - 1);
+        n->r = bottom_up(depth - 1);
+    }
+    return n;
+}
+
+static uint64_t check(const struct bnode *n)
+{
+    return n ? 1 + check(n->l) + check(n->r) : 0;
+}
+
+void gcbench_build_live_task(void *work)
+{
+    gcbench_live = bottom_up(((struct gcbench_work *)work)->depth);
+}
+
+/* The benchmarks-game shape: a stretch tree of depth D+1, a long-lived
+ * tree of depth D, then 2^(D-d+4) trees of depth d for d = 4, 6, ... D. */
+void gcbench_trees_task(void *work)
+{
+    struct gcbench_work *w = work;
+    uint32_t depth = w->depth;
+    uint64_t sum = check(bottom_up(depth + 1));
+    struct bnode *volatile long_lived = bottom_up(depth);
+    for (uint32_t d = 4; d <= depth; d += 2)
+        for (uint64_t i = 0; i < 1ull << (depth - d + 4); i++)
+            sum += check(bottom_up(d));
+    sum += check(long_lived);
+    w->result = sum;
+}
+
+/* A list of live_bytes of 64-byte nodes; each step appends one and drops
+ * the head. */
+void gcbench_churn_task(void *work)
+{
+    struct gcbench_work *w = work;
+    struct lnode *tail = newobject(&lnode_type), *head = tail;
+    for (uint64_t i = 1; i < w->live_bytes / sizeof(struct lnode); i++) {
+        tail->next = newobject(&lnode_type);
+        tail = tail->next;
+    }
+    for (uint64_t i = 0; i < w->steps; i++) {
+        tail->next = newobject(&lnode_type);
+        tail = tail->next;
+        head = head->next;
+    }
+    w->result = head != 0;
+}
+
+/* ------------------------------------------------------------ busy CPUs */
 
 volatile uint32_t gcbench_spinning, gcbench_spin_stop;
 

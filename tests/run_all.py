@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """make test: host unit tests, generator check, the LD_PRELOAD library, the
-benchmark log parsers (tests/bench/test_gcbench_parse.py), then the QEMU matrix.
+harness's log checkers (run.py --check-selftest), the benchmark log parsers
+(tests/bench/test_gcbench_parse.py), then the QEMU matrix.
 
 Prints each part's results and ends with one aggregate line
 "N passed, N failed" (every host test case, the size-class generator check
@@ -105,6 +106,19 @@ def run_bench_parsers():
     return np_, max(nf, 1 if p.returncode else 0)
 
 
+def run_checker_selftest():
+    """The QEMU harness's log checkers on made-up logs (no QEMU needed)."""
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"),
+                        "--check-selftest"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = p.stdout.decode(errors="replace")
+    m = SUMMARY.findall(out)
+    lines = out.splitlines()
+    print("\n".join(lines[:-1] if m else lines))
+    if not m:
+        return 0, 1
+    return int(m[-1][0]), int(m[-1][1])
+
+
 def run_qemu():
     cmd = [sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
            os.environ.get("TEST_CONFIGS") or "all"]
@@ -125,7 +139,8 @@ def main():
     t0 = time.time()
     totals = [0, 0]
     parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
-             ("LD_PRELOAD library", run_preload), ("benchmark log parsers", run_bench_parsers)]
+             ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest),
+             ("benchmark log parsers", run_bench_parsers)]
     if not os.environ.get("SKIP_QEMU"):
         parts.append(("QEMU boot matrix", run_qemu))
     for title, fn in parts:

@@ -21,6 +21,7 @@ static int nseen;
 static void catch_violation(const char *msg)
 {
     snprintf(seen, sizeof seen, "%s", msg);
+    printf("# reported: %s\n", msg);
     nseen++;
     longjmp(back, 1);
 }

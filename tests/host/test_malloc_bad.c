@@ -204,6 +204,7 @@ static void test_use_after_free_caught(void)
     char want[120];
     snprintf(want, sizeof want, "use after free: word 3 of free slot 0x%lx = 0x1234", UL(p));
     CHECKF(strstr(err, want) != NULL, "verify said: %s", err);
+    printf("# %s\n", err);
     host_panic_hook = uaf_panic;
     uaf_msg[0] = 0;
     if (!setjmp(uaf_back)) {

@@ -229,10 +229,46 @@ def check_gctrace(cfg, log):
             problems.append(f"{len(timed)} time-forced cycles during the idle time, want >= 2")
         for k in timed:
             gap = cycles[k][1] - cycles[k - 1][1] if k else None
-            if gap is None or not lo <= gap <= hi:
-                problems.append(f"time-forced cycle {cycles[k][0]} came {gap} s after the previous, "
-                                f"want {lo}-{hi} s")
+            if gap is None:
+                problems.append(f"time-forced cycle {cycles[k][0]} is the first cycle")
+            elif not lo <= gap <= hi:
+                problems.append(f"time-forced cycle {cycles[k][0]} came {gap:.3f} s after the "
+                                f"previous, want {lo}-{hi} s")
     return problems
+
+
+GOOD_TRACE = """\
+gc 1 @0.071s 30%: 16+14+0.16 ms clock, 32+0/0.45/0+0.32 ms cpu, 0->0->0 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P (forced)
+GC forced
+gc 2 @5.120s 1%: 4.6+18+0.008 ms clock, 9.3+0/0.26/0+0.017 ms cpu, 0->0->0 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P
+GC forced
+gc 3 @10.150s 0%: 5.2+7.3+0.29 ms clock, 10+0/0.55/0+0.59 ms cpu, 0->0->0 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P
+stat gc n 1 trigger cycle forced 1 ncpu 2 gogc 100 start_ns 71000000 heap0 0 heap1 0 marked 0 goal 4194304 next_goal 4194304 stacks 912 globals 243624
+stat gc n 2 trigger time forced 0 ncpu 2 gogc 100 start_ns 5120000000 heap0 0 heap1 0 marked 0 goal 4194304 next_goal 4194304 stacks 912 globals 243624
+stat gc n 3 trigger time forced 0 ncpu 2 gogc 100 start_ns 10150000000 heap0 0 heap1 0 marked 0 goal 4194304 next_goal 4194304 stacks 912 globals 243624
+"""
+
+
+def checker_selftest():
+    """The gctrace checker must pass a good log and catch each kind of bad one."""
+    cfg = dict(cpus=2, forced_gap=(5.0, 7.0))
+    cases = [("a good log", GOOD_TRACE, True),
+             ("a line not in Go's format", GOOD_TRACE.replace("0 MB globals, 2 P\nGC", "0 MB globals\nGC", 1), False),
+             ("the wrong P", GOOD_TRACE.replace("2 P (forced)", "3 P (forced)"), False),
+             ("a goal that is not the record's", GOOD_TRACE.replace("4 MB goal", "5 MB goal", 1), False),
+             ("' (forced)' on a time-forced cycle", GOOD_TRACE.replace("0 MB globals, 2 P\nGC forced\ngc 3", "0 MB globals, 2 P (forced)\nGC forced\ngc 3"), False),
+             ("no 'GC forced' before a time-forced cycle", GOOD_TRACE.replace("GC forced\ngc 3", "gc 3"), False),
+             ("a skipped cycle number", GOOD_TRACE.replace("gc 3 @", "gc 4 @"), False),
+             ("forced cycles too close", GOOD_TRACE.replace("@10.150s", "@6.150s"), False)]
+    failed = 0
+    for i, (what, log, good) in enumerate(cases, 1):
+        problems = check_gctrace(cfg, log)
+        ok = (not problems) == good
+        failed += not ok
+        detail = "passes" if not problems else "caught: " + problems[0]
+        print(f"{'ok' if ok else 'not ok'} {i} - gctrace checker, {what}: {detail}")
+    print(f"{len(cases) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def tail(text, n=40):
@@ -378,7 +414,11 @@ def main():
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("QEMU_TIMEOUT", "240")))
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("QEMU_JOBS", "2")))
     ap.add_argument("--json")
+    ap.add_argument("--check-selftest", action="store_true",
+                    help="test the harness's gctrace checker on made-up logs")
     a = ap.parse_args()
+    if a.check_selftest:
+        return checker_selftest()
     if a.list:
         for c in CONFIGS:
             print(c["name"])
