@@ -245,6 +245,8 @@ def parse_go_output(out_text, err_text, name="Go anchor"):
             continue
         where = f"{name}:{no}: '{line}'"
         words = m.group(1).split()
+        if not words:
+            raise GcbenchError(f"{where}: nothing after 'gcbench-go:'")
         if words == ["done"]:
             done = True
             continue
