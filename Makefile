@@ -187,6 +187,7 @@ clean:
 	rm -rf $(BUILD)
 
 -include lib/lib.mk tests/bench/bench.mk
+-include tests/bench/gcbench.mk
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # host allocator micro-benchmarks (bench-alloc, bench-callgrind)

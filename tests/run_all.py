@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""make test: host unit tests, generator check, the LD_PRELOAD library, then the QEMU matrix.
+"""make test: host unit tests, generator check, the LD_PRELOAD library, the
+harness's log checkers (run.py --check-selftest), the benchmark log parsers
+(tests/bench/test_gcbench_parse.py), then the QEMU matrix.
 
 Prints each part's results and ends with one aggregate line
 "N passed, N failed" (every host test case, the size-class generator check
@@ -86,6 +88,24 @@ def run_preload():
     return int(m[-1][0]), int(m[-1][1])
 
 
+def run_bench_parsers():
+    """tests/bench/gcbench.py's log parsers (python only: no QEMU, no Go)."""
+    script = os.path.join(ROOT, "tests", "bench", "test_gcbench_parse.py")
+    if not os.path.exists(script):
+        return 0, 0
+    p = subprocess.run([sys.executable, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       cwd=ROOT)
+    out = p.stdout.decode(errors="replace")
+    m = SUMMARY.findall(out)
+    lines = out.splitlines()
+    print("\n".join("%s (gcbench.py)" % l if l.startswith(("ok - ", "not ok - ")) else l
+                    for l in (lines[:-1] if m else lines)))
+    if not m:
+        return 0, 1
+    np_, nf = int(m[-1][0]), int(m[-1][1])
+    return np_, max(nf, 1 if p.returncode else 0)
+
+
 def run_checker_selftest():
     """The QEMU harness's log checkers on made-up logs (no QEMU needed)."""
     p = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"),
@@ -119,7 +139,8 @@ def main():
     t0 = time.time()
     totals = [0, 0]
     parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
-             ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest)]
+             ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest),
+             ("benchmark log parsers", run_bench_parsers)]
     if not os.environ.get("SKIP_QEMU"):
         parts.append(("QEMU boot matrix", run_qemu))
     for title, fn in parts:

@@ -6,7 +6,8 @@
 #                with glibc, jemalloc, tcmalloc, mimalloc and libgomalloc,
 #                round-robin, BENCH_REPS repetitions; callgrind instructions per
 #                malloc/free; the Go anchor.  Writes build/bench/results.md,
-#                results.csv and chart.png.
+#                results.csv and chart.png.  Then the collector's benchmarks
+#                on 1 and 2 CPUs with their Go anchor (tests/bench/gcbench.mk).
 #   BENCH_REPS=5 (default)  BENCH_ARGS=... extra run_bench.py options
 
 BENCH_REPS ?= 5
@@ -41,3 +42,5 @@ bench-build: $(LIB_SO) $(BENCH_W_BINS) $(BUILD)/bench/w/gc_anchor
 bench: bench-deps
 	@$(MAKE) --no-print-directory bench-build
 	@$(PYTHON) tests/bench/run_bench.py --build $(BUILD) --reps $(BENCH_REPS) $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory gcbench-build
+	@$(PYTHON) tests/bench/gcbench.py --cpus '1 2' --go-bin $(GCBENCH_GO) --out $(BUILD)/gcbench
