@@ -41,8 +41,11 @@
  * read by parked CPUs; nstopped/par_done are atomic counters.  The release
  * store of par_epoch pairs with the parked CPUs' acquire load before they
  * read par_fn/par_arg; their increment of par_done (release) pairs with the
- * collector's acquire wait.  The guard poison and the stop flag form a
- * Dekker pair with the scheduler (task.c, task_set_guard_checked).
+ * collector's acquire wait.  The release store of release_epoch publishes
+ * everything the collector wrote while the world was stopped (the marks,
+ * every CPU's mcache prepared for the sweep) to the CPUs that leave
+ * gc_park after their acquire load of it.  The guard poison and the stop
+ * flag form a Dekker pair with the scheduler (task.c, set_guard_checked).
  */
 #include "../alloc/mgc.h"
 #include "../alloc/platform.h"

@@ -72,33 +72,16 @@ def run_generator_check():
     return (1, 0) if ok else (0, 1)
 
 
-def run_preload():
-    """The allocator as LD_PRELOAD malloc: API tests and real programs."""
-    script = os.path.join(ROOT, "tests", "preload", "run.py")
-    if not os.path.exists(script):
-        return 0, 0
-    p = subprocess.run([sys.executable, script, "--build", BUILD], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, cwd=ROOT)
-    out = p.stdout.decode(errors="replace")
-    m = SUMMARY.findall(out)
-    lines = out.splitlines()
-    print("\n".join(lines[:-1] if m else lines))
-    if not m:
-        return 0, 1
-    return int(m[-1][0]), int(m[-1][1])
-
-
-def run_bench_parsers():
-    """tests/bench/gcbench.py's log parsers (python only: no QEMU, no Go)."""
-    script = os.path.join(ROOT, "tests", "bench", "test_gcbench_parse.py")
-    if not os.path.exists(script):
-        return 0, 0
-    p = subprocess.run([sys.executable, script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def run_tap_script(argv, suffix=""):
+    """Run a script that prints TAP-ish lines and ends with 'N passed, N failed';
+    print its lines (tagged with suffix) but its summary; a missing summary or
+    a non-zero exit with no failure counted is one failure."""
+    p = subprocess.run([sys.executable] + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        cwd=ROOT)
     out = p.stdout.decode(errors="replace")
     m = SUMMARY.findall(out)
     lines = out.splitlines()
-    print("\n".join("%s (gcbench.py)" % l if l.startswith(("ok - ", "not ok - ")) else l
+    print("\n".join(l + suffix if suffix and l.startswith(("ok ", "not ok ")) else l
                     for l in (lines[:-1] if m else lines)))
     if not m:
         return 0, 1
@@ -106,33 +89,34 @@ def run_bench_parsers():
     return np_, max(nf, 1 if p.returncode else 0)
 
 
+def run_preload():
+    """The allocator as LD_PRELOAD malloc: API tests and real programs."""
+    script = os.path.join(ROOT, "tests", "preload", "run.py")
+    if not os.path.exists(script):
+        return 0, 0
+    return run_tap_script([script, "--build", BUILD])
+
+
+def run_bench_parsers():
+    """tests/bench/gcbench.py's log parsers (python only: no QEMU, no Go)."""
+    script = os.path.join(ROOT, "tests", "bench", "test_gcbench_parse.py")
+    if not os.path.exists(script):
+        return 0, 0
+    return run_tap_script([script], " (gcbench.py)")
+
+
 def run_checker_selftest():
     """The QEMU harness's log checkers on made-up logs (no QEMU needed)."""
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"),
-                        "--check-selftest"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = p.stdout.decode(errors="replace")
-    m = SUMMARY.findall(out)
-    lines = out.splitlines()
-    print("\n".join(lines[:-1] if m else lines))
-    if not m:
-        return 0, 1
-    return int(m[-1][0]), int(m[-1][1])
+    return run_tap_script([os.path.join(ROOT, "tests", "qemu", "run.py"), "--check-selftest"])
 
 
 def run_qemu():
-    cmd = [sys.executable, os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
-           os.environ.get("TEST_CONFIGS") or "all"]
+    """The boot matrix; its summary is its last line."""
+    argv = [os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
+            os.environ.get("TEST_CONFIGS") or "all"]
     if os.environ.get("KTEST_FAIL"):
-        cmd.append("--inject-failure")
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = p.stdout.decode(errors="replace")
-    lines = out.splitlines()
-    m = SUMMARY.findall(out)
-    # the matrix's own summary is its last line; print the rest
-    print("\n".join(lines[:-1] if m else lines))
-    if not m:
-        return 0, 1
-    return int(m[-1][0]), int(m[-1][1])
+        argv.append("--inject-failure")
+    return run_tap_script(argv)
 
 
 def main():

@@ -232,6 +232,22 @@ KTEST(gc_gogc_command_bad_input, KTEST_QUICK)
     gc_set_percent(old);
 }
 
+/* gcbench refuses what it does not know, and runs nothing. */
+KTEST(gc_gcbench_command_bad_input, KTEST_QUICK)
+{
+    static const char *const bad[] = {"gcbench bogus", "gcbench trees 3", "gcbench trees 99",
+                                      "gcbench trees x", "gcbench pause 16", "gcbench trees 16 1"};
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint32_t n = gc_num_cycles();
+        kprintf_capture(out, sizeof out);
+        shell_exec(bad[i]);
+        kprintf_capture_end();
+        KCHECKF(testutil_starts_with(out, "usage: gcbench") && !testutil_contains(out, "done") &&
+                    gc_num_cycles() == n,
+                "'%s': '%s' (%u cycles ran)", bad[i], out, gc_num_cycles() - n);
+    }
+}
+
 /* ------------------------------------------------------------ stragglers */
 /*
  * A CPU that does not reach a safepoint is reported by number with where
