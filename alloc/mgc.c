@@ -198,10 +198,10 @@ struct cycle_args {
     struct gc_cycle_record *rec;
 };
 
-/* Step 1, with the world stopped at its end. */
+/* Step 1 from the stop request on (the sweep before it ran with the world
+ * running, outside the pause, as in Go). */
 static void sweep_termination(struct cycle_args *a)
 {
-    gc_finish_sweep();
     __atomic_store_n(&gc_stop_pending, 1, __ATOMIC_SEQ_CST);
     a->rec->stop_ns = plat_gc_stop_world();
     gc_finish_sweep();
@@ -273,6 +273,7 @@ static void gc_cycle(void *arg)
 {
     struct cycle_args *a = arg;
     struct gc_cycle_record *r = a->rec;
+    gc_finish_sweep();
     uint64_t t0 = plat_nanotime();
     r->start_ns = t0;
     sweep_termination(a);
