@@ -145,9 +145,9 @@ void plat_gc_poll(void)
         __atomic_load_n(&release_epoch, __ATOMIC_ACQUIRE) == stop_epoch || this_cpu()->locks.n)
         return;
     if (task_current()) {
-        /* not on a task's small stack (the sweep preparation alone needs
-         * more than its 1 KiB of slack): the task goes back to the
-         * scheduler, which stops at the top of its loop */
+        /* not on a task's small stack (a parked CPU runs a marker, which
+         * needs more than the task's 1 KiB of slack): the task goes back
+         * to the scheduler, which stops at the top of its loop */
         task_preempt_self();
         return;
     }
