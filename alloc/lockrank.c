@@ -30,6 +30,7 @@ static const struct {
 } table[] = {
     {LOCKRANK_BENCH, "bench", false},
     {LOCKRANK_SLOT, "slot", false},
+    {LOCKRANK_HCHAN, "hchan", false},
     {LOCKRANK_STACKPOOL, "stackpool", false},
     {LOCKRANK_STACKLARGE, "stacklarge", false},
     {LOCKRANK_MCENTRAL, "mcentral", true},

@@ -21,6 +21,8 @@
  *                      kmalloc/kfree (the big-lock baseline)
  *     8  slot          libgomalloc shared-slot lock (plat_pin  → everything below
  *                      of a thread without its own slot)
+ *     9  hchan         a channel's lock (alloc/chan.c): held   (leaf)
+ *                      for one element copy
  *    10  stackpool     alloc/stack.c pool_lock                 → mheap
  *    12  stacklarge    alloc/stack.c large_lock                (leaf in practice)
  *    20  mcentral      mheap_.central[spc].lock (many)         → mheap, persistent
@@ -61,6 +63,7 @@ enum lockrank {
     LOCKRANK_NONE = 0, /* not a valid rank: such a lock is refused */
     LOCKRANK_BENCH = 2,
     LOCKRANK_SLOT = 8,
+    LOCKRANK_HCHAN = 9,
     LOCKRANK_STACKPOOL = 10,
     LOCKRANK_STACKLARGE = 12,
     LOCKRANK_MCENTRAL = 20,

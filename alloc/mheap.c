@@ -55,7 +55,7 @@
 #include "mheap.h"
 #include "persistent.h"
 
-mheap mheap_;
+PLAT_NOSCAN mheap mheap_; /* holds heap addresses as integers: not a root */
 mspan mheap_nospan; /* state mSpanDead, empty, freeLimit 0 (see mheap.h) */
 heapArena *mheap_noarena;
 

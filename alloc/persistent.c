@@ -23,7 +23,7 @@
 
 #define PERSISTENT_REGION (64ull << 20)
 
-static struct {
+static PLAT_NOSCAN struct { /* bounds are heap-window addresses: not a root */
     plat_lock_t lock;
     uintptr_t next, ready, end;
     uint64_t sys;

@@ -79,6 +79,18 @@ void plat_unpin(uint64_t token);
 void plat_systemstack(void (*fn)(void *), void *arg);
 #endif
 
+/* PLAT_NOSCAN marks alloc/'s own metadata globals (mheap_, the persistent
+ * allocator's cursor).  They hold heap addresses as integers — bounds,
+ * search cursors, an arena's base — which a conservative scan of the
+ * globals would take for pointers, keeping whatever object sits at that
+ * address alive for ever (a dropped object at an arena's first byte was).
+ * A host that scans its globals for the collector defines it (in its
+ * inline header) to put them somewhere it does not scan — the kernel: a
+ * .noscan section outside data and bss; others leave it empty. */
+#ifndef PLAT_NOSCAN
+#define PLAT_NOSCAN
+#endif
+
 /* plat_systemstack(fn, arg) (inline header or function): run fn(arg) on a
  * stack with room for the allocator's slow paths.  The kernel's tasks run
  * on 2 KiB stacks with 1 KiB to spare for code without stack checks, less

@@ -24,7 +24,8 @@
 #define HEAP_WINDOW_SIZE (1ull << 40)
 
 static spinlock_t window_lock = SPINLOCK_INIT(LOCKRANK_WINDOW);
-static uint64_t window_next = HEAP_WINDOW_BASE;
+/* the next arena's base: an address, not a reference (PLAT_NOSCAN) */
+static PLAT_NOSCAN uint64_t window_next = HEAP_WINDOW_BASE;
 uint32_t kernel_ncpu = 1;
 
 __attribute__((weak)) void tlb_shootdown(uint64_t va, uint64_t size) { (void)va; (void)size; }

@@ -13,6 +13,10 @@
 
 #include <stdint.h>
 
+/* alloc/'s metadata globals go to .noscan (linker.ld), which the
+ * collector's root scan of data and bss does not cover (see platform.h). */
+#define PLAT_NOSCAN __attribute__((section(".noscan")))
+
 static inline uint64_t plat_pin(void)
 {
     uint64_t f;

@@ -81,6 +81,18 @@ static void cmd_mem(int argc, char **argv)
 }
 SHELL_CMD("mem", "physical memory: usable ranges and free frames", cmd_mem);
 
+/* Zero the stack below the caller's frame, where the command just run had
+ * its frames: a dead frame's copy of a pointer (say, an object `alloc`
+ * made and `drop` unrooted) must not keep it alive when a later cycle
+ * scans this stack conservatively.  The shell runs on a 64 KiB CPU stack;
+ * commands use a few KiB of it. */
+static void __attribute__((noinline)) scrub_stack(void)
+{
+    volatile char pad[8192];
+    __builtin_memset((char *)pad, 0, sizeof pad);
+    __asm__ volatile("" ::"r"(pad) : "memory");
+}
+
 static void run_line(char *line)
 {
     char *argv[16];
@@ -90,6 +102,7 @@ static void run_line(char *line)
     for (const struct shell_cmd *c = __shellcmds_start; c < __shellcmds_end; c++)
         if (!__builtin_strcmp(c->name, argv[0])) {
             c->fn(argc, argv);
+            scrub_stack();
             return;
         }
     kprintf("unknown command '%s' (try help)\n", argv[0]);
@@ -107,7 +120,9 @@ void shell_run(void)
     char line[256];
     int n = 0;
     done = 0;
-    kprintf("gokernel shell: type 'help'; Ctrl-D or 'poweroff' ends\n> ");
+    kprintf("gokernel shell: type 'help'; Ctrl-D or 'poweroff' ends\n"
+            "  heap playground: alloc 48 1000, heapmap, drop 1, gc, heapmap "
+            "(also obj, span, free, append, gogc, gctrace)\n> ");
     while (!done) {
         int ch = serial_getc_nonblock();
         if (ch < 0) {

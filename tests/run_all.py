@@ -13,6 +13,7 @@ QEMU matrix; SKIP_QEMU=1 runs the host part only.
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -105,6 +106,31 @@ def run_bench_parsers():
     return run_tap_script([script], " (gcbench.py)")
 
 
+def run_append_golden():
+    """tests/host/go/appendcaps.golden is what a real Go prints: regenerate
+    it with the installed Go (skipped without one) and compare.  The host
+    test test_goruntime compares our growslice with the golden file."""
+    golden = os.path.join(ROOT, "tests", "host", "go", "appendcaps.golden")
+    go = shutil.which("go")
+    if not go:
+        print("ok - appendcaps.golden vs Go # SKIP no Go toolchain (scripts/install-deps.sh installs golang-go)")
+        return 0, 0
+    env = dict(os.environ, GOCACHE=os.path.join(BUILD, "gocache"), GOPATH=os.path.join(BUILD, "gopath"),
+               GOFLAGS="-mod=mod", GO111MODULE="off", HOME=os.environ.get("HOME", BUILD))
+    p = subprocess.run([go, "run", os.path.join(ROOT, "tests", "host", "go", "appendcaps.go")],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=BUILD)
+    want = open(golden).read().split("\n", 1)[1]
+    got = p.stdout.decode(errors="replace")
+    ver = subprocess.run([go, "version"], stdout=subprocess.PIPE).stdout.decode().strip()
+    if p.returncode == 0 and got == want:
+        print(f"ok - appendcaps.golden is what {ver} prints ({len(want.splitlines())} capacity changes)")
+        return 1, 0
+    diff = next((f"ours {a!r} Go {b!r}" for a, b in zip(want.splitlines(), got.splitlines()) if a != b),
+                f"exit {p.returncode}, {len(got.splitlines())} lines")
+    print(f"not ok - appendcaps.golden differs from {ver}: {diff}")
+    return 0, 1
+
+
 def run_checker_selftest():
     """The QEMU harness's log checkers on made-up logs (no QEMU needed)."""
     return run_tap_script([os.path.join(ROOT, "tests", "qemu", "run.py"), "--check-selftest"])
@@ -124,7 +150,7 @@ def main():
     totals = [0, 0]
     parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
              ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest),
-             ("benchmark log parsers", run_bench_parsers)]
+             ("benchmark log parsers", run_bench_parsers), ("append capacities vs Go", run_append_golden)]
     if not os.environ.get("SKIP_QEMU"):
         parts.append(("QEMU boot matrix", run_qemu))
     for title, fn in parts:

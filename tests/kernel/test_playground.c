@@ -1,0 +1,264 @@
+/*
+ * test_playground.c — the heap playground commands (kernel/playground.c,
+ * kernel/heapview.c) as a user types them: the newcomer's walk (alloc,
+ * heapmap, drop, gc, heapmap: the span appears and goes), every bad
+ * argument refused in one line with nothing changed, free/drop on every
+ * entry state, obj/span/heapmap output, `append` against Go's capacities,
+ * and the regression test for the false root that kept a dropped entry
+ * alive (alloc/'s metadata globals, now PLAT_NOSCAN).
+ *
+ * The tests never hold an object pointer in the clear: they keep object
+ * addresses XOR'ed (HIDE), and scrub the stack below them before a cycle,
+ * so only the root table can keep an entry alive.
+ */
+#include "../../alloc/heapdump.h"
+#include "../../alloc/malloc.h"
+#include "../../alloc/mgc.h"
+#include "fmt.h"
+#include "kernel.h"
+#include "ktest.h"
+#include "playground.h"
+#include "shell.h"
+#include "testutil.h"
+
+#define HIDE 0x5A5A5A5A5A5A5A5Aul
+static char out[65536]; /* heapmap -f: 128 lines of ~80 B per arena */
+
+static void run(const char *cmd)
+{
+    kprintf_capture(out, sizeof out);
+    shell_exec(cmd);
+    kprintf_capture_end();
+}
+
+/* Clear the stack below the caller (dead frames may hold object copies). */
+static void __attribute__((noinline)) scrub(void)
+{
+    volatile char pad[4096];
+    __builtin_memset((char *)pad, 0, sizeof pad);
+    __asm__ volatile("" ::"r"(pad) : "memory");
+}
+
+static bool gone(uint64_t hidden)
+{
+    enum gc_obj_state st = gc_object_state((void *)(hidden ^ HIDE));
+    return st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP;
+}
+
+/* Pages of band `c` over all arenas (heapdump's map). */
+static uint64_t pages_of(char c)
+{
+    static char map[PAGES_PER_ARENA];
+    uint64_t n = 0;
+    for (uint64_t k = 0; k < mheap_.window_size >> ARENA_SHIFT; k++)
+        if (heapdump_arena_pages(k, map))
+            for (uint64_t p = 0; p < PAGES_PER_ARENA; p++)
+                n += map[p] == c;
+    return n;
+}
+
+KTEST(playground_newcomer_walkthrough, KTEST_QUICK)
+{
+    enum { N = 1000 };
+    playground_reset();
+    uint64_t *hidden = kmalloc(N * sizeof *hidden);
+    KREQUIRE(hidden);
+    uint64_t a0 = pages_of('a');
+    run("alloc 48 1000");
+    int n = playground_last_entry();
+    KREQUIRE(n == 1 && testutil_starts_with(out, "alloc: #1 = 1000 x 48 B noscan, class 5"));
+    for (int i = 0; i < N; i++)
+        hidden[i] = playground_object_hidden(n, (uint64_t)i, HIDE);
+    uint64_t a1 = pages_of('a');
+    KCHECKF(a1 >= a0 + 5, "'a' pages %lu -> %lu after alloc 48 1000", a0, a1);
+    run("heapmap");
+    KCHECK(testutil_contains(out, "|") && testutil_contains(out, "legend: ") &&
+           testutil_contains(out, " a "));
+    /* negative control: a held entry survives a cycle */
+    scrub();
+    run("gc");
+    int lost = 0;
+    for (int i = 0; i < N; i++)
+        lost += gone(hidden[i]);
+    KCHECKF(lost == 0, "%d of %d held objects collected", lost, N);
+    run("drop 1");
+    KCHECK(testutil_starts_with(out, "drop: #1 unrooted: 1000 x 48 B"));
+    scrub();
+    run("gc");
+    int kept = 0;
+    for (int i = 0; i < N; i++)
+        kept += !gone(hidden[i]);
+    uint64_t a2 = pages_of('a');
+    KCHECKF(kept == 0, "%d of %d dropped objects survived the cycle", kept, N);
+    KCHECKF(a2 + 5 <= a1, "'a' pages %lu -> %lu after drop and gc", a1, a2);
+    kfree(hidden);
+    testutil_verify_or_fail("the walkthrough");
+    playground_reset();
+}
+
+/* Each bad command: one line, starting as given; nothing changes. */
+static const struct {
+    const char *cmd, *want;
+} bad_cmds[] = {
+    {"alloc 0", "usage: alloc SIZE"},          {"alloc x", "usage: alloc SIZE"},
+    {"alloc 48 0", "usage: alloc SIZE"},       {"alloc 48 2000000", "usage: alloc SIZE"},
+    {"alloc 48 10 blue", "usage: alloc SIZE"}, {"alloc 48 10 scan 3", "usage: alloc SIZE"},
+    {"alloc 12Q", "usage: alloc SIZE"},        {"alloc 99999999999999999999", "usage: alloc SIZE"},
+    {"alloc 5G", "alloc: 5368709120 B is larger than memory"},
+    {"alloc 30M 1000", "alloc: 1000 x 31457280 B is more than half of the free memory"},
+    {"alloc 4 1 scan", "alloc: scan objects hold pointers"},
+    {"drop", "usage: drop N"},                 {"drop 0", "usage: drop N"},
+    {"drop 65", "usage: drop N"},              {"drop x", "usage: drop N"},
+    {"drop 7", "drop: #7 is empty"},           {"free", "usage: free N"},
+    {"free -1", "usage: free N"},              {"free 9", "free: #9 is empty"},
+    {"obj", "usage: obj ADDR"},                {"obj zz", "usage: obj ADDR"},
+    {"obj 0x10", "obj: 0x10 is not in the heap"},
+    {"span", "usage: span ADDR|CLASS"},        {"span q", "usage: span ADDR|CLASS"},
+    {"span 0x1000", "span: 0x1000 is not in a span"},
+    {"heapmap -x", "usage: heapmap [-f]"},     {"append", "usage: append SIZE N"},
+    {"append 0 5", "usage: append SIZE N"},    {"append 8 0", "usage: append SIZE N"},
+    {"append 70000 5", "usage: append SIZE N"}, {"append 12 5 scan", "usage: append SIZE N"},
+    {"append 8 5 blue", "usage: append SIZE N"},
+};
+
+static bool one_line(const char *s)
+{
+    int nl = 0;
+    for (; *s; s++)
+        nl += *s == '\n';
+    return nl == 1;
+}
+
+KTEST(playground_bad_input_changes_nothing, KTEST_QUICK)
+{
+    playground_reset();
+    run("alloc 64 10");
+    struct pg_info before[PG_ENTRIES + 1], now;
+    for (int i = 1; i <= PG_ENTRIES; i++)
+        playground_entry(i, &before[i]);
+    uint32_t cycles = gc_num_cycles();
+    for (unsigned k = 0; k < sizeof bad_cmds / sizeof bad_cmds[0]; k++) {
+        run(bad_cmds[k].cmd);
+        KCHECKF(testutil_starts_with(out, bad_cmds[k].want) && one_line(out),
+                "'%s': '%s', want '%s...' on one line", bad_cmds[k].cmd, out, bad_cmds[k].want);
+        int changed = 0;
+        for (int i = 1; i <= PG_ENTRIES; i++) {
+            playground_entry(i, &now);
+            changed += now.state != before[i].state || now.count != before[i].count;
+        }
+        KCHECKF(!changed, "'%s' changed %d table entries", bad_cmds[k].cmd, changed);
+    }
+    KCHECKF(gc_num_cycles() == cycles, "bad commands ran %u cycles", gc_num_cycles() - cycles);
+    testutil_verify_or_fail("the bad commands");
+    playground_reset();
+}
+
+KTEST(playground_free_and_drop_states, KTEST_QUICK)
+{
+    playground_reset();
+    run("alloc 64 100");
+    uint64_t h0 = playground_object_hidden(1, 0, HIDE);
+    run("free 1");
+    KCHECKF(testutil_starts_with(out, "free: #1: 100 objects and their array kfree'd"), "%s", out);
+    enum gc_obj_state st = gc_object_state((void *)(h0 ^ HIDE));
+    KCHECKF(st == GC_OBJ_PENDING || st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP, "state %d", st);
+    run("free 1");
+    KCHECKF(testutil_starts_with(out, "free: #1 is already freed"), "%s", out);
+    run("drop 1");
+    KCHECKF(testutil_starts_with(out, "drop: #1 is freed"), "%s", out);
+    run("alloc 8 10"); /* tiny: only the collector frees them */
+    run("free 2");
+    struct pg_info e;
+    playground_entry(2, &e);
+    KCHECKF(testutil_starts_with(out, "free: #2 holds tiny objects") && e.state == PG_HELD,
+            "%s (state %u)", out, e.state);
+    run("drop 2");
+    run("free 2");
+    KCHECKF(testutil_starts_with(out, "free: #2 was dropped"), "%s", out);
+    testutil_verify_or_fail("free and drop");
+    playground_reset();
+}
+
+KTEST(playground_obj_span_heapmap_output, KTEST_QUICK)
+{
+    playground_reset();
+    run("alloc 100 3 scan");
+    KREQUIRE(testutil_starts_with(out, "alloc: #1 = 3 x 100 B scan, class 9 (112 B slots"));
+    char cmd[64];
+    ksnprintf(cmd, sizeof cmd, "obj 0x%lx", (playground_object_hidden(1, 0, HIDE) ^ HIDE) + 16);
+    run(cmd);
+    KCHECKF(testutil_contains(out, "class 9 (112 B, scan)") && testutil_contains(out, "(+16)") &&
+            testutil_contains(out, "allocated yes") &&
+            testutil_contains(out, "13 of 14 words are pointers: ppppppppppppp."),
+            "%s", out);
+    ksnprintf(cmd, sizeof cmd, "span 0x%lx", playground_object_hidden(1, 2, HIDE) ^ HIDE);
+    run(cmd);
+    KCHECKF(testutil_contains(out, "slots (# allocated") && testutil_contains(out, "#"), "%s",
+            out);
+    run("span 9");
+    KCHECKF(testutil_starts_with(out, "span: class 9 (112 B objects, 73 per span): "), "%s", out);
+    run("heapmap -f");
+    int rows = 0;
+    for (const char *p = out; (p = __builtin_strstr(p, "heapmap ")); p++)
+        rows++;
+    /* 128 rows per arena, plus the legend and the page counts */
+    KCHECKF(rows >= 130 && (rows - 2) % 128 == 0, "heapmap -f: %d lines", rows);
+    run("drop 1");
+    playground_reset();
+}
+
+/* Go 1.19's capacities for append one element at a time (the lines of
+ * tests/host/go/appendcaps.golden for 24-byte elements). */
+static const char *const go_caps_24[] = {
+    "len 1 cap 0 -> 1, 24 B class 3",        "len 2 cap 1 -> 2, 48 B class 5",
+    "len 3 cap 2 -> 4, 96 B class 8",        "len 5 cap 4 -> 8, 192 B class 14",
+    "len 9 cap 8 -> 16, 384 B class 22",     "len 17 cap 16 -> 32, 768 B class 30",
+    "len 33 cap 32 -> 64, 1536 B class 36",  "len 65 cap 64 -> 128, 3072 B class 41",
+    "len 129 cap 128 -> 256, 6144 B class 47", "len 257 cap 256 -> 512, 12288 B class 56",
+    "len 513 cap 512 -> 853, 20472 B class 62", "len 854 cap 853 -> 1365, 32760 B class 67",
+    "len 1366 cap 1365 -> 2048, 49152 B large (6 pages)",
+    "append: 2000 x 24 B: 13 growths, len 2000 cap 2048 (49152 B)",
+};
+
+KTEST(playground_append_matches_go, KTEST_QUICK)
+{
+    run("append 24 2000");
+    const char *p = out;
+    for (unsigned i = 0; i < sizeof go_caps_24 / sizeof go_caps_24[0]; i++) {
+        KCHECKF(testutil_starts_with(p, go_caps_24[i]), "line %u: '%.60s', want '%s'", i, p,
+                go_caps_24[i]);
+        while (*p && *p++ != '\n')
+            ;
+    }
+}
+
+/* Regression: the persistent allocator's end bound is the next arena's
+ * base, and a conservative scan of the globals took it for a pointer to
+ * the object there (a dropped playground entry survived every cycle).
+ * alloc/'s metadata is PLAT_NOSCAN now.  The same value in an ordinary
+ * global must keep its object (the control), in a .noscan one not. */
+/* volatile: GCC drops static variables that are only written */
+static volatile uint64_t visible_slot;
+static volatile PLAT_NOSCAN uint64_t noscan_slot;
+
+static void __attribute__((noinline)) fill_slots(uint64_t *hv, uint64_t *hn)
+{
+    void *v = mallocgc(64, 0, true), *n = mallocgc(64, 0, true);
+    visible_slot = (uint64_t)(uintptr_t)v;
+    noscan_slot = (uint64_t)(uintptr_t)n;
+    *hv = visible_slot ^ HIDE;
+    *hn = noscan_slot ^ HIDE;
+}
+
+KTEST(gc_noscan_globals_are_not_roots, KTEST_QUICK)
+{
+    uint64_t hv, hn;
+    fill_slots(&hv, &hn);
+    scrub();
+    KREQUIRE(gc_collect());
+    KCHECKF(gc_object_state((void *)(hv ^ HIDE)) == GC_OBJ_LIVE,
+            "an object held by an ordinary global was collected");
+    KCHECKF(gone(hn), "an object held only by a .noscan global survived (state %d)",
+            gc_object_state((void *)(hn ^ HIDE)));
+    visible_slot = noscan_slot = 0;
+}
