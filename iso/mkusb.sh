@@ -27,8 +27,8 @@ shown="'$out'"
 [ "$real" = "$(realpath -ms -- "$out")" ] || shown="'$out' (a link to $real)"
 case $real in
     "$build"/?*) ;;
-    *) echo "$prog: error: refusing to write $shown: not under $build/" \
-            "(write the image to a stick with dd yourself, see README.md)" >&2
+    *) echo "$prog: error: refusing to write $shown: not under the project's build/" \
+            "directory (to write a stick, run dd yourself: see README.md)" >&2
        exit 2 ;;
 esac
 if [ -e "$real" ] && [ ! -f "$real" ]; then
