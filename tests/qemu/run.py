@@ -124,6 +124,11 @@ def esp_files():
             "cmdline.txt": os.path.join(BUILD, "cmdline.txt")}
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def check_disk_layout(path, files):
     """Problems with PATH as a UEFI-bootable disk: it must have a GPT (read by
     sfdisk) with exactly one EFI system partition, inside the file, whose FAT
@@ -156,7 +161,7 @@ def check_disk_layout(path, files):
         if got.returncode != 0:
             problems.append(f"{rel}: the EFI system partition has no \\{name.replace('/', chr(92))} "
                             f"({got.stderr.decode(errors='replace').strip()})")
-        elif got.stdout != open(host, "rb").read():
+        elif got.stdout != read_bytes(host):
             problems.append(f"{rel}: \\{name.replace('/', chr(92))} in the EFI system partition "
                             f"differs from {os.path.relpath(host, ROOT)}")
     return problems
@@ -172,8 +177,8 @@ def fresh_vars(name):
 # ---------------------------------------------------------------- accelerator
 # QEMU flags per accelerator.  TCG: QEMU's default for an x86-64 guest on an
 # x86-64 host is multi-threaded TCG (one host thread per vCPU), the flags the
-# harness always used; -accel tcg only says it.  KVM: the host CPU model, so
-# the guest sees the real CPUID (the kernel reads the TSC frequency from it).
+# harness always used; -accel tcg only says it.  KVM: the host CPU model (the
+# guest sees the host's CPUID; QEMU's default model would hide features).
 ACCEL_FLAGS = {"kvm": ["-accel", "kvm", "-cpu", "host"], "tcg": ["-accel", "tcg"]}
 ACCEL_CHOICES = ("auto", "kvm", "tcg")
 KVM_DEV = "/dev/kvm"
