@@ -3,13 +3,14 @@
 #   make            build the loader, the kernel and the boot image (build/esp.img)
 #   make run        boot it in QEMU, serial console on this terminal
 #   make test       host unit tests + the QEMU boot matrix; ends with "N passed, N failed"
-#   make iso        build/gokernel.iso (El Torito EFI)
+#   make iso        build/gokernel.iso (hybrid: El Torito EFI for a CD, GPT for a disk/USB stick)
+#   make usb        build/gokernel.img: a GPT disk image for a USB stick (see README.md)
 #   make debug      QEMU paused with a GDB stub on :1234 (see README.md)
 #   make clean
 #   make fuzz       run the allocator fuzzer (clang, libFuzzer) for FUZZ_S seconds
 #
-# Variables: CPUS MEM CMDLINE (make run / debug), TEST_CONFIGS, KTEST_FAIL (make test),
-# FUZZ_S (make fuzz).
+# Variables: CPUS MEM CMDLINE (make run / debug), ACCEL (run / debug / test: auto, kvm
+# or tcg), TEST_CONFIGS, KTEST_FAIL (make test), USB_OUT (make usb), FUZZ_S (make fuzz).
 
 BUILD   ?= build
 CC      ?= gcc
@@ -36,7 +37,7 @@ endif
 WARN := -Wall -Wextra -Werror
 DEPFLAGS = -MMD -MP
 
-.PHONY: all kernel loader image iso run debug test host-test qemu-test clean deps FORCE
+.PHONY: all kernel loader image iso usb run debug test host-test qemu-test clean deps FORCE
 all: image
 
 # keep intermediate objects (host test objects are otherwise deleted and rebuilt)
@@ -132,7 +133,19 @@ iso: $(BUILD)/gokernel.iso
 $(BUILD)/gokernel.iso: $(BUILD)/esp.img iso/mkiso.sh
 	$(Q)bash iso/mkiso.sh $@ $(BUILD)/esp.img
 
+# build/gokernel.img: GPT disk image, one EFI system partition holding
+# build/esp.img.  USB_OUT names another file; iso/mkusb.sh refuses any path
+# that is not under build/ (it never writes a device: that is your dd).
+USB_IMG := $(BUILD)/gokernel.img
+usb: $(if $(USB_OUT),image,$(USB_IMG))
+	$(if $(USB_OUT),$(Q)bash iso/mkusb.sh '$(USB_OUT)' $(BUILD)/esp.img,@:)
+$(USB_IMG): $(BUILD)/esp.img iso/mkusb.sh
+	$(Q)bash iso/mkusb.sh $@ $(BUILD)/esp.img
+
 # ---------------------------------------------------------------- run / debug
+# ACCEL (auto, kvm, tcg; empty is auto) reaches tests/qemu/run.py through the
+# environment: run, debug and the test matrix print the accelerator first.
+export ACCEL
 run: image
 	@$(PYTHON) tests/qemu/run.py --run --cpus $(CPUS) --mem $(MEM) --cmdline '$(CMDLINE)'
 
@@ -175,12 +188,12 @@ host-test: $(HOST_BINS)
 	@SKIP_QEMU=1 $(PYTHON) tests/run_all.py
 
 # ---------------------------------------------------------------- QEMU tests
-qemu-test: image iso $(BUILD)/esp-debug.img
+qemu-test: image iso $(USB_IMG) $(BUILD)/esp-debug.img
 	@$(PYTHON) tests/qemu/run.py --matrix '$(or $(TEST_CONFIGS),all)' $(if $(KTEST_FAIL),--inject-failure)
 export KTEST_FAIL TEST_CONFIGS
 
 test: deps
-	@$(MAKE) --no-print-directory image iso $(BUILD)/esp-debug.img $(HOST_BINS) lib $(PRELOAD_BINS)
+	@$(MAKE) --no-print-directory image iso $(USB_IMG) $(BUILD)/esp-debug.img $(HOST_BINS) lib $(PRELOAD_BINS)
 	@$(PYTHON) tests/run_all.py
 
 clean:

@@ -2,7 +2,7 @@
 # install-deps.sh [bench|fuzz] — install the Debian packages the project
 # needs, only those missing, and say which.  Without an argument: what
 # `make run` / `make test` need (QEMU, OVMF, GNU-EFI, mtools, xorriso, gdb,
-# valgrind, binutils).  With `bench`: what `make bench` adds (the peer
+# valgrind, binutils, fdisk for sfdisk: `make usb`'s GPT).  With `bench`: what `make bench` adds (the peer
 # allocators, Go for the anchor, gnuplot for the chart, valgrind, GNU time).
 # With `fuzz`: what `make fuzz` needs (clang-14, and libclang-rt-14-dev for
 # libFuzzer and the sanitizer runtimes: clang-14 only recommends it, and we
@@ -39,6 +39,7 @@ else
         [gnu-efi]=/usr/lib/crt0-efi-x86_64.o
         [mtools]=/usr/bin/mcopy
         [xorriso]=/usr/bin/xorriso
+        [fdisk]=/usr/sbin/sfdisk
         [gdb]=/usr/bin/gdb
         [valgrind]=/usr/bin/valgrind
         [binutils]=/usr/bin/objcopy

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """make test: host unit tests, generator check, the LD_PRELOAD library, the
 harness's log checkers (run.py --check-selftest), the benchmark log parsers
-(tests/bench/test_gcbench_parse.py), then the QEMU matrix.
+(tests/bench/test_gcbench_parse.py), the harness's accelerator choice
+(tests/qemu/test_accel.py), the USB/ISO image checks (tests/qemu/test_images.py),
+then the QEMU matrix.
 
 Prints each part's results and ends with one aggregate line
 "N passed, N failed" (every host test case, the size-class generator check
 and every QEMU configuration count once).  Exit status 1 on any failure.
 Environment: KTEST_FAIL=1 adds the deliberately failing self-test to every
 boot (proves a failure turns the run red); TEST_CONFIGS=a,b limits the
-QEMU matrix; SKIP_QEMU=1 runs the host part only.
+QEMU matrix; SKIP_QEMU=1 runs the host part only (without the image checks,
+whose tools come with QEMU's in scripts/install-deps.sh).
 """
 import glob
 import os
@@ -136,6 +139,16 @@ def run_checker_selftest():
     return run_tap_script([os.path.join(ROOT, "tests", "qemu", "run.py"), "--check-selftest"])
 
 
+def run_accel_test():
+    """The harness's choice of accelerator, with a faked /dev/kvm (no QEMU boot)."""
+    return run_tap_script([os.path.join(ROOT, "tests", "qemu", "test_accel.py")])
+
+
+def run_images_test():
+    """make usb's refusals and the disk-image layout checker (sfdisk, mtools, xorriso)."""
+    return run_tap_script([os.path.join(ROOT, "tests", "qemu", "test_images.py")])
+
+
 def run_qemu():
     """The boot matrix; its summary is its last line."""
     argv = [os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
@@ -150,9 +163,10 @@ def main():
     totals = [0, 0]
     parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
              ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest),
-             ("benchmark log parsers", run_bench_parsers), ("append capacities vs Go", run_append_golden)]
-    if not os.environ.get("SKIP_QEMU"):
-        parts.append(("QEMU boot matrix", run_qemu))
+             ("benchmark log parsers", run_bench_parsers), ("QEMU accelerator choice", run_accel_test),
+             ("append capacities vs Go", run_append_golden)]
+    if not os.environ.get("SKIP_QEMU"):  # the image tools come with the QEMU dependencies
+        parts += [("USB and ISO images", run_images_test), ("QEMU boot matrix", run_qemu)]
     for title, fn in parts:
         print(f"== {title}", flush=True)
         p, f = fn()

@@ -4,6 +4,14 @@
   run.py --run [--debug] --cpus N --mem SIZE --cmdline '...'   (make run / make debug)
   run.py --matrix all|NAME[,NAME] [--inject-failure] [--json OUT]   (make test)
   run.py --list
+  --accel auto|kvm|tcg (default: $ACCEL, else auto) with --run and --matrix
+
+Before booting, run.py chooses the accelerator and prints it as its first
+line: `qemu: accelerator kvm`, or `qemu: accelerator tcg (REASON)`.  auto
+takes KVM (-accel kvm -cpu host) when /dev/kvm opens read-write and QEMU
+starts with it, and falls back to TCG (-accel tcg: QEMU's multi-threaded
+TCG, one host thread per vCPU) saying why; kvm insists and fails with the
+reason when KVM is unusable; tcg never tries KVM.
 
 Every boot uses q35 + OVMF, -no-reboot, isa-debug-exit (the kernel writes
 0x10 → exit 33 = pass, 0x11 → exit 35 = fail), the serial port captured to
@@ -32,7 +40,9 @@ PASS_EXIT, FAIL_EXIT = 33, 35
 SMP_RE = re.compile(r"^smp: (\d+) of (\d+) CPUs started", re.M)
 SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$", re.M)
 
-# name, cpus, mem, cmdline, boot ("disk" | "cdrom" | image path key), expectations
+# name, cpus, mem, cmdline, boot ("disk" | "cdrom" | "debug" | a DISK_IMAGES key |
+# a build/neg/ image), expectations
+DISK_IMAGES = {"usb-img": "gokernel.img", "iso-disk": "gokernel.iso"}
 DEFAULT_CMDLINE = "test=all stats halt"
 CONFIGS = [
     dict(name="smp1-128M", cpus=1, mem="128M"),
@@ -47,6 +57,15 @@ CONFIGS = [
     dict(name="smp2-1G-segmented", cpus=2, mem="1G", cmdline="test=all stack=segmented halt",
          expect=[r"default mode segmented"]),
     dict(name="iso-smp2-512M", cpus=2, mem="512M", boot="cdrom"),
+    # The images for a USB stick, attached as plain disks: build/gokernel.img
+    # (make usb) and the hybrid ISO.  Before booting, the harness checks each
+    # has a GPT whose EFI system partition holds this build's loader, kernel
+    # and cmdline.txt (check_disk_layout): OVMF would also boot the ISO's
+    # El Torito entry from a disk, a real PC's firmware need not.
+    dict(name="usb-img-smp2-512M", cpus=2, mem="512M", boot="usb-img", layout=True,
+         cmdline="test=quick stats halt"),
+    dict(name="iso-disk-smp2-512M", cpus=2, mem="512M", boot="iso-disk", layout=True,
+         cmdline="test=quick stats halt"),
     # the forced GC in real time: a 5 s period on an idle kernel (the LAPIC
     # timer's idle loop runs sysmon); cycles must come 5-7 s apart
     dict(name="smp2-gc-forced", cpus=2, mem="512M", gctrace=True, forced_gap=(5.0, 7.0),
@@ -70,8 +89,9 @@ CONFIGS = [
 ]
 
 
-def qemu_cmd(cpus, mem, cmdline, vars_path, boot="disk", serial="stdio", debug=False):
-    cmd = ["qemu-system-x86_64", "-machine", "q35", "-m", str(mem), "-smp", str(cpus),
+def qemu_cmd(cpus, mem, cmdline, vars_path, boot="disk", serial="stdio", debug=False, accel="tcg"):
+    cmd = ["qemu-system-x86_64"] + ACCEL_FLAGS[accel] + [
+           "-machine", "q35", "-m", str(mem), "-smp", str(cpus),
            "-no-reboot", "-display", "none", "-net", "none",
            "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
            "-drive", f"if=pflash,format=raw,file={vars_path}",
@@ -85,11 +105,66 @@ def qemu_cmd(cpus, mem, cmdline, vars_path, boot="disk", serial="stdio", debug=F
         cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'esp.img')},snapshot=on"]
     elif boot == "debug":
         cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'esp-debug.img')},snapshot=on"]
+    elif boot in DISK_IMAGES:  # a whole-disk image (GPT), attached as a plain disk
+        cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, DISK_IMAGES[boot])},snapshot=on"]
     else:
         cmd += ["-drive", f"format=raw,file={os.path.join(BUILD, 'neg', boot + '.img')},snapshot=on"]
     if debug:
         cmd += ["-s", "-S"]
     return cmd
+
+
+EFI_SYSTEM_GUID = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+
+
+def esp_files():
+    """What the ESP of every image must hold: this build's files."""
+    return {"EFI/BOOT/BOOTX64.EFI": os.path.join(BUILD, "BOOTX64.EFI"),
+            "kernel.elf": os.path.join(BUILD, "kernel.elf"),
+            "cmdline.txt": os.path.join(BUILD, "cmdline.txt")}
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def check_disk_layout(path, files):
+    """Problems with PATH as a UEFI-bootable disk: it must have a GPT (read by
+    sfdisk) with exactly one EFI system partition, inside the file, whose FAT
+    (read by mtools at the partition's offset) holds each of FILES (ESP path
+    -> host file) with the same bytes.  [] when it is right."""
+    rel = os.path.relpath(path, ROOT)
+    if not os.path.exists(path):
+        return [f"{rel}: missing"]
+    try:
+        p = subprocess.run(["sfdisk", "--json", path], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    except FileNotFoundError:
+        return ["sfdisk not found (scripts/install-deps.sh installs the fdisk package)"]
+    if p.returncode != 0:
+        return [f"{rel}: no partition table ({p.stdout.decode(errors='replace').strip()})"]
+    table = json.loads(p.stdout)["partitiontable"]
+    if table.get("label") != "gpt":
+        return [f"{rel}: a {table.get('label')} partition table, want gpt"]
+    esps = [q for q in table.get("partitions", []) if q.get("type", "").upper() == EFI_SYSTEM_GUID]
+    if len(esps) != 1:
+        return [f"{rel}: {len(esps)} EFI system partitions, want 1"]
+    sector = table.get("sectorsize", 512)
+    start, size = esps[0]["start"] * sector, esps[0]["size"] * sector
+    if start + size > os.path.getsize(path):
+        return [f"{rel}: the EFI system partition ends past the end of the file"]
+    problems = []
+    for name, host in files.items():
+        got = subprocess.run(["mcopy", "-n", "-i", f"{path}@@{start}", "::/" + name, "-"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if got.returncode != 0:
+            problems.append(f"{rel}: the EFI system partition has no \\{name.replace('/', chr(92))} "
+                            f"({got.stderr.decode(errors='replace').strip()})")
+        elif got.stdout != read_bytes(host):
+            problems.append(f"{rel}: \\{name.replace('/', chr(92))} in the EFI system partition "
+                            f"differs from {os.path.relpath(host, ROOT)}")
+    return problems
 
 
 def fresh_vars(name):
@@ -99,16 +174,123 @@ def fresh_vars(name):
     return path
 
 
+# ---------------------------------------------------------------- accelerator
+# QEMU flags per accelerator.  TCG: QEMU's default for an x86-64 guest on an
+# x86-64 host is multi-threaded TCG (one host thread per vCPU), the flags the
+# harness always used; -accel tcg only says it.  KVM: the host CPU model (the
+# guest sees the host's CPUID; QEMU's default model would hide features).
+ACCEL_FLAGS = {"kvm": ["-accel", "kvm", "-cpu", "host"], "tcg": ["-accel", "tcg"]}
+ACCEL_CHOICES = ("auto", "kvm", "tcg")
+KVM_DEV = "/dev/kvm"
+
+
+class AccelError(Exception):
+    """A request that cannot be met (a bad value, or kvm when KVM is unusable)."""
+
+
+def kvm_unusable(path=KVM_DEV, open_fn=os.open):
+    """None when PATH opens read-write (what QEMU needs), else why not."""
+    try:
+        fd = open_fn(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return f"{path} does not exist"
+    except PermissionError:
+        return f"{path}: permission denied"
+    except OSError as e:
+        return f"{path}: {e.strerror or e}"
+    os.close(fd)
+    return None
+
+
+def kvm_refusal(output):
+    """QEMU's complaint when it would not start with KVM: its first line
+    naming KVM or the accelerator, else its first line; None if it said nothing."""
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    for l in lines:
+        if re.search(r"kvm|accel", l, re.I):
+            return l
+    return lines[0] if lines else None
+
+
+def probe_kvm(qemu="qemu-system-x86_64", timeout=30):
+    """Start QEMU with KVM, paused (-S), and quit it through its monitor:
+    None when it started, else QEMU's reason.  KVM init errors (no module,
+    no permission, nested virtualisation off, a QEMU built without KVM) end
+    QEMU here, before any boot."""
+    cmd = [qemu] + ACCEL_FLAGS["kvm"] + ["-machine", "q35", "-nodefaults", "-display", "none",
+                                         "-S", "-monitor", "stdio"]
+    try:
+        p = subprocess.run(cmd, input=b"quit\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+    except FileNotFoundError:
+        return f"{qemu} not found"
+    except subprocess.TimeoutExpired:
+        return f"QEMU with KVM did not start within {timeout}s"
+    if p.returncode == 0:
+        return None
+    why = kvm_refusal(p.stdout.decode(errors="replace"))
+    return f"KVM refused to start: {why}" if why else f"KVM refused to start: QEMU exit {p.returncode}"
+
+
+def choose_accel(requested, source="ACCEL=", kvm_path=KVM_DEV, open_fn=os.open, probe=probe_kvm):
+    """(accelerator, reason) for REQUESTED (auto/kvm/tcg; None or "" is auto),
+    which came from SOURCE (what messages put before the value: "ACCEL=" or
+    "--accel ").  reason is
+    None for KVM and says why for TCG.  auto falls back to TCG when KVM is
+    unusable; kvm raises AccelError instead (someone asked for it: running
+    under TCG would quietly change what they measure); a value that is none
+    of the three raises AccelError."""
+    req = (requested or "auto").strip().lower()
+    if req not in ACCEL_CHOICES:
+        raise AccelError(f"{source}{requested}: not an accelerator (want one of "
+                         f"{', '.join(ACCEL_CHOICES)})")
+    if req == "tcg":
+        return "tcg", f"{source}tcg"
+    why = kvm_unusable(kvm_path, open_fn) or probe()
+    if why is None:
+        return "kvm", None
+    if req == "kvm":
+        raise AccelError(f"{source}kvm but KVM is unusable: {why}")
+    return "tcg", why
+
+
+def accel_line(accel, reason):
+    return f"qemu: accelerator {accel}" + (f" ({reason})" if reason else "")
+
+
+def kvm_start_failure(accel, rc, seconds, output):
+    """The reason to re-run a boot under TCG: QEMU with KVM ended within 10 s
+    with QEMU's own error status (1) and a complaint naming KVM (the probe
+    passed but the real machine would not start).  None otherwise: a kernel
+    verdict (33/35), a later end or a complaint that is not KVM's stays the
+    boot's own result."""
+    if accel != "kvm" or rc != 1 or seconds > 10:
+        return None
+    why = kvm_refusal(output)
+    if why and re.search(r"kvm", why, re.I):
+        return f"KVM refused to start: {why}"
+    return None
+
+
+def accel_from_args(a):
+    """choose_accel for --accel (else $ACCEL); prints the first line."""
+    source = "--accel " if a.accel is not None else "ACCEL="
+    requested = a.accel if a.accel is not None else os.environ.get("ACCEL")
+    accel, reason = choose_accel(requested, source)
+    print(accel_line(accel, reason), flush=True)
+    return accel
+
+
 # ---------------------------------------------------------------- make run
 def run_interactive(a):
     vars_path = fresh_vars("run")
-    cmd = qemu_cmd(a.cpus, a.mem, a.cmdline, vars_path, debug=a.debug)
+    cmd = qemu_cmd(a.cpus, a.mem, a.cmdline, vars_path, debug=a.debug, accel=a.accel_chosen)
     if a.debug:
         print("QEMU is paused with a GDB stub on localhost:1234. In another terminal:\n"
               "  gdb -x tests/qemu/gdbinit build/kernel.elf\n"
               "(tests/qemu/gdbinit connects, sets a breakpoint on kmain and continues.)",
               flush=True)
-    print("qemu: " + " ".join(cmd[:8]) + " ... (serial console below; Ctrl-D or 'poweroff' "
+    print("qemu: " + " ".join(cmd[:12]) + " ... (serial console below; Ctrl-D or 'poweroff' "
           "ends the shell, Ctrl-A X kills QEMU)", flush=True)
     if sys.stdin.isatty():
         # -serial mon:stdio puts the terminal in raw mode and keeps Ctrl-A X.
@@ -275,21 +457,17 @@ def tail(text, n=40):
     return "\n".join(text.splitlines()[-n:])
 
 
-def run_config(cfg, inject_failure, timeout):
-    name = cfg["name"]
-    cmdline = cfg.get("cmdline", DEFAULT_CMDLINE)
-    if inject_failure and not cfg.get("negative") and not cfg.get("loader_error"):
-        cmdline += " failtest"
-    log_path = os.path.join(BUILD, "test", f"{name}.log")
+def boot_once(cfg, cmdline, accel, timeout, log_path, expect):
+    """One QEMU run of CFG: (exit status, timed out, QEMU's own output, seconds).
+    A loader_error configuration is stopped once its messages are in the log."""
     if os.path.exists(log_path):
         os.remove(log_path)
-    cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(name), cfg.get("boot", "disk"),
-                   serial=f"file:{log_path}")
+    cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]), cfg.get("boot", "disk"),
+                   serial=f"file:{log_path}", accel=accel)
     t0 = time.time()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, start_new_session=True)
     timed_out = False
-    expect = [re.compile(e) for e in cfg.get("expect", [])]
     while p.poll() is None:
         if time.time() - t0 > timeout:
             timed_out = True
@@ -302,10 +480,11 @@ def run_config(cfg, inject_failure, timeout):
     if p.poll() is None:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
-    qemu_out = p.stdout.read().decode(errors="replace")
-    elapsed = time.time() - t0
-    log = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
-    log = log.replace("\r", "")
+    return p.returncode, timed_out, p.stdout.read().decode(errors="replace"), time.time() - t0
+
+
+def judge(cfg, rc, timed_out, log, expect, timeout):
+    """The verdict on one boot: (problems, kernel summary or None)."""
     problems = []
     summary = None
     if cfg.get("loader_error"):
@@ -323,15 +502,15 @@ def run_config(cfg, inject_failure, timeout):
             if not e.search(log):
                 problems.append(f"expected /{e.pattern}/ in the serial log")
         if cfg.get("negative"):
-            if p.returncode != FAIL_EXIT and not timed_out:
-                problems.append(f"a failing self-test went unnoticed: exit {p.returncode}, want 35")
+            if rc != FAIL_EXIT and not timed_out:
+                problems.append(f"a failing self-test went unnoticed: exit {rc}, want 35")
             if summary and summary[1] == 0:
                 problems.append("summary says 0 failed although a test must fail")
         else:
-            if not timed_out and p.returncode != PASS_EXIT:
+            if not timed_out and rc != PASS_EXIT:
                 what = {FAIL_EXIT: "kernel reported failure", 0: "triple fault or reset"}.get(
-                    p.returncode, "unexpected exit")
-                problems.append(f"QEMU exit {p.returncode} ({what})")
+                    rc, "unexpected exit")
+                problems.append(f"QEMU exit {rc} ({what})")
             if summary is None:
                 problems.append("no 'N passed, N failed' summary line")
             elif summary[1] != 0 or summary[0] == 0:
@@ -347,19 +526,47 @@ def run_config(cfg, inject_failure, timeout):
             failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
             if failed_tests:
                 problems.append("failed self-tests: " + ", ".join(failed_tests))
+    return problems, summary
+
+
+def run_config(cfg, inject_failure, timeout, accel="tcg"):
+    name = cfg["name"]
+    cmdline = cfg.get("cmdline", DEFAULT_CMDLINE)
+    if inject_failure and not cfg.get("negative") and not cfg.get("loader_error"):
+        cmdline += " failtest"
+    log_path = os.path.join(BUILD, "test", f"{name}.log")
+    expect = [re.compile(e) for e in cfg.get("expect", [])]
+    problems, notes = [], []
+    if cfg.get("layout"):  # a whole-disk image: its GPT and ESP before it boots
+        problems += check_disk_layout(os.path.join(BUILD, DISK_IMAGES[cfg["boot"]]), esp_files())
+    rc, timed_out, qemu_out, elapsed = boot_once(cfg, cmdline, accel, timeout, log_path, expect)
+    why = kvm_start_failure(accel, rc, elapsed, qemu_out)
+    if why:
+        notes.append(f"{why}; booted again under TCG")
+        accel = "tcg"
+        rc, timed_out, qemu_out, elapsed = boot_once(cfg, cmdline, accel, timeout, log_path, expect)
+    log = open(log_path, errors="replace").read() if os.path.exists(log_path) else ""
+    log = log.replace("\r", "")
+    found, summary = judge(cfg, rc, timed_out, log, expect, timeout)
+    problems += found
     if qemu_out.strip() and problems:
         problems.append("qemu said: " + qemu_out.strip()[-500:])
-    return dict(name=name, ok=not problems, problems=problems, seconds=round(elapsed, 1),
-                exit=p.returncode, summary=summary, log=log_path, tail=tail(log) if problems else "")
+    return dict(name=name, ok=not problems, problems=problems, notes=notes, accel=accel,
+                seconds=round(elapsed, 1), exit=rc, summary=summary, log=log_path, tail=tail(log) if problems else "")
+
+
+def unknown_configs(matrix):
+    """Says which names in MATRIX are no configuration; True if any."""
+    names = [c["name"] for c in CONFIGS]
+    bad = [w for w in ([] if matrix == "all" else matrix.split(",")) if w not in names]
+    for w in bad:
+        print(f"run.py: unknown configuration '{w}' (known: {', '.join(names)})", file=sys.stderr)
+    return bool(bad)
 
 
 def run_matrix(a):
     names = [c["name"] for c in CONFIGS]
     wanted = names if a.matrix == "all" else a.matrix.split(",")
-    for w in wanted:
-        if w not in names:
-            print(f"run.py: unknown configuration '{w}' (known: {', '.join(names)})", file=sys.stderr)
-            return 2
     configs = [c for c in CONFIGS if c["name"] in wanted]
     if any(c.get("loader_error") for c in configs):
         make_negative_images()
@@ -374,7 +581,7 @@ def run_matrix(a):
                 nxt[0] += 1
             if i >= len(configs):
                 return
-            results[i] = run_config(configs[i], a.inject_failure, a.timeout)
+            results[i] = run_config(configs[i], a.inject_failure, a.timeout, a.accel_chosen)
             r = results[i]
             with lock:
                 s = f", kernel: {r['summary'][0]} passed, {r['summary'][1]} failed" if r["summary"] else ""
@@ -382,6 +589,8 @@ def run_matrix(a):
                       flush=True)
                 for pr in r["problems"]:
                     print(f"#   {pr}")
+                for note in r["notes"]:
+                    print(f"#   note: {note}")
                 if not r["ok"]:
                     print(f"#   last 40 lines of {os.path.relpath(r['log'], ROOT)}:")
                     for line in r["tail"].splitlines():
@@ -414,6 +623,7 @@ def main():
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("QEMU_TIMEOUT", "240")))
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("QEMU_JOBS", "2")))
     ap.add_argument("--json")
+    ap.add_argument("--accel", help="auto, kvm or tcg (default: $ACCEL, else auto)")
     ap.add_argument("--check-selftest", action="store_true",
                     help="test the harness's gctrace checker on made-up logs")
     a = ap.parse_args()
@@ -423,6 +633,14 @@ def main():
         for c in CONFIGS:
             print(c["name"])
         return 0
+    if a.run or a.matrix:
+        if a.matrix and unknown_configs(a.matrix):
+            return 2
+        try:
+            a.accel_chosen = accel_from_args(a)
+        except AccelError as e:
+            print(f"run.py: error: {e}", file=sys.stderr)
+            return 2
     if a.run:
         return run_interactive(a)
     if a.matrix:
