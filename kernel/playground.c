@@ -352,6 +352,13 @@ uint64_t playground_object_hidden(int n, uint64_t i, uint64_t hide)
     return (uint64_t)(uintptr_t)pg[n].objs[i] ^ hide;
 }
 
+uint64_t playground_array_hidden(int n, uint64_t hide)
+{
+    if (n < 1 || n > PG_ENTRIES || pg[n].state != PG_HELD)
+        return 0;
+    return (uint64_t)(uintptr_t)pg[n].objs ^ hide;
+}
+
 void playground_reset(void)
 {
     __builtin_memset(pg, 0, sizeof pg);

@@ -31,6 +31,8 @@ int playground_last_entry(void);
 /* Object i of a held entry, XOR'ed with `hide` so that a test can keep it
  * without keeping it alive; 0 when the entry is not held. */
 uint64_t playground_object_hidden(int n, uint64_t i, uint64_t hide);
+/* The entry's object array, XOR'ed with `hide`; 0 when not held. */
+uint64_t playground_array_hidden(int n, uint64_t hide);
 /* Forget every entry (tests: back to an empty table). */
 void playground_reset(void);
 

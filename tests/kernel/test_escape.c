@@ -236,6 +236,9 @@ static void run_case(unsigned k)
         }
         KCHECKF(kept == 0, "%s: %d of %d objects kept once unreachable", cases[k].name, kept,
                 r.nh);
+        for (int i = 0; kept && i < r.nh; i++)
+            if (gc_object_state((void *)(r.h[i] ^ HIDE)) == GC_OBJ_LIVE)
+                testutil_report_holders(r.h[i] ^ HIDE, 16);
     }
     testutil_verify_or_fail(cases[k].name);
 }

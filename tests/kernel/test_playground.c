@@ -22,13 +22,27 @@
 #include "testutil.h"
 
 #define HIDE 0x5A5A5A5A5A5A5A5Aul
-static char out[65536]; /* heapmap -f: 128 lines of ~80 B per arena */
+static char out[8192];
 
 static void run(const char *cmd)
 {
     kprintf_capture(out, sizeof out);
     shell_exec(cmd);
     kprintf_capture_end();
+}
+
+/* Run a command whose output grows with the heap (heapmap: 128 rows of
+ * ~90 B per arena) into a kmalloc'd buffer; the caller kfree's it. */
+static char *run_big(const char *cmd)
+{
+    uint64_t cap = (mheap_.narenas + 1) * 128 * 100 + 8192;
+    char *buf = kmalloc(cap);
+    if (!buf)
+        return 0;
+    kprintf_capture(buf, cap);
+    shell_exec(cmd);
+    kprintf_capture_end();
+    return buf;
 }
 
 /* Clear the stack below the caller (dead frames may hold object copies). */
@@ -45,35 +59,61 @@ static bool gone(uint64_t hidden)
     return st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP;
 }
 
-/* Pages of band `c` over all arenas (heapdump's map). */
-static uint64_t pages_of(char c)
+/* The spans that hold only objects of entry n (their first addresses, in
+ * kmalloc memory: not a root). */
+static __attribute__((noinline)) int exclusive_spans(int n, uint64_t count, uint64_t *starts, int max)
 {
-    static char map[PAGES_PER_ARENA];
-    uint64_t n = 0;
-    for (uint64_t k = 0; k < mheap_.window_size >> ARENA_SHIFT; k++)
-        if (heapdump_arena_pages(k, map))
-            for (uint64_t p = 0; p < PAGES_PER_ARENA; p++)
-                n += map[p] == c;
-    return n;
+    int e = 0;
+    uint64_t i = 0;
+    while (i < count && e < max) {
+        struct heapdump_obj o;
+        heapdump_object(playground_object_hidden(n, i, HIDE) ^ HIDE, &o);
+        uint64_t j = i; /* consecutive objects share a span until it fills */
+        while (j < count &&
+               ((playground_object_hidden(n, j, HIDE) ^ HIDE) - o.span.start) < o.span.npages * PAGE_SIZE)
+            j++;
+        if (o.span.allocCount == j - i)
+            starts[e++] = o.span.start;
+        i = j;
+    }
+    return e;
+}
+
+/* How many of the spans at starts[] are still spans.  noinline, as
+ * exclusive_spans: a heapdump_obj in the test's own frame would hold a
+ * span's first address, and a live frame is a root. */
+static __attribute__((noinline)) int spans_in_use(const uint64_t *starts, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        struct heapdump_obj o;
+        heapdump_object(starts[i], &o);
+        k += o.where != HD_FREE_PAGES;
+    }
+    return k;
 }
 
 KTEST(playground_newcomer_walkthrough, KTEST_QUICK)
 {
-    enum { N = 1000 };
+    enum { N = 1000, MAXS = 16 };
     playground_reset();
-    uint64_t *hidden = kmalloc(N * sizeof *hidden);
-    KREQUIRE(hidden);
-    uint64_t a0 = pages_of('a');
+    uint64_t *hidden = kmalloc(N * sizeof *hidden), *spans = kmalloc(MAXS * sizeof *spans);
+    KREQUIRE(hidden && spans);
     run("alloc 48 1000");
     int n = playground_last_entry();
     KREQUIRE(n == 1 && testutil_starts_with(out, "alloc: #1 = 1000 x 48 B noscan, class 5"));
     for (int i = 0; i < N; i++)
         hidden[i] = playground_object_hidden(n, (uint64_t)i, HIDE);
-    uint64_t a1 = pages_of('a');
-    KCHECKF(a1 >= a0 + 5, "'a' pages %lu -> %lu after alloc 48 1000", a0, a1);
-    run("heapmap");
-    KCHECK(testutil_contains(out, "|") && testutil_contains(out, "legend: ") &&
-           testutil_contains(out, " a "));
+    uint64_t harr = playground_array_hidden(n, HIDE);
+    /* 170 per span: on a fresh heap 6 spans are the entry's alone; after
+     * other tests, partial spans may be shared, but not all of them */
+    int ex = exclusive_spans(n, N, spans, MAXS);
+    KCHECKF(ex >= 1, "no span holds only the entry's objects");
+    char *map = run_big("heapmap");
+    KREQUIRE(map);
+    KCHECKF(testutil_contains(map, "|") && testutil_contains(map, "legend: ") &&
+            testutil_contains(map, " a "), "%.200s", map);
+    kfree(map);
     /* negative control: a held entry survives a cycle */
     scrub();
     run("gc");
@@ -85,13 +125,23 @@ KTEST(playground_newcomer_walkthrough, KTEST_QUICK)
     KCHECK(testutil_starts_with(out, "drop: #1 unrooted: 1000 x 48 B"));
     scrub();
     run("gc");
-    int kept = 0;
+    int kept = 0, stayed = 0;
     for (int i = 0; i < N; i++)
         kept += !gone(hidden[i]);
-    uint64_t a2 = pages_of('a');
-    KCHECKF(kept == 0, "%d of %d dropped objects survived the cycle", kept, N);
-    KCHECKF(a2 + 5 <= a1, "'a' pages %lu -> %lu after drop and gc", a1, a2);
+    stayed = spans_in_use(spans, ex);
+    KCHECKF(kept == 0 && gone(harr), "%d of %d dropped objects (and %s array) survived the cycle",
+            kept, N, gone(harr) ? "not the" : "the");
+    for (int i = 0, shown = 0; i < N && shown < 4; i++)
+        if (!gone(hidden[i])) {
+            testutil_report_holders(hidden[i] ^ HIDE, 48);
+            shown++;
+        }
+    if (!gone(harr))
+        testutil_report_holders(harr ^ HIDE, 8000);
+    KCHECKF(stayed == 0, "%d of the entry's %d own spans still in use after drop and gc",
+            stayed, ex);
     kfree(hidden);
+    kfree(spans);
     testutil_verify_or_fail("the walkthrough");
     playground_reset();
 }
@@ -197,12 +247,15 @@ KTEST(playground_obj_span_heapmap_output, KTEST_QUICK)
             out);
     run("span 9");
     KCHECKF(testutil_starts_with(out, "span: class 9 (112 B objects, 73 per span): "), "%s", out);
-    run("heapmap -f");
+    char *map = run_big("heapmap -f");
+    KREQUIRE(map);
     int rows = 0;
-    for (const char *p = out; (p = __builtin_strstr(p, "heapmap ")); p++)
+    for (const char *p = map; (p = __builtin_strstr(p, "heapmap ")); p++)
         rows++;
+    kfree(map);
     /* 128 rows per arena, plus the legend and the page counts */
-    KCHECKF(rows >= 130 && (rows - 2) % 128 == 0, "heapmap -f: %d lines", rows);
+    KCHECKF(rows == (int)mheap_.narenas * 128 + 2, "heapmap -f: %d lines for %lu arenas", rows,
+            mheap_.narenas);
     run("drop 1");
     playground_reset();
 }
@@ -260,5 +313,7 @@ KTEST(gc_noscan_globals_are_not_roots, KTEST_QUICK)
             "an object held by an ordinary global was collected");
     KCHECKF(gone(hn), "an object held only by a .noscan global survived (state %d)",
             gc_object_state((void *)(hn ^ HIDE)));
+    if (!gone(hn))
+        testutil_report_holders(hn ^ HIDE, 64);
     visible_slot = noscan_slot = 0;
 }

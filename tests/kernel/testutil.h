@@ -3,6 +3,7 @@
 #define TESTS_KERNEL_TESTUTIL_H
 
 #include "../../alloc/malloc.h"
+#include "kernel.h"
 #include "ktest.h"
 
 static inline int testutil_starts_with(const char *s, const char *p)
@@ -30,5 +31,29 @@ static inline int testutil_contains(const char *s, const char *p)
             ktest_abort();                                                               \
         }                                                                                \
     } while (0)
+
+/* A test found an object alive that it expected collected: name every
+ * word of the kernel's data, bss and boot stack that points into
+ * [addr, addr + len) — the conservative roots that may hold it (often a
+ * test's global table left holding pointers after the test). */
+static inline __attribute__((unused)) void testutil_report_holders(uint64_t addr, uint64_t len)
+{
+    extern char __data_start[], __data_end[], __bss_start[], __bss_end[], boot_stack[],
+        boot_stack_top[];
+    static const struct {
+        const char *what;
+        char *lo, *hi;
+    } r[3] = {{"data", __data_start, __data_end}, {"bss", __bss_start, __bss_end},
+              {"boot stack", boot_stack, boot_stack_top}};
+    for (int k = 0; k < 3; k++) {
+        bool stack = k == 2;
+        for (uint64_t *w = (uint64_t *)r[k].lo; w < (uint64_t *)r[k].hi; w++) {
+            bool in_stack = (char *)w >= boot_stack && (char *)w < boot_stack_top;
+            if (*w >= addr && *w < addr + len && in_stack == stack)
+                kprintf("# 0x%lx is held by the %s word at %p (0x%lx)\n", addr, r[k].what,
+                        (void *)w, *w);
+        }
+    }
+}
 
 #endif
