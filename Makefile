@@ -156,7 +156,7 @@ $(BUILD)/h/%.o: %.c
 	$(call say,HOSTCC,$<)$(CC) $(HOST_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(BUILD)/host/%: $(BUILD)/h/tests/host/%.o $(HOST_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,HOSTLD,$@)$(CC) $(HOST_CFLAGS) -o $@ $^
+	$(call say,HOSTLD,$@)$(CC) $(HOST_CFLAGS) -o $@ $^ -lm
 
 # The size-class generator (Go's mksizeclasses rules) and a check that the
 # committed table is its output.

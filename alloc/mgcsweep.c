@@ -51,6 +51,7 @@
 #include "malloc_impl.h"
 #include "mgc.h"
 #include "mheap.h"
+#include "mprof.h"
 
 static uint64_t gc_freed[NUM_GC_SPAN_CLASSES]; /* atomic: objects the collector freed */
 static uint64_t gc_freed_large, gc_freed_large_bytes; /* atomic */
@@ -107,6 +108,7 @@ uint32_t mspan_sweep(mspan *s)
     bool gc = !spanclass_is_kmalloc(s->spanclass) && s->markgen != sg;
     uint32_t fi = s->freeindex;
     uint32_t freed = 0, taken = 0, live = 0, collected = 0;
+    bool sampled = __atomic_load_n(&s->profSamples, __ATOMIC_RELAXED) != 0; /* mprof.c */
     for (uint32_t w = 0; w < s->nwords; w++) {
         uint64_t pend = 0;
         if (__atomic_load_n(&s->pendingFree[w], __ATOMIC_RELAXED))
@@ -124,6 +126,8 @@ uint32_t mspan_sweep(mspan *s)
             s->gcmarkBits[w] = 0;
         }
         freed += (uint32_t)__builtin_popcountll(allocated & ~keep);
+        if (__builtin_expect(sampled, 0) && (allocated & ~keep))
+            mprof_sweep_free(s, w, allocated & ~keep);
         live += (uint32_t)__builtin_popcountll(keep);
         __atomic_store_n(&s->allocBits[w], keep, __ATOMIC_RELAXED);
         if (s->tinyBits)

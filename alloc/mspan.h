@@ -124,6 +124,9 @@ typedef struct mspan {
                                  hold <= 16 stacks, large-stack spans one. */
 
     uint32_t verifyMark; /* heap_verify's visit stamp */
+    uint32_t profSamples; /* sampled objects of the heap profile not yet freed
+                             (mprof.c; written under its lock, read by the
+                             sweep: nonzero → freed slots are reported) */
 } mspan;
 
 /* Bits of bitmap word w that stand for slots below freeindex fi: Go's
