@@ -98,9 +98,11 @@ static void dump_records(const struct mprof_record *r, uint32_t n)
     kfree(scratch);
 }
 
-void pprof_dump_heap(void)
+void pprof_dump_heap(void) { pprof_dump_from(mprof_snapshot); }
+
+void pprof_dump_from(uint32_t (*snapshot)(struct mprof_record *, uint32_t))
 {
-    uint32_t n = mprof_snapshot(0, 0);
+    uint32_t n = snapshot(0, 0);
     if (n == 0) {
         unsigned long rate = (unsigned long)mprof_get_rate();
         kprintf("pprof: no samples (memprofilerate=%lu%s; no mallocgc allocation was sampled "
@@ -114,7 +116,7 @@ void pprof_dump_heap(void)
         r = kmalloc(room * sizeof *r);
         if (!r)
             break;
-        n = mprof_snapshot(r, room);
+        n = snapshot(r, room);
         if (n <= room) {
             dump_records(r, n);
             kfree(r);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make test: host unit tests, generator check, the LD_PRELOAD library, the
 harness's log checkers (run.py --check-selftest), the benchmark log parsers
-(tests/bench/test_gcbench_parse.py), then the QEMU matrix.
+(tests/bench/test_gcbench_parse.py), the heap-profile checker
+(tests/qemu/pprof_check.py --selftest), then the QEMU matrix.
 
 Prints each part's results and ends with one aggregate line
 "N passed, N failed" (every host test case, the size-class generator check
@@ -110,6 +111,11 @@ def run_checker_selftest():
     return run_tap_script([os.path.join(ROOT, "tests", "qemu", "run.py"), "--check-selftest"])
 
 
+def run_pprof_selftest():
+    """The heap-profile checker and extractor on made-up input (no QEMU, no Go)."""
+    return run_tap_script([os.path.join(ROOT, "tests", "qemu", "pprof_check.py"), "--selftest"])
+
+
 def run_qemu():
     """The boot matrix; its summary is its last line."""
     argv = [os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
@@ -124,7 +130,8 @@ def main():
     totals = [0, 0]
     parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
              ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest),
-             ("benchmark log parsers", run_bench_parsers)]
+             ("benchmark log parsers", run_bench_parsers),
+             ("heap profile checker", run_pprof_selftest)]
     if not os.environ.get("SKIP_QEMU"):
         parts.append(("QEMU boot matrix", run_qemu))
     for title, fn in parts:
