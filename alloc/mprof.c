@@ -46,7 +46,10 @@
  * SAMPLED OBJECTS.  Go hangs a "special" record on the span.  Here: a hash
  * table keyed by the object's slot start (a tiny sample: its 16-byte
  * block), each entry naming its bucket; the span counts its sampled
- * objects in profSamples.  A span with profSamples != 0
+ * objects in profSamples.  The table holds the addresses complemented, so
+ * that the profile can never keep what it watches alive, should its
+ * memory ever be scanned conservatively (persistentalloc memory is not a
+ * root today).  A span with profSamples != 0
  *   - has kfree's fast path closed (freeLimit = 0): kfree's owner undo
  *     would hand a slot back without a sweep, so every free of such a span
  *     goes through a pending free and a sweep;
@@ -80,9 +83,10 @@ struct bucket {
     struct mprof_record r;
 };
 
+/* base is stored complemented (~address): see SAMPLED OBJECTS. */
 struct objrec {
     struct objrec *next;
-    uintptr_t base;
+    uintptr_t nbase; /* ~ the object's slot start */
     struct bucket *b;
 };
 
@@ -245,7 +249,7 @@ static bool objtab_grow(void)
     for (uint64_t i = 0; i < objcap; i++)
         for (struct objrec *o = objtab[i], *nx; o; o = nx) {
             nx = o->next;
-            uint64_t k = obj_slot(o->base, cap);
+            uint64_t k = obj_slot(~o->nbase, cap);
             o->next = t[k];
             t[k] = o;
         }
@@ -264,7 +268,7 @@ static bool obj_insert(uintptr_t base, struct bucket *b)
     else if (!(o = meta(sizeof *o)))
         return false;
     uint64_t k = obj_slot(base, objcap);
-    o->base = base;
+    o->nbase = ~base;
     o->b = b;
     o->next = objtab[k];
     objtab[k] = o;
@@ -280,7 +284,7 @@ static uint32_t obj_free(uintptr_t base)
         return 0;
     uint32_t n = 0;
     for (struct objrec **pp = &objtab[obj_slot(base, objcap)], *o; (o = *pp);) {
-        if (o->base != base) {
+        if (o->nbase != ~base) {
             pp = &o->next;
             continue;
         }
