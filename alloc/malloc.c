@@ -17,7 +17,11 @@
  *   3. Miss → mcache_next_free (refill from mcentral, see mcache.c); NULL →
  *      out of memory (kmalloc: NULL; mallocgc: panic).
  *   4. Zero when asked and the span may be dirty (span.needzero); typed
- *      objects with pointers get their heap bitmap written.  Unpin.
+ *      objects with pointers get their heap bitmap written.  mallocgc
+ *      only: count the size down from c->nextSample, the heap profile's
+ *      distance to its next sample (profile_count; mprof.c).  Unpin.
+ *   5. mallocgc: a sample is recorded (mprof_malloc: stack walk from the
+ *      entry point's frame, bucket, sampled-object table) after unpinning.
  * TINY (mallocgc, pointer-free, size < 16): Go's rules — align the offset
  *   in the current 16-byte block (8 if size%8==0, 4 if %4, 2 if %2), use the
  *   block if it fits; else take a fresh zeroed 16-byte slot of class 2

@@ -30,7 +30,9 @@
  *      kfree'd or undone by its owner from coming back to life).  GC frees
  *      (allocated, not pending, not marked) are counted as Frees here —
  *      pending ones were counted at kfree.  In debug builds they are
- *      poisoned (their memory is free from now on).
+ *      poisoned (their memory is free from now on).  A span holding heap
+ *      profile samples (profSamples != 0) reports every slot it frees to
+ *      mprof_sweep_free (in use → freed in the profile; mprof.c).
  *   4. allocBits = live (atomic stores), tinyBits &= live; when gc, clear
  *      gcmarkBits and set markgen = sweepgen.  Then freeindex = 0 (release:
  *      a remote kfree reads freeindex before allocBits, and any slot below
