@@ -111,6 +111,7 @@ ALLOC_FN(alloc_tiny)
 
 static void __attribute__((noinline)) walk_caller(void);
 static void test_sampled_span_fast_path(void);
+static void *alloc_with_rbp(uintptr_t fake);
 
 /* Where fn's code ends, for attributing a first frame: the next function
  * that calls mallocgc, or 4 KiB. */
@@ -118,7 +119,8 @@ static uintptr_t fn_end(const void *fn)
 {
     const void *const fns[] = {alloc_n, alloc_rate_64, alloc_rate_1k, alloc_inuse,
                                alloc_inuse_large, alloc_broken, alloc_zero, alloc_threads,
-                               alloc_tiny, walk_caller, test_sampled_span_fast_path};
+                               alloc_tiny, walk_caller, test_sampled_span_fast_path,
+                               alloc_with_rbp};
     uintptr_t end = (uintptr_t)fn + 4096;
     for (unsigned i = 0; i < sizeof fns / sizeof *fns; i++)
         if ((uintptr_t)fns[i] > (uintptr_t)fn && (uintptr_t)fns[i] < end)
@@ -261,6 +263,68 @@ static void test_stack_walk_names_the_callers(void)
     for (uint32_t i = 0; i < n; i++)
         if (recs[i].stk[0] >= (uintptr_t)alloc_n && recs[i].stk[0] < (uintptr_t)alloc_n + 4096)
             CHECKF(recs[i].nstk >= 4, "only %u frames", recs[i].nstk);
+}
+
+/* mallocgc(777) called with rbp = fake, as a caller with a corrupt frame
+ * chain would (mallocgc's frame then links to fake). */
+static void *__attribute__((noinline)) alloc_with_rbp(uintptr_t fake)
+{
+    void *r;
+    __asm__ volatile("mov %%rsp, %%rbx\n\t"
+                     "sub $128, %%rsp\n\t" /* step over the red zone */
+                     "and $-16, %%rsp\n\t"
+                     "push %%rbp\n\t"
+                     "push %%rbp\n\t" /* two: the call stays 16-byte aligned */
+                     "mov %[fake], %%rbp\n\t"
+                     "mov $777, %%edi\n\t"
+                     "xor %%esi, %%esi\n\t"
+                     "xor %%edx, %%edx\n\t"
+                     "call mallocgc\n\t"
+                     "pop %%rbp\n\t"
+                     "pop %%rbp\n\t"
+                     "mov %%rbx, %%rsp"
+                     : "=a"(r)
+                     : [fake] "r"(fake)
+                     : "rbx", "rdi", "rsi", "rdx", "rcx", "r8", "r9", "r10", "r11", "xmm0", "xmm1",
+                       "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+                       "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "memory", "cc");
+    return r;
+}
+
+/* Samples of alloc_with_rbp's buckets of the given depth (depth 2: the
+ * self-linked frame, whose return address is 0x1235). */
+static uint64_t bad_frame_samples(uint32_t depth)
+{
+    uint64_t n = 0;
+    uint32_t nb = mprof_snapshot(recs, 4096);
+    for (uint32_t k = 0; k < nb && k < 4096; k++)
+        if (recs[k].stk[0] >= (uintptr_t)alloc_with_rbp &&
+            recs[k].stk[0] < (uintptr_t)alloc_with_rbp + 256 && recs[k].nstk == depth &&
+            (depth == 1 || recs[k].stk[1] == 0x1234))
+            n += recs[k].allocs;
+    return n;
+}
+
+/* A corrupt frame chain ends the walk inside the stack's bounds: below the
+ * stack, above it, misaligned, and a frame that links to itself (one more
+ * frame, then the loop is refused).  None may fault. */
+static void test_stack_walk_bad_frames(void)
+{
+    uintptr_t loop[2];
+    loop[0] = (uintptr_t)loop;
+    loop[1] = 0x1235;
+    const uintptr_t fakes[] = {0xdead0000, ~(uintptr_t)15, (uintptr_t)loop + 3, (uintptr_t)loop};
+    const uint32_t want[] = {1, 1, 1, 2};
+    mprof_set_rate(1);
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t before = bad_frame_samples(want[i]);
+        REQUIRE(alloc_with_rbp(fakes[i]));
+        uint64_t after = bad_frame_samples(want[i]);
+        CHECKF(after == before + 1, "rbp 0x%lx: %lu new samples of depth %u", UL(fakes[i]),
+               UL(after - before), want[i]);
+    }
+    mprof_set_rate(MPROF_DEFAULT_RATE);
+    __asm__ volatile("" ::"r"(loop) : "memory");
 }
 
 /* ------------------------------------------------------------ in use */
@@ -623,6 +687,7 @@ static const struct tap_test tests[] = {
     {"tiny_objects", test_tiny_objects},
     {"one_minus_exp_matches_libm", test_one_minus_exp_matches_libm},
     {"stack_walk_names_the_callers", test_stack_walk_names_the_callers},
+    {"stack_walk_bad_frames", test_stack_walk_bad_frames},
     {"inuse_kfree_sweep_and_gc", test_inuse_kfree_sweep_and_gc},
     {"inuse_large_objects", test_inuse_large_objects},
     {"inuse_check_catches_lost_frees", test_inuse_check_catches_lost_frees},
