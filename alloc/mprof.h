@@ -69,7 +69,8 @@ extern int mprof_test_drop_frees;
 /* The bounds [*lo, *hi) of the stack holding address fp, if the platform
  * knows them (optional: a weak symbol; without it only the first frame,
  * the caller of the allocator, is recorded). */
-bool plat_stack_bounds(uintptr_t fp, uintptr_t *lo, uintptr_t *hi) __attribute__((weak));
+bool plat_stack_bounds(uintptr_t fp, uintptr_t *lo, uintptr_t *hi)
+    __attribute__((weak, visibility("hidden")));
 
 /* ---- profile.proto (mprof_proto.c) ---- */
 
