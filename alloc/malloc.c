@@ -293,22 +293,24 @@ static inline void profile_count(mcache *c, uint64_t size, uint64_t *sampled)
         *sampled = size;
 }
 
-/* Slow path of kmalloc (kmalloc: its own span classes) and the body of
- * mallocgc for small sizes (typ == NULL or pointer free → noscan; tiny_ok
- * only for mallocgc).  *refilled (may be NULL): a span was taken from
- * mcentral for it.  sampled (mallocgc only, else NULL): see
- * profile_count. */
-static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool tiny_ok,
-                         bool kmalloc, bool *refilled, uint64_t *sampled)
+/* Slow path of kmalloc and the body of mallocgc for small sizes (typ ==
+ * NULL or pointer free → noscan).  sampled: NULL for kmalloc (its own span
+ * classes, no tiny allocator, not profiled); mallocgc's, see profile_count.
+ * *refilled (may be NULL): a span was taken from mcentral for it.  Inlined
+ * into both callers, so that kmalloc's copy has no profiling tests. */
+static inline __attribute__((always_inline)) void *small_alloc(uint64_t size, const gotype *typ,
+                                                             bool needzero, bool *refilled,
+                                                             uint64_t *sampled)
 {
+    bool kmalloc = !sampled;
     bool noscan = !typ || typ->ptrdata == 0;
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
     uint64_t refills = c->refills;
     void *v;
-    if (noscan && tiny_ok && size < TINY_SIZE) {
+    if (noscan && !kmalloc && size < TINY_SIZE) {
         v = tiny_alloc(c, size);
-        if (v && sampled)
+        if (v)
             profile_count(c, size, sampled);
         goto out;
     }
@@ -324,7 +326,7 @@ static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool t
         __builtin_memset(v, 0, elemsize);
     if (!noscan)
         heap_bits_set_type((uintptr_t)v, elemsize, size, typ);
-    if (sampled)
+    if (!kmalloc)
         profile_count(c, elemsize, sampled);
 out:
     if (refilled)
@@ -345,7 +347,7 @@ static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool
     if (!noscan)
         needzero = true; /* Go: objects with pointers are always zeroed */
     if (size <= MAX_SMALL_SIZE)
-        return small_alloc(size, typ, needzero, true, false, took_span, sampled);
+        return small_alloc(size, typ, needzero, took_span, sampled);
     void *v = large_alloc(size, make_spanclass(0, noscan), needzero);
     *took_span = true;
     if (v) {
@@ -420,7 +422,7 @@ void *__attribute__((noinline)) kmalloc_slow(uint64_t size, bool needzero)
 {
     void *v;
     if (size <= MAX_SMALL_SIZE)
-        v = small_alloc(size, 0, needzero, false, true, 0, 0);
+        v = small_alloc(size, 0, needzero, 0, 0);
     else
         v = large_alloc(size, make_kmalloc_spanclass(0), needzero);
     if (!v && size > memory_bound())
