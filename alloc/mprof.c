@@ -67,6 +67,15 @@
  * with it).  It is taken by mprof_malloc (no lock held), by sweeps (under
  * an mcentral lock or pinned), by large frees (under mheap_.lock); inside
  * it only persistentalloc (rank "persistent") is called.
+ * The sweep reads profSamples without the lock.  It cannot miss the sample
+ * of a slot it frees: the sample was recorded (store under the lock)
+ * before mallocgc returned the object, so before any kfree of it — whose
+ * seq_cst RMW on pendingFree pairs with the sweeper's exchange of that
+ * word — and before the next collection's stop-the-world (no safepoint
+ * lies between the allocation and mprof_malloc), whose barriers order it
+ * before the GC sweep.  A sample recorded after the sweep read 0 belongs to
+ * an object allocated after that sweep began, which that sweep does not
+ * free.
  */
 #include "lockrank.h"
 #include "malloc_impl.h"
