@@ -8,9 +8,11 @@
 #   make debug      QEMU paused with a GDB stub on :1234 (see README.md)
 #   make clean
 #   make fuzz       run the allocator fuzzer (clang, libFuzzer) for FUZZ_S seconds
+#   make pprof      boot a workload, print go tool pprof -top of its heap profile
 #
-# Variables: CPUS MEM CMDLINE (make run / debug), ACCEL (run / debug / test: auto, kvm
-# or tcg), TEST_CONFIGS, KTEST_FAIL (make test), USB_OUT (make usb), FUZZ_S (make fuzz).
+# Variables: CPUS MEM CMDLINE (make run / debug / pprof), ACCEL (run / debug / test: auto,
+# kvm or tcg), TEST_CONFIGS, KTEST_FAIL (make test), USB_OUT (make usb), FUZZ_S (make fuzz),
+# PPROF_FLAGS GO (make pprof).
 
 BUILD   ?= build
 CC      ?= gcc
@@ -152,6 +154,24 @@ run: image
 debug: image
 	@$(PYTHON) tests/qemu/run.py --run --debug --cpus $(CPUS) --mem $(MEM) --cmdline '$(CMDLINE)'
 
+# ---------------------------------------------------------------- heap profile
+# make pprof: boot with the heap profile's workload (or CMDLINE=..., to which
+# `pprof halt` is added), extract build/heap.pb from the serial log
+# (build/pprof.log) and print go tool pprof -top of it (PPROF_FLAGS; default
+# alloc_space, in-use after the workload is mostly collected).
+GO          ?= go
+PPROF_CMDLINE = $(if $(filter command line environment,$(origin CMDLINE)),$(CMDLINE) pprof halt,test=none pprofwork pprof halt)
+PPROF_FLAGS ?= -sample_index=alloc_space
+.PHONY: pprof
+pprof: image
+	@$(GO) version >/dev/null 2>&1 || { echo "make pprof: needs a working '$(GO)' for go tool pprof:" \
+		"install Debian's golang-go (bash scripts/install-deps.sh, or sudo apt-get install golang-go)" >&2; exit 1; }
+	@echo "make pprof: booting with '$(PPROF_CMDLINE)' (serial log: $(BUILD)/pprof.log)"
+	@$(PYTHON) tests/qemu/run.py --run --cpus $(CPUS) --mem $(MEM) --cmdline '$(PPROF_CMDLINE)' \
+		< /dev/null > $(BUILD)/pprof.log 2>&1 || { tail -20 $(BUILD)/pprof.log; exit 1; }
+	@$(PYTHON) scripts/pprof_extract.py $(BUILD)/pprof.log $(BUILD)/heap.pb
+	@$(GO) tool pprof -top $(PPROF_FLAGS) $(BUILD)/kernel.elf $(BUILD)/heap.pb
+
 # ---------------------------------------------------------------- host tests
 # Every tests/host/test_*.c is one binary, linked with alloc/, the portable
 # kernel pieces and the Linux platform, under ASan and UBSan.
@@ -169,7 +189,7 @@ $(BUILD)/h/%.o: %.c
 	$(call say,HOSTCC,$<)$(CC) $(HOST_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(BUILD)/host/%: $(BUILD)/h/tests/host/%.o $(HOST_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(call say,HOSTLD,$@)$(CC) $(HOST_CFLAGS) -o $@ $^
+	$(call say,HOSTLD,$@)$(CC) $(HOST_CFLAGS) -o $@ $^ -lm
 
 # The size-class generator (Go's mksizeclasses rules) and a check that the
 # committed table is its output.

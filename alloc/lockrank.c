@@ -38,6 +38,7 @@ static const struct {
     {LOCKRANK_BIGALIGN, "bigalign", false},
     {LOCKRANK_GCROOTS, "gcroots", false},
     {LOCKRANK_GCWORK, "gcwork", false},
+    {LOCKRANK_MPROF, "mprof", false},
     {LOCKRANK_PERSISTENT, "persistent", false},
     {LOCKRANK_WINDOW, "window", false},
     {LOCKRANK_PAGING, "paging", false},

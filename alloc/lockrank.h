@@ -31,6 +31,10 @@
  *    35  bigalign      lib/preload.c over-aligned side table   (leaf)
  *    36  gcroots       the collector's gc_add_root table       (leaf)
  *    38  gcwork        the collector's global work lists       → persistent
+ *    39  mprof         alloc/mprof.c heap profile: buckets,     → persistent
+ *                      sampled objects, spans' profSamples
+ *                      (taken under mcentral / mheap by sweeps
+ *                      and large frees)
  *    40  persistent    alloc/persistent.c                      → window, paging, frames
  *    50  window        the heap window's bump pointer (kernel  (leaf)
  *                      alloc_platform.c, lib, host test platform)
@@ -71,6 +75,7 @@ enum lockrank {
     LOCKRANK_BIGALIGN = 35,
     LOCKRANK_GCROOTS = 36,
     LOCKRANK_GCWORK = 38,
+    LOCKRANK_MPROF = 39,
     LOCKRANK_PERSISTENT = 40,
     LOCKRANK_WINDOW = 50,
     LOCKRANK_PAGING = 60,

@@ -17,7 +17,11 @@
  *   3. Miss → mcache_next_free (refill from mcentral, see mcache.c); NULL →
  *      out of memory (kmalloc: NULL; mallocgc: panic).
  *   4. Zero when asked and the span may be dirty (span.needzero); typed
- *      objects with pointers get their heap bitmap written.  Unpin.
+ *      objects with pointers get their heap bitmap written.  mallocgc
+ *      only: count the size down from c->nextSample, the heap profile's
+ *      distance to its next sample (profile_count; mprof.c).  Unpin.
+ *   5. mallocgc: a sample is recorded (mprof_malloc: stack walk from the
+ *      entry point's frame, bucket, sampled-object table) after unpinning.
  * TINY (mallocgc, pointer-free, size < 16): Go's rules — align the offset
  *   in the current 16-byte block (8 if size%8==0, 4 if %4, 2 if %2), use the
  *   block if it fits; else take a fresh zeroed 16-byte slot of class 2
@@ -107,6 +111,7 @@
 #include "malloc_impl.h"
 #include "mgc.h"
 #include "mheap.h"
+#include "mprof.h"
 #include "mstats.h"
 #include "persistent.h"
 
@@ -278,20 +283,35 @@ static void *tiny_alloc(mcache *c, uint64_t size)
     return v;
 }
 
-/* Slow path of kmalloc (kmalloc: its own span classes) and the body of
- * mallocgc for small sizes (typ == NULL or pointer free → noscan; tiny_ok
- * only for mallocgc).  *refilled (may be NULL): a span was taken from
- * mcentral for it. */
-static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool tiny_ok,
-                         bool kmalloc, bool *refilled)
+/* The heap profile's countdown (mprof.c SAMPLING), pinned on c's CPU:
+ * *sampled = size when this allocation of size bytes is a sample. */
+static inline void profile_count(mcache *c, uint64_t size, uint64_t *sampled)
 {
+    if (__builtin_expect(size < c->nextSample, 1))
+        c->nextSample -= size;
+    else if (mprof_sample_point(c, size))
+        *sampled = size;
+}
+
+/* Slow path of kmalloc and the body of mallocgc for small sizes (typ ==
+ * NULL or pointer free → noscan).  sampled: NULL for kmalloc (its own span
+ * classes, no tiny allocator, not profiled); mallocgc's, see profile_count.
+ * *refilled (may be NULL): a span was taken from mcentral for it.  Inlined
+ * into both callers, so that kmalloc's copy has no profiling tests. */
+static inline __attribute__((always_inline)) void *small_alloc(uint64_t size, const gotype *typ,
+                                                             bool needzero, bool *refilled,
+                                                             uint64_t *sampled)
+{
+    bool kmalloc = !sampled;
     bool noscan = !typ || typ->ptrdata == 0;
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
     uint64_t refills = c->refills;
     void *v;
-    if (noscan && tiny_ok && size < TINY_SIZE) {
+    if (noscan && !kmalloc && size < TINY_SIZE) {
         v = tiny_alloc(c, size);
+        if (v)
+            profile_count(c, size, sampled);
         goto out;
     }
     uint8_t cls = size ? size_to_class(size) : 1;
@@ -306,6 +326,8 @@ static void *small_alloc(uint64_t size, const gotype *typ, bool needzero, bool t
         __builtin_memset(v, 0, elemsize);
     if (!noscan)
         heap_bits_set_type((uintptr_t)v, elemsize, size, typ);
+    if (!kmalloc)
+        profile_count(c, elemsize, sampled);
 out:
     if (refilled)
         *refilled = c->refills != refills;
@@ -316,19 +338,25 @@ out:
 /* ------------------------------------------------------------ Go style */
 
 /* One allocation attempt; *took_span: a span was taken or a large object
- * made (Go's shouldhelpgc: test the trigger afterwards). */
-static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool *took_span)
+ * made (Go's shouldhelpgc: test the trigger afterwards); *sampled: the
+ * heap profile's size when the object is a sample. */
+static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool *took_span,
+                           uint64_t *sampled)
 {
     bool noscan = !typ || typ->ptrdata == 0;
     if (!noscan)
         needzero = true; /* Go: objects with pointers are always zeroed */
     if (size <= MAX_SMALL_SIZE)
-        return small_alloc(size, typ, needzero, true, false, took_span);
+        return small_alloc(size, typ, needzero, took_span, sampled);
     void *v = large_alloc(size, make_spanclass(0, noscan), needzero);
     *took_span = true;
-    if (v && !noscan) {
+    if (v) {
         mspan *s = span_of((uintptr_t)v);
-        heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
+        if (!noscan)
+            heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
+        uint64_t tok = plat_pin();
+        profile_count(my_mcache(), s->npages * PAGE_SIZE, sampled);
+        plat_unpin(tok);
     }
     return v;
 }
@@ -345,23 +373,37 @@ static void out_of_memory(void *p)
     plat_panic(msg);
 }
 
-void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
+/* mallocgc for an entry point whose frame is fp (the heap profile's stack
+ * starts at its return address). */
+static inline __attribute__((always_inline)) void *mallocgc_at(uint64_t size, const gotype *typ,
+                                                               bool needzero, uintptr_t fp)
 {
     if (size == 0)
         return &zerobase;
     gc_safepoint(); /* a stop the world may be pending */
     bool took_span = false;
-    void *v = mallocgc_once(size, typ, needzero, &took_span);
+    uint64_t sampled = 0;
+    void *v = mallocgc_once(size, typ, needzero, &took_span, &sampled);
     if (!v && gc_emergency()) /* one emergency cycle, then Go's out of memory */
-        v = mallocgc_once(size, typ, needzero, &took_span);
+        v = mallocgc_once(size, typ, needzero, &took_span, &sampled);
     if (!v)
         plat_systemstack(out_of_memory, &size); /* does not return */
+    if (__builtin_expect(sampled != 0, 0))
+        mprof_malloc((uintptr_t)v, sampled, fp);
     if (took_span)
         gc_after_alloc(v);
     return v;
 }
 
-void *newobject(const gotype *typ) { return mallocgc(typ->size, typ, true); }
+void *mallocgc(uint64_t size, const gotype *typ, bool needzero)
+{
+    return mallocgc_at(size, typ, needzero, (uintptr_t)__builtin_frame_address(0));
+}
+
+void *newobject(const gotype *typ)
+{
+    return mallocgc_at(typ->size, typ, true, (uintptr_t)__builtin_frame_address(0));
+}
 
 void *newarray(const gotype *typ, uint64_t n)
 {
@@ -371,7 +413,7 @@ void *newarray(const gotype *typ, uint64_t n)
                      (unsigned long)typ->size);
         return 0;
     }
-    return mallocgc(total, typ, true);
+    return mallocgc_at(total, typ, true, (uintptr_t)__builtin_frame_address(0));
 }
 
 /* ------------------------------------------------------------ C style */
@@ -380,7 +422,7 @@ void *__attribute__((noinline)) kmalloc_slow(uint64_t size, bool needzero)
 {
     void *v;
     if (size <= MAX_SMALL_SIZE)
-        v = small_alloc(size, 0, needzero, false, true, 0);
+        v = small_alloc(size, 0, needzero, 0, 0);
     else
         v = large_alloc(size, make_kmalloc_spanclass(0), needzero);
     if (!v && size > memory_bound())
@@ -536,6 +578,8 @@ static void kfree_large(uintptr_t x)
     }
     uint64_t bytes = s->npages * PAGE_SIZE;
     int kind = spanclass_is_kmalloc(s->spanclass);
+    if (__atomic_load_n(&s->profSamples, __ATOMIC_RELAXED))
+        mprof_free_large(s);
     mheap_free_span_locked(s);
     plat_unlock(&mheap_.lock);
     uint64_t tok = plat_pin();

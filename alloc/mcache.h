@@ -37,6 +37,14 @@ typedef struct mcache {
     uint64_t spansReturned;  /* spans handed back to mcentral (uncache) */
     uint64_t remoteFrees;    /* kfree into a span another CPU has cached */
     uint64_t sweepsInPlace;  /* full cached spans swept and kept (mcache_next_free) */
+    /* Heap profile (mprof.c): bytes of mallocgc until the next sample,
+     * counted down by mallocgc here (Go's nextSample); the rate it was
+     * drawn at; the state of its random draws.  Owner only, except that
+     * mprof_set_rate stores nextSample = 0 (a relaxed store; see mprof.c
+     * RATE CHANGES). */
+    uint64_t nextSample;
+    uint64_t profRate;
+    uint64_t profRand;
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
     uint32_t flushGen; /* mheap_.sweepgen when last prepared for sweep (Go's

@@ -30,7 +30,9 @@
  *      kfree'd or undone by its owner from coming back to life).  GC frees
  *      (allocated, not pending, not marked) are counted as Frees here —
  *      pending ones were counted at kfree.  In debug builds they are
- *      poisoned (their memory is free from now on).
+ *      poisoned (their memory is free from now on).  A span holding heap
+ *      profile samples (profSamples != 0) reports every slot it frees to
+ *      mprof_sweep_free (in use → freed in the profile; mprof.c).
  *   4. allocBits = live (atomic stores), tinyBits &= live; when gc, clear
  *      gcmarkBits and set markgen = sweepgen.  Then freeindex = 0 (release:
  *      a remote kfree reads freeindex before allocBits, and any slot below
@@ -51,6 +53,7 @@
 #include "malloc_impl.h"
 #include "mgc.h"
 #include "mheap.h"
+#include "mprof.h"
 
 static uint64_t gc_freed[NUM_GC_SPAN_CLASSES]; /* atomic: objects the collector freed */
 static uint64_t gc_freed_large, gc_freed_large_bytes; /* atomic */
@@ -107,6 +110,7 @@ uint32_t mspan_sweep(mspan *s)
     bool gc = !spanclass_is_kmalloc(s->spanclass) && s->markgen != sg;
     uint32_t fi = s->freeindex;
     uint32_t freed = 0, taken = 0, live = 0, collected = 0;
+    bool sampled = __atomic_load_n(&s->profSamples, __ATOMIC_RELAXED) != 0; /* mprof.c */
     for (uint32_t w = 0; w < s->nwords; w++) {
         uint64_t pend = 0;
         if (__atomic_load_n(&s->pendingFree[w], __ATOMIC_RELAXED))
@@ -124,6 +128,8 @@ uint32_t mspan_sweep(mspan *s)
             s->gcmarkBits[w] = 0;
         }
         freed += (uint32_t)__builtin_popcountll(allocated & ~keep);
+        if (__builtin_expect(sampled, 0) && (allocated & ~keep))
+            mprof_sweep_free(s, w, allocated & ~keep);
         live += (uint32_t)__builtin_popcountll(keep);
         __atomic_store_n(&s->allocBits[w], keep, __ATOMIC_RELAXED);
         if (s->tinyBits)

@@ -124,6 +124,11 @@ typedef struct mspan {
                                  hold <= 16 stacks, large-stack spans one. */
 
     uint32_t verifyMark; /* heap_verify's visit stamp */
+    uint32_t profSamples; /* sampled objects of the heap profile not yet freed
+                             (mprof.c; written under mprof_lock, read without
+                             it by the sweep: nonzero → freed slots are
+                             reported; see mprof.c LOCKING for why the sweep
+                             never misses a sample it frees) */
 } mspan;
 
 /* Bits of bitmap word w that stand for slots below freeindex fi: Go's

@@ -75,6 +75,39 @@ static long long parse_num(const char *v, size_t n, unsigned long long max)
     return x > max ? -1 : (long long)x;
 }
 
+/* The heap profile's words; 1 if w was one of them. */
+static int parse_pprof_word(struct cmdline *c, const char *w, size_t n)
+{
+    long long v;
+    if (n >= 15 && word_eq(w, 15, "memprofilerate=")) {
+        if ((v = parse_num(w + 15, n - 15, 999999999999ull)) < 0)
+            add_error(c, "bad value in", w, n);
+        else {
+            c->memprofilerate_set = 1;
+            c->memprofilerate = (unsigned long long)v;
+        }
+    } else if (word_eq(w, n, "pprof")) {
+        c->pprof = 1;
+    } else if (word_eq(w, n, "pprofwork")) {
+        c->pprofwork = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int cmdline_parse_rate(const char *s, unsigned long long *out)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    long long v = parse_num(s, n, 999999999999ull);
+    if (v < 0)
+        return 0;
+    *out = (unsigned long long)v;
+    return 1;
+}
+
 /* The collector's words; 1 if w was one of them. */
 static int parse_gc_word(struct cmdline *c, const char *w, size_t n)
 {
@@ -148,7 +181,7 @@ int cmdline_parse(const char *s, struct cmdline *out)
         }
         else if (n >= 6 && word_eq(w, 6, "stack="))
             add_error(out, "bad value in", w, n);
-        else if (!parse_gc_word(out, w, n))
+        else if (!parse_gc_word(out, w, n) && !parse_pprof_word(out, w, n))
             add_error(out, "unknown word", w, n);
     }
     return out->nerrors;

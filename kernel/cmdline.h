@@ -29,6 +29,12 @@
  *   idle=N                before powering off / the shell, idle N seconds
  *                         (halted; the forced GC still runs)
  *   gcbench               run the collector benchmarks after the tests
+ *   memprofilerate=N      heap profile: bytes allocated per sample on average
+ *                         (Go's MemProfileRate; default 524288; 0 off, 1 every
+ *                         allocation)
+ *   pprofwork             after the tests, run the heap profile's known
+ *                         workload (kernel/pprof.c)
+ *   pprof                 after the tests, dump the heap profile on serial
  * An unknown word, or a known word with a bad value, is reported as
  * `cmdline: unknown word 'X'` / `cmdline: bad value in 'X'` and ignored.
  */
@@ -52,6 +58,9 @@ struct cmdline {
     unsigned long long forcegc;  /* seconds; 0: default */
     int gc, gcbench;
     unsigned long long idle;     /* seconds */
+    int memprofilerate_set;      /* memprofilerate= given */
+    unsigned long long memprofilerate;
+    int pprof, pprofwork;
     int nerrors;
     char errors[CMDLINE_MAX_ERRORS][96];
 };
@@ -62,5 +71,9 @@ int cmdline_parse(const char *s, struct cmdline *out);
 /* True when `name` is in the comma-separated `list`; an entry ending in
  * '*' matches every name that starts with what precedes it. */
 int cmdline_list_has(const char *list, const char *name);
+
+/* A memprofilerate value: a whole number (decimal, up to 12 digits); 0 when
+ * s is not one. */
+int cmdline_parse_rate(const char *s, unsigned long long *out);
 
 #endif

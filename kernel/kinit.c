@@ -13,6 +13,7 @@
 #include "gcshell.h"
 #include "kernel.h"
 #include "paging.h"
+#include "pprof.h"
 #include "ktest.h"
 #include "shell.h"
 #include "smp.h"
@@ -114,6 +115,7 @@ void kinit_late(void)
         task_max_stack = kernel_cmdline.maxstack;
     task_segment_cache = kernel_cmdline.segcache;
     gc_apply_cmdline(&kernel_cmdline);
+    pprof_apply_cmdline(&kernel_cmdline);
     struct memstats m;
     read_memstats_heap(&m);
     kprintf("heap: ready in %lu us (%u CPUs, %lu arenas)\n", (nanotime() - t0) / 1000,
@@ -127,6 +129,7 @@ void alloc_bench_run(int which); /* bench.c */
 
 void kinit_after_tests(const struct cmdline *c)
 {
+    pprof_after_tests(c);
     gc_after_tests(c);
     if (c->cpus)
         smp_print_cpus();

@@ -2,8 +2,9 @@
 """make test: host unit tests, generator check, the LD_PRELOAD library, the
 harness's log checkers (run.py --check-selftest), the benchmark log parsers
 (tests/bench/test_gcbench_parse.py), the harness's accelerator choice
-(tests/qemu/test_accel.py), the USB/ISO image checks (tests/qemu/test_images.py),
-then the QEMU matrix.
+(tests/qemu/test_accel.py), the heap-profile checker (tests/qemu/pprof_check.py
+--selftest), Go's append capacities (tests/host/go), the USB/ISO image checks
+(tests/qemu/test_images.py), then the QEMU matrix.
 
 Prints each part's results and ends with one aggregate line
 "N passed, N failed" (every host test case, the size-class generator check
@@ -149,6 +150,11 @@ def run_images_test():
     return run_tap_script([os.path.join(ROOT, "tests", "qemu", "test_images.py")])
 
 
+def run_pprof_selftest():
+    """The heap-profile checker and extractor on made-up input (no QEMU, no Go)."""
+    return run_tap_script([os.path.join(ROOT, "tests", "qemu", "pprof_check.py"), "--selftest"])
+
+
 def run_qemu():
     """The boot matrix; its summary is its last line."""
     argv = [os.path.join(ROOT, "tests", "qemu", "run.py"), "--matrix",
@@ -164,7 +170,7 @@ def main():
     parts = [("host unit tests", run_host), ("size-class generator", run_generator_check),
              ("LD_PRELOAD library", run_preload), ("harness checkers", run_checker_selftest),
              ("benchmark log parsers", run_bench_parsers), ("QEMU accelerator choice", run_accel_test),
-             ("append capacities vs Go", run_append_golden)]
+             ("heap profile checker", run_pprof_selftest), ("append capacities vs Go", run_append_golden)]
     if not os.environ.get("SKIP_QEMU"):  # the image tools come with the QEMU dependencies
         parts += [("USB and ISO images", run_images_test), ("QEMU boot matrix", run_qemu)]
     for title, fn in parts:

@@ -70,6 +70,10 @@ CONFIGS = [
     # timer's idle loop runs sysmon); cycles must come 5-7 s apart
     dict(name="smp2-gc-forced", cpus=2, mem="512M", gctrace=True, forced_gap=(5.0, 7.0),
          cmdline="test=gc_command_is_runtime_gc gctrace=1 forcegc=5 gc idle=12 stats halt"),
+    # the heap profile (kernel/pprof.c): a known workload's alloc_space read back
+    # with go tool pprof, within the sampling error (tests/qemu/pprof_check.py)
+    dict(name="smp2-pprof", cpus=2, mem="512M", pprof=True,
+         cmdline="test=pprof_* memprofilerate=8192 pprofwork pprof halt"),
     # alloc/'s debug level (alloc/debug.h): span recounts and poisoned free
     # slots checked at every allocation and by heap_verify after each test.
     dict(name="smp2-1G-debug", cpus=2, mem="1G", boot="debug",
@@ -523,6 +527,9 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
                 problems.append(f"{started.group(1)} of {started.group(2)} CPUs started; QEMU was given -smp {cfg['cpus']}")
             if cfg.get("gctrace"):
                 problems += check_gctrace(cfg, log)
+            if cfg.get("pprof"):
+                import pprof_check  # tests/qemu/pprof_check.py (needs go tool pprof)
+                problems += pprof_check.check_boot(cfg, log)
             failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
             if failed_tests:
                 problems.append("failed self-tests: " + ", ".join(failed_tests))
