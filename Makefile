@@ -172,6 +172,26 @@ pprof: image
 	@$(PYTHON) scripts/pprof_extract.py $(BUILD)/pprof.log $(BUILD)/heap.pb
 	@$(GO) tool pprof -top $(PPROF_FLAGS) $(BUILD)/kernel.elf $(BUILD)/heap.pb
 
+# ---------------------------------------------------------------- pictures
+# make heapmap / make gcplot: ONE boot (build/pics.log, remade when the image
+# is newer) runs PICS_CMDLINE, then the shell runs PICS_INPUT (a workload,
+# `heapmap -f` and `stats -f`); scripts/heappics.py draws build/heapmap.png
+# (every arena's pages) and build/gcplot.png (the collector per cycle) with
+# gnuplot, then checks each is a real picture.
+PICS_CMDLINE ?= test=gc_pacing_goal_per_cycle shell
+PICS_INPUT   ?= alloc 24 60000\nalloc 300 6000\nalloc 3000 600\nalloc 20000 60\nalloc 100K 8 scan\nalloc 64 30000 scan\nalloc 1000 3000\ndrop 2\ndrop 6\ngc\nheapmap -f\nstats -f\n
+.PHONY: heapmap gcplot
+$(BUILD)/pics.log: $(BUILD)/esp.img
+	@echo "make: booting with '$(PICS_CMDLINE)' and the shell workload (serial log: $@)"
+	@printf '$(PICS_INPUT)' | $(PYTHON) tests/qemu/run.py --run --cpus $(CPUS) --mem $(MEM) \
+		--cmdline '$(PICS_CMDLINE)' > $@.tmp 2>&1 || { tail -20 $@.tmp; exit 1; }
+	@mv $@.tmp $@
+heapmap gcplot: %: $(BUILD)/pics.log
+	@command -v gnuplot >/dev/null || { echo "make $@: needs gnuplot: bash scripts/install-deps.sh" \
+		"(Debian's gnuplot-nox)" >&2; exit 1; }
+	@$(PYTHON) scripts/heappics.py $@ $< $(BUILD)/$@.png
+	@$(PYTHON) scripts/heappics.py check $(BUILD)/$@.png
+
 # ---------------------------------------------------------------- host tests
 # Every tests/host/test_*.c is one binary, linked with alloc/, the portable
 # kernel pieces and the Linux platform, under ASan and UBSan.

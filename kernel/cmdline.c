@@ -166,6 +166,7 @@ int cmdline_parse(const char *s, struct cmdline *out)
         else if (word_eq(w, n, "failtest")) out->failtest = 1;
         else if (word_eq(w, n, "stats")) out->stats = 1;
         else if (word_eq(w, n, "classes")) out->classes = 1;
+        else if (word_eq(w, n, "heapmap")) out->heapmap = 1;
         else if (word_eq(w, n, "shell")) out->shell = 1;
         else if (word_eq(w, n, "halt")) out->halt = 1;
         else if (word_eq(w, n, "cpus")) out->cpus = 1;

@@ -11,6 +11,7 @@
  *                         ("selftest_must_fail"), to prove failures are seen
  *   stats                 print the memory statistics after the tests
  *   classes               print the size-class table after the tests
+ *   heapmap               print `heapmap -f` (every arena page) after the tests
  *   shell                 start the serial shell after the tests
  *   halt                  power off when done; QEMU's exit status is the verdict
  *   cpus                  print the CPUs found and started
@@ -49,7 +50,7 @@ enum test_mode { TEST_NONE = 0, TEST_QUICK, TEST_ALL, TEST_NAMED, TEST_LIST };
 struct cmdline {
     enum test_mode test;
     char test_names[CMDLINE_NAMES_MAX]; /* comma-separated, for TEST_NAMED */
-    int failtest, stats, classes, shell, halt;
+    int failtest, stats, classes, heapmap, shell, halt;
     int cpus, bench, hotsplit, segcache;
     int stack_segmented;         /* stack=segmented */
     unsigned long long maxstack; /* 0: default */

@@ -143,6 +143,8 @@ void kinit_after_tests(const struct cmdline *c)
         gcbench_run("all", 16);
     if (c->classes)
         sizeclasses_print(emit_line);
+    if (c->heapmap)
+        shell_exec("heapmap -f"); /* the map make heapmap draws */
     if (c->stats) {
         memstats_print_table(emit_line);
         stack_stats_print(0);

@@ -3,7 +3,8 @@
 # needs, only those missing, and say which.  Without an argument: what
 # `make run` / `make test` need (QEMU, OVMF, GNU-EFI, mtools, xorriso, gdb,
 # valgrind, binutils, fdisk for sfdisk: `make usb`'s GPT, Go for go tool pprof: make
-# pprof and the heap-profile boot of make test).  With `bench`: what `make bench` adds (the peer
+# pprof and the heap-profile boot of make test, gnuplot: make heapmap/gcplot and
+# their check in make test).  With `bench`: what `make bench` adds (the peer
 # allocators, Go for the anchor, gnuplot for the chart, valgrind, GNU time).
 # With `fuzz`: what `make fuzz` needs (clang-14, and libclang-rt-14-dev for
 # libFuzzer and the sanitizer runtimes: clang-14 only recommends it, and we
@@ -45,6 +46,7 @@ else
         [valgrind]=/usr/bin/valgrind
         [binutils]=/usr/bin/objcopy
         [golang-go]=/usr/bin/go
+        [gnuplot-nox]=/usr/bin/gnuplot
     )
 fi
 

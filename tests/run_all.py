@@ -135,6 +135,32 @@ def run_append_golden():
     return 0, 1
 
 
+def run_pictures():
+    """make heapmap/gcplot's drawing on a real boot: the smp4-3G log has the
+    `heapmap` word's map and the `stat gc` records; both PNGs must be real
+    pictures (scripts/heappics.py check), and the checker must refuse a blank
+    one (its self-test)."""
+    script = os.path.join(ROOT, "scripts", "heappics.py")
+    p, f = run_tap_script([script, "--selftest"], " (heappics.py)")
+    log = os.path.join(BUILD, "test", "smp4-3G.log")
+    if not os.path.exists(log):
+        print("ok - pictures # SKIP no smp4-3G boot in this run (TEST_CONFIGS)")
+        return p, f
+    for kind in ("heapmap", "gcplot"):
+        png = os.path.join(BUILD, "test", kind + ".png")
+        if os.path.exists(png):
+            os.remove(png)
+        r = subprocess.run([sys.executable, script, kind, log, png], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        c = subprocess.run([sys.executable, script, "check", png], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT) if r.returncode == 0 else r
+        out = (r.stdout + (c.stdout if c is not r else b"")).decode(errors="replace").strip()
+        ok = r.returncode == 0 and c.returncode == 0
+        print(f"{'ok' if ok else 'not ok'} - pictures: {kind} from the smp4-3G boot: " + out.replace("\n", "; "))
+        p, f = p + ok, f + (not ok)
+    return p, f
+
+
 def run_checker_selftest():
     """The QEMU harness's log checkers on made-up logs (no QEMU needed)."""
     return run_tap_script([os.path.join(ROOT, "tests", "qemu", "run.py"), "--check-selftest"])
@@ -172,7 +198,8 @@ def main():
              ("benchmark log parsers", run_bench_parsers), ("QEMU accelerator choice", run_accel_test),
              ("heap profile checker", run_pprof_selftest), ("append capacities vs Go", run_append_golden)]
     if not os.environ.get("SKIP_QEMU"):  # the image tools come with the QEMU dependencies
-        parts += [("USB and ISO images", run_images_test), ("QEMU boot matrix", run_qemu)]
+        parts += [("USB and ISO images", run_images_test), ("QEMU boot matrix", run_qemu),
+                  ("pictures (make heapmap, make gcplot)", run_pictures)]
     for title, fn in parts:
         print(f"== {title}", flush=True)
         p, f = fn()

@@ -50,7 +50,7 @@ CONFIGS = [
     dict(name="smp2-1G", cpus=2, mem="1G"),
     # every GC test on 4 CPUs with gctrace=1: the harness checks each trace
     # line's format and numbers against the `stat gc` records (GC.md T10)
-    dict(name="smp4-3G", cpus=4, mem="3G", cmdline="test=all gctrace=1 stats halt", gctrace=True,
+    dict(name="smp4-3G", cpus=4, mem="3G", cmdline="test=all gctrace=1 heapmap stats halt", gctrace=True,
          expect=[r"range[s]? above 4 GiB \([1-9]\d* MiB\)", r"(?m)^gc \d+ @"]),
     # TCG runs more virtual CPUs than the host has cores: slow, but every one must start.
     dict(name="smp8-2G", cpus=8, mem="2G"),
