@@ -3,7 +3,10 @@
  * The tests themselves live in tests/kernel/.
  *
  * For each selected test: (1) the before-each hook (the leak check's
- * snapshot), (2) arm a kjmp_buf so KREQUIRE can end the test, (3) run it,
+ * snapshot), then zero 16 KiB of stack below the runner (the collector
+ * scans stacks conservatively: a slot the test never writes must not hold
+ * the previous test's pointers), (2) arm a kjmp_buf so KREQUIRE can end the
+ * test, (3) run it,
  * (4) the after-each check (heap_verify and the leak check, once the heap
  * is up), (5) print ok / not ok with the first reason.  A panic during a test
  * comes back through ktest_on_panic, which reports that test as failed and

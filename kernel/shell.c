@@ -5,7 +5,10 @@
  * interrupt; polling with pause is fine for a debug console), echoes them,
  * handles backspace, and runs the command named by the first word.
  * Commands live in the .shellcmds section (SHELL_CMD), so each subsystem
- * registers its own next to its code.  End of input — byte 0x04 (Ctrl-D),
+ * registers its own next to its code.  After each command the shell zeroes
+ * the stack its frames used (scrub_stack), so a dead frame's copy of an
+ * object address cannot keep the object alive through the collector's
+ * conservative scan of this stack (`drop` then `gc` must free it).  End of input — byte 0x04 (Ctrl-D),
  * which `make run` sends when its stdin ends — powers off.
  */
 #include "shell.h"
