@@ -67,6 +67,7 @@
 #include "lockrank.h"
 #include "malloc_impl.h"
 #include "mheap.h"
+#include "mgcpriv.h"
 #include "mprof.h"
 
 #define SPAN_BUDGET 100
@@ -162,6 +163,8 @@ static bool sweep_large_locked(mcentral *c, mspan *s, uint32_t sg)
         return true;
     }
     gc_count_large_free(s->npages * PAGE_SIZE);
+    if (!ALLOC_DEBUG && __atomic_load_n(&gc_clobber, __ATOMIC_RELAXED))
+        gc_clobber_object(s->startAddr, s->limit - s->startAddr); /* gcclobber */
     if (__atomic_load_n(&s->profSamples, __ATOMIC_RELAXED))
         mprof_free_large(s); /* the heap profile's sample dies with it */
     span_gone(c);

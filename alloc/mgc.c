@@ -20,6 +20,8 @@
  *      CPU: claim root jobs (an atomic index; globals in 256 KiB blocks)
  *      and scan them conservatively, then drain the grey queue (precise,
  *      from the heap bitmap) until every marker is idle (mgcwork.c).
+ *      gccheckmark: a second, serial mark from every root then checks
+ *      that nothing reachable was missed (mcheckmark.c).
  *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;
  *      mheap_.sweepgen += 2, which turns every mcentral swept set into an
  *      unswept one in O(1) and every cached span stale (h+1);
@@ -197,6 +199,53 @@ struct cycle_args {
     uintptr_t extra_root; /* the object mallocgc just made (0: none) */
     struct gc_cycle_record *rec;
 };
+static uintptr_t checkmark_extra_root; /* the cycle's extra root, for the pass */
+
+/* gccheckmark's roots: every one, whatever gc_debug_skip_roots says (the
+ * real mark's counts of stack and global bytes are kept). */
+static void checkmark_roots(struct gcwork *w)
+{
+    uint32_t skip = gc_debug_skip_roots;
+    uint64_t stacks = work.stacks, globals = work.globals;
+    gc_debug_skip_roots = 0;
+    work.serial = w;
+    collect_roots();
+    gc_debug_skip_roots = skip;
+    for (uint32_t j = 0; j < work.njobs; j++) {
+        w->from_kind = work.jobs[j].kind;
+        gc_scan_range(w, work.jobs[j].lo, work.jobs[j].hi);
+    }
+    work.stacks = stacks;
+    work.globals = globals;
+    w->from_kind = GC_ROOT_TINY;
+    for (uint32_t i = 0; i < mheap_.ncpu; i++) {
+        w->from = (uintptr_t)&mheap_.mcaches[i].tiny;
+        if (mheap_.mcaches[i].tiny)
+            gc_mark_ptr(w, mheap_.mcaches[i].tiny);
+    }
+    w->from_kind = GC_ROOT_CPUS; /* mallocgc's new object: its caller's frame */
+    w->from = checkmark_extra_root;
+    if (checkmark_extra_root)
+        gc_mark_ptr(w, checkmark_extra_root);
+}
+
+/* After the mark, world stopped: gccheckmark's pass (mcheckmark.c). */
+static void checkmark(struct cycle_args *a)
+{
+    uint32_t mode = __atomic_load_n(&gc_checkmark_mode, __ATOMIC_RELAXED);
+    if (mode == GC_CHECKMARK_OFF)
+        return;
+    checkmark_extra_root = a->extra_root;
+    uint64_t repaired;
+    uint32_t missed = gc_checkmark_pass(checkmark_roots, &repaired);
+    __atomic_fetch_add(&work.bytes_marked, repaired, __ATOMIC_RELAXED);
+    if (missed && mode == GC_CHECKMARK_FATAL) {
+        char msg[96];
+        alloc_format(msg, sizeof msg, "gccheckmark: %u reachable objects were not marked",
+                     missed);
+        plat_panic(msg);
+    }
+}
 
 /* Step 1 from the stop request on (the sweep before it ran with the world
  * running, outside the pause, as in Go). */
@@ -228,6 +277,7 @@ static void mark(struct cycle_args *a)
     gcwork_dispose(&w);
     a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
     ALLOC_CHECK(gcwork_empty(), 0, "gc: mark finished with grey objects queued");
+    checkmark(a);
 }
 
 /* Step 3. */

@@ -124,6 +124,28 @@ int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uin
  *   negative control: the reachability test must then find lost objects). */
 extern volatile uint32_t gc_debug_skip_roots;
 
+/* Debug modes (Go's GODEBUG gccheckmark / clobberfree):
+ *   gccheckmark: after every mark, with the world still stopped, mark
+ *   everything again from ALL roots into separate bits; a reachable object
+ *   the real mark missed is reported through the error hook, with what
+ *   reached it:
+ *     gccheckmark: 0x... (span 0x... class 5, 48 B) is reachable but was not
+ *     marked; reached from object 0x... | from a task stack word at 0x...
+ *   and then marked (so it survives).  GC_CHECKMARK_FATAL ends with
+ *   plat_panic("gccheckmark: N reachable objects were not marked") after
+ *   the reports (Go's throw); GC_CHECKMARK_REPORT goes on (tests).  Costs a
+ *   second, serial mark and 1 MiB per arena of checkmark bits (allocated on
+ *   first use; without them the pass is skipped with a message).
+ *   gcclobber: the sweep fills every object the collector frees with
+ *   0xdeadbeefdeadbeef, so a use after collection reads garbage loudly
+ *   (debug builds already poison freed slots with their own pattern). */
+enum { GC_CHECKMARK_OFF = 0, GC_CHECKMARK_FATAL = 1, GC_CHECKMARK_REPORT = 2 };
+void gc_set_checkmark(uint32_t mode);
+uint32_t gc_get_checkmark(void);
+void gc_set_clobber(bool on);
+#define GC_CLOBBER_WORD 0xdeadbeefdeadbeefull
+extern volatile uint32_t gc_clobber;
+
 /* ------------------------------------------------------------ inside alloc/ */
 
 enum gc_root_kind {

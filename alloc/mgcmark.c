@@ -59,17 +59,26 @@ void gc_mark_ptr(struct gcwork *w, uintptr_t p)
     uint64_t bit = 1ull << (idx % 64);
     if (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_RELAXED) & bit)
         return;
+    if (__builtin_expect(w->checkmark, 0)) {
+        gc_checkmark_grey(w, s, idx);
+        return;
+    }
     uint64_t *mw = &s->gcmarkBits[idx / 64];
     if ((__atomic_load_n(mw, __ATOMIC_RELAXED) & bit) ||
         (__atomic_fetch_or(mw, bit, __ATOMIC_RELAXED) & bit))
         return;
+    gc_set_page_mark(s);
+    w->bytes_marked += s->elemsize;
+    if (!spanclass_noscan(s->spanclass))
+        gcwork_put(w, s->startAddr + (uint64_t)idx * s->elemsize);
+}
+
+void gc_set_page_mark(const mspan *s)
+{
     heapArena *ha = arena_index(s->startAddr - mheap_.window_base);
     uint64_t pg = (s->startAddr - ha->base) >> PAGE_SHIFT;
     if (!(__atomic_load_n(&ha->pageMarks[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
         __atomic_fetch_or(&ha->pageMarks[pg / 8], (uint8_t)(1u << (pg % 8)), __ATOMIC_RELAXED);
-    w->bytes_marked += s->elemsize;
-    if (!spanclass_noscan(s->spanclass))
-        gcwork_put(w, s->startAddr + (uint64_t)idx * s->elemsize);
 }
 
 /* The pointer words of [b, b+n) per the heap bitmap, each marked. */
@@ -109,6 +118,8 @@ static void scan_object(struct gcwork *w, uintptr_t b)
         if (n > OBLET_BYTES)
             n = OBLET_BYTES;
     }
+    w->from = b; /* for the checkmark report */
+    w->from_kind = 0;
     scan_words(w, b, n);
     w->scanned += n;
 }
@@ -116,6 +127,13 @@ static void scan_object(struct gcwork *w, uintptr_t b)
 void gc_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi)
 {
     lo = (lo + 7) & ~(uintptr_t)7;
+    if (__builtin_expect(w->checkmark, 0)) { /* remember each word: the report names it */
+        for (uintptr_t a = lo; a + 8 <= hi; a += 8) {
+            w->from = a;
+            gc_mark_ptr(w, *(const uintptr_t *)a);
+        }
+        return;
+    }
     for (uintptr_t a = lo; a + 8 <= hi; a += 8)
         gc_mark_ptr(w, *(const uintptr_t *)a);
 }

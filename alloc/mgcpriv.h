@@ -25,6 +25,12 @@ struct gcwork {
     struct workbuf *buf;
     uint64_t bytes_marked; /* marked by this marker, added at the end */
     uint64_t scanned;      /* bytes scanned (heap objects) */
+    /* the checkmark pass (mcheckmark.c): marks go to the arenas' checkmark
+     * bits, and what reached each object is remembered for the report */
+    bool checkmark;
+    uint32_t from_kind;    /* 0: the object `from`; else the root kind of the word at `from` */
+    uintptr_t from;
+    uint32_t reports;      /* reachable objects the mark had missed */
 };
 
 void gcwork_start(void); /* before a mark, world stopped */
@@ -62,6 +68,21 @@ void gc_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi);
 void gc_drain(struct gcwork *w, bool (*roots_left)(void));
 /* Clear every arena's pageMarks (sweep termination). */
 void gc_clear_page_marks(void);
+/* Set the page mark of span s's first page (atomic). */
+void gc_set_page_mark(const mspan *s);
+
+/* gcclobber: fill [p, p+n) (an object the collector frees) with GC_CLOBBER_WORD. */
+void gc_clobber_object(uintptr_t p, uint64_t n);
+
+/* ---- checkmark (mcheckmark.c) ---- */
+/* The checkmark pass's mark of object idx of s (w->checkmark). */
+void gc_checkmark_grey(struct gcwork *w, mspan *s, uint32_t idx);
+/* Run the checkmark pass now (mark termination, world stopped, gcmarkBits
+ * final): every root's reachable objects must already be marked.
+ * scan_roots(w) scans every root (ignoring gc_debug_skip_roots) into w.
+ * Returns the objects found unmarked (they are marked now). */
+uint32_t gc_checkmark_pass(void (*scan_roots)(struct gcwork *w), uint64_t *repaired_bytes);
+extern volatile uint32_t gc_checkmark_mode; /* enum: mgc.h gc_set_checkmark */
 
 /* ---- cycle state (mgc.c) ---- */
 extern volatile uint32_t gc_phase;        /* enum gc_phase */

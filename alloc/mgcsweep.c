@@ -30,7 +30,8 @@
  *      kfree'd or undone by its owner from coming back to life).  GC frees
  *      (allocated, not pending, not marked) are counted as Frees here —
  *      pending ones were counted at kfree.  In debug builds they are
- *      poisoned (their memory is free from now on).  A span holding heap
+ *      poisoned (their memory is free from now on); with gcclobber they
+ *      are filled with 0xdeadbeefdeadbeef (large objects: mcentral.c).  A span holding heap
  *      profile samples (profSamples != 0) reports every slot it frees to
  *      mprof_sweep_free (in use → freed in the profile; mprof.c).
  *   4. allocBits = live (atomic stores), tinyBits &= live; when gc, clear
@@ -53,6 +54,7 @@
 #include "malloc_impl.h"
 #include "mgc.h"
 #include "mheap.h"
+#include "mgcpriv.h"
 #include "mprof.h"
 
 static uint64_t gc_freed[NUM_GC_SPAN_CLASSES]; /* atomic: objects the collector freed */
@@ -95,13 +97,28 @@ static uint64_t drop_bogus(mspan *s, uint32_t w, uint64_t pend, uint64_t allocat
     return pend & allocated;
 }
 
-/* Debug builds: fill the slots in `dead` (of word w) with the poison. */
+volatile uint32_t gc_clobber; /* gcclobber: see mgc.h */
+
+void gc_set_clobber(bool on) { __atomic_store_n(&gc_clobber, on, __ATOMIC_RELAXED); }
+
+void gc_clobber_object(uintptr_t p, uint64_t n)
+{
+    for (uint64_t *q = (uint64_t *)p, *e = (uint64_t *)(p + n); q < e; q++)
+        *q = GC_CLOBBER_WORD;
+}
+
+/* The slots in `dead` (of word w), which the collector frees: debug builds
+ * poison them; gcclobber fills them with GC_CLOBBER_WORD (Go's clobberfree). */
 static void poison_dead(const mspan *s, uint32_t w, uint64_t dead)
 {
-    for (; ALLOC_DEBUG && dead; dead &= dead - 1)
-        debug_poison((void *)(s->startAddr +
-                              (uint64_t)(w * 64 + (uint32_t)__builtin_ctzll(dead)) * s->elemsize),
-                     s->elemsize);
+    bool clobber = !ALLOC_DEBUG && __atomic_load_n(&gc_clobber, __ATOMIC_RELAXED);
+    for (; (ALLOC_DEBUG || clobber) && dead; dead &= dead - 1) {
+        uintptr_t p = s->startAddr + (uint64_t)(w * 64 + (uint32_t)__builtin_ctzll(dead)) * s->elemsize;
+        if (clobber)
+            gc_clobber_object(p, s->elemsize);
+        else
+            debug_poison((void *)p, s->elemsize);
+    }
 }
 
 uint32_t mspan_sweep(mspan *s)

@@ -39,6 +39,10 @@ typedef struct heapArena {
     /* For the garbage collector (all zero until it exists): pages whose span
      * has marked objects. */
     uint8_t pageMarks[PAGES_PER_ARENA / 8];
+    /* gccheckmark=1 only (mcheckmark.c): 1 bit per 8-byte word of the
+     * arena, set at an object's first word by the checkmark pass; NULL
+     * until a checkmark pass first needs it (persistentalloc, 1 MiB). */
+    uint64_t *checkmarks;
     uintptr_t base;       /* arena start (immutable) */
     /* Offset from base below which memory may be dirty; [zeroedBase, 64 MiB)
      * has never been handed out, so it is zero (mheap_.lock). Monotonic. */

@@ -125,6 +125,16 @@ static int parse_gc_word(struct cmdline *c, const char *w, size_t n)
             add_error(c, "bad value in", w, n);
         else
             c->gctrace = (int)v;
+    } else if (n > 12 && word_eq(w, 12, "gccheckmark=")) {
+        if ((v = parse_num(w + 12, n - 12, 1)) < 0)
+            add_error(c, "bad value in", w, n);
+        else
+            c->gccheckmark = (int)v;
+    } else if (n > 10 && word_eq(w, 10, "gcclobber=")) {
+        if ((v = parse_num(w + 10, n - 10, 1)) < 0)
+            add_error(c, "bad value in", w, n);
+        else
+            c->gcclobber = (int)v;
     } else if (n > 8 && word_eq(w, 8, "forcegc=")) {
         if ((v = parse_num(w + 8, n - 8, 86400)) <= 0)
             add_error(c, "bad value in", w, n);
@@ -140,7 +150,9 @@ static int parse_gc_word(struct cmdline *c, const char *w, size_t n)
     } else if (word_eq(w, n, "gcbench")) {
         c->gcbench = 1;
     } else if ((n >= 5 && word_eq(w, 5, "gogc=")) || (n >= 8 && word_eq(w, 8, "gctrace=")) ||
-               (n >= 8 && word_eq(w, 8, "forcegc=")) || (n >= 5 && word_eq(w, 5, "idle="))) {
+               (n >= 8 && word_eq(w, 8, "forcegc=")) || (n >= 5 && word_eq(w, 5, "idle=")) ||
+               (n >= 12 && word_eq(w, 12, "gccheckmark=")) ||
+               (n >= 10 && word_eq(w, 10, "gcclobber="))) {
         add_error(c, "bad value in", w, n);
     } else {
         return 0;

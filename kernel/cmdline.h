@@ -26,6 +26,8 @@
  *                         collector (GOGC=off)
  *   gctrace=N             GODEBUG=gctrace: 1 prints a line per cycle
  *   forcegc=N             the forced-GC period in seconds (Go's 2 minutes)
+ *   gccheckmark=0|1       GODEBUG=gccheckmark: verify every mark with a second one
+ *   gcclobber=0|1         GODEBUG=clobberfree: the sweep overwrites collected objects
  *   gc                    run one collection after the tests (runtime.GC())
  *   idle=N                before powering off / the shell, idle N seconds
  *                         (halted; the forced GC still runs)
@@ -58,6 +60,7 @@ struct cmdline {
     int gctrace;
     unsigned long long forcegc;  /* seconds; 0: default */
     int gc, gcbench;
+    int gccheckmark, gcclobber;  /* 0|1 */
     unsigned long long idle;     /* seconds */
     int memprofilerate_set;      /* memprofilerate= given */
     unsigned long long memprofilerate;

@@ -68,6 +68,11 @@ void gc_apply_cmdline(const struct cmdline *c)
     if (c->gogc_set)
         gc_set_percent(c->gogc);
     gc_set_trace(c->gctrace);
+    gc_set_checkmark(c->gccheckmark ? GC_CHECKMARK_FATAL : GC_CHECKMARK_OFF);
+    gc_set_clobber(c->gcclobber);
+    if (c->gccheckmark || c->gcclobber)
+        kprintf("gc: debug modes:%s%s\n", c->gccheckmark ? " gccheckmark=1" : "",
+                c->gcclobber ? " gcclobber=1" : "");
     if (c->forcegc)
         gc_set_force_period(c->forcegc * 1000000000ull);
 }

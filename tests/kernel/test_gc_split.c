@@ -175,6 +175,24 @@ static void t1_coordinator(void *arg)
     __atomic_store_n(&t1.phase, 1, __ATOMIC_RELEASE);
 }
 
+/* A negative control blinds the mark (gc_debug_skip_roots); a boot with
+ * gccheckmark=1 would then stop at the first missed object, so the fatal
+ * checkmark is off meanwhile (a test that asks for reports keeps them). */
+static uint32_t blind_begin(uint32_t skip)
+{
+    uint32_t mode = gc_get_checkmark();
+    if (skip && mode == GC_CHECKMARK_FATAL)
+        gc_set_checkmark(GC_CHECKMARK_OFF);
+    gc_debug_skip_roots = skip;
+    return mode;
+}
+
+static void blind_end(uint32_t mode)
+{
+    gc_debug_skip_roots = 0;
+    gc_set_checkmark(mode);
+}
+
 static void t1_run(enum task_mode mode, uint32_t skip_roots, struct t1_result *r)
 {
     uint32_t ncpu = smp_ncpu();
@@ -186,7 +204,7 @@ static void t1_run(enum task_mode mode, uint32_t skip_roots, struct t1_result *r
     shadow_n = 0;
     __builtin_memset(r, 0, sizeof *r);
     gc_collect(); /* start clean: the previous tests' garbage is gone */
-    gc_debug_skip_roots = skip_roots;
+    uint32_t cm = blind_begin(skip_roots);
     static struct task *ts[3 * T1_MAX_TASKS];
     uint32_t nt = 0;
     for (uint32_t i = 0; i < t1.holders; i++)
@@ -195,7 +213,7 @@ static void t1_run(enum task_mode mode, uint32_t skip_roots, struct t1_result *r
         ts[nt++] = task_spawn("gc-garbage", t1_garbage, (void *)(uintptr_t)i, mode);
     ts[nt++] = task_spawn("gc-coordinator", t1_coordinator, r, mode);
     sched_run();
-    gc_debug_skip_roots = 0;
+    blind_end(cm);
     for (uint32_t i = 0; i < nt; i++)
         task_reap(ts[i]);
     __builtin_memset(t1_global, 0, sizeof t1_global);
@@ -242,6 +260,53 @@ KTEST(gc_reachability_catches_unscanned_roots, KTEST_QUICK)
     gc_collect();
 }
 
+/* gccheckmark catches the same broken mark: with task stacks skipped by the
+ * real mark, the second mark from every root reports the frame-rooted
+ * nodes (a head by the task stack word that holds it, the rest by the
+ * node before them) and marks them, so none is lost. */
+static uint32_t cm_reports, cm_from_stack, cm_from_object, cm_other;
+static void cm_hook(const char *msg)
+{
+    if (testutil_starts_with(msg, "gccheckmark: 0x")) {
+        bool stack = testutil_contains(msg, "reached from a task stack word at 0x");
+        bool object = testutil_contains(msg, "reached from object 0x");
+        if ((stack && !cm_from_stack) || (object && !cm_from_object))
+            kprintf("# %s\n", msg); /* the first of each kind: the report's format */
+        cm_reports++;
+        cm_from_stack += stack;
+        cm_from_object += object;
+    } else if (testutil_starts_with(msg, "gccheckmark: ... ")) {
+        kprintf("# %s\n", msg);
+    } else {
+        cm_other++;
+        kprintf("# unexpected report: %s\n", msg);
+    }
+}
+
+KTEST(gc_checkmark_catches_unscanned_stacks, KTEST_QUICK)
+{
+    shadow = kmalloc(3 * T1_MAX_TASKS * T1_LIST * sizeof *shadow);
+    KREQUIRE(shadow);
+    cm_reports = cm_from_stack = cm_from_object = cm_other = 0;
+    alloc_error_hook_t old = alloc_set_error_hook(cm_hook);
+    uint32_t mode = gc_get_checkmark();
+    gc_set_checkmark(GC_CHECKMARK_REPORT);
+    struct t1_result r;
+    t1_run(TASK_STACK_CONTIGUOUS, GC_ROOT_TASKS, &r);
+    gc_set_checkmark(mode);
+    alloc_set_error_hook(old);
+    KCHECKF(r.lost_frame == 0 && r.lost_global == 0 && r.corrupt == 0,
+            "checkmark on: %u frame nodes and %u global ones lost, %u corrupted", r.lost_frame,
+            r.lost_global, r.corrupt);
+    KCHECKF(cm_reports > 0 && cm_from_stack > 0 && cm_other == 0,
+            "%u checkmark reports, %u naming a task stack word, %u other messages", cm_reports,
+            cm_from_stack, cm_other);
+    kprintf("# %u reports (first 16 per cycle by name), %u from a task stack word\n", cm_reports,
+            cm_from_stack);
+    kfree(shadow);
+    shadow = 0;
+    gc_collect();
+}
 
 /* ------------------------------------------------------------ T5 */
 /*
@@ -330,9 +395,9 @@ static void t5_collector(void *arg)
     if (t5.skip) { /* once every task is at the bottom: one blind cycle */
         while (__atomic_load_n(&t5.deep, __ATOMIC_ACQUIRE) != t5.tasks)
             task_yield();
-        gc_debug_skip_roots = t5.skip;
+        uint32_t cm = blind_begin(t5.skip);
         gc_collect();
-        gc_debug_skip_roots = 0;
+        blind_end(cm);
         t5.lost_base = t5_count_lost(SH_BASE);
         __atomic_store_n(&t5.release, 1, __ATOMIC_RELEASE);
         return;
@@ -555,10 +620,10 @@ static void t11_task(void *arg)
     big = 0;
     small = 0;
     SCRUB_CALLEE_SAVED();
-    gc_debug_skip_roots = t11.skip;
+    uint32_t cm = blind_begin(t11.skip);
     gc_collect();
     gc_collect();
-    gc_debug_skip_roots = 0;
+    blind_end(cm);
     if (t11.skip)
         return;
     struct gnode **b = (struct gnode **)((big_in - 4) - (T11_ELEMS - 100) * 8);

@@ -11,6 +11,7 @@
  * addresses XOR'ed (HIDE), and scrub the stack below them before a cycle,
  * so only the root table can keep an entry alive.
  */
+#include "../../alloc/debug.h"
 #include "../../alloc/heapdump.h"
 #include "../../alloc/malloc.h"
 #include "../../alloc/mgc.h"
@@ -316,4 +317,49 @@ KTEST(gc_noscan_globals_are_not_roots, KTEST_QUICK)
     if (!gone(hn))
         testutil_report_holders(hn ^ HIDE, 64);
     visible_slot = noscan_slot = 0;
+}
+
+/* gcclobber: an object the collector frees is overwritten at once (Go's
+ * clobberfree), so a use after collection reads 0xdeadbeef...  Control:
+ * without it the sweep leaves the old contents (a debug kernel poisons
+ * freed slots with its own pattern either way).  Large objects too. */
+static uint64_t __attribute__((noinline)) garbage_with_pattern(uint64_t size)
+{
+    uint64_t *p = mallocgc(size, 0, true);
+    for (uint64_t i = 0; i < size / 8; i++)
+        p[i] = 0x1111111111111111ul * (i % 15 + 1);
+    return (uint64_t)(uintptr_t)p ^ HIDE;
+}
+
+/* Words of [p, p+size) equal to `word`. */
+static uint64_t words_equal(uint64_t hidden, uint64_t size, uint64_t word)
+{
+    const volatile uint64_t *p = (const uint64_t *)(hidden ^ HIDE);
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < size / 8; i++)
+        n += p[i] == word;
+    return n;
+}
+
+KTEST(gc_clobber_overwrites_collected, KTEST_QUICK)
+{
+    static const uint64_t sizes[2] = {256, 64 * 1024}; /* small, large */
+    bool was = __atomic_load_n(&gc_clobber, __ATOMIC_RELAXED); /* the boot's gcclobber= */
+    for (int clobber = 0; clobber < 2; clobber++)
+        for (int k = 0; k < 2; k++) {
+            gc_set_clobber(clobber);
+            uint64_t h = garbage_with_pattern(sizes[k]);
+            scrub();
+            KREQUIRE(gc_collect());
+            gc_set_clobber(false);
+            KCHECKF(gone(h), "%lu B garbage not collected", sizes[k]);
+            uint64_t n = sizes[k] / 8;
+            uint64_t want = clobber && !ALLOC_DEBUG ? GC_CLOBBER_WORD
+                          : ALLOC_DEBUG && k == 0 ? 0xa5a5a5a5a5a5a5a5ul : 0x1111111111111111ul;
+            uint64_t got = words_equal(h, sizes[k], want);
+            uint64_t expect = want == 0x1111111111111111ul ? (n + 14) / 15 : n;
+            KCHECKF(got == expect, "gcclobber=%d, %lu B: %lu of %lu words are 0x%lx, want %lu",
+                    clobber, sizes[k], got, n, want, expect);
+        }
+    gc_set_clobber(was);
 }

@@ -54,8 +54,12 @@ CONFIGS = [
          expect=[r"range[s]? above 4 GiB \([1-9]\d* MiB\)", r"(?m)^gc \d+ @"]),
     # TCG runs more virtual CPUs than the host has cores: slow, but every one must start.
     dict(name="smp8-2G", cpus=8, mem="2G"),
-    dict(name="smp2-1G-segmented", cpus=2, mem="1G", cmdline="test=all stack=segmented halt",
-         expect=[r"default mode segmented"]),
+    # ... with Go's GODEBUG checks on: every cycle of every test is marked a
+    # second time from all roots (a missed object is fatal), and collected
+    # objects are overwritten at once (a use after collection reads garbage)
+    dict(name="smp2-1G-segmented", cpus=2, mem="1G",
+         cmdline="test=all stack=segmented gccheckmark=1 gcclobber=1 halt",
+         expect=[r"default mode segmented", r"gc: debug modes: gccheckmark=1 gcclobber=1"]),
     dict(name="iso-smp2-512M", cpus=2, mem="512M", boot="cdrom"),
     # The images for a USB stick, attached as plain disks: build/gokernel.img
     # (make usb) and the hybrid ISO.  Before booting, the harness checks each
