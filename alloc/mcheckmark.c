@@ -12,8 +12,10 @@
  *      with a message — a debug aid must not take the heap down.
  *   2. Every root is scanned again — ALL of them, ignoring the test switch
  *      gc_debug_skip_roots, which is what lets a test break the real mark
- *      and watch this pass catch it — with gcwork.checkmark set: gc_mark_ptr
- *      finds objects exactly as the real mark does, then hands them here.
+ *      and watch this pass catch it — with the checkmark instances of the
+ *      marker (gc_checkmark_ptr/_scan_range/_drain: mgcmark.c's code with
+ *      the checkmark step compiled in), which find objects exactly as the
+ *      real mark does, then hand them here.
  *   3. gc_checkmark_grey: the object's first word's checkmark bit; already
  *      set → done.  If its gcmarkBits bit is clear, the real mark missed a
  *      reachable object: report it with what reached it (the object being
@@ -122,10 +124,9 @@ uint32_t gc_checkmark_pass(void (*scan_roots)(struct gcwork *w), uint64_t *repai
     gcwork_start();
     struct gcwork w;
     gcwork_init(&w);
-    w.checkmark = true;
     gcwork_join();
     scan_roots(&w); /* step 2 */
-    gc_drain(&w, no_roots_left);
+    gc_checkmark_drain(&w, no_roots_left);
     gcwork_dispose(&w);
     if (w.reports > MAX_REPORTS)
         alloc_report("gccheckmark: ... %u more", w.reports - MAX_REPORTS);

@@ -213,7 +213,7 @@ static void checkmark_roots(struct gcwork *w)
     gc_debug_skip_roots = skip;
     for (uint32_t j = 0; j < work.njobs; j++) {
         w->from_kind = work.jobs[j].kind;
-        gc_scan_range(w, work.jobs[j].lo, work.jobs[j].hi);
+        gc_checkmark_scan_range(w, work.jobs[j].lo, work.jobs[j].hi);
     }
     work.stacks = stacks;
     work.globals = globals;
@@ -221,12 +221,12 @@ static void checkmark_roots(struct gcwork *w)
     for (uint32_t i = 0; i < mheap_.ncpu; i++) {
         w->from = (uintptr_t)&mheap_.mcaches[i].tiny;
         if (mheap_.mcaches[i].tiny)
-            gc_mark_ptr(w, mheap_.mcaches[i].tiny);
+            gc_checkmark_ptr(w, mheap_.mcaches[i].tiny);
     }
     w->from_kind = GC_ROOT_CPUS; /* mallocgc's new object: its caller's frame */
     w->from = checkmark_extra_root;
     if (checkmark_extra_root)
-        gc_mark_ptr(w, checkmark_extra_root);
+        gc_checkmark_ptr(w, checkmark_extra_root);
 }
 
 /* After the mark, world stopped: gccheckmark's pass (mcheckmark.c). */

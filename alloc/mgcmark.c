@@ -42,7 +42,11 @@
 
 #define OBLET_BYTES (128u * 1024u)
 
-void gc_mark_ptr(struct gcwork *w, uintptr_t p)
+/* The real mark and the checkmark pass share every step; `cm` is a
+ * constant in each instance, so the real mark's code has no checkmark test
+ * in it (always_inline "templates"). */
+static inline __attribute__((always_inline)) void mark_ptr_t(struct gcwork *w, uintptr_t p,
+                                                             const bool cm)
 {
     uint64_t off = p - mheap_.window_base;
     if (off >= mheap_.window_size)
@@ -59,7 +63,7 @@ void gc_mark_ptr(struct gcwork *w, uintptr_t p)
     uint64_t bit = 1ull << (idx % 64);
     if (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_RELAXED) & bit)
         return;
-    if (__builtin_expect(w->checkmark, 0)) {
+    if (cm) {
         gc_checkmark_grey(w, s, idx);
         return;
     }
@@ -73,16 +77,12 @@ void gc_mark_ptr(struct gcwork *w, uintptr_t p)
         gcwork_put(w, s->startAddr + (uint64_t)idx * s->elemsize);
 }
 
-void gc_set_page_mark(const mspan *s)
-{
-    heapArena *ha = arena_index(s->startAddr - mheap_.window_base);
-    uint64_t pg = (s->startAddr - ha->base) >> PAGE_SHIFT;
-    if (!(__atomic_load_n(&ha->pageMarks[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
-        __atomic_fetch_or(&ha->pageMarks[pg / 8], (uint8_t)(1u << (pg % 8)), __ATOMIC_RELAXED);
-}
+__attribute__((noinline)) void gc_mark_ptr(struct gcwork *w, uintptr_t p) { mark_ptr_t(w, p, false); }
+__attribute__((noinline)) void gc_checkmark_ptr(struct gcwork *w, uintptr_t p) { mark_ptr_t(w, p, true); }
 
 /* The pointer words of [b, b+n) per the heap bitmap, each marked. */
-static void scan_words(struct gcwork *w, uintptr_t b, uint64_t n)
+static inline __attribute__((always_inline)) void scan_words(struct gcwork *w, uintptr_t b,
+                                                             uint64_t n, const bool cm)
 {
     uintptr_t end = b + n;
     while (b < end) {
@@ -97,14 +97,18 @@ static void scan_words(struct gcwork *w, uintptr_t b, uint64_t n)
         }
         for (; bits; bits &= bits - 1) {
             uintptr_t v = ((const uintptr_t *)b)[__builtin_ctzll(bits)];
-            gc_mark_ptr(w, v);
+            if (cm)
+                gc_checkmark_ptr(w, v);
+            else
+                gc_mark_ptr(w, v); /* out of line, as before the checkmark existed */
         }
         b += here * 8;
     }
 }
 
 /* A grey address: an object base, or an oblet start inside a large object. */
-static void scan_object(struct gcwork *w, uintptr_t b)
+static inline __attribute__((always_inline)) void scan_object(struct gcwork *w, uintptr_t b,
+                                                              const bool cm)
 {
     uint64_t off = b - mheap_.window_base;
     mspan *s = arena_index(off)->spans[(off >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)];
@@ -118,27 +122,32 @@ static void scan_object(struct gcwork *w, uintptr_t b)
         if (n > OBLET_BYTES)
             n = OBLET_BYTES;
     }
-    w->from = b; /* for the checkmark report */
-    w->from_kind = 0;
-    scan_words(w, b, n);
+    if (cm) { /* for the report */
+        w->from = b;
+        w->from_kind = 0;
+    }
+    scan_words(w, b, n, cm);
     w->scanned += n;
 }
 
 void gc_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi)
 {
     lo = (lo + 7) & ~(uintptr_t)7;
-    if (__builtin_expect(w->checkmark, 0)) { /* remember each word: the report names it */
-        for (uintptr_t a = lo; a + 8 <= hi; a += 8) {
-            w->from = a;
-            gc_mark_ptr(w, *(const uintptr_t *)a);
-        }
-        return;
-    }
     for (uintptr_t a = lo; a + 8 <= hi; a += 8)
         gc_mark_ptr(w, *(const uintptr_t *)a);
 }
 
-void gc_drain(struct gcwork *w, bool (*roots_left)(void))
+void gc_checkmark_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi)
+{
+    lo = (lo + 7) & ~(uintptr_t)7;
+    for (uintptr_t a = lo; a + 8 <= hi; a += 8) {
+        w->from = a; /* the report names the word */
+        gc_checkmark_ptr(w, *(const uintptr_t *)a);
+    }
+}
+
+static inline __attribute__((always_inline)) void drain_t(struct gcwork *w,
+                                                          bool (*roots_left)(void), const bool cm)
 {
     for (uint64_t n = 0;; n++) {
         uintptr_t b = gcwork_try_get(w);
@@ -147,11 +156,14 @@ void gc_drain(struct gcwork *w, bool (*roots_left)(void))
                 return;
             continue;
         }
-        scan_object(w, b);
+        scan_object(w, b, cm);
         if ((n & 63) == 63)
             gcwork_balance(w);
     }
 }
+
+void gc_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, false); }
+void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, true); }
 
 void gc_clear_page_marks(void)
 {

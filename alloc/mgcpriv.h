@@ -25,9 +25,8 @@ struct gcwork {
     struct workbuf *buf;
     uint64_t bytes_marked; /* marked by this marker, added at the end */
     uint64_t scanned;      /* bytes scanned (heap objects) */
-    /* the checkmark pass (mcheckmark.c): marks go to the arenas' checkmark
-     * bits, and what reached each object is remembered for the report */
-    bool checkmark;
+    /* the checkmark pass (mcheckmark.c): what reached the object being
+     * marked, for its report */
     uint32_t from_kind;    /* 0: the object `from`; else the root kind of the word at `from` */
     uintptr_t from;
     uint32_t reports;      /* reachable objects the mark had missed */
@@ -69,14 +68,25 @@ void gc_drain(struct gcwork *w, bool (*roots_left)(void));
 /* Clear every arena's pageMarks (sweep termination). */
 void gc_clear_page_marks(void);
 /* Set the page mark of span s's first page (atomic). */
-void gc_set_page_mark(const mspan *s);
+static inline void gc_set_page_mark(const mspan *s)
+{
+    heapArena *ha = arena_index(s->startAddr - mheap_.window_base);
+    uint64_t pg = (s->startAddr - ha->base) >> PAGE_SHIFT;
+    if (!(__atomic_load_n(&ha->pageMarks[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
+        __atomic_fetch_or(&ha->pageMarks[pg / 8], (uint8_t)(1u << (pg % 8)), __ATOMIC_RELAXED);
+}
 
 /* gcclobber: fill [p, p+n) (an object the collector frees) with GC_CLOBBER_WORD. */
 void gc_clobber_object(uintptr_t p, uint64_t n);
 
 /* ---- checkmark (mcheckmark.c) ---- */
-/* The checkmark pass's mark of object idx of s (w->checkmark). */
+/* The checkmark pass's mark of object idx of s. */
 void gc_checkmark_grey(struct gcwork *w, mspan *s, uint32_t idx);
+/* gc_mark_ptr, gc_scan_range and gc_drain of the checkmark pass (the same
+ * code, compiled again with the checkmark step: mgcmark.c). */
+void gc_checkmark_ptr(struct gcwork *w, uintptr_t p);
+void gc_checkmark_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi);
+void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void));
 /* Run the checkmark pass now (mark termination, world stopped, gcmarkBits
  * final): every root's reachable objects must already be marked.
  * scan_roots(w) scans every root (ignoring gc_debug_skip_roots) into w.
