@@ -18,6 +18,7 @@
  * recvx, closed and the ring's contents; nothing allocates under it.
  */
 #include "goruntime.h"
+#include "mbarrier.h"
 #include "lockrank.h"
 
 _Static_assert(sizeof(hchan) % 8 == 0, "Go's makechan: hchan size is a multiple of maxAlign");
@@ -64,7 +65,7 @@ bool chan_trysend(hchan *c, const void *elem)
     }
     bool sent = c->qcount < c->dataqsiz;
     if (sent) {
-        __builtin_memmove(slot(c, c->sendx), elem, c->elemsize);
+        gc_wb_memmove(slot(c, c->sendx), elem, c->elemsize); /* typed ring */
         c->sendx = c->sendx + 1 == c->dataqsiz ? 0 : c->sendx + 1;
         c->qcount++;
     }
@@ -80,8 +81,8 @@ bool chan_tryrecv(hchan *c, void *elem, bool *ok)
     bool got = true;
     if (c->qcount > 0) {
         uint8_t *qp = slot(c, c->recvx);
-        __builtin_memmove(elem, qp, c->elemsize);
-        __builtin_memset(qp, 0, c->elemsize);
+        __builtin_memmove(elem, qp, c->elemsize); /* to the caller's memory */
+        gc_wb_memclr(qp, c->elemsize);
         c->recvx = c->recvx + 1 == c->dataqsiz ? 0 : c->recvx + 1;
         c->qcount--;
         *ok = true;

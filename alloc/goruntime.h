@@ -46,8 +46,10 @@
  *     elements and scan objects up to 512 B;
  *   - channels never block (no scheduler integration in alloc/):
  *     chan_trysend/chan_tryrecv are Go's non-blocking select cases;
- *   - no write barrier yet (the collector stops the world): copies are
- *     plain memcpy.
+ *   - copies into typed memory with pointers go through the write barrier
+ *     (gc_wb_memmove / gc_wb_memclr, mbarrier.h) as Go's typedmemmove
+ *     does; since part 1 of the collector marks with the world stopped,
+ *     it is off whenever these run today.
  */
 #ifndef ALLOC_GORUNTIME_H
 #define ALLOC_GORUNTIME_H

@@ -10,6 +10,7 @@
  *     the tiny allocator, as in Go), others a typed, zeroed box (convT).
  */
 #include "goruntime.h"
+#include "mbarrier.h"
 
 static const uint8_t both_words_mask[1] = {0x3};
 const gotype goiface_type = {sizeof(goiface), 16, both_words_mask, "interface"};
@@ -21,7 +22,7 @@ static const uint64_t zero_val[4];
 void *convT(const gotype *t, const void *v)
 {
     void *x = mallocgc(t->size, t, true);
-    __builtin_memmove(x, v, t->size);
+    gc_wb_memmove(x, v, t->size); /* Go's typedmemmove */
     return x;
 }
 
@@ -46,7 +47,7 @@ void *convTstring(gostring s)
     if (s.len == 0)
         return (void *)zero_val;
     gostring *x = mallocgc(sizeof s, &gostring_type, true);
-    *x = s;
+    gc_wb_memmove(x, &s, sizeof s);
     return x;
 }
 
@@ -55,6 +56,6 @@ void *convTslice(goslice s)
     if (!s.array)
         return (void *)zero_val;
     goslice *x = mallocgc(sizeof s, &goslice_type, true);
-    *x = s;
+    gc_wb_memmove(x, &s, sizeof s);
     return x;
 }

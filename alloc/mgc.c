@@ -20,6 +20,9 @@
  *      CPU: claim root jobs (an atomic index; globals in 256 KiB blocks)
  *      and scan them conservatively, then drain the grey queue (precise,
  *      from the heap bitmap) until every marker is idle (mgcwork.c).
+ *      The write barrier is on while the mark runs (mbarrier.h); what
+ *      barriered stores recorded is greyed and drained in further rounds
+ *      until a round finds nothing (mwbbuf.c).
  *      gccheckmark: a second, serial mark from every root then checks
  *      that nothing reachable was missed (mcheckmark.c).
  *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;
@@ -265,6 +268,7 @@ static void mark(struct cycle_args *a)
     __atomic_store_n(&work.bytes_marked, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&work.mark_cpu_ns, 0, __ATOMIC_RELAXED);
     gcwork_start();
+    gc_wb_start(); /* barrier on for the mark (mwbbuf.c) */
     struct gcwork w; /* the tiny blocks and the extra root, greyed here */
     gcwork_init(&w);
     work.serial = &w;
@@ -276,6 +280,12 @@ static void mark(struct cycle_args *a)
     __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
     gcwork_dispose(&w);
     a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
+    /* what barriered stores greyed: drain again until a round finds none */
+    while (gc_wb_flush_round()) {
+        gcwork_restart();
+        plat_gc_parallel(mark_worker, 0);
+    }
+    __atomic_fetch_add(&work.bytes_marked, gc_wb_stop(), __ATOMIC_RELAXED);
     ALLOC_CHECK(gcwork_empty(), 0, "gc: mark finished with grey objects queued");
     checkmark(a);
 }

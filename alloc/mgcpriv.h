@@ -33,6 +33,9 @@ struct gcwork {
 };
 
 void gcwork_start(void); /* before a mark, world stopped */
+/* Before another drain round of the same mark (world stopped): the
+ * termination counts start again; the full list keeps its work. */
+void gcwork_restart(void);
 void gcwork_join(void);  /* a marker starts (before it claims root jobs) */
 void gcwork_init(struct gcwork *w);
 void gcwork_put_slow(struct gcwork *w, uintptr_t obj);
@@ -75,6 +78,19 @@ static inline void gc_set_page_mark(const mspan *s)
     if (!(__atomic_load_n(&ha->pageMarks[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
         __atomic_fetch_or(&ha->pageMarks[pg / 8], (uint8_t)(1u << (pg % 8)), __ATOMIC_RELAXED);
 }
+
+/* ---- write barrier (mwbbuf.c; the API is mbarrier.h) ---- */
+/* World stopped.  start: barrier on, buffers and per-CPU queues ready
+ * (false: no memory for them, the mark runs without).  flush_round: every
+ * buffer greyed, every per-CPU queue with work handed to the global list;
+ * true if there was any (the markers must drain again).  stop: barrier off;
+ * returns the bytes the flushes marked. */
+bool gc_wb_start(void);
+bool gc_wb_flush_round(void);
+uint64_t gc_wb_stop(void);
+/* The scan hook (mbarrier.h): the object it waits for (0: none). */
+extern volatile uintptr_t gc_debug_hook_obj;
+void gc_debug_scan_hook(uintptr_t obj);
 
 /* gcclobber: fill [p, p+n) (an object the collector frees) with GC_CLOBBER_WORD. */
 void gc_clobber_object(uintptr_t p, uint64_t n);

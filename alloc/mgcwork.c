@@ -119,6 +119,12 @@ void gcwork_start(void)
     __atomic_store_n(&wq.nwait, 0, __ATOMIC_RELEASE);
 }
 
+void gcwork_restart(void)
+{
+    __atomic_store_n(&wq.nproc, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&wq.nwait, 0, __ATOMIC_RELEASE);
+}
+
 void gcwork_join(void) { __atomic_add_fetch(&wq.nproc, 1, __ATOMIC_SEQ_CST); }
 
 void gcwork_init(struct gcwork *w)

@@ -21,12 +21,14 @@
  *      more than maxAlloc → panic "growslice: len out of range".
  *   4. Allocate (typed when et has pointers, so the collector scans it and
  *      mallocgc zeroes it; else noscan, clearing only past the new
- *      length), copy the old elements, return {p, newLen, newcap}.
+ *      length), copy the old elements (through the write barrier when they
+ *      hold pointers), return {p, newLen, newcap}.
  * Go has four copies of step 3 (size 1, pointer size, powers of two, the
  * rest) to avoid a division; the results are the same, so one general case
  * does here.
  */
 #include "goruntime.h"
+#include "mbarrier.h"
 #include "sizeclass.h"
 
 static const uint8_t word0_mask[1] = {0x1};
@@ -76,11 +78,13 @@ void *makeslicecopy(const gotype *et, int64_t tolen, int64_t fromlen, const void
         to = mallocgc(tomem, 0, false);
         if (copymem < tomem)
             __builtin_memset(to + copymem, 0, tomem - copymem);
+        if (copymem)
+            __builtin_memmove(to, from, copymem);
     } else {
         to = mallocgc(tomem, et, true);
+        if (copymem)
+            gc_wb_memmove(to, from, copymem); /* pointers: the barrier sees them */
     }
-    if (copymem)
-        __builtin_memmove(to, from, copymem);
     return to;
 }
 
@@ -125,10 +129,12 @@ goslice growslice(void *oldPtr, int64_t newLen, int64_t oldCap, int64_t num, con
     if (et->ptrdata == 0) {
         p = mallocgc(capmem, 0, false);
         __builtin_memset(p + newlenmem, 0, capmem - newlenmem);
+        if (lenmem)
+            __builtin_memmove(p, oldPtr, lenmem);
     } else {
         p = mallocgc(capmem, et, true);
+        if (lenmem)
+            gc_wb_memmove(p, oldPtr, lenmem); /* Go: bulkBarrierPreWriteSrcOnly */
     }
-    if (lenmem)
-        __builtin_memmove(p, oldPtr, lenmem);
     return (goslice){p, newLen, newcap};
 }

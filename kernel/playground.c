@@ -31,6 +31,7 @@
 #include "playground.h"
 #include "../alloc/goruntime.h"
 #include "../alloc/heapdump.h"
+#include "../alloc/mbarrier.h"
 #include "../alloc/mgc.h"
 #include "fmt.h"
 #include "frame.h"
@@ -224,7 +225,7 @@ static void cmd_alloc(int argc, char **argv)
     *e = (struct pg_entry){0, size, count, scan, PG_HELD};
     e->objs = newarray(&ptr_type, count); /* rooted before the objects exist */
     for (uint64_t i = 0; i < count; i++)
-        e->objs[i] = mallocgc(size, scan ? &ptr_type : 0, true);
+        GC_WB(e->objs[i], mallocgc(size, scan ? &ptr_type : 0, true)); /* into a GC object */
     last_entry = n;
     report_alloc(n, e);
 }
