@@ -84,6 +84,14 @@ CONFIGS = [
          negative=True, expect=[r"not ok \d+ - selftest_must_fail"]),
     # Loader bad input: the loader must say what is wrong (it then returns to
     # the firmware, which waits in its shell: we stop QEMU when we see it).
+    # The screen console (kernel/fbcon.c): a screendump (QMP) taken while the
+    # kernel waits at its shell prompt must show exactly the lines of the
+    # serial log (tests/qemu/test_screen.py); with fbcon=off the same check
+    # must fail (the kernel leaves the firmware's picture alone).
+    dict(name="screen-fbcon", cpus=1, mem="256M", cmdline="test=quick shell", screen="on",
+         expect=[r"(?m)^fbcon: \d+x\d+ \(\d+x\d+ chars\) at 0x[0-9a-f]+, (write-combining|uncached)$"]),
+    dict(name="screen-fbcon-off", cpus=1, mem="256M", cmdline="test=quick fbcon=off shell",
+         screen="off", expect=[r"(?m)^fbcon: off \(fbcon=off\)$"]),
     dict(name="loader-missing-kernel", cpus=1, mem="256M", boot="esp-nokernel", loader_error=True,
          expect=[r"boot: error: cannot open \\kernel\.elf"]),
     dict(name="loader-corrupt-kernel", cpus=1, mem="256M", boot="esp-corrupt", loader_error=True,
@@ -99,8 +107,9 @@ def qemu_cmd(cpus, mem, cmdline, vars_path, boot="disk", serial="stdio", debug=F
            "-no-reboot", "-display", "none", "-net", "none",
            "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
            "-drive", f"if=pflash,format=raw,file={vars_path}",
-           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-           "-serial", serial]
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if serial is not None:  # None: the caller attaches the serial port itself
+        cmd += ["-serial", serial]
     if cmdline is not None:
         cmd += ["-fw_cfg", "name=opt/gokernel/cmdline,string=" + cmdline.replace(",", ",,")]
     if boot == "cdrom":
@@ -453,7 +462,12 @@ def checker_selftest():
         failed += not ok
         detail = "passes" if not problems else "caught: " + problems[0]
         print(f"{'ok' if ok else 'not ok'} {i} - gctrace checker, {what}: {detail}")
-    print(f"{len(cases) - failed} passed, {failed} failed")
+    import test_screen  # the screen checker (tests/qemu/test_screen.py) on made-up screens
+    screen = test_screen.selftest_cases()
+    for i, (what, ok, detail) in enumerate(screen, len(cases) + 1):
+        failed += not ok
+        print(f"{'ok' if ok else 'not ok'} {i} - {what}" + ("" if ok else f": {detail}"))
+    print(f"{len(cases) + len(screen) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
@@ -461,11 +475,22 @@ def tail(text, n=40):
     return "\n".join(text.splitlines()[-n:])
 
 
+def screen_path(cfg):
+    return os.path.join(BUILD, "test", f"{cfg['name']}.ppm")
+
+
 def boot_once(cfg, cmdline, accel, timeout, log_path, expect):
     """One QEMU run of CFG: (exit status, timed out, QEMU's own output, seconds).
     A loader_error configuration is stopped once its messages are in the log."""
     if os.path.exists(log_path):
         os.remove(log_path)
+    if cfg.get("screen"):  # serial on a socket, a screendump at the shell prompt
+        import test_screen  # tests/qemu/test_screen.py
+        cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]),
+                       cfg.get("boot", "disk"), serial=None, accel=accel)
+        rc, timed_out, out, secs, problem = test_screen.boot_and_dump(
+            cmd, log_path, screen_path(cfg), timeout)
+        return rc, timed_out, out + (f"\nscreen: {problem}" if problem else ""), secs
     cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]), cfg.get("boot", "disk"),
                    serial=f"file:{log_path}", accel=accel)
     t0 = time.time()
@@ -530,10 +555,24 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
             if cfg.get("pprof"):
                 import pprof_check  # tests/qemu/pprof_check.py (needs go tool pprof)
                 problems += pprof_check.check_boot(cfg, log)
+            if cfg.get("screen"):
+                problems += check_screen(cfg)
             failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
             if failed_tests:
                 problems.append("failed self-tests: " + ", ".join(failed_tests))
     return problems, summary
+
+
+def check_screen(cfg):
+    """tests/qemu/test_screen.py on the boot's screendump; the facts it
+    measured are kept in cfg["screen_facts"] for the report."""
+    import test_screen
+    ppm, log = screen_path(cfg), os.path.join(BUILD, "test", f"{cfg['name']}.log")
+    if not os.path.exists(ppm):
+        return [f"no screendump ({os.path.relpath(ppm, ROOT)})"]
+    problems, facts = test_screen.check_files(ppm, log, cfg["screen"])
+    cfg["screen_facts"] = facts
+    return problems
 
 
 def run_config(cfg, inject_failure, timeout, accel="tcg"):
@@ -558,6 +597,11 @@ def run_config(cfg, inject_failure, timeout, accel="tcg"):
     problems += found
     if qemu_out.strip() and problems:
         problems.append("qemu said: " + qemu_out.strip()[-500:])
+    if cfg.get("screen_facts"):
+        import test_screen
+        notes.append(test_screen.describe(cfg["screen_facts"]) +
+                     (f"; the check caught: {cfg['screen_facts']['caught']}"
+                      if "caught" in cfg["screen_facts"] else ""))
     return dict(name=name, ok=not problems, problems=problems, notes=notes, accel=accel,
                 seconds=round(elapsed, 1), exit=rc, summary=summary, log=log_path, tail=tail(log) if problems else "")
 
@@ -632,7 +676,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--accel", help="auto, kvm or tcg (default: $ACCEL, else auto)")
     ap.add_argument("--check-selftest", action="store_true",
-                    help="test the harness's gctrace checker on made-up logs")
+                    help="test the harness's gctrace and screen checkers on made-up input")
     a = ap.parse_args()
     if a.check_selftest:
         return checker_selftest()
