@@ -22,9 +22,14 @@
  * (shown, row-major as displayed).  Writing changes text and marks rows
  * dirty; at the end of each fbcon_write the dirty rows are compared cell by
  * cell with shown and only the cells that differ are drawn (16 rows of 8
- * pixel stores each).  The framebuffer is never read: reads of device
- * memory are slow on real hardware and under emulation alike.  A scroll
- * marks every row dirty but redraws only the cells whose character changed.
+ * pixel pairs each).  The framebuffer is never read: reads of device
+ * memory are slow on real hardware.  A scroll marks every row dirty, which
+ * redraws most of the screen, so it is a jump scroll: at the bottom the text
+ * moves up by a quarter of the rows at once (xterm's jump scroll), and the
+ * next rows/4 - 1 lines only draw themselves.  Measured under TCG on
+ * `test=quick stats halt` (2027 lines, 160x50): 2410 ms in fbcon_write
+ * scrolling line by line with 32-bit stores, 333 ms with the jump, 137 ms
+ * with the paired stores.
  *
  * Characters.  0x20..0x7E are drawn; '\n' (next line, column 0), '\r'
  * (column 0), '\b' (one column left, nothing erased: the shell's "\b \b"
@@ -67,6 +72,7 @@ static struct {
     uint32_t *fb;
     uint32_t stride, cols, rows;
     uint32_t fg, bg;
+    uint64_t pairs[4];    /* two pixels by bits (left, right): bg/fg */
     char *text, *shown;   /* rows * cols each */
     uint8_t dirty[FBCON_MAX_ROWS];
     uint32_t top, row, col; /* text ring's first row; cursor (row on screen) */
@@ -82,14 +88,26 @@ static struct {
 
 static char *text_row(uint32_t y) { return &con.text[((con.top + y) % con.rows) * con.cols]; }
 
+/* A glyph row is drawn as four 64-bit stores of pixel pairs (pairs[] by the
+ * two bits, leftmost pixel in the low half), or eight 32-bit stores when the
+ * framebuffer is not 8-byte aligned. */
 static void draw_cell(uint32_t x, uint32_t y, char ch)
 {
     const uint8_t *g = font8x16_glyph((unsigned char)ch);
     uint32_t *p = con.fb + (uint64_t)y * FONT_HEIGHT * con.stride + (uint64_t)x * FONT_WIDTH;
+    if (((uint64_t)con.fb | con.stride * 4ull) & 7) {
+        for (int r = 0; r < FONT_HEIGHT; r++, p += con.stride)
+            for (int i = 0; i < FONT_WIDTH; i++)
+                p[i] = (g[r] & (0x80 >> i)) ? con.fg : con.bg;
+        return;
+    }
     for (int r = 0; r < FONT_HEIGHT; r++, p += con.stride) {
+        uint64_t *q = (uint64_t *)p;
         uint8_t bits = g[r];
-        for (int i = 0; i < FONT_WIDTH; i++)
-            p[i] = (bits & (0x80 >> i)) ? con.fg : con.bg;
+        q[0] = con.pairs[bits >> 6];
+        q[1] = con.pairs[(bits >> 4) & 3];
+        q[2] = con.pairs[(bits >> 2) & 3];
+        q[3] = con.pairs[bits & 3];
     }
 }
 
@@ -112,6 +130,10 @@ static void flush(void)
 
 /* ------------------------------------------------------------ the text model */
 
+/* Jump scroll: at the bottom, the text moves up by a quarter of the screen
+ * at once, so one redraw of the screen serves rows/4 new lines. */
+static uint32_t jump(void) { return con.rows >= 4 ? con.rows / 4 : 1; }
+
 static void newline(void)
 {
     con.col = 0;
@@ -119,12 +141,16 @@ static void newline(void)
         con.row++;
         return;
     }
-    con.top = (con.top + 1) % con.rows;
-    char *t = text_row(con.rows - 1);
-    for (uint32_t x = 0; x < con.cols; x++)
-        t[x] = ' ';
+    uint32_t k = jump();
+    con.top = (con.top + k) % con.rows;
+    for (uint32_t y = con.rows - k; y < con.rows; y++) {
+        char *t = text_row(y);
+        for (uint32_t x = 0; x < con.cols; x++)
+            t[x] = ' ';
+    }
     for (uint32_t y = 0; y < con.rows; y++)
         con.dirty[y] = 1;
+    con.row = con.rows - k;
 }
 
 static void put_glyph(char ch)
@@ -297,6 +323,8 @@ static const char *setup(const struct bootinfo *bi, char *why, size_t n)
     con.shown = (char *)GRID_VA + grid;
     con.fg = pixel(bi->fb_format, FG_R, FG_G, FG_B);
     con.bg = pixel(bi->fb_format, 0, 0, 0);
+    for (int i = 0; i < 4; i++)
+        con.pairs[i] = (i & 2 ? con.fg : con.bg) | (uint64_t)(i & 1 ? con.fg : con.bg) << 32;
     return 0;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """QEMU harness for gokernel.
 
-  run.py --run [--debug] --cpus N --mem SIZE --cmdline '...'   (make run / make debug)
+  run.py --run [--debug] [--display 1|gtk|sdl|0] --cpus N --mem SIZE --cmdline '...'
+                                                  (make run [DISPLAY=1] / make debug)
   run.py --matrix all|NAME[,NAME] [--inject-failure] [--json OUT]   (make test)
   run.py --list
   --accel auto|kvm|tcg (default: $ACCEL, else auto) with --run and --matrix
@@ -20,6 +21,11 @@ build/test/<config>.log, and the per-boot kernel command line through
 status is 33 AND the log has a summary line "N passed, 0 failed" with N > 0
 AND every extra expectation of the configuration holds.  A timeout is a
 failure that names the configuration and shows the last 40 log lines.
+
+--display (make run DISPLAY=1) replaces -display none with QEMU's gtk (else
+sdl) window, whose screen repeats the serial lines (kernel/fbcon.c); with no
+window system ($DISPLAY unset or not an X display, no $WAYLAND_DISPLAY) or
+no such backend in QEMU it says so and runs headless (choose_display).
 """
 import argparse
 import json
@@ -294,10 +300,69 @@ def accel_from_args(a):
     return accel
 
 
+# ---------------------------------------------------------------- display
+# --display (make run DISPLAY=1): QEMU opens a window showing the VGA screen,
+# where the kernel's screen console (kernel/fbcon.c) repeats the serial
+# lines.  Without it (and always in the test matrix) QEMU runs -display none.
+DISPLAY_CHOICES = ("1", "yes", "auto", "gtk", "sdl", "0", "no", "none")
+
+
+def qemu_displays(qemu="qemu-system-x86_64"):
+    """The display backends this QEMU lists in `-display help` (Debian's
+    gtk and sdl come with the qemu-system-gui package)."""
+    try:
+        out = subprocess.run([qemu, "-display", "help"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=30).stdout.decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    lines = out.splitlines()
+    start = next((i for i, l in enumerate(lines) if "display backend types" in l), None)
+    return [] if start is None else [l.strip() for l in lines[start + 1:] if l.strip()]
+
+
+def choose_display(requested, env, available):
+    """(backend or None, message) for --display REQUESTED: 1/yes/auto take
+    gtk, else sdl; gtk or sdl insist on that one; 0/no/none is headless.
+    None (headless, with the reason in message) when there is no window
+    system (neither an X display such as ':0' in env's DISPLAY or
+    GOK_X_DISPLAY, nor WAYLAND_DISPLAY) or QEMU lacks the backend."""
+    req = (requested or "").strip().lower()
+    if req not in DISPLAY_CHOICES:
+        raise ValueError(f"--display {requested}: want 1 (gtk or sdl), gtk, sdl or 0")
+    if req in ("0", "no", "none"):
+        return None, "qemu: display none (serial only)"
+    # make run DISPLAY=1 puts "1" in $DISPLAY; the Makefile keeps the X
+    # display it had in GOK_X_DISPLAY (present, maybe empty, under make)
+    named = env["GOK_X_DISPLAY"] if "GOK_X_DISPLAY" in env else env.get("DISPLAY", "")
+    xdisp = named if ":" in named else None
+    if not xdisp and not env.get("WAYLAND_DISPLAY"):
+        why = f"$DISPLAY is {named!r}, not an X display such as :0" if named else "$DISPLAY is not set"
+        return None, f"qemu: no display ({why}, and no $WAYLAND_DISPLAY): running headless, serial only"
+    want = ["gtk", "sdl"] if req in ("1", "yes", "auto") else [req]
+    have = [b for b in want if b in available]
+    if not have:
+        return None, (f"qemu: no display (this QEMU has no {' or '.join(want)} display; Debian's "
+                      f"qemu-system-gui package adds them): running headless, serial only")
+    where = xdisp or "Wayland " + env["WAYLAND_DISPLAY"]
+    return have[0], (f"qemu: display {have[0]} on {where}: its window shows the screen console "
+                     f"(the same lines as serial); the keyboard is serial-only, type here")
+
+
 # ---------------------------------------------------------------- make run
 def run_interactive(a):
     vars_path = fresh_vars("run")
     cmd = qemu_cmd(a.cpus, a.mem, a.cmdline, vars_path, debug=a.debug, accel=a.accel_chosen)
+    if a.display is not None:
+        try:
+            backend, msg = choose_display(a.display, os.environ, qemu_displays())
+        except ValueError as e:
+            print(f"run.py: error: {e}", file=sys.stderr)
+            return 2
+        print(msg, flush=True)
+        if backend:
+            cmd[cmd.index("-display") + 1] = backend
+            if os.environ.get("GOK_X_DISPLAY"):
+                os.environ["DISPLAY"] = os.environ["GOK_X_DISPLAY"]  # make's DISPLAY=1 hid it
     if a.debug:
         print("QEMU is paused with a GDB stub on localhost:1234. In another terminal:\n"
               "  gdb -x tests/qemu/gdbinit build/kernel.elf\n"
@@ -665,6 +730,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", action="store_true")
     ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--display", metavar="1|gtk|sdl|0",
+                    help="with --run: show QEMU's screen in a window (1: gtk, else sdl)")
     ap.add_argument("--cpus", default="4")
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--cmdline", default="test=quick stats shell")

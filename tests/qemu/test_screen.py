@@ -16,9 +16,9 @@ serial means the pixels are there.
 The check (check_screen) predicts the screen from the serial log: the
 kernel's output (from its first line, "gokernel: starting") fed through a
 model of fbcon.c's rules (Console: wrapping, '\\n', '\\r', '\\b', tabs,
-escape sequences skipped, scrolling), each character rendered with the
-kernel's own font (the pictures in kernel/font8x16.c, expanded the same
-way) in its colours.  It reports:
+escape sequences skipped, the jump scroll by a quarter of the rows), each
+character rendered with the kernel's own font (the pictures in
+kernel/font8x16.c, expanded the same way) in its colours.  It reports:
   - ink: non-background pixels in the console area, and the fraction of
     the area they cover, which must be plausible for text (0.5%..40%);
   - cells: how many character cells of the screendump equal the
@@ -85,8 +85,10 @@ class Console:
         self.col = 0
         if self.row + 1 < self.rows:
             self.row += 1
-        else:
-            self.grid = self.grid[1:] + [[" "] * self.cols]
+            return
+        k = self.rows // 4 if self.rows >= 4 else 1  # the jump scroll
+        self.grid = self.grid[k:] + [[" "] * self.cols for _ in range(k)]
+        self.row = self.rows - k
 
     def glyph(self, ch):
         if self.col >= self.cols:
@@ -365,7 +367,11 @@ def selftest_cases():
 
     model("wrap at the edge, a full line and its newline take one row",
           b"abcdefgh\nijklmnopq\n", 8, 4, ["abcdefgh", "ijklmnop", "q       ", "        "])
-    model("scrolling drops the top line", b"1\n2\n3\n4", 4, 3, ["2   ", "3   ", "4   "])
+    model("scrolling drops the top line (3 rows)", b"1\n2\n3\n4", 4, 3, ["2   ", "3   ", "4   "])
+    model("jump scroll: a quarter of the rows at once",
+          b"1\n2\n3\n4\n5\n6\n7\n8\n9", 2, 8, ["3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "  "])
+    model("jump scroll: the next lines fill the freed rows",
+          b"1\n2\n3\n4\n5\n6\n7\n8\n9\nA", 2, 8, ["3 ", "4 ", "5 ", "6 ", "7 ", "8 ", "9 ", "A "])
     model("tab to the next multiple of 8, backspace, carriage return",
           b"a\tb\r\nxyz\b\bQ\n", 12, 3, ["a       b   ", "xQz         ", "            "])
     model("escape sequences skipped, UTF-8 as one '?'",
@@ -392,6 +398,29 @@ def selftest_cases():
     shifted = bytes(BG) * (w * CELL_H) + good[:-(w * CELL_H * 3)]
     screen("the text one row lower", shifted, False)
     screen("a screen full of ink", bytes(FG) * (w * h), False)
+
+    import run  # make run DISPLAY=1's choice (run.py choose_display)
+    for env, req, have, want, what in [
+            ({"DISPLAY": ":0"}, "1", ["none", "gtk", "sdl"], "gtk", "gtk first"),
+            ({"DISPLAY": ":0"}, "1", ["none", "sdl"], "sdl", "sdl without gtk"),
+            ({"DISPLAY": "1", "GOK_X_DISPLAY": ":1"}, "1", ["gtk"], "gtk",
+             "make's DISPLAY=1 with the X display kept aside"),
+            ({"WAYLAND_DISPLAY": "wayland-0"}, "gtk", ["gtk"], "gtk", "Wayland"),
+            ({}, "1", ["gtk"], "no display ($DISPLAY is not set", "no window system"),
+            ({"DISPLAY": "1"}, "1", ["gtk"], "not an X display", "DISPLAY=1 is no X display"),
+            ({"DISPLAY": "1", "GOK_X_DISPLAY": ""}, "1", ["gtk"], "$DISPLAY is not set",
+             "make run DISPLAY=1 without X"),
+            ({"DISPLAY": ":0"}, "1", ["none", "curses"], "qemu-system-gui", "QEMU without gtk/sdl"),
+            ({"DISPLAY": ":0"}, "sdl", ["gtk"], "no sdl display", "sdl asked, only gtk"),
+            ({"DISPLAY": ":0"}, "0", ["gtk"], "display none", "0 is headless")]:
+        backend, msg = run.choose_display(req, env, have)
+        ok = backend == want if want in ("gtk", "sdl") else (backend is None and want in msg)
+        cases.append((f"display choice: {what}", ok, f"got {backend}: {msg}"))
+    try:
+        run.choose_display("vnc", {}, [])
+        cases.append(("display choice: a bad value is refused", False, "accepted"))
+    except ValueError as e:
+        cases.append(("display choice: a bad value is refused", "want 1" in str(e), str(e)))
     return [(f"screen {what}", ok, detail) for what, ok, detail in cases]
 
 
