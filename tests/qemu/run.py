@@ -98,6 +98,11 @@ CONFIGS = [
          expect=[r"(?m)^fbcon: \d+x\d+ \(\d+x\d+ chars\) at 0x[0-9a-f]+, (write-combining|uncached)$"]),
     dict(name="screen-fbcon-off", cpus=1, mem="256M", cmdline="test=quick fbcon=off shell",
          screen="off", expect=[r"(?m)^fbcon: off \(fbcon=off\)$"]),
+    # no display device, so OVMF has no GOP: the loader and the kernel say so
+    dict(name="screen-no-gop", cpus=1, mem="256M", cmdline="test=fbcon_* halt",
+         qemu_args=["-vga", "none"],
+         expect=[r"boot: gop: no Graphics Output Protocol \(Not Found\): the kernel has no screen",
+                 r"(?m)^fbcon: no framebuffer \(the firmware has no Graphics Output Protocol\)$"]),
     dict(name="loader-missing-kernel", cpus=1, mem="256M", boot="esp-nokernel", loader_error=True,
          expect=[r"boot: error: cannot open \\kernel\.elf"]),
     dict(name="loader-corrupt-kernel", cpus=1, mem="256M", boot="esp-corrupt", loader_error=True,
@@ -557,7 +562,7 @@ def boot_once(cfg, cmdline, accel, timeout, log_path, expect):
             cmd, log_path, screen_path(cfg), timeout)
         return rc, timed_out, out + (f"\nscreen: {problem}" if problem else ""), secs
     cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]), cfg.get("boot", "disk"),
-                   serial=f"file:{log_path}", accel=accel)
+                   serial=f"file:{log_path}", accel=accel) + cfg.get("qemu_args", [])
     t0 = time.time()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, start_new_session=True)
