@@ -44,8 +44,8 @@
  * Memory.  The framebuffer is mapped with 4 KiB pages at FBCON_VA,
  * write-combining through PAT entry 5 (paging.h: PTE_WC; uncached when the
  * CPU has no PAT).  The direct map may also cover it (below 4 GiB) as
- * write-back, but it is never touched there, and the firmware's MTRRs make
- * that alias uncached on PCs.  The two grids live in frames mapped after the
+ * write-back, but it is never touched there, and the firmware's MTRRs
+ * usually make device memory uncached, which that alias then is too.  The two grids live in frames mapped after the
  * framebuffer (not in .bss, which the collector scans).
  */
 #include "fbcon.h"
@@ -54,9 +54,11 @@
 #include "kernel.h"
 #include "paging.h"
 
-#define FBCON_VA    0xffffe80000000000ull /* kernel/smp.c, tests use c0, d0, d8, e0 */
-#define GRID_VA     (FBCON_VA + (1ull << 30)) /* framebuffers are below 1 GiB */
+/* Not the heap window (0xffffc0...), the SMP stacks (0xffffd0...), the fault
+ * probe (0xffffd8...) or the paging self-tests' scratch (0xffffe0...). */
+#define FBCON_VA    0xffffe80000000000ull
 #define FB_MAX_SIZE (1ull << 30)
+#define GRID_VA     (FBCON_VA + FB_MAX_SIZE + (2ull << 20)) /* past the largest framebuffer */
 
 #define FG_R 0xe0 /* warm white on black */
 #define FG_G 0xe0
