@@ -98,6 +98,11 @@ CONFIGS = [
          expect=[r"(?m)^fbcon: \d+x\d+ \(\d+x\d+ chars\) at 0x[0-9a-f]+, (write-combining|uncached)$"]),
     dict(name="screen-fbcon-off", cpus=1, mem="256M", cmdline="test=quick fbcon=off shell",
          screen="off", expect=[r"(?m)^fbcon: off \(fbcon=off\)$"]),
+    # A panic reaches the screen: the shell's `cpus panic 1` panics CPU 1.
+    # Without isa-debug-exit the kernel halts after its last line ("PANIC on
+    # cpu 1: ..."), the harness takes the screendump and quits QEMU itself.
+    dict(name="screen-panic", cpus=2, mem="256M", cmdline="test=fbcon_* shell", screen="panic",
+         expect=[r"(?m)^PANIC on cpu 1: requested by `cpus panic` \(cpu 1, APIC id \d+\)$"]),
     # no display device, so OVMF has no GOP: the loader and the kernel say so
     dict(name="screen-no-gop", cpus=1, mem="256M", cmdline="test=fbcon_* halt",
          qemu_args=["-vga", "none"],
@@ -558,8 +563,11 @@ def boot_once(cfg, cmdline, accel, timeout, log_path, expect):
         import test_screen  # tests/qemu/test_screen.py
         cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]),
                        cfg.get("boot", "disk"), serial=None, accel=accel)
+        if cfg["screen"] == "panic":  # no exit device: the kernel halts after the panic
+            i = cmd.index("isa-debug-exit,iobase=0xf4,iosize=0x04")
+            del cmd[i - 1:i + 1]
         rc, timed_out, out, secs, problem = test_screen.boot_and_dump(
-            cmd, log_path, screen_path(cfg), timeout)
+            cmd, log_path, screen_path(cfg), timeout, cfg["screen"])
         return rc, timed_out, out + (f"\nscreen: {problem}" if problem else ""), secs
     cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]), cfg.get("boot", "disk"),
                    serial=f"file:{log_path}", accel=accel) + cfg.get("qemu_args", [])
@@ -586,7 +594,12 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
     """The verdict on one boot: (problems, kernel summary or None)."""
     problems = []
     summary = None
-    if cfg.get("loader_error"):
+    if cfg.get("screen") == "panic":  # the harness ended QEMU after the screendump
+        problems += [f"expected /{e.pattern}/ in the serial log" for e in expect if not e.search(log)]
+        if timed_out:
+            problems.append(f"timed out after {timeout}s")
+        problems += check_screen(cfg)
+    elif cfg.get("loader_error"):
         for e in expect:
             if not e.search(log):
                 problems.append(f"expected loader message /{e.pattern}/ not seen")

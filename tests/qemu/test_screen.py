@@ -23,6 +23,10 @@ kernel/font8x16.c, expanded the same way) in its colours.  It reports:
     the area they cover, which must be plausible for text (0.5%..40%);
   - cells: how many character cells of the screendump equal the
     prediction pixel for pixel; all of them must.
+The "panic" configuration types `cpus panic 1` at the prompt instead and
+boots without isa-debug-exit, so the kernel halts after its last line
+("PANIC on cpu 1: ..."); the harness takes the screendump then and quits
+QEMU through QMP: the panic must be on the screen too.
 With `fbcon=off` the kernel leaves the framebuffer alone (it keeps the
 loader's and firmware's last picture), so the same check must fail: the
 "off" configuration passes only when the check finds the kernel's text
@@ -211,10 +215,14 @@ def check_screen(width, height, pixels, serial, font, grid=None):
     return problems, facts
 
 
-def serial_at_dump(serial):
+def serial_at_dump(serial, mode="on"):
     """The serial log as it was when the screendump was taken: up to the end
     of the shell's first prompt (boot_and_dump sends end-of-input only after
-    the dump, so the kernel printed nothing more before it)."""
+    the dump, so the kernel printed nothing more before it), or for a panic
+    to the end of its last line (the kernel halts there)."""
+    if mode == "panic":
+        m = PANIC_END.search(serial)
+        return serial[:m.end()] if m else serial
     i = serial.find(PROMPT)
     j = serial.find(b"> ", i) if i >= 0 else -1
     return serial[:j + 2] if j >= 0 else serial
@@ -223,11 +231,11 @@ def serial_at_dump(serial):
 def check_files(ppm, log_path, cfg_screen="on"):
     """check_screen on files, with the grid from the kernel's "fbcon:" line;
     for an "off" boot, the verdict is inverted (the check must fail)."""
-    serial = serial_at_dump(open(log_path, "rb").read())
+    serial = serial_at_dump(open(log_path, "rb").read(), cfg_screen)
     w, h, pixels = read_ppm(ppm)
     m = FBCON_RE.search(serial.decode(errors="replace").replace("\r", ""))
     grid = None
-    if cfg_screen == "on":
+    if cfg_screen in ("on", "panic"):
         if not m:
             return ["no 'fbcon: WxH (CxR chars) at ...' line in the serial log"], {}
         if (int(m.group(1)), int(m.group(2))) != (w, h):
@@ -255,12 +263,24 @@ def describe(facts):
 
 # ---------------------------------------------------------------- the boot
 PROMPT = b"gokernel shell:"
+PANIC_INPUT = b"cpus panic 1\n"
+PANIC_END = re.compile(rb"(?m)^PANIC on cpu \d+: [^\r\n]*\r\n")
 
 
-def boot_and_dump(cmd, log_path, ppm_path, timeout):
+def ready_for_dump(got, mode):
+    """True when the kernel has printed everything it will before the dump:
+    on/off, the shell's first prompt; panic, the panic's last line."""
+    if mode == "panic":
+        return PANIC_END.search(got) is not None
+    return PROMPT in got and got.endswith(b"> ")
+
+
+def boot_and_dump(cmd, log_path, ppm_path, timeout, mode="on"):
     """Runs QEMU command cmd (without -serial) with its serial port on a
     socket copied to log_path and a QMP socket; when the shell prompt has
-    arrived, takes a screendump into ppm_path and sends end-of-input.
+    arrived, takes a screendump into ppm_path and sends end-of-input
+    (mode "panic": types `cpus panic 1` at the prompt instead, takes the
+    screendump after the panic's last line and quits QEMU through QMP).
     Returns (exit status, timed out, QEMU's output, seconds, problem or None)."""
     base = os.path.splitext(log_path)[0]
     ser_sock, qmp_sock = base + ".serial.sock", base + ".qmp.sock"
@@ -294,17 +314,22 @@ def boot_and_dump(cmd, log_path, ppm_path, timeout):
     th = threading.Thread(target=reader, daemon=True)
     if ser:
         th.start()
-    dumped = False
+    dumped = typed = False
     while ser and p.poll() is None:
         if time.time() - t0 > timeout:
             timed_out = True
             break
         with lock:
-            at_prompt = not dumped and PROMPT in got and got.endswith(b"> ")
+            ready = not dumped and ready_for_dump(got, mode)
+            at_prompt = mode == "panic" and not typed and PROMPT in got and got.endswith(b"> ")
         if at_prompt:
-            problem = screendump(qmp_sock, ppm_path)
+            ser.sendall(PANIC_INPUT)
+            typed = True
+        if ready:
+            problem = screendump(qmp_sock, ppm_path, quit=mode == "panic")
             dumped = True
-            ser.sendall(b"\x04")
+            if mode != "panic":
+                ser.sendall(b"\x04")
         time.sleep(0.1)
     if not dumped and not timed_out and problem is None:
         problem = "the kernel never waited at its shell prompt: no screendump taken"
@@ -331,15 +356,17 @@ def connect(path, proc, deadline):
     return None
 
 
-def screendump(qmp_path, ppm_path):
-    """QMP screendump (PPM) into ppm_path: None, or what went wrong."""
+def screendump(qmp_path, ppm_path, quit=False):
+    """QMP screendump (PPM) into ppm_path, then quit QEMU when asked: None,
+    or what went wrong."""
     try:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(qmp_path)
         f = s.makefile("rw")
         f.readline()  # the greeting
-        for cmd in ({"execute": "qmp_capabilities"},
-                    {"execute": "screendump", "arguments": {"filename": ppm_path}}):
+        cmds = [{"execute": "qmp_capabilities"},
+                {"execute": "screendump", "arguments": {"filename": ppm_path}}]
+        for cmd in cmds + ([{"execute": "quit"}] if quit else []):
             f.write(json.dumps(cmd) + "\n")
             f.flush()
             while True:  # skip asynchronous events
@@ -398,6 +425,14 @@ def selftest_cases():
     shifted = bytes(BG) * (w * CELL_H) + good[:-(w * CELL_H * 3)]
     screen("the text one row lower", shifted, False)
     screen("a screen full of ink", bytes(FG) * (w * h), False)
+
+    log = b"gokernel: starting\r\ngokernel shell: help\r\n> \r\nkernel: power off (ok)\r\n"
+    cases.append(("checker: the log is cut at the shell's first prompt",
+                  serial_at_dump(log).endswith(b"help\r\n> "), repr(serial_at_dump(log))))
+    log = b"> cpus panic 1\r\npanic: x\r\nPANIC on cpu 1: x\r\nlater\r\n"
+    cases.append(("checker: a panic's log is cut after its PANIC line",
+                  serial_at_dump(log, "panic").endswith(b"PANIC on cpu 1: x\r\n"),
+                  repr(serial_at_dump(log, "panic"))))
 
     import run  # make run DISPLAY=1's choice (run.py choose_display)
     for env, req, have, want, what in [
