@@ -598,6 +598,10 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
         problems += [f"expected /{e.pattern}/ in the serial log" for e in expect if not e.search(log)]
         if timed_out:
             problems.append(f"timed out after {timeout}s")
+        m = list(SUMMARY_RE.finditer(log))
+        summary = (int(m[-1].group(1)), int(m[-1].group(2))) if m else None
+        if summary is None or summary[1] != 0 or summary[0] == 0:
+            problems.append(f"kernel summary before the panic: {summary or 'none'}")
         problems += check_screen(cfg)
     elif cfg.get("loader_error"):
         for e in expect:
