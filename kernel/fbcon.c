@@ -332,6 +332,36 @@ static const char *setup(const struct bootinfo *bi, char *why, size_t n)
 
 static void set_state(void *arg) { con.state = *(int *)arg; }
 
+struct row_req {
+    uint32_t back;
+    char *out;
+    size_t n;
+    int cols;
+};
+
+static void row_text_locked(void *arg)
+{
+    struct row_req *r = arg;
+    r->cols = -1;
+    if (con.state != FB_ON || r->back > con.row || !r->n)
+        return;
+    const char *t = text_row(con.row - r->back);
+    size_t len = con.cols < r->n - 1 ? con.cols : r->n - 1;
+    while (len && t[len - 1] == ' ')
+        len--;
+    for (size_t i = 0; i < len; i++)
+        r->out[i] = t[i];
+    r->out[len] = 0;
+    r->cols = (int)con.cols;
+}
+
+int fbcon_row_text(uint32_t back, char *out, size_t n)
+{
+    struct row_req r = {back, out, n, -1};
+    console_locked(row_text_locked, &r);
+    return r.cols;
+}
+
 void fbcon_init(const struct bootinfo *bi, int enabled)
 {
     char why[160];

@@ -38,6 +38,11 @@ void fbcon_init(const struct bootinfo *bi, int enabled);
  * 0 with the reason in why. */
 int fbcon_geometry_ok(const struct bootinfo *bi, char *why, size_t n);
 
+/* For self-tests: the text of the screen row `back` rows above the cursor's
+ * (0: the cursor's row), trailing blanks dropped, into out; returns the
+ * number of columns, or -1 when the screen console is not drawing. */
+int fbcon_row_text(uint32_t back, char *out, size_t n);
+
 /* printf.c: run fn(arg) holding the console lock. */
 void console_locked(void (*fn)(void *), void *arg);
 

@@ -1,9 +1,10 @@
 /*
  * test_fbcon.c — self-tests of the screen console's checks (kernel/fbcon.c):
  * the boot info's framebuffer refused with the reason for each kind of bad
- * geometry, and the write-combining memory type on every CPU.  What it draws
- * is checked from outside, by the screen-fbcon boot's screendump
- * (tests/qemu/test_screen.py).
+ * geometry, the write-combining memory type on every CPU, and the text rules
+ * (tab, escape sequences, UTF-8, backspace, carriage return, wrapping) on
+ * the text grid.  The pixels are checked from outside, by the screen boots'
+ * screendumps (tests/qemu/test_screen.py), which see these lines too.
  */
 #include "cpu.h"
 #include "fbcon.h"
@@ -103,4 +104,29 @@ KTEST(fbcon_pat_entry_5_is_wc_on_every_cpu, KTEST_QUICK)
                 "cpu %u: PAT entries 0-3 0x%08lx differ from cpu 0's 0x%08lx", c,
                 pat[c] & 0xffffffff, pat[0] & 0xffffffff);
     }
+}
+
+/* The lines below go to serial too; tests/qemu/test_screen.py's model must
+ * predict the same screen from them (the screen-panic boot shows them). */
+KTEST(fbcon_text_rules, KTEST_QUICK)
+{
+    static char row[FBCON_MAX_COLS + 1], wide[FBCON_MAX_COLS + 1];
+    int cols = fbcon_row_text(0, row, sizeof row);
+    if (cols < 0) {
+        kprintf("# no screen console: nothing to check\n");
+        return;
+    }
+    kprintf("# screen rules: tab\t|esc \x1b[1mbold\x1b[0m|utf-8 \xc2\xb5s|bs xy\b\bz|cr\rCR\n");
+    KCHECK(fbcon_row_text(1, row, sizeof row) == cols);
+    KCHECKF(!__builtin_strcmp(row, "CRscreen rules: tab     |esc bold|utf-8 ?s|bs z|cr"), "row '%s'", row);
+
+    for (int i = 0; i < cols; i++)
+        wide[i] = 'w';
+    wide[cols] = 0;
+    kprintf("# wrap: %s|\n", wide); /* cols + 9 characters: two rows */
+    KCHECK(fbcon_row_text(2, row, sizeof row) == cols);
+    KCHECKF(!__builtin_strncmp(row, "# wrap: www", 11) && __builtin_strlen(row) == (size_t)cols,
+            "first row '%s'", row);
+    KCHECK(fbcon_row_text(1, row, sizeof row) == cols);
+    KCHECKF(!__builtin_strcmp(row, "wwwwwwww|"), "second row '%s'", row);
 }
