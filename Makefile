@@ -10,7 +10,8 @@
 #   make fuzz       run the allocator fuzzer (clang, libFuzzer) for FUZZ_S seconds
 #   make pprof      boot a workload, print go tool pprof -top of its heap profile
 #
-# Variables: CPUS MEM CMDLINE (make run / debug / pprof), ACCEL (run / debug / test: auto,
+# Variables: CPUS MEM CMDLINE (make run / debug / pprof), DISPLAY=1|gtk|sdl (make run: a QEMU
+# window showing the screen console), ACCEL (run / debug / test: auto,
 # kvm or tcg), TEST_CONFIGS, KTEST_FAIL (make test), USB_OUT (make usb), FUZZ_S (make fuzz),
 # PPROF_FLAGS GO (make pprof).
 
@@ -148,8 +149,16 @@ $(USB_IMG): $(BUILD)/esp.img iso/mkusb.sh
 # ACCEL (auto, kvm, tcg; empty is auto) reaches tests/qemu/run.py through the
 # environment: run, debug and the test matrix print the accelerator first.
 export ACCEL
+# DISPLAY=1 (or gtk, sdl; only from make's command line: the environment's
+# X $DISPLAY is not a request) opens QEMU's window on the screen console.
+# make passes DISPLAY=1 on to the recipe's environment, hiding the X display,
+# which is read here first (make's own environment) and handed on as
+# GOK_X_DISPLAY.
+RUN_DISPLAY := $(if $(filter command line,$(origin DISPLAY)),$(DISPLAY))
+GOK_X_DISPLAY := $(if $(RUN_DISPLAY),$(shell printenv DISPLAY))
 run: image
-	@$(PYTHON) tests/qemu/run.py --run --cpus $(CPUS) --mem $(MEM) --cmdline '$(CMDLINE)'
+	@GOK_X_DISPLAY='$(GOK_X_DISPLAY)' $(PYTHON) tests/qemu/run.py --run $(if $(RUN_DISPLAY),--display '$(RUN_DISPLAY)') \
+		--cpus $(CPUS) --mem $(MEM) --cmdline '$(CMDLINE)'
 
 debug: image
 	@$(PYTHON) tests/qemu/run.py --run --debug --cpus $(CPUS) --mem $(MEM) --cmdline '$(CMDLINE)'

@@ -3,7 +3,7 @@
  *
  * The loader is split by concept: log.c (console + COM1), file.c (reading
  * files from the boot volume), elf.c (checking and placing kernel.elf),
- * cmdline.c (\cmdline.txt), acpi.c (RSDP), paging.c (the page tables handed
+ * cmdline.c (\cmdline.txt), acpi.c (RSDP), gop.c (the screen), paging.c (the page tables handed
  * to the kernel) and main.c (the sequence: load, size and take the memory
  * map, exit boot services, jump).
  * The contract with the kernel is ../boot/bootinfo.h, not this file.
@@ -65,6 +65,11 @@ void acpi_find_rsdp(uint64_t *phys, uint32_t *revision);
 /* ---- cmdline.c ---- */
 /* Reads \cmdline.txt (optional) into out, NUL-terminated. */
 void cmdline_read(EFI_FILE_HANDLE root, char out[BOOT_CMDLINE_MAX]);
+
+/* ---- gop.c ---- */
+/* Fills bi->fb_* from the Graphics Output Protocol's current mode (or says
+ * with a "boot: gop:" line why the kernel gets no screen). */
+void gop_query(struct bootinfo *bi);
 
 /* ---- paging.c ---- */
 struct page_tables {

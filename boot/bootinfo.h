@@ -24,6 +24,15 @@
  * not know is unusable.  The loader additionally lists the same ranges in
  * `reserved[]` so the kernel need not trust the map alone.
  *
+ * Framebuffer: the loader asks the Graphics Output Protocol (before
+ * ExitBootServices) for the mode the firmware set and passes it on in fb_*,
+ * unchanged.  Only 32-bit pixels with a known byte order are passed
+ * (fb_format BOOT_FB_RGBX / BOOT_FB_BGRX); a PixelBitMask or BltOnly mode,
+ * or no GOP at all, gives fb_format BOOT_FB_NONE and fb_gop_format says why
+ * (the firmware's EFI_GRAPHICS_PIXEL_FORMAT, or BOOT_FB_NO_GOP).  The
+ * framebuffer is device memory: it is not in reserved[] and the memory map
+ * does not list it as usable.
+ *
  * Versioning: `magic` must be BOOTINFO_MAGIC and `version` BOOTINFO_VERSION;
  * `size` is sizeof(struct bootinfo) as the loader saw it.  A kernel refuses a
  * bootinfo whose magic, version or size differ from its own.
@@ -34,7 +43,8 @@
 #include <stdint.h>
 
 #define BOOTINFO_MAGIC   0x4f464e49544f4f42ull /* "BOOTINFO" little-endian */
-#define BOOTINFO_VERSION 1u
+/* Version 2 added the framebuffer (fb_*). */
+#define BOOTINFO_VERSION 2u
 
 #define BOOT_DIRECT_MAP_BASE 0xffff800000000000ull
 #define BOOT_KERNEL_BASE     0xffffffff80000000ull
@@ -73,6 +83,13 @@ struct boot_efi_desc {
     uint64_t num_pages; /* 4 KiB pages */
     uint64_t attribute;
 };
+
+/* fb_format: how a 32-bit pixel is laid out in memory (byte 0 first). */
+#define BOOT_FB_NONE 0u /* no framebuffer for the kernel */
+#define BOOT_FB_RGBX 1u /* byte 0 red, 1 green, 2 blue, 3 reserved */
+#define BOOT_FB_BGRX 2u /* byte 0 blue, 1 green, 2 red, 3 reserved */
+/* fb_gop_format when the firmware has no Graphics Output Protocol. */
+#define BOOT_FB_NO_GOP 0xffffffffu
 
 #define BOOT_MAX_RESERVED 16
 #define BOOT_CMDLINE_MAX  512
@@ -125,6 +142,21 @@ struct bootinfo {
 
     /* TSC value the loader read just before jumping (boot timing). */
     uint64_t loader_tsc;
+
+    /* The GOP framebuffer (see the top of this file).  fb_phys: physical
+     * base; fb_size: bytes (>= fb_stride * fb_height * 4); fb_width and
+     * fb_height: visible pixels; fb_stride: pixels per scan line (>=
+     * fb_width); fb_format: BOOT_FB_*; fb_gop_format: the firmware's pixel
+     * format (0 RGB, 1 BGR, 2 bit mask, 3 Blt only) or BOOT_FB_NO_GOP.
+     * All zero except fb_gop_format when fb_format is BOOT_FB_NONE. */
+    uint64_t fb_phys;
+    uint64_t fb_size;
+    uint32_t fb_width;
+    uint32_t fb_height;
+    uint32_t fb_stride;
+    uint32_t fb_format;
+    uint32_t fb_gop_format;
+    uint32_t pad3;
 };
 
 #endif /* BOOTINFO_H */

@@ -7,7 +7,8 @@
  *      (paging.c) for it;
  *   4. allocate the bootinfo and the memory-map copy in one
  *      BOOT_MEM_BOOTINFO block sized from GetMemoryMap's answer plus slack
- *      for the descriptors that later allocations may add;
+ *      for the descriptors that later allocations may add; describe the
+ *      GOP framebuffer in it (gop.c);
  *   5. final GetMemoryMap into that block + ExitBootServices, retrying with
  *      a fresh map while the key is stale (after the first failed exit only
  *      those two services are called, and only COM1 is used for output);
@@ -186,6 +187,7 @@ static EFI_STATUS prepare(struct bootinfo **bip, UINTN *map_cap, UINTN *dsz)
     add_reserved(bi, L.pt.pool_phys, L.pt.pool_pages * PAGE_SIZE);
     add_reserved(bi, L.bi_phys, L.bi_pages * PAGE_SIZE);
     CopyMem(bi->cmdline, L.cmdline, sizeof(bi->cmdline));
+    gop_query(bi);
     *bip = bi;
     return EFI_SUCCESS;
 }

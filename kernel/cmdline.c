@@ -194,6 +194,10 @@ int cmdline_parse(const char *s, struct cmdline *out)
         }
         else if (n >= 6 && word_eq(w, 6, "stack="))
             add_error(out, "bad value in", w, n);
+        else if (word_eq(w, n, "fbcon=on")) out->fbcon_off = 0;
+        else if (word_eq(w, n, "fbcon=off")) out->fbcon_off = 1;
+        else if (n >= 6 && word_eq(w, 6, "fbcon="))
+            add_error(out, "bad value in", w, n);
         else if (!parse_gc_word(out, w, n) && !parse_pprof_word(out, w, n))
             add_error(out, "unknown word", w, n);
     }

@@ -38,6 +38,8 @@
  *   pprofwork             after the tests, run the heap profile's known
  *                         workload (kernel/pprof.c)
  *   pprof                 after the tests, dump the heap profile on serial
+ *   fbcon=on|off          the screen console on the GOP framebuffer (default
+ *                         on when the loader found one; kernel/fbcon.c)
  * An unknown word, or a known word with a bad value, is reported as
  * `cmdline: unknown word 'X'` / `cmdline: bad value in 'X'` and ignored.
  */
@@ -65,6 +67,7 @@ struct cmdline {
     int memprofilerate_set;      /* memprofilerate= given */
     unsigned long long memprofilerate;
     int pprof, pprofwork;
+    int fbcon_off;               /* fbcon=off */
     int nerrors;
     char errors[CMDLINE_MAX_ERRORS][96];
 };

@@ -7,12 +7,14 @@
  *   4. TSC clock
  *   5. memory map → sanitised ranges → frame allocator
  *   6. page tables (adopt the loader's, drop its identity map)
- *   7. command line (fw_cfg overrides the boot volume's cmdline.txt)
+ *   7. command line (fw_cfg overrides the boot volume's cmdline.txt), then
+ *      the screen console (fbcon=; it replays the lines printed so far)
  *   8. the heap (alloc/)
  *   9. self-tests, statistics, shell or power-off
  */
 #include "cmdline.h"
 #include "cpu.h"
+#include "fbcon.h"
 #include "frame.h"
 #include "fwcfg.h"
 #include "gdt.h"
@@ -125,6 +127,7 @@ void kmain(const struct bootinfo *bi)
     setup_memory(bi);
     paging_init(bi->pml4_phys);
     read_cmdline(bi);
+    fbcon_init(bi, !kernel_cmdline.fbcon_off);
     kinit_late();
 
     uint64_t init_ns = tsc_to_ns(rdtsc() - t_entry);

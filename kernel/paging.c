@@ -28,6 +28,27 @@ void paging_init(uint64_t pml4_phys)
     for (int i = 0; i < 256; i++)
         pml4[i] = 0;
     write_cr3(pml4_pa);
+    paging_pat_init();
+}
+
+#define MSR_PAT 0x277
+#define PAT_WC  0x01ull
+
+int paging_pat_wc(void)
+{
+    uint32_t a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    return (d >> 16) & 1;
+}
+
+/* No mapping uses entry 5 before this runs (nothing sets PTE_PAT), so its
+ * type can change without the cache flush a change of a used entry needs. */
+void paging_pat_init(void)
+{
+    if (!paging_pat_wc())
+        return;
+    uint64_t pat = rdmsr(MSR_PAT);
+    wrmsr(MSR_PAT, (pat & ~(0xffull << 40)) | PAT_WC << 40);
 }
 
 static int canonical(uint64_t va)

@@ -24,6 +24,10 @@
 #define PTE_PWT (1ull << 3)
 #define PTE_PCD (1ull << 4)
 #define PTE_PS  (1ull << 7)
+#define PTE_PAT (1ull << 7) /* in a 4 KiB PTE (bit 7 is PS one level up) */
+/* PAT entry 5 (PAT=1, PCD=0, PWT=1): write-combining once paging_pat_init
+ * ran on every CPU; only when paging_pat_wc() says so. */
+#define PTE_WC  (PTE_PAT | PTE_PWT)
 #define PTE_G   (1ull << 8)
 #define PTE_NX  (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
@@ -35,6 +39,12 @@
 #define PG_ENOTMAP (-5) /* nothing mapped there */
 
 void paging_init(uint64_t pml4_phys);
+/* Makes PAT entry 5 write-combining on this CPU (paging_init does the BSP;
+ * each AP calls it when it starts).  Entries 0..3 keep their power-on
+ * meaning (WB, WT, UC-, UC), which is what PWT/PCD alone select. */
+void paging_pat_init(void);
+/* 1 when the CPU has a PAT, so PTE_WC means write-combining. */
+int paging_pat_wc(void);
 int map_page(uint64_t va, uint64_t pa, uint64_t flags);
 /* Unmaps va; *pa_out (may be NULL) receives the frame it mapped. */
 int unmap_page(uint64_t va, uint64_t *pa_out);

@@ -1,4 +1,7 @@
-/* printf.c — kprintf: fmt.c's engine, a line buffer, the serial port. */
+/* printf.c — kprintf: fmt.c's engine, a line buffer, the screen (fbcon.c)
+ * and the serial port.  The screen is drawn first, so whatever is on serial
+ * is already on the screen. */
+#include "fbcon.h"
 #include "fmt.h"
 #include "kernel.h"
 #include "serial.h"
@@ -19,6 +22,7 @@ struct line {
 
 static void emit(const char *s, size_t n)
 {
+    fbcon_write(s, n);
     serial_write(s, n);
     for (size_t i = 0; cap.buf && i < n && cap.n + 1 < cap.cap; i++) {
         cap.buf[cap.n++] = s[i];
@@ -62,6 +66,16 @@ int kprintf(const char *fmt, ...)
 }
 
 void printf_break_lock(void) { print_lock_broken = 1; }
+
+void console_locked(void (*fn)(void *), void *arg)
+{
+    int locked = !print_lock_broken;
+    if (locked)
+        spin_lock(&print_lock);
+    fn(arg);
+    if (locked)
+        spin_unlock(&print_lock);
+}
 
 void kprintf_capture(char *buf, uint64_t size)
 {

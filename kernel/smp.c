@@ -360,6 +360,7 @@ void smp_ap_entry(void)
     gdt_init_cpu(cpu, (uint8_t *)(slot + IST_OFF));
     idt_load();
     percpu_install(&percpu_area[cpu], cpu, boot_apic);
+    paging_pat_init(); /* the same memory types as the BSP (fbcon's PTE_WC) */
     lapic_enable();
     percpu_area[cpu].apic_id = lapic_id();
     __atomic_store_n(&percpu_area[cpu].started, 1, __ATOMIC_RELEASE);

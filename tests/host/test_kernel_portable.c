@@ -253,6 +253,18 @@ static void cmdline_gc_words(void)
     CHECK(!cmdline_list_has(c.test_names, "g"));
 }
 
+static void cmdline_fbcon_word(void)
+{
+    struct cmdline c;
+    CHECK(cmdline_parse("halt", &c) == 0 && !c.fbcon_off); /* default: on */
+    CHECK(cmdline_parse("fbcon=off", &c) == 0 && c.fbcon_off);
+    CHECK(cmdline_parse("fbcon=off fbcon=on", &c) == 0 && !c.fbcon_off);
+    CHECK(cmdline_parse("fbcon=no fbcon= fbcon", &c) == 3 && !c.fbcon_off);
+    CHECK(strcmp(c.errors[0], "cmdline: bad value in 'fbcon=no'") == 0);
+    CHECK(strcmp(c.errors[1], "cmdline: bad value in 'fbcon='") == 0);
+    CHECK(strcmp(c.errors[2], "cmdline: unknown word 'fbcon'") == 0);
+}
+
 static void cmdline_bad_words(void)
 {
     struct cmdline c;
@@ -281,6 +293,7 @@ int main(int argc, char **argv)
         {"cmdline_bad_words", cmdline_bad_words},
         {"cmdline_stack_words", cmdline_stack_words},
         {"cmdline_gc_words", cmdline_gc_words},
+        {"cmdline_fbcon_word", cmdline_fbcon_word},
     };
     return tap_main(argc, argv, tests, TAP_COUNT(tests));
 }

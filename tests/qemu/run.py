@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """QEMU harness for gokernel.
 
-  run.py --run [--debug] --cpus N --mem SIZE --cmdline '...'   (make run / make debug)
+  run.py --run [--debug] [--display 1|gtk|sdl|0] --cpus N --mem SIZE --cmdline '...'
+                                                  (make run [DISPLAY=1] / make debug)
   run.py --matrix all|NAME[,NAME] [--inject-failure] [--json OUT]   (make test)
   run.py --list
   --accel auto|kvm|tcg (default: $ACCEL, else auto) with --run and --matrix
@@ -20,6 +21,11 @@ build/test/<config>.log, and the per-boot kernel command line through
 status is 33 AND the log has a summary line "N passed, 0 failed" with N > 0
 AND every extra expectation of the configuration holds.  A timeout is a
 failure that names the configuration and shows the last 40 log lines.
+
+--display (make run DISPLAY=1) replaces -display none with QEMU's gtk (else
+sdl) window, whose screen repeats the serial lines (kernel/fbcon.c); with no
+window system ($DISPLAY unset or not an X display, no $WAYLAND_DISPLAY) or
+no such backend in QEMU it says so and runs headless (choose_display).
 """
 import argparse
 import json
@@ -88,6 +94,24 @@ CONFIGS = [
          negative=True, expect=[r"not ok \d+ - selftest_must_fail"]),
     # Loader bad input: the loader must say what is wrong (it then returns to
     # the firmware, which waits in its shell: we stop QEMU when we see it).
+    # The screen console (kernel/fbcon.c): a screendump (QMP) taken while the
+    # kernel waits at its shell prompt must show exactly the lines of the
+    # serial log (tests/qemu/test_screen.py); with fbcon=off the same check
+    # must fail (the kernel leaves the firmware's picture alone).
+    dict(name="screen-fbcon", cpus=1, mem="256M", cmdline="test=quick shell", screen="on",
+         expect=[r"(?m)^fbcon: \d+x\d+ \(\d+x\d+ chars\) at 0x[0-9a-f]+, (write-combining|uncached)$"]),
+    dict(name="screen-fbcon-off", cpus=1, mem="256M", cmdline="test=quick fbcon=off shell",
+         screen="off", expect=[r"(?m)^fbcon: off \(fbcon=off\)$"]),
+    # A panic reaches the screen: the shell's `cpus panic 1` panics CPU 1.
+    # Without isa-debug-exit the kernel halts after its last line ("PANIC on
+    # cpu 1: ..."), the harness takes the screendump and quits QEMU itself.
+    dict(name="screen-panic", cpus=2, mem="256M", cmdline="test=fbcon_* shell", screen="panic",
+         expect=[r"(?m)^PANIC on cpu 1: requested by `cpus panic` \(cpu 1, APIC id \d+\)$"]),
+    # no display device, so OVMF has no GOP: the loader and the kernel say so
+    dict(name="screen-no-gop", cpus=1, mem="256M", cmdline="test=fbcon_* halt",
+         qemu_args=["-vga", "none"],
+         expect=[r"boot: gop: no Graphics Output Protocol \(Not Found\): the kernel has no screen",
+                 r"(?m)^fbcon: no framebuffer \(the firmware has no Graphics Output Protocol\)$"]),
     dict(name="loader-missing-kernel", cpus=1, mem="256M", boot="esp-nokernel", loader_error=True,
          expect=[r"boot: error: cannot open \\kernel\.elf"]),
     dict(name="loader-corrupt-kernel", cpus=1, mem="256M", boot="esp-corrupt", loader_error=True,
@@ -103,8 +127,9 @@ def qemu_cmd(cpus, mem, cmdline, vars_path, boot="disk", serial="stdio", debug=F
            "-no-reboot", "-display", "none", "-net", "none",
            "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
            "-drive", f"if=pflash,format=raw,file={vars_path}",
-           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-           "-serial", serial]
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    if serial is not None:  # None: the caller attaches the serial port itself
+        cmd += ["-serial", serial]
     if cmdline is not None:
         cmd += ["-fw_cfg", "name=opt/gokernel/cmdline,string=" + cmdline.replace(",", ",,")]
     if boot == "cdrom":
@@ -289,10 +314,69 @@ def accel_from_args(a):
     return accel
 
 
+# ---------------------------------------------------------------- display
+# --display (make run DISPLAY=1): QEMU opens a window showing the VGA screen,
+# where the kernel's screen console (kernel/fbcon.c) repeats the serial
+# lines.  Without it (and always in the test matrix) QEMU runs -display none.
+DISPLAY_CHOICES = ("1", "yes", "auto", "gtk", "sdl", "0", "no", "none")
+
+
+def qemu_displays(qemu="qemu-system-x86_64"):
+    """The display backends this QEMU lists in `-display help` (Debian's
+    gtk and sdl come with the qemu-system-gui package)."""
+    try:
+        out = subprocess.run([qemu, "-display", "help"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=30).stdout.decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    lines = out.splitlines()
+    start = next((i for i, l in enumerate(lines) if "display backend types" in l), None)
+    return [] if start is None else [l.strip() for l in lines[start + 1:] if l.strip()]
+
+
+def choose_display(requested, env, available):
+    """(backend or None, message) for --display REQUESTED: 1/yes/auto take
+    gtk, else sdl; gtk or sdl insist on that one; 0/no/none is headless.
+    None (headless, with the reason in message) when there is no window
+    system (neither an X display such as ':0' in env's DISPLAY or
+    GOK_X_DISPLAY, nor WAYLAND_DISPLAY) or QEMU lacks the backend."""
+    req = (requested or "").strip().lower()
+    if req not in DISPLAY_CHOICES:
+        raise ValueError(f"--display {requested}: want 1 (gtk or sdl), gtk, sdl or 0")
+    if req in ("0", "no", "none"):
+        return None, "qemu: display none (serial only)"
+    # make run DISPLAY=1 puts "1" in $DISPLAY; the Makefile keeps the X
+    # display it had in GOK_X_DISPLAY (present, maybe empty, under make)
+    named = env["GOK_X_DISPLAY"] if "GOK_X_DISPLAY" in env else env.get("DISPLAY", "")
+    xdisp = named if ":" in named else None
+    if not xdisp and not env.get("WAYLAND_DISPLAY"):
+        why = f"$DISPLAY is {named!r}, not an X display such as :0" if named else "$DISPLAY is not set"
+        return None, f"qemu: no display ({why}, and no $WAYLAND_DISPLAY): running headless, serial only"
+    want = ["gtk", "sdl"] if req in ("1", "yes", "auto") else [req]
+    have = [b for b in want if b in available]
+    if not have:
+        return None, (f"qemu: no display (this QEMU has no {' or '.join(want)} display; Debian's "
+                      f"qemu-system-gui package adds them): running headless, serial only")
+    where = xdisp or "Wayland " + env["WAYLAND_DISPLAY"]
+    return have[0], (f"qemu: display {have[0]} on {where}: its window shows the screen console "
+                     f"(the same lines as serial); the keyboard is serial-only, type here")
+
+
 # ---------------------------------------------------------------- make run
 def run_interactive(a):
     vars_path = fresh_vars("run")
     cmd = qemu_cmd(a.cpus, a.mem, a.cmdline, vars_path, debug=a.debug, accel=a.accel_chosen)
+    if a.display is not None:
+        try:
+            backend, msg = choose_display(a.display, os.environ, qemu_displays())
+        except ValueError as e:
+            print(f"run.py: error: {e}", file=sys.stderr)
+            return 2
+        print(msg, flush=True)
+        if backend:
+            cmd[cmd.index("-display") + 1] = backend
+            if os.environ.get("GOK_X_DISPLAY"):
+                os.environ["DISPLAY"] = os.environ["GOK_X_DISPLAY"]  # make's DISPLAY=1 hid it
     if a.debug:
         print("QEMU is paused with a GDB stub on localhost:1234. In another terminal:\n"
               "  gdb -x tests/qemu/gdbinit build/kernel.elf\n"
@@ -457,7 +541,12 @@ def checker_selftest():
         failed += not ok
         detail = "passes" if not problems else "caught: " + problems[0]
         print(f"{'ok' if ok else 'not ok'} {i} - gctrace checker, {what}: {detail}")
-    print(f"{len(cases) - failed} passed, {failed} failed")
+    import test_screen  # the screen checker (tests/qemu/test_screen.py) on made-up screens
+    screen = test_screen.selftest_cases()
+    for i, (what, ok, detail) in enumerate(screen, len(cases) + 1):
+        failed += not ok
+        print(f"{'ok' if ok else 'not ok'} {i} - {what}" + ("" if ok else f": {detail}"))
+    print(f"{len(cases) + len(screen) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
@@ -465,13 +554,27 @@ def tail(text, n=40):
     return "\n".join(text.splitlines()[-n:])
 
 
+def screen_path(cfg):
+    return os.path.join(BUILD, "test", f"{cfg['name']}.ppm")
+
+
 def boot_once(cfg, cmdline, accel, timeout, log_path, expect):
     """One QEMU run of CFG: (exit status, timed out, QEMU's own output, seconds).
     A loader_error configuration is stopped once its messages are in the log."""
     if os.path.exists(log_path):
         os.remove(log_path)
+    if cfg.get("screen"):  # serial on a socket, a screendump at the shell prompt
+        import test_screen  # tests/qemu/test_screen.py
+        cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]),
+                       cfg.get("boot", "disk"), serial=None, accel=accel)
+        if cfg["screen"] == "panic":  # no exit device: the kernel halts after the panic
+            i = cmd.index("isa-debug-exit,iobase=0xf4,iosize=0x04")
+            del cmd[i - 1:i + 1]
+        rc, timed_out, out, secs, problem = test_screen.boot_and_dump(
+            cmd, log_path, screen_path(cfg), timeout, cfg["screen"])
+        return rc, timed_out, out + (f"\nscreen: {problem}" if problem else ""), secs
     cmd = qemu_cmd(cfg["cpus"], cfg["mem"], cmdline, fresh_vars(cfg["name"]), cfg.get("boot", "disk"),
-                   serial=f"file:{log_path}", accel=accel)
+                   serial=f"file:{log_path}", accel=accel) + cfg.get("qemu_args", [])
     t0 = time.time()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -495,7 +598,16 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
     """The verdict on one boot: (problems, kernel summary or None)."""
     problems = []
     summary = None
-    if cfg.get("loader_error"):
+    if cfg.get("screen") == "panic":  # the harness ended QEMU after the screendump
+        problems += [f"expected /{e.pattern}/ in the serial log" for e in expect if not e.search(log)]
+        if timed_out:
+            problems.append(f"timed out after {timeout}s")
+        m = list(SUMMARY_RE.finditer(log))
+        summary = (int(m[-1].group(1)), int(m[-1].group(2))) if m else None
+        if summary is None or summary[1] != 0 or summary[0] == 0:
+            problems.append(f"kernel summary before the panic: {summary or 'none'}")
+        problems += check_screen(cfg)
+    elif cfg.get("loader_error"):
         for e in expect:
             if not e.search(log):
                 problems.append(f"expected loader message /{e.pattern}/ not seen")
@@ -534,10 +646,24 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
             if cfg.get("pprof"):
                 import pprof_check  # tests/qemu/pprof_check.py (needs go tool pprof)
                 problems += pprof_check.check_boot(cfg, log)
+            if cfg.get("screen"):
+                problems += check_screen(cfg)
             failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
             if failed_tests:
                 problems.append("failed self-tests: " + ", ".join(failed_tests))
     return problems, summary
+
+
+def check_screen(cfg):
+    """tests/qemu/test_screen.py on the boot's screendump; the facts it
+    measured are kept in cfg["screen_facts"] for the report."""
+    import test_screen
+    ppm, log = screen_path(cfg), os.path.join(BUILD, "test", f"{cfg['name']}.log")
+    if not os.path.exists(ppm):
+        return [f"no screendump ({os.path.relpath(ppm, ROOT)})"]
+    problems, facts = test_screen.check_files(ppm, log, cfg["screen"])
+    cfg["screen_facts"] = facts
+    return problems
 
 
 def run_config(cfg, inject_failure, timeout, accel="tcg"):
@@ -562,6 +688,11 @@ def run_config(cfg, inject_failure, timeout, accel="tcg"):
     problems += found
     if qemu_out.strip() and problems:
         problems.append("qemu said: " + qemu_out.strip()[-500:])
+    if cfg.get("screen_facts"):
+        import test_screen
+        notes.append(test_screen.describe(cfg["screen_facts"]) +
+                     (f"; the check caught: {cfg['screen_facts']['caught']}"
+                      if "caught" in cfg["screen_facts"] else ""))
     return dict(name=name, ok=not problems, problems=problems, notes=notes, accel=accel,
                 seconds=round(elapsed, 1), exit=rc, summary=summary, log=log_path, tail=tail(log) if problems else "")
 
@@ -625,6 +756,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", action="store_true")
     ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--display", metavar="1|gtk|sdl|0",
+                    help="with --run: show QEMU's screen in a window (1: gtk, else sdl)")
     ap.add_argument("--cpus", default="4")
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--cmdline", default="test=quick stats shell")
@@ -636,7 +769,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--accel", help="auto, kvm or tcg (default: $ACCEL, else auto)")
     ap.add_argument("--check-selftest", action="store_true",
-                    help="test the harness's gctrace checker on made-up logs")
+                    help="test the harness's gctrace and screen checkers on made-up input")
     a = ap.parse_args()
     if a.check_selftest:
         return checker_selftest()
