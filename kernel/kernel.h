@@ -20,6 +20,10 @@ int kvprintf(const char *fmt, va_list ap);
  * One capture at a time; output still goes to the console. */
 void kprintf_capture(char *buf, uint64_t cap);
 uint64_t kprintf_capture_end(void);
+/* Zero 16 KiB of stack below the caller (kernel/string.c): dead frames'
+ * object addresses must not look like roots to the collector.  CPU stacks
+ * (64 KiB) only, never a task's. */
+void stack_scrub(void);
 
 /* QEMU isa-debug-exit (port 0xf4): QEMU exits with (code << 1) | 1.
  * PASS → 33 and FAIL → 35, never confusable with QEMU's own 0 and 1. */

@@ -65,19 +65,6 @@ static int selected(const struct ktest *t, const struct cmdline *c)
     }
 }
 
-/* Zero the stack below the runner before each test: the collector scans
- * stacks conservatively, and a test's frame slots it never writes would
- * otherwise hold whatever the previous test left at that depth — an old
- * object's address that keeps the new object now at that address alive
- * (tests that check that something was collected could not be exact).
- * 16 KiB of the 64 KiB boot stack covers every test's own frames. */
-static void __attribute__((noinline)) scrub_test_stack(void)
-{
-    volatile char pad[16384];
-    __builtin_memset((char *)pad, 0, sizeof pad);
-    __asm__ volatile("" ::"r"(pad) : "memory");
-}
-
 static void run_one(const struct ktest *t)
 {
     current = t;
@@ -86,7 +73,7 @@ static void run_one(const struct ktest *t)
     reason[0] = 0;
     if (before_each)
         before_each();
-    scrub_test_stack();
+    stack_scrub(); /* the previous test's dead frames (see above) */
     uint64_t t0 = nanotime();
     if (kjmp_set(&jmp) == 0)
         t->fn();

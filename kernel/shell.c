@@ -6,7 +6,7 @@
  * handles backspace, and runs the command named by the first word.
  * Commands live in the .shellcmds section (SHELL_CMD), so each subsystem
  * registers its own next to its code.  After each command the shell zeroes
- * the stack its frames used (scrub_stack), so a dead frame's copy of an
+ * the stack its frames used (stack_scrub), so a dead frame's copy of an
  * object address cannot keep the object alive through the collector's
  * conservative scan of this stack (`drop` then `gc` must free it).  End of input — byte 0x04 (Ctrl-D),
  * which `make run` sends when its stdin ends — powers off.
@@ -84,18 +84,6 @@ static void cmd_mem(int argc, char **argv)
 }
 SHELL_CMD("mem", "physical memory: usable ranges and free frames", cmd_mem);
 
-/* Zero the stack below the caller's frame, where the command just run had
- * its frames: a dead frame's copy of a pointer (say, an object `alloc`
- * made and `drop` unrooted) must not keep it alive when a later cycle
- * scans this stack conservatively.  The shell runs on a 64 KiB CPU stack;
- * commands use a few KiB of it. */
-static void __attribute__((noinline)) scrub_stack(void)
-{
-    volatile char pad[8192];
-    __builtin_memset((char *)pad, 0, sizeof pad);
-    __asm__ volatile("" ::"r"(pad) : "memory");
-}
-
 static void run_line(char *line)
 {
     char *argv[16];
@@ -105,7 +93,7 @@ static void run_line(char *line)
     for (const struct shell_cmd *c = __shellcmds_start; c < __shellcmds_end; c++)
         if (!__builtin_strcmp(c->name, argv[0])) {
             c->fn(argc, argv);
-            scrub_stack();
+            stack_scrub(); /* its dead frames: see the essay */
             return;
         }
     kprintf("unknown command '%s' (try help)\n", argv[0]);

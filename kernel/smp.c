@@ -55,6 +55,7 @@
  * by the BSP during bring-up; counters are per CPU, written by their CPU.
  */
 #include "smp.h"
+#include "task.h"
 #include "../alloc/mgc.h"
 #include "acpi.h"
 #include "cpu.h"
@@ -181,6 +182,8 @@ static int run_own_slot(void)
     uint32_t *done = s->done;
     __atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
     fn(arg);
+    if (!task_current())
+        stack_scrub(); /* fn's dead frames hold no roots for a later cycle */
     counters[c].work++;
     __atomic_add_fetch(done, 1, __ATOMIC_RELEASE);
     return 1;

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernel.h"
+
 /* Bulk in 8-byte words, 8 at a time, in plain stores: as fast as the
  * string instructions on hardware for the sizes the kernel uses, and far
  * faster where rep-prefixed instructions are emulated one iteration at a
@@ -90,4 +92,16 @@ char *strstr(const char *hay, const char *needle)
             return (char *)hay;
     }
     return *needle ? 0 : (char *)hay;
+}
+
+/* Zero 16 KiB of the stack below the caller's frame.  The
+ * collector scans stacks conservatively from their stack pointer up: the
+ * slots a later frame at these depths never writes would otherwise still
+ * hold what an earlier, finished call left there — an object address that
+ * keeps that object alive.  CPU stacks only (64 KiB): never on a task's. */
+void __attribute__((noinline)) stack_scrub(void)
+{
+    volatile char pad[16384];
+    __builtin_memset((char *)pad, 0, sizeof pad);
+    __asm__ volatile("" ::"r"(pad) : "memory");
 }

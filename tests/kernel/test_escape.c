@@ -195,13 +195,6 @@ static const struct {
     {"call through an interface", make_interface, use_interface},
 };
 
-static void __attribute__((noinline)) scrub(void)
-{
-    volatile char pad[4096];
-    __builtin_memset((char *)pad, 0, sizeof pad);
-    __asm__ volatile("" ::"r"(pad) : "memory");
-}
-
 /* noinline: its heapdump_obj holds the object's address, and inlined into
  * the test's frame it would keep the object alive (a live frame is a root) */
 static __attribute__((noinline)) const char *where(uint64_t hidden)
@@ -217,7 +210,7 @@ static void run_case(unsigned k)
     {
         struct esc_result r = {.nh = 0};
         cases[k].make(&r);
-        scrub();
+        stack_scrub();
         KREQUIRE(gc_collect());
         int live = 0;
         for (int i = 0; i < r.nh; i++)
@@ -227,7 +220,7 @@ static void run_case(unsigned k)
         kprintf("# escape: %s: %s; first object %s, %lu B\n", cases[k].name, r.entry,
                 where(r.h[0]), (uint64_t)ksize_op((void *)(r.h[0] ^ HIDE), "escape test"));
         __builtin_memset(&er, 0, sizeof er);
-        scrub();
+        stack_scrub();
         KREQUIRE(gc_collect());
         int kept = 0;
         for (int i = 0; i < r.nh; i++) {

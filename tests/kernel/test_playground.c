@@ -46,14 +46,6 @@ static char *run_big(const char *cmd)
     return buf;
 }
 
-/* Clear the stack below the caller (dead frames may hold object copies). */
-static void __attribute__((noinline)) scrub(void)
-{
-    volatile char pad[4096];
-    __builtin_memset((char *)pad, 0, sizeof pad);
-    __asm__ volatile("" ::"r"(pad) : "memory");
-}
-
 static bool gone(uint64_t hidden)
 {
     enum gc_obj_state st = gc_object_state((void *)(hidden ^ HIDE));
@@ -116,7 +108,7 @@ KTEST(playground_newcomer_walkthrough, KTEST_QUICK)
             testutil_contains(map, " a "), "%.200s", map);
     kfree(map);
     /* negative control: a held entry survives a cycle */
-    scrub();
+    stack_scrub();
     run("gc");
     int lost = 0;
     for (int i = 0; i < N; i++)
@@ -124,7 +116,7 @@ KTEST(playground_newcomer_walkthrough, KTEST_QUICK)
     KCHECKF(lost == 0, "%d of %d held objects collected", lost, N);
     run("drop 1");
     KCHECK(testutil_starts_with(out, "drop: #1 unrooted: 1000 x 48 B"));
-    scrub();
+    stack_scrub();
     run("gc");
     int kept = 0, stayed = 0;
     for (int i = 0; i < N; i++)
@@ -308,7 +300,7 @@ KTEST(gc_noscan_globals_are_not_roots, KTEST_QUICK)
 {
     uint64_t hv, hn;
     fill_slots(&hv, &hn);
-    scrub();
+    stack_scrub();
     KREQUIRE(gc_collect());
     KCHECKF(gc_object_state((void *)(hv ^ HIDE)) == GC_OBJ_LIVE,
             "an object held by an ordinary global was collected");
@@ -341,25 +333,43 @@ static uint64_t words_equal(uint64_t hidden, uint64_t size, uint64_t word)
     return n;
 }
 
+/* Conservative roots may keep any one object (a stale word somewhere that
+ * happens to equal its address: seen with 8 CPUs), so each case makes
+ * several; every collected one must hold the expected words, and most must
+ * be collected. */
+#define CLOBBER_OBJS 8
 KTEST(gc_clobber_overwrites_collected, KTEST_QUICK)
 {
     static const uint64_t sizes[2] = {256, 64 * 1024}; /* small, large */
     bool was = __atomic_load_n(&gc_clobber, __ATOMIC_RELAXED); /* the boot's gcclobber= */
     for (int clobber = 0; clobber < 2; clobber++)
         for (int k = 0; k < 2; k++) {
+            uint64_t h[CLOBBER_OBJS];
             gc_set_clobber(clobber);
-            uint64_t h = garbage_with_pattern(sizes[k]);
-            scrub();
+            for (int i = 0; i < CLOBBER_OBJS; i++)
+                h[i] = garbage_with_pattern(sizes[k]);
+            stack_scrub();
             KREQUIRE(gc_collect());
             gc_set_clobber(false);
-            KCHECKF(gone(h), "%lu B garbage not collected", sizes[k]);
             uint64_t n = sizes[k] / 8;
             uint64_t want = clobber && !ALLOC_DEBUG ? GC_CLOBBER_WORD
                           : ALLOC_DEBUG && k == 0 ? 0xa5a5a5a5a5a5a5a5ul : 0x1111111111111111ul;
-            uint64_t got = words_equal(h, sizes[k], want);
             uint64_t expect = want == 0x1111111111111111ul ? (n + 14) / 15 : n;
-            KCHECKF(got == expect, "gcclobber=%d, %lu B: %lu of %lu words are 0x%lx, want %lu",
-                    clobber, sizes[k], got, n, want, expect);
+            int collected = 0, wrong = 0;
+            for (int i = 0; i < CLOBBER_OBJS; i++) {
+                if (!gone(h[i])) {
+                    testutil_report_holders(h[i] ^ HIDE, sizes[k]);
+                    continue;
+                }
+                collected++;
+                uint64_t got = words_equal(h[i], sizes[k], want);
+                if (got != expect && !wrong++)
+                    kprintf("# gcclobber=%d, %lu B: %lu of %lu words are 0x%lx, want %lu\n",
+                            clobber, sizes[k], got, n, want, expect);
+            }
+            KCHECKF(collected >= CLOBBER_OBJS - 2 && wrong == 0,
+                    "gcclobber=%d, %lu B: %d of %d collected, %d of them with other contents",
+                    clobber, sizes[k], collected, CLOBBER_OBJS, wrong);
         }
     gc_set_clobber(was);
 }
