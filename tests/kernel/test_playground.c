@@ -118,20 +118,21 @@ KTEST(playground_newcomer_walkthrough, KTEST_QUICK)
     KCHECK(testutil_starts_with(out, "drop: #1 unrooted: 1000 x 48 B"));
     stack_scrub();
     run("gc");
-    int kept = 0, stayed = 0;
+    /* Exact but for conservative retention: an object kept must be held by
+     * some stale word the report names (at most 2 of 1000 tolerated). */
+    int kept = 0, explained = 0;
     for (int i = 0; i < N; i++)
-        kept += !gone(hidden[i]);
-    stayed = spans_in_use(spans, ex);
-    KCHECKF(kept == 0 && gone(harr), "%d of %d dropped objects (and %s array) survived the cycle",
-            kept, N, gone(harr) ? "not the" : "the");
-    for (int i = 0, shown = 0; i < N && shown < 4; i++)
         if (!gone(hidden[i])) {
-            testutil_report_holders(hidden[i] ^ HIDE, 48);
-            shown++;
+            kept++;
+            explained += testutil_report_holders(hidden[i] ^ HIDE, 48) > 0;
         }
+    int stayed = spans_in_use(spans, ex);
+    KCHECKF(gone(harr), "the entry's array survived the cycle");
     if (!gone(harr))
         testutil_report_holders(harr ^ HIDE, 8000);
-    KCHECKF(stayed == 0, "%d of the entry's %d own spans still in use after drop and gc",
+    KCHECKF(kept == explained && kept <= 2, "%d of %d dropped objects survived the cycle, %d of "
+            "them held by a stale word", kept, N, explained);
+    KCHECKF(stayed <= kept, "%d of the entry's %d own spans still in use after drop and gc",
             stayed, ex);
     kfree(hidden);
     kfree(spans);
@@ -298,16 +299,21 @@ static void __attribute__((noinline)) fill_slots(uint64_t *hv, uint64_t *hn)
 
 KTEST(gc_noscan_globals_are_not_roots, KTEST_QUICK)
 {
+    extern char __data_start[], __data_end[], __bss_start[], __bss_end[];
+    char *ns = (char *)&noscan_slot;
+    KCHECKF(!(ns >= __data_start && ns < __data_end) && !(ns >= __bss_start && ns < __bss_end),
+            "the .noscan global at %p lies in data or bss (scanned)", (void *)ns);
     uint64_t hv, hn;
     fill_slots(&hv, &hn);
     stack_scrub();
     KREQUIRE(gc_collect());
     KCHECKF(gc_object_state((void *)(hv ^ HIDE)) == GC_OBJ_LIVE,
             "an object held by an ordinary global was collected");
-    KCHECKF(gone(hn), "an object held only by a .noscan global survived (state %d)",
+    /* kept, it must be by a stale word elsewhere (the report names it): the
+     * .noscan one alone does not keep it */
+    KCHECKF(gone(hn) || testutil_report_holders(hn ^ HIDE, 64) > 0,
+            "an object held only by a .noscan global survived (state %d)",
             gc_object_state((void *)(hn ^ HIDE)));
-    if (!gone(hn))
-        testutil_report_holders(hn ^ HIDE, 64);
     visible_slot = noscan_slot = 0;
 }
 

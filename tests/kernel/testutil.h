@@ -35,9 +35,11 @@ static inline int testutil_contains(const char *s, const char *p)
 /* A test found an object alive that it expected collected: name every
  * word of the kernel's data, bss and boot stack that points into
  * [addr, addr + len) — the conservative roots that may hold it (often a
- * test's global table left holding pointers after the test). */
-static inline __attribute__((unused)) void testutil_report_holders(uint64_t addr, uint64_t len)
+ * test's global table left holding pointers after the test).  Returns how
+ * many it found: an object kept with none is not conservative retention. */
+static inline __attribute__((unused)) int testutil_report_holders(uint64_t addr, uint64_t len)
 {
+    int found = 0;
     extern char __data_start[], __data_end[], __bss_start[], __bss_end[], boot_stack[],
         boot_stack_top[];
     static const struct {
@@ -49,11 +51,14 @@ static inline __attribute__((unused)) void testutil_report_holders(uint64_t addr
         bool stack = k == 2;
         for (uint64_t *w = (uint64_t *)r[k].lo; w < (uint64_t *)r[k].hi; w++) {
             bool in_stack = (char *)w >= boot_stack && (char *)w < boot_stack_top;
-            if (*w >= addr && *w < addr + len && in_stack == stack)
+            if (*w >= addr && *w < addr + len && in_stack == stack) {
                 kprintf("# 0x%lx is held by the %s word at %p (0x%lx)\n", addr, r[k].what,
                         (void *)w, *w);
+                found++;
+            }
         }
     }
+    return found;
 }
 
 #endif
