@@ -321,9 +321,10 @@ enum { LAR_CROSS, LAR_LOCAL, LAR_BIGLOCK };
  * round r to the CPU c with (c + r) mod k == a (cross/biglock) or a == c
  * (local); the barrier between rounds (release by the last arriver's
  * store of `sense`, acquire by the others' load) hands it over.  `stop`
- * and `deadline` are written only by the last arriver, before it flips
- * `sense`, and read by everyone after the barrier: all see the same value
- * and the next write needs every CPU at the next barrier. */
+ * is written only by the last arriver, before it flips `sense`, and read by
+ * everyone after the barrier: all see the same value, and the next write
+ * needs every CPU at the next barrier.  `deadline` is written once, the
+ * same way at the first barrier, and only read afterwards. */
 struct lar_run {
     uint32_t k, mode;
     uint32_t count, sense, stop; /* barrier */
