@@ -313,12 +313,12 @@ static uint64_t lr_tag(uint32_t a, uint32_t k, uint32_t seq)
 }
 
 /* 1 when a's block k holds its tag (first word) and the tag's top byte
- * (last byte). */
+ * (last byte); an empty slot (a failed kmalloc) is not. */
 static int lr_intact(uint32_t a, uint32_t k)
 {
     const uint8_t *p = lr_blk[a][k];
     uint64_t t = lr_tag(a, k, lr_seq[a][k]);
-    return *(const uint64_t *)p == t && p[lr_size[a][k] - 1] == (uint8_t)(t >> 56);
+    return p && *(const uint64_t *)p == t && p[lr_size[a][k] - 1] == (uint8_t)(t >> 56);
 }
 
 static int lr_put(uint32_t a, uint32_t k, uint64_t *seed)
@@ -349,9 +349,7 @@ static void lr_work(void *arg)
         result[cpu].frees++;
         if (!lr_put(a, k, &seed)) {
             result[cpu].errors++;
-            lr_blk[a][k] = kmalloc(8); /* keep the slot valid for the next free */
-            *(uint64_t *)lr_blk[a][k] = lr_tag(a, k, lr_seq[a][k]);
-            lr_size[a][k] = 8;
+            lr_blk[a][k] = 0; /* kfree(NULL) next time; counted broken */
         }
         result[cpu].allocs++;
     }
