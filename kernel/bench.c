@@ -1,6 +1,6 @@
 /*
  * bench.c — in-kernel allocator benchmarks (command-line word `bench`, shell
- * command `bench [w|lock]`).  Benchmarks, not tests: they print what they
+ * command `bench [w|lock|larson]`).  Benchmarks, not tests: they print what they
  * measured and never fail.
  *
  * (a) W1 / W2, per CPU (issue 6 item 7).  Each CPU in turn (smp_run_on, the
@@ -30,6 +30,30 @@
  *     the mcache refills per 1000 operations of the percore run (each takes
  *     an mcentral lock twice, some the mheap lock: the shared part of the
  *     per-core design).
+ *
+ * (c) Cross-CPU churn, larson-style (issue 12 item 3).  Every CPU taking
+ *     part owns a slot array of LAR_SLOTS blocks of 8..1000 B (uniform);
+ *     an operation picks a random slot, checks and frees its block and
+ *     kmallocs a new one into it.  The work goes in rounds of LAR_ROUND
+ *     operations separated by a barrier of the k CPUs, and in `cross` mode
+ *     the arrays rotate after every round — in round r CPU c works on array
+ *     (c + r) mod k — so each CPU frees blocks that another CPU allocated
+ *     in the round before (for k >= 2; at k = 1 it is the same CPU).
+ *     Three runs per k:
+ *       cross    per-core design, arrays rotating (the remote-free case);
+ *       local    per-core design, each CPU keeps its own array (no remote
+ *                frees: what cross costs over it is the cross-CPU price);
+ *       biglock  arrays rotating, every kmalloc/kfree under big_lock.
+ *     A run stops at the first barrier after LAR_NS (the last CPU to reach
+ *     the barrier decides, so all stop after the same round) or after
+ *     LAR_MAXR rounds; a CPU still in its round at LAR_NS cuts it short
+ *     (checked every 256 operations), so that a slow design cannot make a
+ *     round outlast the run.  Every block carries a tag from (array, slot,
+ *     sequence) in its first word, checked before the free; a wrong tag
+ *     is counted and printed (an allocator bug, not a benchmark result).
+ *     Printed per k: ops/s of each run, cross / local, cross / biglock,
+ *     cross's scaling against k = 1, and per 1000 operations of the cross
+ *     run the remote frees and mcache refills (memstats PerCPU).
  *
  * No floating point (-mgeneral-regs-only): rates are integers, ns/op has
  * one decimal from integer arithmetic.
@@ -284,14 +308,201 @@ static void bench_lock(void)
     }
 }
 
+/* ------------------------------------------------------------ (c) larson */
+
+#define LAR_SLOTS 2000
+#define LAR_ROUND 10000u          /* operations per CPU between barriers */
+#define LAR_MAXR 400u             /* rounds per run, upper bound */
+#define LAR_NS (400ull * 1000000) /* per run, upper bound (checked per round) */
+
+enum { LAR_CROSS, LAR_LOCAL, LAR_BIGLOCK };
+
+/* Protocol: arrays[a] (slot pointers, tags' sequence numbers) belongs in
+ * round r to the CPU c with (c + r) mod k == a (cross/biglock) or a == c
+ * (local); the barrier between rounds (release by the last arriver's
+ * store of `sense`, acquire by the others' load) hands it over.  `stop`
+ * is written only by the last arriver, before it flips `sense`, and read by
+ * everyone after the barrier: all see the same value, and the next write
+ * needs every CPU at the next barrier.  `deadline` is written once, the
+ * same way at the first barrier, and only read afterwards. */
+struct lar_run {
+    uint32_t k, mode;
+    uint32_t count, sense, stop; /* barrier */
+    uint64_t deadline, rounds;
+    uint64_t t0[MAX_CPUS], t1[MAX_CPUS], ops[MAX_CPUS], errors[MAX_CPUS];
+};
+
+static void **lar_slot;    /* [MAX_CPUS * LAR_SLOTS], kmalloc'd once */
+static uint32_t *lar_seq;  /* [MAX_CPUS * LAR_SLOTS] */
+
+static uint64_t lar_tag(uint32_t a, uint32_t k, uint32_t seq)
+{
+    return ((uint64_t)a << 48 | (uint64_t)k << 24 | (seq & 0xffffff)) * 0x9E3779B97F4A7C15ull | 1;
+}
+
+static void lar_barrier(struct lar_run *r, uint32_t *local_sense)
+{
+    uint32_t s = *local_sense ^= 1;
+    if (__atomic_add_fetch(&r->count, 1, __ATOMIC_ACQ_REL) == r->k) {
+        r->count = 0;
+        uint64_t now = nanotime();
+        if (!r->deadline)
+            r->deadline = now + LAR_NS;
+        else
+            r->rounds++;
+        r->stop = now >= r->deadline || r->rounds >= LAR_MAXR;
+        __atomic_store_n(&r->sense, s, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&r->sense, __ATOMIC_ACQUIRE) != s)
+        __builtin_ia32_pause();
+}
+
+static void lar_put(struct lar_run *r, uint32_t a, uint32_t k, size_t n)
+{
+    uint64_t *p = big_alloc(r->mode == LAR_BIGLOCK, n);
+    uint32_t i = a * LAR_SLOTS + k;
+    lar_slot[i] = p;
+    if (p)
+        *p = lar_tag(a, k, ++lar_seq[i]);
+}
+
+static void lar_take(struct lar_run *r, uint32_t a, uint32_t k, uint32_t cpu)
+{
+    uint32_t i = a * LAR_SLOTS + k;
+    uint64_t *p = lar_slot[i];
+    if (!p)
+        return;
+    if (*p != lar_tag(a, k, lar_seq[i]))
+        r->errors[cpu]++;
+    big_free(r->mode == LAR_BIGLOCK, p);
+    lar_slot[i] = 0;
+}
+
+static void lar_work(void *arg)
+{
+    struct lar_run *r = arg;
+    uint32_t cpu = this_cpu()->cpu_id, sense = 0;
+    if (cpu >= r->k)
+        return;
+    uint64_t x = 0x9E3779B97F4A7C15ull * (cpu + 7), n = 0;
+    for (uint32_t k = 0; k < LAR_SLOTS; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        lar_put(r, cpu, k, 8 + (x >> 20) % 993);
+    }
+    lar_barrier(r, &sense); /* sets the deadline */
+    uint64_t t0 = nanotime();
+    for (uint32_t round = 0; !r->stop; round++) {
+        uint32_t a = r->mode == LAR_LOCAL ? cpu : (cpu + round) % r->k;
+        for (uint32_t i = 0; i < LAR_ROUND; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t k = (uint32_t)(x >> 40) % LAR_SLOTS;
+            lar_take(r, a, k, cpu);
+            lar_put(r, a, k, 8 + (x & 0xffff) % 993);
+            n++;
+            /* a slow round (the big lock under TCG) ends at the deadline */
+            if ((i & 255) == 255 && nanotime() >= r->deadline)
+                break;
+        }
+        lar_barrier(r, &sense);
+    }
+    uint64_t t1 = nanotime();
+    uint32_t a = r->mode == LAR_LOCAL ? cpu : (cpu + (uint32_t)r->rounds) % r->k;
+    for (uint32_t k = 0; k < LAR_SLOTS; k++)
+        lar_take(r, a, k, cpu);
+    r->t0[cpu] = t0;
+    r->t1[cpu] = t1;
+    r->ops[cpu] = n;
+}
+
+struct lar_result {
+    uint64_t rate, ops, ns, errors, remote, refills;
+};
+
+static void remote_and_refills(uint64_t *remote, uint64_t *refills)
+{
+    static struct memstats m; /* large: not on the stack */
+    read_memstats(&m);
+    *remote = *refills = 0;
+    for (uint32_t c = 0; c < m.ncpu; c++) {
+        *remote += m.PerCPU[c].remote_frees;
+        *refills += m.PerCPU[c].refills;
+    }
+}
+
+static void lar_run(uint32_t k, uint32_t mode, struct lar_result *out)
+{
+    static struct lar_run r;
+    __builtin_memset(&r, 0, sizeof r);
+    r.k = k;
+    r.mode = mode;
+    uint64_t rem0, ref0, rem1, ref1;
+    remote_and_refills(&rem0, &ref0);
+    smp_run_on_all(lar_work, &r);
+    remote_and_refills(&rem1, &ref1);
+    uint64_t t0 = ~0ull, t1 = 0;
+    __builtin_memset(out, 0, sizeof *out);
+    for (uint32_t c = 0; c < k; c++) {
+        t0 = r.t0[c] < t0 ? r.t0[c] : t0;
+        t1 = r.t1[c] > t1 ? r.t1[c] : t1;
+        out->ops += r.ops[c];
+        out->errors += r.errors[c];
+    }
+    out->ns = t1 > t0 ? t1 - t0 : 1;
+    out->rate = (uint64_t)(((unsigned __int128)out->ops * 1000000000ull) / out->ns);
+    out->remote = rem1 - rem0;
+    out->refills = ref1 - ref0;
+}
+
+static void bench_larson(void)
+{
+    uint32_t n = smp_ncpu();
+    if (!lar_slot) {
+        lar_slot = kmalloc(MAX_CPUS * LAR_SLOTS * sizeof(void *));
+        lar_seq = kmalloc(MAX_CPUS * LAR_SLOTS * sizeof(uint32_t));
+        if (!lar_slot || !lar_seq) {
+            kprintf("bench: no memory for the larson slot arrays\n");
+            return;
+        }
+        __builtin_memset(lar_slot, 0, MAX_CPUS * LAR_SLOTS * sizeof(void *));
+        __builtin_memset(lar_seq, 0, MAX_CPUS * LAR_SLOTS * sizeof(uint32_t));
+    }
+    kprintf("bench: larson cross-CPU churn: %u slots per CPU, 8-1000 B, rounds of %u ops per "
+            "CPU, arrays rotate between CPUs every round (cross, biglock) or stay (local); "
+            "per run <= %lu ms\n", LAR_SLOTS, LAR_ROUND, (unsigned long)(LAR_NS / 1000000));
+    kprintf("bench: cpus     cross ops/s     local ops/s   biglock ops/s  cross/local  "
+            "cross/biglock  scaling  remote/1000  refills/1000  errors\n");
+    uint64_t base = 0;
+    for (uint32_t k = 1; k <= n; k++) {
+        struct lar_result c, l, b;
+        lar_run(k, LAR_CROSS, &c);
+        lar_run(k, LAR_LOCAL, &l);
+        lar_run(k, LAR_BIGLOCK, &b);
+        if (k == 1)
+            base = c.rate;
+        char r1[16], r2[16], r3[16];
+        fmt_ratio(r1, sizeof r1, c.rate, l.rate);
+        fmt_ratio(r2, sizeof r2, c.rate, b.rate);
+        fmt_ratio(r3, sizeof r3, c.rate, base);
+        kprintf("bench: %4u  %14lu  %14lu  %14lu  %11s  %13s  %7s  %11lu  %12lu  %6lu\n", k,
+                (unsigned long)c.rate, (unsigned long)l.rate, (unsigned long)b.rate, r1, r2, r3,
+                (unsigned long)(c.ops ? c.remote * 1000 / c.ops : 0),
+                (unsigned long)(c.ops ? c.refills * 1000 / c.ops : 0),
+                (unsigned long)(c.errors + l.errors + b.errors));
+    }
+}
+
 /* ------------------------------------------------------------ entry points */
 
-void alloc_bench_run(int which) /* 0 both, 1 W1/W2 only, 2 big lock only */
+/* which: 0 all, 1 W1/W2 only, 2 big lock only, 3 larson only */
+void alloc_bench_run(int which)
 {
-    if (which != 2)
+    if (which == 0 || which == 1)
         bench_w();
-    if (which != 1)
+    if (which == 0 || which == 2)
         bench_lock();
+    if (which == 0 || which == 3)
+        bench_larson();
     char err[300];
     if (heap_verify(err, sizeof err))
         kprintf("bench: heap_verify ok\n");
@@ -306,7 +517,9 @@ static void cmd_bench(int argc, char **argv)
         which = 1;
     else if (argc > 1 && !__builtin_strcmp(argv[1], "lock"))
         which = 2;
+    else if (argc > 1 && !__builtin_strcmp(argv[1], "larson"))
+        which = 3;
     alloc_bench_run(which);
 }
-SHELL_CMD("bench", "allocator benchmarks: W1/W2 per CPU, big lock vs per-core (bench [w|lock])",
+SHELL_CMD("bench", "allocator benchmarks: W1/W2 per CPU, big lock vs per-core, cross-CPU larson (bench [w|lock|larson])",
           cmd_bench);

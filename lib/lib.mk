@@ -46,7 +46,7 @@ $(BUILD)/preload/threads: tests/preload/threads.c
 	$(call say,CC,$<)$(CC) $(PRELOAD_TEST_CFLAGS) -o $@ $<
 # programs that run only under the preload and check the library itself
 $(BUILD)/preload/fork_churn $(BUILD)/preload/stress $(BUILD)/preload/first_call \
-$(BUILD)/preload/oom: $(BUILD)/preload/%: tests/preload/%.c
+$(BUILD)/preload/oom $(BUILD)/preload/larson_churn: $(BUILD)/preload/%: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(PRELOAD_TEST_CFLAGS) -o $@ $< -ldl
 $(BUILD)/preload/cxx_new $(BUILD)/preload/oom_cxx: $(BUILD)/preload/%: tests/preload/%.cc
@@ -55,6 +55,6 @@ $(BUILD)/preload/cxx_new $(BUILD)/preload/oom_cxx: $(BUILD)/preload/%: tests/pre
 
 PRELOAD_BINS := $(BUILD)/preload/test_api $(BUILD)/preload/threads \
 	$(BUILD)/preload/fork_churn $(BUILD)/preload/stress $(BUILD)/preload/first_call \
-	$(BUILD)/preload/oom $(if $(shell command -v g++),$(BUILD)/preload/cxx_new $(BUILD)/preload/oom_cxx)
+	$(BUILD)/preload/oom $(BUILD)/preload/larson_churn $(if $(shell command -v g++),$(BUILD)/preload/cxx_new $(BUILD)/preload/oom_cxx)
 preload-test: $(LIB_SO) $(PRELOAD_BINS)
 	@$(PYTHON) tests/preload/run.py --build $(BUILD)

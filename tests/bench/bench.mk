@@ -3,7 +3,8 @@
 #
 #   make bench   installs the peers (scripts/install-deps.sh bench), builds the
 #                workloads and runs tests/bench/run_bench.py: every workload
-#                with glibc, jemalloc, tcmalloc, mimalloc and libgomalloc,
+#                with glibc, jemalloc, tcmalloc, mimalloc and libgomalloc
+#                (W10: the larson-style table, --larson-reps repetitions),
 #                round-robin, BENCH_REPS repetitions; callgrind instructions per
 #                malloc/free; the Go anchor.  Writes build/bench/results.md,
 #                results.csv and chart.png.  Then the collector's benchmarks
@@ -12,7 +13,7 @@
 
 BENCH_REPS ?= 5
 BENCH_W_NAMES := w1_pair w2_batch w3_workset w4_server w5_prodcons w6_falseshare w7_frag \
-	w8_large w9_thread_churn cg_fastpath
+	w8_large w9_thread_churn w10_larson cg_fastpath
 BENCH_W_BINS := $(addprefix $(BUILD)/bench/w/,$(BENCH_W_NAMES))
 BENCH_W_CFLAGS := -std=gnu11 -O2 -g $(WARN) -pthread -fno-builtin-malloc -fno-builtin-free \
 	-fno-builtin-calloc -fno-builtin-realloc

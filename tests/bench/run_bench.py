@@ -8,6 +8,10 @@ the allocator it found in /proc/self/maps; a mismatch is an error.  Peak RSS
 is the child's ru_maxrss (os.wait4).  Then callgrind instruction counts per
 malloc and per free (tests/bench/cg_fastpath.c, pair and batch-64 shapes)
 for every allocator, and the Go anchor (go_alloc vs gc_anchor: mallocgc).
+W10 (larson-style server churn, tests/bench/w10_larson.c) runs only in the
+first --larson-reps repetitions (default 3) and gets its own table:
+million operations per second per thread count and allocator, median, and
+ours / best peer (> 1 is better there).
 Writes build/bench/results.md, results.csv and chart.png (gnuplot).
 """
 import argparse
@@ -43,7 +47,10 @@ CELLS = [
     ("W7 fragmentation", ["w7_frag"]),
     ("W8 large", ["w8_large"]),
     ("W9 thread churn", ["w9_thread_churn"]),
+] + [
+    ("W10 larson %dT" % t, ["w10_larson", str(t)]) for t in (1, 2, 4)
 ]
+LARSON = re.compile(r"^W10 larson (\d+)T$")
 
 
 def allocators(build):
@@ -137,6 +144,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--only", default="", help="regex on cell names")
     ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--larson-reps", type=int, default=3, help="repetitions of the W10 larson cells")
     args = ap.parse_args()
     build = os.path.join(ROOT, args.build) if not os.path.isabs(args.build) else args.build
     wdir = os.path.join(build, "bench", "w")
@@ -147,12 +155,15 @@ def main():
     names = [a[0] for a in allocs]
     times = {}  # (cell, alloc) -> [seconds]
     rss = {}
+    rate = {}  # (cell, alloc) -> [ops/s]
     extra = {}
     errors = []
     t_start = time.time()
     for rep in range(args.reps):
         order = allocs[rep % len(allocs):] + allocs[:rep % len(allocs)]
         for cname, argv in cells:
+            if LARSON.match(cname) and rep >= args.larson_reps:
+                continue
             for aname, lib in order:
                 rc, out, err, maxrss = maxrss_of([os.path.join(wdir, argv[0])] + argv[1:], lib)
                 m = LINE.search(out)
@@ -164,6 +175,7 @@ def main():
                     continue
                 times.setdefault((cname, aname), []).append(float(m.group(5)))
                 rss.setdefault((cname, aname), []).append(maxrss)
+                rate.setdefault((cname, aname), []).append(float(m.group(6)))
                 if m.group(7).strip():
                     extra[(cname, aname)] = m.group(7).strip()
         print("bench: repetition %d/%d done (%.0fs)" % (rep + 1, args.reps, time.time() - t_start), flush=True)
@@ -224,7 +236,7 @@ def main():
     # RSS ratio rows for W3, W4, W7
     md.append("Peak RSS, gomalloc / best peer: " + ", ".join(
         "%s %.2f" % (c, statistics.median(rss[(c, "gomalloc")]) / min(statistics.median(rss[(c, n)]) for n in peers if (c, n) in rss))
-        for c, _ in cells if re.match(r"W[347] ", c) and (c, "gomalloc") in rss and any((c, n) in rss for n in peers)))
+        for c, _ in cells if re.match(r"W([347]|10) ", c) and (c, "gomalloc") in rss and any((c, n) in rss for n in peers)))
     md.append("")
     w7 = [(n, extra[(c, n)]) for c, _ in cells for n in names if c.startswith("W7") and (c, n) in extra]
     if w7:
@@ -240,6 +252,7 @@ def main():
     if w6:
         md.append("W6: distance in bytes between the two workers' first objects: " +
                   ", ".join("%s %s" % (n, e.replace("dist=", "")) for n, e in w6) + "\n")
+    md += larson_table(cells, names, peers, rate, rss, min(args.reps, args.larson_reps))
     md.append("## Instructions per call on the fast path (callgrind, 64 B, incl. ~3 for the call)\n")
     if cg:
         md.append("| allocator | pair malloc | pair free | batch-64 malloc | batch-64 free |")
@@ -274,6 +287,29 @@ def main():
     chart(outdir, names)
     print(text)
     return 1 if errors else 0
+
+
+def larson_table(cells, names, peers, rate, rss, reps):
+    """W10: threads x allocator, Mops/s (median) and peak RSS."""
+    rows = [(int(LARSON.match(c).group(1)), c) for c, _ in cells if LARSON.match(c)]
+    if not rows:
+        return []
+    md = ["## Larson-style server churn (W10): million operations per second, median of %d\n" % reps,
+          "5000 slots per thread, 8..1000 B, threads replaced every 250000 operations (each "
+          "generation frees the previous one's blocks); peak RSS MiB in brackets; "
+          "*ours ÷ best* > 1 is better.\n",
+          "| threads | " + " | ".join(names) + " | ours ÷ best | best peer |",
+          "|" + "---|" * (len(names) + 3)]
+    for t, c in rows:
+        med = {n: statistics.median(rate[(c, n)]) for n in names if (c, n) in rate}
+        cellv = ["%.1f (%.0f)" % (med[n] / 1e6, statistics.median(rss[(c, n)]) / 1024) if n in med else "—"
+                 for n in names]
+        pm = {n: med[n] for n in peers if n in med}
+        best = max(pm, key=pm.get) if pm else None
+        ratio = "%.2f" % (med["gomalloc"] / pm[best]) if best and "gomalloc" in med else "—"
+        md.append("| %d | %s | %s | %s |" % (t, " | ".join(cellv), ratio, best or "—"))
+    md.append("")
+    return md
 
 
 def chart(outdir, names):

@@ -1,7 +1,8 @@
 /*
  * test_smp_heap.c — the heap used from every CPU at once: per-CPU mcaches
  * on the fast path, cross-CPU frees, large objects, one span freed by many
- * CPUs.  heap_verify runs after each test (runner) once all CPUs are idle.
+ * CPUs, larson-style rotation of slot arrays between CPUs.  heap_verify
+ * runs after each test (runner) once all CPUs are idle.
  */
 #include "../../alloc/malloc.h"
 #include "../../alloc/mstats.h"
@@ -286,5 +287,124 @@ KTEST(smp_heap_one_span_freed_by_all, KTEST_QUICK)
     KCHECKF(after.HeapInuse <= before.HeapInuse, "HeapInuse %lu, was %lu: span not returned",
             after.HeapInuse, before.HeapInuse);
     __builtin_memset(one_span, 0, sizeof one_span); /* no stale pointers in globals */
+    check_stats_add_up();
+}
+
+/* ------------------------------------------------------------ larson rotation */
+
+/* Every CPU owns an array of LR_SLOTS blocks (8..1000 B, a few up to 40 KB:
+ * large); in round r CPU c works on array (c + r) mod n: picks a slot,
+ * checks the block's tag and frees it, kmallocs a new one.  So each round
+ * frees blocks other CPUs allocated in the round before, while they
+ * allocate.  Between rounds (all CPUs idle: smp_run_on_all returned) the
+ * test checks every live block's tag and runs heap_verify.  Ownership:
+ * array a belongs in round r only to CPU (a - r) mod n; smp_run_on_all's
+ * completion orders one round before the next. */
+#define LR_SLOTS 256
+#define LR_ROUNDS 6
+#define LR_OPS 600
+static void *lr_blk[MAX_CPUS][LR_SLOTS];
+static uint32_t lr_size[MAX_CPUS][LR_SLOTS], lr_seq[MAX_CPUS][LR_SLOTS];
+static uint32_t lr_round;
+
+static uint64_t lr_tag(uint32_t a, uint32_t k, uint32_t seq)
+{
+    return ((uint64_t)a << 48 | (uint64_t)k << 24 | (seq & 0xffffff)) * 0x9E3779B97F4A7C15ull | 1;
+}
+
+/* 1 when a's block k holds its tag (first word) and the tag's top byte
+ * (last byte); an empty slot (a failed kmalloc) is not. */
+static int lr_intact(uint32_t a, uint32_t k)
+{
+    const uint8_t *p = lr_blk[a][k];
+    uint64_t t = lr_tag(a, k, lr_seq[a][k]);
+    return p && *(const uint64_t *)p == t && p[lr_size[a][k] - 1] == (uint8_t)(t >> 56);
+}
+
+static int lr_put(uint32_t a, uint32_t k, uint64_t *seed)
+{
+    uint64_t r = rng_next(seed);
+    uint32_t n = r % 64 ? 8 + (uint32_t)((r >> 8) % 993) : 2000 + (uint32_t)((r >> 8) % 38000);
+    uint8_t *p = kmalloc(n);
+    if (!p)
+        return 0;
+    uint64_t t = lr_tag(a, k, ++lr_seq[a][k]);
+    *(uint64_t *)p = t;
+    p[n - 1] = (uint8_t)(t >> 56);
+    lr_blk[a][k] = p;
+    lr_size[a][k] = n;
+    return 1;
+}
+
+static void lr_work(void *arg)
+{
+    (void)arg;
+    uint32_t cpu = this_cpu()->cpu_id, a = (cpu + lr_round) % smp_ncpu();
+    uint64_t seed = 0xabcdefull * (cpu + 1) + lr_round;
+    for (int i = 0; i < LR_OPS; i++) {
+        uint32_t k = (uint32_t)(rng_next(&seed) % LR_SLOTS);
+        if (!lr_intact(a, k))
+            result[cpu].errors++;
+        kfree(lr_blk[a][k]);
+        result[cpu].frees++;
+        if (!lr_put(a, k, &seed)) {
+            result[cpu].errors++;
+            lr_blk[a][k] = 0; /* kfree(NULL) next time; counted broken */
+        }
+        result[cpu].allocs++;
+    }
+}
+
+static uint32_t lr_broken(uint32_t n)
+{
+    uint32_t bad = 0;
+    for (uint32_t a = 0; a < n; a++)
+        for (uint32_t k = 0; k < LR_SLOTS; k++)
+            bad += !lr_intact(a, k);
+    return bad;
+}
+
+KTEST(smp_heap_larson_rotation, KTEST_QUICK)
+{
+    uint32_t n = smp_ncpu();
+    clear_results();
+    struct memstats before, after;
+    read_memstats(&before);
+    uint64_t seed = 7;
+    for (uint32_t a = 0; a < n; a++)
+        for (uint32_t k = 0; k < LR_SLOTS; k++)
+            KREQUIRE(lr_put(a, k, &seed));
+    char err[300];
+    for (lr_round = 0; lr_round < LR_ROUNDS; lr_round++) {
+        smp_run_on_all(lr_work, 0);
+        KCHECKF(total_errors() == 0, "round %u: %lu blocks with a wrong tag or failed kmallocs",
+                lr_round, total_errors());
+        KCHECKF(lr_broken(n) == 0, "round %u: %u live blocks with a wrong tag", lr_round,
+                lr_broken(n));
+        KCHECKF(heap_verify(err, sizeof err), "round %u: %s", lr_round, err);
+    }
+    /* negative control: a block overwritten as by a slot handed out twice
+     * must show up in the check */
+    uint8_t *victim = lr_blk[n - 1][LR_SLOTS / 2];
+    victim[lr_size[n - 1][LR_SLOTS / 2] - 1] ^= 0x5a;
+    KCHECKF(lr_broken(n) == 1, "the check found %u broken blocks after breaking one", lr_broken(n));
+    victim[lr_size[n - 1][LR_SLOTS / 2] - 1] ^= 0x5a;
+    read_memstats(&after);
+    uint64_t remote = 0;
+    for (uint32_t c = 0; c < n; c++) {
+        remote += after.PerCPU[c].remote_frees - before.PerCPU[c].remote_frees;
+        KCHECKF(result[c].frees == (uint64_t)LR_ROUNDS * LR_OPS, "cpu %u freed %lu", c,
+                result[c].frees);
+    }
+    if (n > 1)
+        KCHECKF(remote > 0, "no remote frees counted in %u rounds on %u CPUs", LR_ROUNDS, n);
+    kprintf("# %u CPUs, %u rounds: %lu frees, %lu remote\n", n, LR_ROUNDS,
+            (unsigned long)n * LR_ROUNDS * LR_OPS, (unsigned long)remote);
+    for (uint32_t a = 0; a < n; a++)
+        for (uint32_t k = 0; k < LR_SLOTS; k++)
+            kfree(lr_blk[a][k]);
+    __builtin_memset(lr_blk, 0, sizeof lr_blk); /* no stale pointers in globals */
+    read_memstats(&after);
+    KCHECK(after.HeapObjects == before.HeapObjects);
     check_stats_add_up();
 }

@@ -13,8 +13,11 @@
    prints one summary line, shown in the test name):
    build/preload/stress (threads, cross-thread frees, content patterns,
    gomalloc_heap_verify at quiescent points; also with more threads than
-   exclusive slots) and build/preload/fork_churn (fork while threads
-   allocate and free; each child verifies its heap and starts threads).
+   exclusive slots), build/preload/fork_churn (fork while threads
+   allocate and free; each child verifies its heap and starts threads) and
+   build/preload/larson_churn (larson-style generations of threads freeing
+   each other's blocks, tags checked, heap verified between generations;
+   with `break` it corrupts a block itself and must fail: the control).
 4. Bad input as a process's first allocator call (build/preload/first_call):
    the exact stderr, exit status and GOMALLOC_ABORT behaviour.
 5. Under `ulimit -v` 256 MB, 1 GB and 8 GB (bash -c 'ulimit -v N; ...'):
@@ -46,6 +49,8 @@ def library_checks(build, lib, env_c, want):
         ("stress 4 threads", [os.path.join(pre, "stress"), "4", "8", "100000"]),
         ("stress 70 threads (shared slots)", [os.path.join(pre, "stress"), "70", "3", "3000"]),
         ("fork while 4 threads churn", [os.path.join(pre, "fork_churn"), "40", "4"]),
+        ("larson churn 4 threads (cross-thread frees)", [os.path.join(pre, "larson_churn"), "4"]),
+        ("larson churn 2 threads (cross-thread frees)", [os.path.join(pre, "larson_churn"), "2"]),
     ]
     results = []
     for name, argv in checks:
@@ -70,7 +75,23 @@ def library_checks(build, lib, env_c, want):
             problems.append("allocator messages")
         results.append((not problems, "check %s: %s (%.1fs)" % (name, summary, dt),
                         "; ".join(problems) + ("\n" + err[-1500:] if problems else "")))
-    return results
+    return results + larson_break_check(pre, lib, env_c, want)
+
+
+def larson_break_check(pre, lib, env_c, want):
+    """Negative control of larson_churn's content check: with `break` it
+    corrupts one live block itself and must stop with exit 1 naming it."""
+    name = "check larson churn catches a corrupted block (break)"
+    exe = os.path.join(pre, "larson_churn")
+    if not want(name):
+        return []
+    if not os.path.exists(exe):
+        return [(False, name, "%s not built" % exe)]
+    p = subprocess.run([exe, "2", "3", "2", "500", "200", "break"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=dict(env_c, LD_PRELOAD=lib), timeout=60)
+    err = p.stderr.decode(errors="replace")
+    ok = p.returncode == 1 and re.search(r"larson_churn: lane 0 slot 100: .*pattern broken", err)
+    return [(bool(ok), "%s: exit %d, %s" % (name, p.returncode, err.strip()[:60]), err[-800:])]
 
 
 # Bad input as the first allocator call of a process (before the library
