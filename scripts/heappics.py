@@ -258,6 +258,16 @@ def selftest():
         t(check_png(good) == "", "check: a PNG with a picture passes")
         open(os.path.join(d, "x.png"), "wb").write(b"GIF89a")
         t("not a PNG" in check_png(os.path.join(d, "x.png")), "check: a non-PNG is refused")
+        empty = os.path.join(d, "empty.log")
+        open(empty, "w").write("gokernel: starting\n")
+        for kind, word in (("heapmap", "`heapmap`"), ("gcplot", "`stats`")):
+            try:
+                main(["heappics.py", kind, empty, os.path.join(d, "o.png")])
+                msg = ""
+            except SystemExit as e:
+                msg = str(e.code)
+            t(word in msg and not os.path.exists(os.path.join(d, "o.png")),
+              f"{kind}: a log without its lines names the word that prints them")
     print(f"{ok} passed, {fail} failed")
     return 1 if fail else 0
 

@@ -246,6 +246,13 @@ static void cmdline_gc_words(void)
     CHECK(cmdline_parse("gogc=100001", &c) == 1 && !c.gogc_set);
     CHECK(cmdline_parse("gogc=99999999999999999999", &c) == 1 && !c.gogc_set);
     CHECK(cmdline_parse("gogc= gctrace=x forcegc=0 idle=-1", &c) == 4);
+    /* the debug modes and the heap map word */
+    CHECK(cmdline_parse("gccheckmark=1 gcclobber=1 heapmap", &c) == 0 && c.gccheckmark == 1 &&
+          c.gcclobber == 1 && c.heapmap);
+    CHECK(cmdline_parse("gccheckmark=0 gcclobber=0", &c) == 0 && !c.gccheckmark && !c.gcclobber);
+    CHECK(cmdline_parse("gccheckmark=2 gcclobber=yes gccheckmark= gcclobber", &c) == 4 &&
+          !c.gccheckmark && !c.gcclobber);
+    CHECK(strcmp(c.errors[0], "cmdline: bad value in 'gccheckmark=2'") == 0);
     /* test=prefix* selects every test whose name starts with prefix */
     CHECK(cmdline_parse("test=gc_*,heap_x", &c) == 0 && c.test == TEST_NAMED);
     CHECK(cmdline_list_has(c.test_names, "gc_reachability") && cmdline_list_has(c.test_names, "gc_"));
