@@ -41,7 +41,9 @@ typedef struct heapArena {
     uint8_t pageMarks[PAGES_PER_ARENA / 8];
     /* gccheckmark=1 only (mcheckmark.c): 1 bit per 8-byte word of the
      * arena, set at an object's first word by the checkmark pass; NULL
-     * until a checkmark pass first needs it (persistentalloc, 1 MiB). */
+     * until a checkmark pass first needs it (persistentalloc, 1 MiB).
+     * Pointer and bits written and read only by the collecting CPU with
+     * the world stopped (the pass is serial): no synchronisation. */
     uint64_t *checkmarks;
     uintptr_t base;       /* arena start (immutable) */
     /* Offset from base below which memory may be dirty; [zeroedBase, 64 MiB)
