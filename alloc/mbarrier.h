@@ -60,7 +60,9 @@ void gc_shade(const void *p);
  * must then find what the mark lost). */
 extern volatile uint32_t gc_debug_disable_wb;
 /* Run fn(obj) once, on the marker, right after it scanned obj (GC.md's
- * deterministic "mutator after a chosen object is scanned", T2). */
+ * deterministic "mutator after a chosen object is scanned", T2).  Debug
+ * builds only (ALLOC_DEBUG: the host tests, the debug kernel); elsewhere
+ * the mark does not look for it. */
 typedef void (*gc_scan_hook_fn)(uintptr_t obj);
 void gc_debug_set_scan_hook(uintptr_t obj, gc_scan_hook_fn fn);
 

@@ -128,8 +128,11 @@ static inline __attribute__((always_inline)) void scan_object(struct gcwork *w, 
     }
     scan_words(w, b, n, cm);
     w->scanned += n;
-    if (!cm && __builtin_expect(__atomic_load_n(&gc_debug_hook_obj, __ATOMIC_RELAXED) == b, 0))
-        gc_debug_scan_hook(b); /* tests: the "mutator" runs right after b's scan */
+    /* tests (debug builds only: not on the mark's path otherwise): the
+     * "mutator" runs right after b's scan */
+    if (ALLOC_DEBUG && !cm &&
+        __builtin_expect(__atomic_load_n(&gc_debug_hook_obj, __ATOMIC_RELAXED) == b, 0))
+        gc_debug_scan_hook(b);
 }
 
 void gc_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi)
