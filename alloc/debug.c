@@ -7,6 +7,7 @@
  * cold checks.
  */
 #include "debug.h"
+#include "mheap.h"
 #include "malloc_impl.h"
 #include "platform.h"
 
@@ -66,7 +67,9 @@ void debug_poison_slow(void *p, uint64_t n)
 static int64_t first_bad_word(const mspan *s, const void *v)
 {
     const uint64_t *w = v;
-    for (uint64_t i = 0; i < s->elemsize / 8; i++)
+    /* a kmalloc slot released by a freed-object cache keeps the key in its
+     * first word until it is handed out again (mobjcache.c) */
+    for (uint64_t i = w[0] == mheap_.objcache_key; i < s->elemsize / 8; i++)
         if (w[i] != FREE_POISON)
             return (int64_t)i;
     return -1;

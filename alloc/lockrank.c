@@ -36,6 +36,7 @@ static const struct {
     [LOCKRANK_HCHAN] = {"hchan", false},
     [LOCKRANK_STACKPOOL] = {"stackpool", false},
     [LOCKRANK_STACKLARGE] = {"stacklarge", false},
+    [LOCKRANK_TRANSFER] = {"transfer", true},
     [LOCKRANK_MCENTRAL] = {"mcentral", true},
     [LOCKRANK_MHEAP] = {"mheap", false},
     [LOCKRANK_BIGALIGN] = {"bigalign", false},

@@ -25,6 +25,9 @@
  *                      for one element copy
  *    10  stackpool     alloc/stack.c pool_lock                 → mheap
  *    12  stacklarge    alloc/stack.c large_lock                (leaf in practice)
+ *    18  transfer      alloc/mobjcache.c transfer cache of a   → mcentral (a release
+ *                      kmalloc size class (many: fork holds      to the spans)
+ *                      them all)
  *    20  mcentral      mheap_.central[spc].lock (many)         → mheap, persistent
  *    30  mheap         mheap_.lock: pages, arenas, spans,      → persistent, window,
  *                      gcbits, heap statistics                   paging, frames, shootdown
@@ -70,6 +73,7 @@ enum lockrank {
     LOCKRANK_HCHAN = 9,
     LOCKRANK_STACKPOOL = 10,
     LOCKRANK_STACKLARGE = 12,
+    LOCKRANK_TRANSFER = 18,
     LOCKRANK_MCENTRAL = 20,
     LOCKRANK_MHEAP = 30,
     LOCKRANK_BIGALIGN = 35,

@@ -9,11 +9,15 @@
  *   1. kmalloc: spc = kmalloc_spc[(size+7)/8] (one table load: kmalloc's
  *      own span classes, 136 + class); mallocgc: class = size_to_class(size)
  *      (Go's two tables), spc = class<<1|noscan.
+ *   1a. kmalloc: the newest object this CPU freed of that class, when its
+ *      freed-object array has one (mobjcache.c): pop, clear its first word
+ *      (the free-slot key).  Else step 2; and when the span is full, a
+ *      batch from the class's transfer cache before a refill (step 3).
  *   2. Pin; c = this CPU's mcache (plat_cpu_cache() when the platform has
  *      the per-CPU slot, else mcaches[cpu]);
- *      v = mspan_next_free_fast(c->alloc[spc]) — kmalloc's whole fast
- *      path is 23 x86-64 instructions, no call, no atomic RMW
- *      (tests/bench/callgrind.sh).
+ *      v = mspan_next_free_fast(c->alloc[spc]).  kmalloc's whole fast
+ *      path (1a or 2) is 18 x86-64 instructions per call, no call, no
+ *      atomic RMW (tests/bench/callgrind.sh).
  *   3. Miss → mcache_next_free (refill from mcentral, see mcache.c); NULL →
  *      out of memory (kmalloc: NULL; mallocgc: panic).
  *   4. Zero when asked and the span may be dirty (span.needzero); typed
@@ -38,6 +42,12 @@
  *      manual, dead, sentinel, tiny blocks) — so in use, small, in range
  *      and "no tiny block here" cost one compare.
  *   3. Object start (divMul index, times elemsize == offset).
+ *   K. A kmalloc class (the C heap: lib/, kernel): swap the free-slot key
+ *      into the object's first word (the old word was the key → not
+ *      allocated: a double free, reported) and push it onto this CPU's
+ *      freed-object array of its class — reusable at once by the next
+ *      kmalloc of that class on this CPU, no lock (mobjcache.c).  Steps
+ *      4-6 below serve collected objects that C code frees explicitly.
  *   4. Owner undo: pinned, the span is cached by this CPU (cachedBy ==
  *      c->tag) and the slot is freeindex-1 with its allocBits bit clear →
  *      xchg freeindex = idx, then check its pendingFree bit (see OWNER UNDO
@@ -64,6 +74,8 @@
  *   WHERE EACH STEP LIVES
  *     step  function                            file
  *     1-3   kfree_inline                        malloc_fast.h (inline)
+ *     K     kfree_cached → objcache_push        malloc_fast.h (inline),
+ *           (full: objcache_push_slow)          mobjcache.c
  *     4     kfree_owner                         malloc_fast.h (inline)
  *     4 ✗   kfree_owner_conflict                malloc.c (race lost: report)
  *     5     kfree_pending / kfree_pending0      malloc.c → free_pending
@@ -184,8 +196,13 @@ void malloc_init(void)
         plat_set_cpu_cache(i, &mheap_.mcaches[i]);
 #endif
     }
+    /* size 0: kmalloc class 0, whose span slot is always the empty span
+     * and whose object cache is always empty (no large object is cached):
+     * the slow path makes it an 8-byte object */
+    kmalloc_spc[0] = make_kmalloc_spanclass(0);
     for (uint32_t i = 1; i <= MAX_SMALL_SIZE / 8; i++)
         kmalloc_spc[i] = make_kmalloc_spanclass(size_to_class((uint64_t)i * 8));
+    objcache_init();
     mheap_.ncpu = n;
 }
 
@@ -318,12 +335,19 @@ static inline __attribute__((always_inline)) void *small_alloc(uint64_t size, co
     spanClass spc = kmalloc ? make_kmalloc_spanclass(cls) : make_spanclass(cls, noscan);
     mspan *s = c->alloc[spc];
     v = mspan_next_free_fast(s);
+    if (!v && kmalloc && (v = objcache_refill(c, spc))) { /* mobjcache.c */
+        if (needzero)
+            __builtin_memset(v, 0, class_to_size[cls]);
+        goto out;
+    }
     if (!v && !(v = mcache_next_free(c, spc, &s)))
         goto out;
     debug_check_free_slot(s, v);
     uint64_t elemsize = class_to_size[cls];
     if (needzero && s->needzero)
         __builtin_memset(v, 0, elemsize);
+    else if (kmalloc)
+        objcache_unkey(v);
     if (!noscan)
         heap_bits_set_type((uintptr_t)v, elemsize, size, typ);
     if (!kmalloc)
@@ -543,7 +567,9 @@ static mspan *check_object(const char *op, bool freeing, uintptr_t x, uint32_t *
     if (cls) {
         uint64_t bit = 1ull << (idx % 64);
         bool allocated = mspan_allocated(s, idx);
-        if (!allocated || (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit)) {
+        if (!allocated || (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit) ||
+            /* freed into a cache (or released from one, pending) */
+            (spanclass_is_kmalloc(s->spanclass) && *(const uint64_t *)x == mheap_.objcache_key)) {
             report_unallocated(op, freeing, allocated, x, s);
             return 0;
         }
@@ -682,6 +708,10 @@ static void kfree_slow_body(void *p)
         kfree_large(x);
         return;
     }
+    if (spanclass_is_kmalloc(s->spanclass)) { /* a pending kmalloc object keeps the key */
+        kfree_cached(s, x, s->spanclass);
+        return;
+    }
     uint64_t tok = plat_pin();
     free_pending(s, x, idx, my_mcache(), tok);
 }
@@ -692,6 +722,12 @@ void __attribute__((noinline)) kfree_owner_conflict(mspan *s, uintptr_t x, uint3
     __atomic_store_n(&s->freeindex, idx + 1, __ATOMIC_RELEASE);
     plat_unpin(tok);
     report_double_free("kfree", x, s);
+}
+
+void __attribute__((noinline)) objcache_push_pinning(uintptr_t x, spanClass spc)
+{
+    uint64_t tok = plat_pin();
+    objcache_push(my_mcache(), spc, x, tok);
 }
 
 void __attribute__((noinline)) kfree_pinned(mspan *s, uintptr_t x, uint32_t idx)
@@ -741,12 +777,25 @@ void *krealloc(void *p, size_t size)
 void malloc_flush_mcache(void)
 {
     uint64_t tok = plat_pin();
+    objcache_flush(my_mcache(), true);
+    objcache_flush_transfer(); /* shared, under its locks: nobody's objects */
+    mcache_release_all(my_mcache());
+    plat_unpin(tok);
+}
+
+void malloc_park_mcache(void)
+{
+    uint64_t tok = plat_pin();
+    objcache_flush(my_mcache(), false);
     mcache_release_all(my_mcache());
     plat_unpin(tok);
 }
 
 void malloc_flush_all_mcaches(void)
 {
+    for (uint32_t i = 0; i < mheap_.ncpu; i++)
+        objcache_flush(&mheap_.mcaches[i], true);
+    objcache_flush_transfer();
     for (uint32_t i = 0; i < mheap_.ncpu; i++)
         mcache_release_all(&mheap_.mcaches[i]);
 }

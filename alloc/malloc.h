@@ -107,11 +107,17 @@ alloc_error_hook_t alloc_set_error_hook(alloc_error_hook_t hook);
  * its type says it holds a pointer (heap bitmap); 0 otherwise. */
 bool heap_bits_is_pointer(uintptr_t addr);
 
-/* Release the calling CPU's mcache (all cached spans back to mcentral,
- * pending frees swept, empty spans to the page heap).  Pinned internally. */
+/* Release the calling CPU's mcache (its freed-object caches and the shared
+ * transfer caches back to their spans as pending frees, all cached spans
+ * back to mcentral, pending frees swept, empty spans to the page heap).
+ * Pinned internally. */
 void malloc_flush_mcache(void);
-/* The same for every CPU's mcache: only when no other CPU is allocating
- * (tests, shutdown, a stopped world). */
+/* The same, but the freed objects go to the transfer caches, where other
+ * CPUs reuse them (a thread that exits: lib/platform_linux.c). */
+void malloc_park_mcache(void);
+/* malloc_flush_mcache for every CPU's mcache, and the transfer caches
+ * emptied: only when no other CPU is allocating (tests, shutdown, a
+ * stopped world). */
 void malloc_flush_all_mcaches(void);
 /* In a child process after fork(), before anything else allocates: make
  * the heap consistent again when other CPUs (threads) may have been inside

@@ -15,6 +15,7 @@
 
 #include "debug.h"
 #include "mheap.h"
+#include "mobjcache.h"
 #include "mspan.h"
 #include "platform.h"
 #include "sizeclass.h"
@@ -46,10 +47,49 @@ static inline __attribute__((always_inline)) mcache *my_mcache(void)
 #endif
 }
 
+/* c's freed-object array of kmalloc span class spc (fc[spc - 136]), with
+ * unsigned arithmetic so that the index is computed once. */
+static inline __attribute__((always_inline)) objcache *mcache_fc(mcache *c, spanClass spc)
+{
+    return (objcache *)((uintptr_t)c + __builtin_offsetof(mcache, fc) +
+                        ((uintptr_t)spc - KMALLOC_SPC_BASE) * sizeof(objcache));
+}
+
+/* Pop the newest object of fc (top > base) into *v: SMALL ALLOCATION step
+ * 2a.  Caller pinned on fc's CPU. */
+static inline __attribute__((always_inline)) void objcache_pop(objcache *fc, uintptr_t *top,
+                                                               spanClass spc, bool needzero,
+                                                               void **v)
+{
+    uintptr_t o = top[-1];
+    __atomic_store_n(&fc->top, top - 1, __ATOMIC_RELAXED);
+    objcache_take(o);
+    if (needzero) /* cached objects are dirty */
+        __builtin_memset((void *)o, 0, class_to_size[spc - KMALLOC_SPC_BASE]);
+    *v = (void *)o;
+}
+
+/* SMALL ALLOCATION step 2b: *v = the next free slot of s, or false. */
+static inline __attribute__((always_inline)) bool kmalloc_from_span(mspan *s, bool needzero,
+                                                                    void **v)
+{
+    if (__builtin_expect(!mspan_try_next_free(s, v), 0))
+        return false;
+#if ALLOC_DEBUG
+    debug_check_free_slot(s, *v);
+#endif
+    if (needzero && s->needzero)
+        __builtin_memset(*v, 0, s->elemsize);
+    else
+        objcache_unkey(*v);
+    return true;
+}
+
 /* SMALL ALLOCATION steps 1-2: *v = a fresh object of size bytes from this
  * CPU's mcache and true, or false (nothing changed: call kmalloc_slow).
- * needzero: the object must be zero (kcalloc); a dirty span's slot is then
- * cleared here (class size bytes, as small_alloc does). */
+ * 2a: the newest object this CPU freed of that class (mobjcache.c); 2b:
+ * else the next slot of the cached span.  needzero: the object must be
+ * zero (kcalloc). */
 static inline __attribute__((always_inline)) bool kmalloc_fast(size_t size, bool needzero,
                                                                void **v)
 {
@@ -61,29 +101,25 @@ static inline __attribute__((always_inline)) bool kmalloc_fast(size_t size, bool
     mcache *c = (mcache *)plat_owner_cache();
     if (__builtin_expect(!c, 0))
         return false;
-    mspan *s = c->alloc[spc];
-    if (__builtin_expect(!mspan_try_next_free(s, v), 0))
-        return false;
-#if ALLOC_DEBUG
-    debug_check_free_slot(s, *v);
-#endif
-    if (needzero && s->needzero)
-        __builtin_memset(*v, 0, s->elemsize);
-    return true;
-#else
-    uint64_t tok = plat_pin();
-    mspan *s = my_mcache()->alloc[spc];
-    if (__builtin_expect(mspan_try_next_free(s, v), 1)) {
-#if ALLOC_DEBUG
-        debug_check_free_slot(s, *v);
-#endif
-        if (needzero && s->needzero)
-            __builtin_memset(*v, 0, s->elemsize);
-        plat_unpin(tok);
+    objcache *fc = mcache_fc(c, spc);
+    uintptr_t *top = fc->top;
+    if (__builtin_expect(top != fc->base, 1)) {
+        objcache_pop(fc, top, spc, needzero, v);
         return true;
     }
+    return kmalloc_from_span(c->alloc[spc], needzero, v);
+#else
+    uint64_t tok = plat_pin();
+    mcache *c = my_mcache();
+    objcache *fc = mcache_fc(c, spc);
+    uintptr_t *top = fc->top;
+    bool ok = true;
+    if (__builtin_expect(top != fc->base, 1))
+        objcache_pop(fc, top, spc, needzero, v);
+    else
+        ok = kmalloc_from_span(c->alloc[spc], needzero, v);
     plat_unpin(tok);
-    return false;
+    return ok;
 #endif
 }
 
@@ -142,6 +178,56 @@ static inline __attribute__((always_inline)) void kfree_owner(mspan *s, uintptr_
         kfree_pending(s, x, idx, fi, c, tok);
 }
 
+/* FREE step 5 of mobjcache.c's essay: x onto c's array of its class;
+ * pinned (tok) and unpins. */
+static inline __attribute__((always_inline)) void objcache_push(mcache *c, spanClass spc,
+                                                                uintptr_t x, uint64_t tok)
+{
+    objcache *fc = mcache_fc(c, spc);
+    uintptr_t *top = fc->top;
+    if (__builtin_expect(top == fc->end, 0)) {
+        objcache_push_slow(c, spc, x, tok);
+        return;
+    }
+    *top = x;
+    __atomic_store_n(&fc->top, top + 1, __ATOMIC_RELEASE);
+    fc->pushes++;
+    plat_unpin(tok);
+}
+
+/* The same when the fast path's pin failed (PLAT_HAVE_OWNER_CACHE and
+ * plat_owner_cache() NULL): pins with plat_pin. */
+void objcache_push_pinning(uintptr_t x, spanClass spc);
+
+/* FREE of a kmalloc object, steps 4-5 of mobjcache.c's essay: swap the
+ * key in (the old word was the key: not allocated), then onto this CPU's
+ * array of its class. */
+static inline __attribute__((always_inline)) void kfree_cached(const mspan *s, uintptr_t x,
+                                                               spanClass spc)
+{
+    /* 4. one atomic swap: a free slot already holds the key (in a cache,
+     * pending, or never handed out), so the old word is the key iff x is
+     * not allocated; of two frees of x at once, one sees the other's key */
+    uint64_t key = mheap_.objcache_key;
+    if (__builtin_expect(__atomic_exchange_n((uint64_t *)x, key, __ATOMIC_ACQ_REL) == key, 0)) {
+        objcache_double_free(x);
+        return;
+    }
+    objcache_poison(x, s->elemsize);
+    /* 5. push */
+#ifdef PLAT_HAVE_OWNER_CACHE
+    mcache *c = (mcache *)plat_owner_cache();
+    if (__builtin_expect(!c, 0)) {
+        objcache_push_pinning(x, spc);
+        return;
+    }
+    objcache_push(c, spc, x, 0);
+#else
+    uint64_t tok = plat_pin();
+    objcache_push(my_mcache(), spc, x, tok);
+#endif
+}
+
 /* FREE steps 1-4 inline; the rest through kfree_pending / kfree_slow
  * (kfree_pinned when pinning is not free). */
 static inline __attribute__((always_inline)) void kfree_inline(void *p)
@@ -163,6 +249,11 @@ static inline __attribute__((always_inline)) void kfree_inline(void *p)
     uint32_t idx = obj_index((uint32_t)off, s->divMul);
     if (__builtin_expect((uint64_t)idx * s->elemsize != off, 0))
         goto slow;
+    spanClass spc = s->spanclass;
+    if (__builtin_expect(spanclass_is_kmalloc(spc), 1)) {
+        kfree_cached(s, x, spc);
+        return;
+    }
 #ifdef PLAT_HAVE_OWNER_CACHE
     {
         mcache *c = (mcache *)plat_owner_cache();

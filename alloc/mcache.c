@@ -7,9 +7,11 @@
  * by an interrupt handler that allocates.
  *
  * FAST PATH (inline in malloc.c): alloc[spc] → mspan_try_next_free: a
- * count-trailing-zeros on allocCache, no lock, no atomic RMW.  kfree's
- * owner undo (malloc.c step 4) gives the last slot handed out straight
- * back to the same span, also without lock or atomic RMW.
+ * count-trailing-zeros on allocCache, no lock, no atomic RMW.  kmalloc
+ * first pops the CPU's freed-object array of the class (fc[], owned by
+ * mobjcache.c, which kfree of a kmalloc object pushes); kfree's owner undo
+ * (malloc.c step 4) gives a collected object that C code frees, when it is
+ * the last slot handed out, straight back to the same span.
  * SLOW PATH (mcache_next_free):
  *   1. mspan_next_free_index on the current span (reloads allocCache words).
  *   2. Span full but frees are pending on it (its own objects, freed by any

@@ -8,6 +8,7 @@
 #ifndef ALLOC_MCACHE_H
 #define ALLOC_MCACHE_H
 
+#include "mobjcache.h"
 #include "mspan.h"
 
 typedef struct mcache {
@@ -45,6 +46,15 @@ typedef struct mcache {
     uint64_t nextSample;
     uint64_t profRate;
     uint64_t profRand;
+    /* Freed kmalloc objects by size class (mobjcache.c): fc[cls].  Owner
+     * only, except as objcache says.  fcMoved[cls]: objects moved into
+     * fc[cls] from the transfer cache minus those moved out (to the
+     * transfer cache or the spans), changed under the class's transfer
+     * lock (or with the system quiescent).  Objects the CPU handed out of
+     * fc[cls] = pushes + fcMoved - objcache_n. */
+    objcache fc[NUM_SIZE_CLASSES];
+    int64_t fcMoved[NUM_SIZE_CLASSES];
+    uintptr_t *fcBlock;                /* fc[*].slots' storage (first push) */
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
     uint32_t flushGen; /* mheap_.sweepgen when last prepared for sweep (Go's

@@ -207,13 +207,19 @@ static bool try_acquire(mspan *s, uint32_t sg)
  * collected fewer than a quarter of its slots in pending frees, grow a
  * fresh span, while the class's spans grown that way (nslack) stay under
  * a quarter of its spans.  The slack lets pending frees pile up, so that
- * each sweep and refill recovers several slots instead of one. */
+ * each sweep and refill recovers several slots instead of one.  Collected
+ * classes only: see below. */
 static bool grow_for_slack(const mcentral *c, const mspan *s)
 {
     uint32_t want = s->nelems / SLACK_WANT_DIV;
     /* A span the collector marked since its last sweep may be mostly
      * garbage: pendingCount says nothing about that, so sweep it. */
     if (!spanclass_is_kmalloc(c->spanclass) && s->markgen != mheap_.sweepgen)
+        return false;
+    /* kmalloc's churn is absorbed by the freed-object caches (mobjcache.c):
+     * a refill is rare, and what its spans hold pending is what the caches
+     * could not keep — memory to reuse before growing */
+    if (spanclass_is_kmalloc(c->spanclass))
         return false;
     return want > 1 && c->nslack <= c->nspans / SLACK_SPANS_DIV &&
            (uint32_t)__atomic_load_n(&s->pendingCount, __ATOMIC_RELAXED) < want;

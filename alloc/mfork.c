@@ -44,7 +44,9 @@
  *      clear gcmarkBits).  A span cached by another CPU gets needzero = 1:
  *      its owner may have died between a sweep's freeindex reset and its
  *      needzero store.
- *   2. Every other CPU's mcache: mcache_release_all — the normal uncache
+ *   2. Every CPU's freed-object caches and the transfer caches back to
+ *      the spans (objcache_flush: pending frees; the frees were counted
+ *      at kfree).  Every other CPU's mcache: mcache_release_all — the normal uncache
  *      (sweep when frees are pending, file by fullness, free when empty).
  *      Afterwards only keep_cpu has cached spans; its slot and every other
  *      can be handed to new threads.
@@ -214,6 +216,13 @@ void malloc_repair_after_fork(uint32_t keep_cpu)
         return;
     int32_t keep_tag = keep_cpu < mheap_.ncpu ? (int32_t)keep_cpu + 1 : -1;
     for_each_inuse_span(repair_span, &keep_tag);
+    /* freed-object caches (mobjcache.c): every object back to its span as
+     * a pending free, keep_cpu's too (simplest: step 4 then counts spans
+     * only).  A dead thread's array is whole up to its n (slots[n] is
+     * stored before n); an object it was pushing or popping is leaked. */
+    for (uint32_t cpu = 0; cpu < mheap_.ncpu; cpu++)
+        objcache_flush(&mheap_.mcaches[cpu], true);
+    objcache_flush_transfer();
     for (uint32_t cpu = 0; cpu < mheap_.ncpu; cpu++)
         if (cpu != keep_cpu)
             mcache_release_all(&mheap_.mcaches[cpu]);

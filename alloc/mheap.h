@@ -60,6 +60,9 @@ typedef struct mheap {
 
     uintptr_t window_base; /* plat_heap_window (immutable after init) */
     uint64_t window_size;
+    uint64_t objcache_key; /* the first word of every free kmalloc slot
+                              (mobjcache.c; set at malloc_init, odd; next to
+                              the window: kfree loads both) */
     heapArena **arenas;    /* [window_size >> ARENA_SHIFT]; entries set once (L),
                               read lock free with acquire */
     heapArena *allArenas;  /* (L) */

@@ -76,6 +76,12 @@ static void small_counts(const mcache *c, spanClass spc, uint64_t *m, uint64_t *
     uint64_t undo = LD(c->undoCount[spc]);
     *m = LD(c->smallAllocCount[spc]) + mcache_inflight_allocs(c, spc) + undo;
     *f = LD(c->smallFreeCount[spc]) + undo;
+    if (spanclass_is_kmalloc(spc)) { /* freed-object cache: mobjcache.c */
+        uint64_t pops, pushes;
+        objcache_counts(c, spanclass_sizeclass(spc), &pops, &pushes);
+        *m += pops;
+        *f += pushes;
+    }
 }
 
 /* Per-CPU counters into o (BySize mallocs/frees, large and tiny, per CPU,

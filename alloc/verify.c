@@ -27,6 +27,10 @@
  *      the two mcentrals' nspans; nslack <= nspans), large objects,
  *      Ready and Prepared bytes agree with the walk and the page allocator;
  *      pagealloc_verify passes.
+ *   4b. Freed-object caches (objcache_verify): every cached object is an
+ *      allocated, not pending object start of its class holding the key,
+ *      cached once (and, debug, still poisoned); the live objects of the
+ *      walk minus the cached ones are what the statistics must show.
  *   5. Statistics: HeapInuse, HeapObjects (= Mallocs - Frees) and HeapAlloc
  *      equal what the walk counted.
  * LOCKING: takes every mcentral lock in class order, then mheap_.lock (the
@@ -405,6 +409,15 @@ bool heap_verify(char *err, size_t errlen)
     unlock_all();
     if (!ok)
         return false;
+    /* 4b. freed-object caches: their objects are live in their spans but
+     * freed in the statistics */
+    if (!objcache_verify(err, errlen))
+        return false;
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
+        uint64_t n = objcache_cached(cls);
+        w.live_objs -= n;
+        w.live_bytes -= n * class_to_size[cls];
+    }
 
     /* 5. statistics */
     struct memstats st;

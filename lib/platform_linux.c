@@ -291,14 +291,14 @@ void gm_unpin_slow(uint64_t token)
     unlock_shared(s);
 }
 
-/* Thread exit (pthread key destructor): hand the cached spans back, then the
- * slot; anything the exiting thread still allocates goes to a shared slot. */
+/* Thread exit (pthread key destructor): hand the cached spans back, the
+ * freed-object caches to the transfer caches (mobjcache.c), then the slot; anything the exiting thread still allocates goes to a shared slot. */
 static void slot_exit(void *arg)
 {
     (void)arg;
     if (gm_mode != GM_MODE_OWNER)
         return;
-    malloc_flush_mcache();
+    malloc_park_mcache(); /* its freed objects wait for the next thread */
     uint32_t s = gm_slot;
     become_shared(GM_MODE_EXITED);
     __atomic_fetch_and(&slot_mask, ~(1ull << s), __ATOMIC_RELEASE);
@@ -306,17 +306,20 @@ static void slot_exit(void *arg)
 
 /* fork: hold every allocator lock across it (a thread that held
  * mheap_.lock does not exist in the child).  Order: preload.c's aligned
- * table (a leaf), shared slots, mcentrals, mheap, window (the lock ranks).
+ * table (a leaf), shared slots, transfer caches, mcentrals, mheap, window
+ * (the lock ranks).
  * That makes everything lock-protected consistent in the child — but not
  * what other threads do without a lock (the fast paths on their exclusive
  * slots, remote frees): the child repairs that with
  * malloc_repair_after_fork (alloc/mfork.c) before it returns from fork. */
-/* In rank order (alloc/lockrank.h): shared slots (slot), every mcentral,
- * mheap, the over-aligned table (bigalign), the heap window. */
+/* In rank order (alloc/lockrank.h): shared slots (slot), every transfer cache, every mcentral,
+ * the transfer caches (transfer), mheap, the over-aligned table (bigalign),
+ * the heap window. */
 static void atfork_prepare(void)
 {
     for (uint32_t s = GM_EXCL_SLOTS; s < PLAT_MAX_CPUS; s++)
         lock_shared(s);
+    objcache_fork_lock();
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)
         plat_lock(&mheap_.central[i].lock);
     plat_lock(&mheap_.lock);
@@ -333,6 +336,7 @@ static void atfork_release(void)
     gm_in_scavenge = 0;
     for (int i = NUM_SPAN_CLASSES - 1; i >= 0; i--)
         plat_unlock(&mheap_.central[i].lock);
+    objcache_fork_unlock();
     for (uint32_t s = GM_EXCL_SLOTS; s < PLAT_MAX_CPUS; s++) {
         shared_owner[s] = 0;
         unlock_shared(s);

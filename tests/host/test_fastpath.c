@@ -1,7 +1,11 @@
 /*
  * test_fastpath.c — the short kmalloc / kfree paths (alloc/malloc.c steps
  * 1-4 of FREE): the owner undo, its limits, the freeLimit gate, and the
- * statistics they keep.
+ * statistics they keep.  kmalloc's own classes free into the freed-object
+ * caches (test_objcache.c); the owner undo serves collected objects that
+ * are freed explicitly, so its tests use gcobj: a noscan mallocgc object
+ * (>= 16 bytes: not tiny) with the collector off, so that only the test
+ * frees it.
  */
 #include "heap_testlib.h"
 #include "mgc.h"
@@ -14,6 +18,11 @@
 #define UL(x) ((unsigned long)(x))
 
 static mspan *span_at(void *p) { return span_of((uintptr_t)p); }
+
+static void *gcobj(size_t n) { return mallocgc(n, NULL, false); }
+static void *gcobj_zero(size_t n) { return mallocgc(n, NULL, true); }
+#define GC_OFF() int32_t gc_was_ = gc_set_percent(-1)
+#define GC_RESTORE() gc_set_percent(gc_was_)
 
 /* A pair loop reuses one slot: each kfree is an owner undo. */
 static void test_pair_reuses_slot(void)
@@ -44,14 +53,15 @@ static void test_pair_reuses_slot(void)
 static void test_undo_then_calloc_is_zero(void)
 {
     hook_reset();
+    GC_OFF();
     host_set_cpu(0);
     malloc_flush_mcache(); /* the next 96-byte span is fresh */
     for (int round = 0; round < 3; round++) {
-        unsigned char *p = kmalloc(96);
+        unsigned char *p = gcobj(96);
         REQUIRE(p);
         memset(p, 0xAB, 96);
         kfree(p); /* owner undo */
-        unsigned char *z = kcalloc(1, 96);
+        unsigned char *z = gcobj_zero(96);
         REQUIRE(z);
         CHECKF(z == p, "round %d: undo did not hand the slot back", round);
         int dirty = 0;
@@ -62,17 +72,19 @@ static void test_undo_then_calloc_is_zero(void)
     }
     VERIFY();
     CHECK_NO_HOOK();
+    GC_RESTORE();
 }
 
 /* LIFO frees undo one slot after another, across a 64-slot word. */
 static void test_lifo_undo_across_words(void)
 {
     hook_reset();
+    GC_OFF();
     host_set_cpu(0);
     enum { N = 200 };
     void *p[N];
     for (int i = 0; i < N; i++) {
-        p[i] = kmalloc(16);
+        p[i] = gcobj(16);
         REQUIRE(p[i]);
     }
     for (int i = N; i-- > 0;)
@@ -81,7 +93,7 @@ static void test_lifo_undo_across_words(void)
     /* allocated again in the same order: the same addresses */
     int same = 0;
     for (int i = 0; i < N; i++) {
-        void *q = kmalloc(16);
+        void *q = gcobj(16);
         same += q == p[i];
         p[i] = q;
     }
@@ -91,6 +103,7 @@ static void test_lifo_undo_across_words(void)
     quiesce();
     VERIFY();
     CHECK_NO_HOOK();
+    GC_RESTORE();
 }
 
 /* Regression: after an undo, slot freeindex-1 may be a slot that was live
@@ -99,12 +112,13 @@ static void test_lifo_undo_across_words(void)
 static void test_undo_stops_at_swept_slot(void)
 {
     hook_reset();
+    GC_OFF();
     host_set_cpu(0);
     quiesce();
     enum { N = 8 };
     void *a[N];
     for (int i = 0; i < N; i++) {
-        a[i] = kmalloc(1024); /* class 1024 B: 8 per span */
+        a[i] = gcobj(1024); /* class 1024 B: 8 per span */
         REQUIRE(a[i]);
     }
     mspan *s = span_at(a[0]);
@@ -112,7 +126,7 @@ static void test_undo_stops_at_swept_slot(void)
     kfree(a[1]);
     malloc_flush_mcache();
     VERIFY();
-    void *x = kmalloc(1024); /* slot 1 again, freeindex 2 */
+    void *x = gcobj(1024); /* slot 1 again, freeindex 2 */
     CHECK(x == a[1]);
     CHECK(span_at(x) == s && s->freeindex == 2);
     kfree(x);                /* undo: freeindex 1 */
@@ -125,22 +139,24 @@ static void test_undo_stops_at_swept_slot(void)
     quiesce();
     VERIFY();
     CHECK_NO_HOOK();
+    GC_RESTORE();
 }
 
 /* Double frees around an undo are reported, and nothing changes. */
 static void test_double_free_after_undo(void)
 {
     hook_reset();
+    GC_OFF();
     host_set_cpu(0);
-    char *keep = kmalloc(48);
-    char *p = kmalloc(48);
+    char *keep = gcobj(48);
+    char *p = gcobj(48);
     REQUIRE(p && keep);
     kfree(p); /* undo */
     kfree(p);
     CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p),
                UL(span_at(p)->startAddr));
     /* remote free pending, then the owner frees the same last slot */
-    char *q = kmalloc(48);
+    char *q = gcobj(48);
     REQUIRE(q);
     host_set_cpu(1);
     kfree(q);
@@ -152,14 +168,16 @@ static void test_double_free_after_undo(void)
     kfree(keep);
     quiesce();
     VERIFY();
+    GC_RESTORE();
 }
 
 /* Frees from another CPU never undo in the owner's span. */
 static void test_remote_free_is_pending(void)
 {
     hook_reset();
+    GC_OFF();
     host_set_cpu(0);
-    void *p = kmalloc(256);
+    void *p = gcobj(256);
     REQUIRE(p);
     mspan *s = span_at(p);
     uint32_t fi = s->freeindex;
@@ -171,6 +189,7 @@ static void test_remote_free_is_pending(void)
     quiesce();
     VERIFY();
     CHECK_NO_HOOK();
+    GC_RESTORE();
 }
 
 /* A span that holds tiny blocks closes the gate: 16-byte mallocgc objects

@@ -105,8 +105,9 @@ static void test_torn_owner_undo(void)
     CHECK_NO_HOOK();
 }
 
-/* A remote free whose pending bit is set but whose pendingCount++ did not
- * happen (nor the free's statistics). */
+/* A release to the span (mobjcache.c release_one: a freed kmalloc
+ * object, its first word the key) whose pending bit is set but whose
+ * pendingCount++ did not happen. */
 static void test_torn_remote_free(void)
 {
     hook_reset();
@@ -115,6 +116,7 @@ static void test_torn_remote_free(void)
     REQUIRE(a && b);
     mspan *s = span_of((uintptr_t)a);
     uint32_t idx = mspan_obj_index(s, (uintptr_t)a);
+    *(uint64_t *)a = mheap_.objcache_key; /* kfree's swap */
     __atomic_fetch_or(&s->pendingFree[idx / 64], 1ull << (idx % 64), __ATOMIC_ACQ_REL);
     VERIFY_FAILS("pendingCount != popcount(pendingFree)");
     struct memstats before = stats_now();
@@ -178,7 +180,8 @@ static void test_half_sweep(void)
     uint32_t ib = mspan_obj_index(s, (uintptr_t)b);
     REQUIRE(span_of((uintptr_t)b) == s && ib < 64);
     host_set_cpu(2);
-    kfree(b); /* remote: pending */
+    kfree(b);              /* into CPU 2's freed-object cache, */
+    malloc_flush_mcache(); /* and from there to its span: pending */
     host_set_cpu(1);
     REQUIRE(s->pendingCount == 1);
     __atomic_exchange_n(&s->pendingFree[0], 0, __ATOMIC_ACQ_REL); /* the sweep's take, */
@@ -186,7 +189,7 @@ static void test_half_sweep(void)
     s->allocBits[0] = (s->allocBits[0] | mspan_below_mask(0, s->freeindex)) & ~(1ull << ib);
     VERIFY_FAILS("pendingCount != popcount(pendingFree)");
     repair_and_check();
-    CHECK(ksize(a) == 48 && ksize(b) == 48); /* b stays allocated: leaked */
+    CHECK(ksize(a) == 48 && mspan_allocated(s, ib)); /* b stays allocated: leaked */
     use_heap_again();
     kfree(a);
     VERIFY();
@@ -233,6 +236,7 @@ static void test_keep_cpu(void)
 {
     hook_reset();
     host_set_cpu(0);
+    malloc_flush_all_mcaches(); /* a comes from a span, not a freed-object cache */
     char *a = kmalloc(48);
     REQUIRE(a);
     mspan *s = mheap_.mcaches[0].alloc[spc48()];

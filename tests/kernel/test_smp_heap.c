@@ -202,9 +202,12 @@ KTEST(smp_heap_producer_consumer, KTEST_QUICK)
     KCHECKF(after.PerCPU[consumer_cpu].frees - before.PerCPU[consumer_cpu].frees >= PC_OBJECTS,
             "consumer cpu %u counted %lu frees", consumer_cpu,
             after.PerCPU[consumer_cpu].frees - before.PerCPU[consumer_cpu].frees);
-    KCHECKF(after.PerCPU[consumer_cpu].remote_frees > before.PerCPU[consumer_cpu].remote_frees,
-            "no remote frees counted on cpu %u", consumer_cpu);
-    kprintf("# consumer cpu %u: %lu remote frees\n", consumer_cpu,
+    /* every free is remote by construction (the consumer allocates
+     * nothing); it lands in the consumer's freed-object cache, or as a
+     * pending free in a span when that cache overflows (remote_frees) */
+    kprintf("# consumer cpu %u: %lu frees, %lu of them pending in a span the producer held\n",
+            consumer_cpu,
+            after.PerCPU[consumer_cpu].frees - before.PerCPU[consumer_cpu].frees,
             after.PerCPU[consumer_cpu].remote_frees - before.PerCPU[consumer_cpu].remote_frees);
     KCHECK(after.HeapObjects == before.HeapObjects);
     __builtin_memset((void *)ring, 0, sizeof ring); /* no stale pointers in globals */
@@ -396,9 +399,7 @@ KTEST(smp_heap_larson_rotation, KTEST_QUICK)
         KCHECKF(result[c].frees == (uint64_t)LR_ROUNDS * LR_OPS, "cpu %u freed %lu", c,
                 result[c].frees);
     }
-    if (n > 1)
-        KCHECKF(remote > 0, "no remote frees counted in %u rounds on %u CPUs", LR_ROUNDS, n);
-    kprintf("# %u CPUs, %u rounds: %lu frees, %lu remote\n", n, LR_ROUNDS,
+    kprintf("# %u CPUs, %u rounds: %lu frees, %lu pending in another CPU's span\n", n, LR_ROUNDS,
             (unsigned long)n * LR_ROUNDS * LR_OPS, (unsigned long)remote);
     for (uint32_t a = 0; a < n; a++)
         for (uint32_t k = 0; k < LR_SLOTS; k++)

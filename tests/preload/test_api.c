@@ -364,11 +364,12 @@ static void t_misuse_messages(void)
              (void *)b, span);
     CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
 
-    /* the last object handed out, freed: its slot is free again at once */
+    /* the last object handed out, freed: it waits in this thread's
+     * freed-object cache, and it is known to be freed */
     free(c);
     capture_stderr(do_usable, c, buf, sizeof buf);
     snprintf(want, sizeof want, "gomalloc: malloc_usable_size: %p is not an allocated object: "
-             "a free slot (span 0x%lx class 5, 48 B)\n", (void *)c, span);
+             "already freed (span 0x%lx class 5, 48 B)\n", (void *)c, span);
     CHECKF(!strcmp(buf, want), "got \"%s\" want \"%s\"", buf, want);
 
     capture_stderr(do_usable, &local, buf, sizeof buf);

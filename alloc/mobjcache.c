@@ -1,0 +1,458 @@
+/*
+ * mobjcache.c — freed-object caches for kmalloc's size classes.
+ *
+ * WHY.  Go has no free(): its mcache hands out slots from one span per
+ * class, and only the sweep makes freed memory reusable.  kfree on top of
+ * that (pending bits, swept at refill) made server churn slow: a slot freed
+ * by another CPU waited ~1600 operations for a sweep, each refill swept a
+ * span to recover ~6 slots under two mcentral lock round trips, and every
+ * free cost ~3.4 atomic read-modify-writes on lines all CPUs write
+ * (docs/issue12-profile.md).  Here a freed kmalloc object is reusable at
+ * once, on the CPU that freed it, without touching its span: the design of
+ * tcmalloc's per-CPU caches and transfer cache, kept inside Go's span and
+ * sweep model (an object in a cache stays allocated as far as its span
+ * knows, so the sweep and every span invariant are unchanged).
+ *
+ * OWNS
+ *   - per CPU and size class, a LIFO array of freed objects (mcache.fc[cls],
+ *     capacity objcache_capacity(cls): about 16 KiB of objects, 4..128);
+ *   - per size class, a transfer cache (xfer[cls]): a bounded array under a
+ *     lock, where CPUs leave the older half of a full array and take a
+ *     batch when theirs is empty, and where an exiting thread's objects
+ *     wait for the next thread.
+ *
+ * FREE (kfree of a kmalloc object, inline in malloc_fast.h, kfree_cached)
+ *   1-3. As every kfree: span, gate, object start (malloc.c FREE).
+ *   4. Allocated?  (freeindex, then allocBits: Go's isFree) — else the slow
+ *      path reports it.
+ *   5. Swap the object's first word with objcache_key (one xchg).  The old
+ *      word was the key → the object is already free (in a cache, or
+ *      released to its span and pending): objcache_double_free reports,
+ *      nothing else changes.  Two CPUs freeing one object at the same time:
+ *      exactly one of them swaps the key in.
+ *   6. Pin; fc = &mcache.fc[cls]; full (or never used) → objcache_push_slow;
+ *      else slots[n] = x, n + 1, pushes + 1.  No lock, one atomic.
+ * MALLOC (kmalloc_fast): pin; fc.n > 0 → pop the top object, clear its
+ *   first word (it must not look free), zero it for calloc.  Else the span
+ *   fast path as before; when the span is full, kmalloc's slow path asks
+ *   objcache_refill for a batch from the transfer cache before it refills
+ *   the span from mcentral.
+ * SLOW PATHS
+ *   push_slow: the array full → its older half (the bottom: the newest
+ *     objects stay, their lines are warmest) goes to the transfer cache;
+ *     what does not fit is released to the spans.
+ *   refill: half an array from the top of the transfer cache.
+ *   release (to spans): each object becomes an ordinary pending free —
+ *     pendingFree bit, pendingCount, mcentral_note_free when its span is
+ *     not cached (malloc.c step 6) — so memory flows back to the page heap
+ *     when caches overflow.  Its first word keeps the key until the span
+ *     hands the slot out again (kmalloc clears it then), so a double free
+ *     of a pending object is still caught at step 5 (debug builds too:
+ *     their poison checks accept the key in a free slot's first word).
+ *   flush: thread exit (lib: to the transfer cache), malloc_flush_mcache
+ *     and fork repair (to the spans).
+ *
+ * INVARIANTS (heap_verify, objcache_verify; quiescent)
+ *   - each cached object is an object start of its class, allocated, not
+ *     pending, first word == objcache_key, and cached once;
+ *   - Σ live objects of kmalloc class cls in spans
+ *         = (Mallocs - Frees of cls) + objcache_cached(cls);
+ *   - per CPU: pops = pushes + moved - n (objcache_counts).
+ *
+ * LOCKING AND ORDER.  A CPU's arrays: its own, pinned, no lock.  xfer[cls]
+ * .lock (rank transfer, a "many" rank below mcentral: a release under it
+ * may take the span's mcentral lock) protects the transfer cache, and every
+ * move of objects between a CPU's array and the transfer cache or the
+ * spans happens under it, with fc.n stored (release) before the unlock.
+ * So objcache_find, holding the lock, sees every object that was cached
+ * before it started: it can move only by a pop (then it is allocated
+ * again) or under the lock it holds.
+ */
+#include "debug.h"
+#include "lockrank.h"
+#include "malloc_impl.h"
+#include "mcache.h"
+#include "mcentral.h"
+#include "mheap.h"
+#include "mobjcache.h"
+#include "persistent.h"
+
+#define CACHE_BYTES 16384u /* per CPU and class */
+#define CACHE_MIN 4u
+#define CACHE_MAX 128u
+#define XFER_FACTOR 4u /* transfer cache = XFER_FACTOR CPU arrays */
+
+/* The transfer caches.  objs[0..n): objects, the newest on top. */
+static PLAT_NOSCAN struct xfer {
+    plat_lock_t lock;
+    uint32_t n;   /* under lock; read without it only as a hint */
+    uint32_t cap;
+    uintptr_t *objs;
+} xfer[NUM_SIZE_CLASSES];
+
+uint32_t objcache_capacity(uint8_t cls)
+{
+    if (cls == 0 || cls >= NUM_SIZE_CLASSES)
+        return 0;
+    uint32_t n = CACHE_BYTES / class_to_size[cls];
+    return n < CACHE_MIN ? CACHE_MIN : n > CACHE_MAX ? CACHE_MAX : n;
+}
+
+void objcache_init(void)
+{
+    /* odd: no pointer the program stores can equal it; varies per boot so
+     * that no program data matches it by design */
+    uint64_t k = plat_nanotime() ^ (uint64_t)(uintptr_t)&k;
+    k = (k ^ (k >> 31)) * 0x9E3779B97F4A7C15ull;
+    mheap_.objcache_key = (k ^ (k >> 29)) | 1;
+    uint64_t total = 0;
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++)
+        total += XFER_FACTOR * objcache_capacity(cls);
+    uintptr_t *mem = persistentalloc(total * sizeof(uintptr_t), 64, &mheap_.meta_bytes);
+    for (uint8_t cls = 0; cls < NUM_SIZE_CLASSES; cls++) {
+        xfer[cls].lock = (plat_lock_t)PLAT_LOCK_INIT(LOCKRANK_TRANSFER);
+        xfer[cls].n = 0;
+        xfer[cls].cap = mem && cls ? XFER_FACTOR * objcache_capacity(cls) : 0;
+        xfer[cls].objs = mem && cls ? mem : 0;
+        if (mem && cls)
+            mem += xfer[cls].cap;
+    }
+}
+
+/* c's arrays, on its first push (false: no metadata memory; the caller
+ * then frees the object the old way). */
+static bool alloc_block(mcache *c)
+{
+    uint64_t total = 0;
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++)
+        total += objcache_capacity(cls);
+    uintptr_t *mem = persistentalloc(total * sizeof(uintptr_t), 64, &mheap_.meta_bytes);
+    if (!mem)
+        return false;
+    c->fcBlock = mem;
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
+        objcache *fc = &c->fc[cls];
+        fc->base = mem;
+        fc->end = mem + objcache_capacity(cls);
+        __atomic_store_n(&fc->top, mem, __ATOMIC_RELEASE);
+        mem = fc->end;
+    }
+    return true;
+}
+
+/* One cached object back to its span as a pending free (malloc.c steps
+ * 5-6 without the checks: a cached object is allocated and not pending by
+ * the invariant, which a set bit here would prove broken). */
+static void release_one(mcache *c, uintptr_t x)
+{
+    mspan *s = span_of(x);
+    uint32_t idx = mspan_obj_index(s, x);
+    uint64_t bit = 1ull << (idx % 64);
+    uint64_t old = __atomic_fetch_or(&s->pendingFree[idx / 64], bit, __ATOMIC_SEQ_CST);
+    ALLOC_CHECK(!(old & bit), s, "objcache: cached object 0x%lx was already pending free",
+                (unsigned long)x);
+    int32_t n = __atomic_fetch_add(&s->pendingCount, 1, __ATOMIC_SEQ_CST);
+    int32_t cb = __atomic_load_n(&s->cachedBy, __ATOMIC_SEQ_CST);
+    if (c && cb != 0 && cb != c->tag) /* into a span another CPU has cached */
+        c->remoteFrees++;
+    /* Dekker with mcentral_uncache_span, as free_pending (malloc.c) */
+    if (cb == 0 &&
+        (n == 0 || (uint32_t)n + 1 >= __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED)))
+        mcentral_note_free(&mheap_.central[s->spanclass], s);
+}
+
+/* Move objs[0..n) into the transfer cache (xf locked); the rest back to
+ * the spans (counted in c's remoteFrees when another CPU has the span
+ * cached; c may be NULL).  Returns how many went to the transfer cache. */
+static uint32_t stash_locked(mcache *c, struct xfer *xf, const uintptr_t *objs, uint32_t n,
+                             bool to_spans)
+{
+    uint32_t room = to_spans ? 0 : xf->cap - xf->n;
+    uint32_t m = n < room ? n : room;
+    __builtin_memcpy(xf->objs + xf->n, objs, m * sizeof(uintptr_t));
+    __atomic_store_n(&xf->n, xf->n + m, __ATOMIC_RELAXED);
+    for (uint32_t i = m; i < n; i++)
+        release_one(c, objs[i]);
+    return m;
+}
+
+struct push_args {
+    mcache *c;
+    uint8_t cls;
+    uintptr_t x;
+};
+
+static void push_slow_body(void *p)
+{
+    struct push_args *a = p;
+    mcache *c = a->c;
+    objcache *fc = &c->fc[a->cls];
+    struct xfer *xf = &xfer[a->cls];
+    if (!c->fcBlock && !alloc_block(c)) {
+        plat_lock(&xf->lock);
+        stash_locked(c, xf, &a->x, 1, true);
+        fc->pushes++;
+        c->fcMoved[a->cls]--;
+        plat_unlock(&xf->lock);
+        return;
+    }
+    uint32_t n = objcache_n(fc);
+    if (fc->top == fc->end) { /* the older half to the transfer cache */
+        uint32_t k = n / 2;
+        plat_lock(&xf->lock);
+        stash_locked(c, xf, fc->base, k, false);
+        __builtin_memmove(fc->base, fc->base + k, (n - k) * sizeof(uintptr_t));
+        n -= k;
+        __atomic_store_n(&fc->top, fc->base + n, __ATOMIC_RELEASE);
+        c->fcMoved[a->cls] -= k;
+        plat_unlock(&xf->lock);
+    }
+    fc->base[n] = a->x;
+    __atomic_store_n(&fc->top, fc->base + n + 1, __ATOMIC_RELEASE);
+    fc->pushes++;
+}
+
+void objcache_push_slow(mcache *c, spanClass spc, uintptr_t x, uint64_t tok)
+{
+    struct push_args a = {c, spanclass_sizeclass(spc), x};
+    plat_systemstack(push_slow_body, &a);
+    plat_unpin(tok);
+}
+
+void *objcache_refill(mcache *c, spanClass spc)
+{
+    uint8_t cls = spanclass_sizeclass(spc);
+    struct xfer *xf = &xfer[cls];
+    objcache *fc = &c->fc[cls];
+    if (!__atomic_load_n(&xf->n, __ATOMIC_RELAXED) || (!c->fcBlock && !alloc_block(c)))
+        return 0;
+    plat_lock(&xf->lock);
+    uint32_t k = (uint32_t)(fc->end - fc->base) / 2;
+    if (k > xf->n)
+        k = xf->n;
+    if (k == 0 || fc->top != fc->base) {
+        plat_unlock(&xf->lock);
+        return 0;
+    }
+    xf->n -= k;
+    __builtin_memcpy(fc->base, xf->objs + xf->n, k * sizeof(uintptr_t));
+    c->fcMoved[cls] += k;
+    /* the top one is handed out: never in the array as far as a reader
+     * holding the lock can tell */
+    __atomic_store_n(&fc->top, fc->base + k - 1, __ATOMIC_RELEASE);
+    plat_unlock(&xf->lock);
+    uintptr_t v = fc->base[k - 1];
+    objcache_take(v);
+    return (void *)v;
+}
+
+static void flush_class(mcache *c, uint8_t cls, bool to_spans)
+{
+    objcache *fc = &c->fc[cls];
+    uint32_t n = objcache_n(fc);
+    if (!n)
+        return;
+    struct xfer *xf = &xfer[cls];
+    plat_lock(&xf->lock);
+    stash_locked(c, xf, fc->base, n, to_spans);
+    __atomic_store_n(&fc->top, fc->base, __ATOMIC_RELEASE);
+    c->fcMoved[cls] -= n;
+    plat_unlock(&xf->lock);
+}
+
+static void flush_body(void *p)
+{
+    mcache *c = p;
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++)
+        flush_class(c, cls, false);
+}
+
+static void flush_spans_body(void *p)
+{
+    mcache *c = p;
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++)
+        flush_class(c, cls, true);
+}
+
+void objcache_flush(mcache *c, bool to_spans)
+{
+    if (c->fcBlock)
+        plat_systemstack(to_spans ? flush_spans_body : flush_body, c);
+}
+
+static void flush_transfer_body(void *p)
+{
+    (void)p;
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
+        struct xfer *xf = &xfer[cls];
+        plat_lock(&xf->lock);
+        uint32_t n = xf->n;
+        xf->n = 0;
+        for (uint32_t i = 0; i < n; i++)
+            release_one(0, xf->objs[i]);
+        plat_unlock(&xf->lock);
+    }
+}
+
+void objcache_flush_transfer(void) { plat_systemstack(flush_transfer_body, 0); }
+
+void objcache_debug_take(uintptr_t o)
+{
+    *(uint64_t *)o = FREE_POISON;
+    debug_check_free_slot_slow(span_of(o), (const void *)o);
+}
+
+static void double_free_body(void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+    const mspan *s = span_of(x);
+    alloc_report("kfree: double free of 0x%lx (span 0x%lx class %u, %lu B)", (unsigned long)x,
+                 (unsigned long)s->startAddr, (unsigned)spanclass_sizeclass(s->spanclass),
+                 (unsigned long)s->elemsize);
+}
+
+void objcache_double_free(uintptr_t x) { plat_systemstack(double_free_body, (void *)x); }
+
+static bool in_array(const uintptr_t *a, uint32_t n, uintptr_t x)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (__atomic_load_n(&a[i], __ATOMIC_RELAXED) == x)
+            return true;
+    return false;
+}
+
+bool objcache_find(uintptr_t x, spanClass spc)
+{
+    uint8_t cls = spanclass_sizeclass(spc);
+    struct xfer *xf = &xfer[cls];
+    plat_lock(&xf->lock);
+    bool found = in_array(xf->objs, xf->n, x);
+    for (uint32_t i = 0; i < mheap_.ncpu && !found; i++) {
+        const objcache *fc = &mheap_.mcaches[i].fc[cls];
+        found = in_array(__atomic_load_n(&fc->base, __ATOMIC_RELAXED), objcache_n(fc), x);
+    }
+    plat_unlock(&xf->lock);
+    return found;
+}
+
+#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+void objcache_counts(const mcache *c, uint8_t cls, uint64_t *pops, uint64_t *pushes)
+{
+    const objcache *fc = &c->fc[cls];
+    *pushes = LD(fc->pushes);
+    *pops = *pushes + (uint64_t)LD(c->fcMoved[cls]) - objcache_n(fc);
+}
+
+uint64_t objcache_cached(uint8_t cls)
+{
+    uint64_t n = LD(xfer[cls].n);
+    for (uint32_t i = 0; i < mheap_.ncpu; i++)
+        n += objcache_n(&mheap_.mcaches[i].fc[cls]);
+    return n;
+}
+
+/* Debug builds: words 1.. of a cached object still hold the poison; the
+ * first one that does not is reported as heap_verify reports free slots. */
+static bool debug_cached_poisoned(const mspan *s, uintptr_t x, char *err, uint64_t errlen)
+{
+    const uint64_t *w = (const uint64_t *)x;
+    for (uint64_t i = 1; i < s->elemsize / 8; i++)
+        if (w[i] != FREE_POISON) {
+            alloc_format(err, errlen,
+                         "use after free: word %lu of free slot 0x%lx = 0x%lx (in a freed-object "
+                         "cache, class %u)", (unsigned long)i, (unsigned long)x,
+                         (unsigned long)w[i], (unsigned)spanclass_sizeclass(s->spanclass));
+            return false;
+        }
+    return true;
+}
+
+/* One cached object: see objcache_verify.  The span's gcmarkBits (never
+ * used by kmalloc spans) mark the objects seen, to find one cached twice. */
+static bool verify_one(uintptr_t x, uint8_t cls, char *err, uint64_t errlen)
+{
+    const char *why = 0;
+    mspan *s = arena_of(x) ? span_of(x) : 0;
+    if (!s || s->state != mSpanInUse || s->spanclass != make_kmalloc_spanclass(cls) ||
+        x < s->startAddr || x >= s->limit)
+        why = "not an object of its class";
+    uint32_t idx = why ? 0 : mspan_obj_index(s, x);
+    uint64_t bit = 1ull << (idx % 64);
+    if (!why && s->startAddr + (uint64_t)idx * s->elemsize != x)
+        why = "not an object start";
+    else if (!why && !mspan_allocated(s, idx))
+        why = "a free slot";
+    else if (!why && (s->pendingFree[idx / 64] & bit))
+        why = "pending free";
+    else if (!why && *(const uint64_t *)x != mheap_.objcache_key)
+        why = "first word is not the key (written after free?)";
+    else if (!why && ALLOC_DEBUG && !debug_cached_poisoned(s, x, err, errlen))
+        return false;
+    else if (!why && (s->gcmarkBits[idx / 64] & bit))
+        why = "cached twice";
+    if (why) {
+        alloc_format(err, errlen, "objcache: class %u object 0x%lx is %s", (unsigned)cls,
+                     (unsigned long)x, why);
+        return false;
+    }
+    s->gcmarkBits[idx / 64] |= bit;
+    return true;
+}
+
+/* Every object of one array through fn. */
+static bool each(const uintptr_t *a, uint32_t n, uint8_t cls, bool check, char *err,
+                 uint64_t errlen)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (check && !verify_one(a[i], cls, err, errlen))
+            return false;
+        if (!check && arena_of(a[i])) { /* undo the marks */
+            mspan *s = span_of(a[i]);
+            if (s && s->gcmarkBits && a[i] >= s->startAddr && a[i] < s->limit) {
+                uint32_t idx = mspan_obj_index(s, a[i]);
+                s->gcmarkBits[idx / 64] &= ~(1ull << (idx % 64));
+            }
+        }
+    }
+    return true;
+}
+
+static bool walk_all(bool check, char *err, uint64_t errlen)
+{
+    for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
+        if (!each(xfer[cls].objs, xfer[cls].n, cls, check, err, errlen))
+            return false;
+        for (uint32_t i = 0; i < mheap_.ncpu; i++) {
+            const objcache *fc = &mheap_.mcaches[i].fc[cls];
+            if (fc->top < fc->base || fc->top > fc->end) {
+                alloc_format(err, errlen, "objcache: cpu %u class %u: top %p outside [%p, %p]",
+                             i, (unsigned)cls, (void *)fc->top, (void *)fc->base,
+                             (void *)fc->end);
+                return false;
+            }
+            if (!each(fc->base, objcache_n(fc), cls, check, err, errlen))
+                return false;
+        }
+    }
+    return true;
+}
+
+bool objcache_verify(char *err, uint64_t errlen)
+{
+    bool ok = walk_all(true, err, errlen);
+    walk_all(false, 0, 0);
+    return ok;
+}
+
+void objcache_fork_lock(void)
+{
+    for (uint8_t cls = 0; cls < NUM_SIZE_CLASSES; cls++)
+        plat_lock(&xfer[cls].lock);
+}
+
+void objcache_fork_unlock(void)
+{
+    for (int cls = NUM_SIZE_CLASSES - 1; cls >= 0; cls--)
+        plat_unlock(&xfer[cls].lock);
+}

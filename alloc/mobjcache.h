@@ -1,0 +1,123 @@
+/*
+ * mobjcache.h — freed-object caches for kmalloc's size classes: a LIFO
+ * array per CPU and size class, and a transfer cache per size class
+ * between the CPUs.  See the essay in mobjcache.c.
+ *
+ * CONTRACT
+ *   - Only kmalloc's small span classes (KMALLOC_SPC_BASE + 1 ..) are
+ *     cached.  Collected classes never are: the collector must see a freed
+ *     object as a free slot, and their explicit frees are rare.
+ *   - An object in a cache (a CPU's array or the transfer cache) is
+ *     ALLOCATED as far as its span knows (allocBits / freeindex) and not
+ *     pending.
+ *   - THE KEY (mheap_.objcache_key, odd, drawn at malloc_init): the first
+ *     word of a kmalloc slot holds the key iff the slot is free — in a
+ *     cache, pending, or free in its span (written into every slot when
+ *     the span is made, mheap.c) — and kmalloc clears it whenever it hands
+ *     a slot out (debug builds put the poison there instead).  Odd: no
+ *     pointer the program stores equals it.
+ *   - Mallocs and Frees count cached objects as freed: a push counts a free
+ *     at once (objcache.pushes), a pop a malloc (derived, see objcache_counts).
+ */
+#ifndef ALLOC_MOBJCACHE_H
+#define ALLOC_MOBJCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "debug.h"
+#include "sizeclass.h"
+
+/* One size class's freed objects on one CPU: base[0..top - base), newest
+ * at top[-1]; top == end: full.  And the class's push counter on that CPU
+ * (in the same 32 bytes: the push touches one line and indexes once).
+ * Owner (the CPU, pinned) only: plain loads and stores, except that top is
+ * stored with release order after *top is written, so that a reader on
+ * another CPU (objcache_find, stats, a fork child's repair) that loads top
+ * with acquire sees base[0..top - base) written.  All three pointers are
+ * NULL until the CPU's first push allocates its arrays
+ * (objcache_push_slow): a push then finds top == end, a pop top == base. */
+typedef struct objcache {
+    uintptr_t *top;    /* next free entry */
+    uintptr_t *end;    /* base + objcache_capacity(class) */
+    uintptr_t *base;   /* the CPU's own block (mcache.fcBlock) */
+    uint64_t pushes;   /* kfrees into the array */
+} objcache;
+
+static inline uint32_t objcache_n(const objcache *fc)
+{
+    return (uint32_t)(__atomic_load_n(&fc->top, __ATOMIC_ACQUIRE) - fc->base);
+}
+
+struct mcache;
+struct mspan;
+
+/* How many objects of size class cls a CPU keeps (at most 128, about
+ * 16 KiB of objects, at least 4). */
+uint32_t objcache_capacity(uint8_t cls);
+
+void objcache_init(void);
+/* kfree's push when the array is full or not yet allocated: spill its
+ * older half to the transfer cache (what does not fit there goes back to
+ * the spans as pending frees), then push x.  Caller pinned on c's CPU
+ * (tok) and x checked (allocated, first word swapped to the key); unpins. */
+void objcache_push_slow(struct mcache *c, spanClass spc, uintptr_t x, uint64_t tok);
+/* The CPU's array of class spc is empty: take a batch from the transfer
+ * cache and return one object of it (its first word cleared), or 0 when
+ * the transfer cache is empty too.  Caller pinned on c's CPU. */
+void *objcache_refill(struct mcache *c, spanClass spc);
+/* Empty c's arrays: into the transfer cache (to_spans false; what does not
+ * fit goes to the spans) or straight back to the spans as pending frees
+ * (to_spans: the memory becomes free at the spans' next sweep).  Caller
+ * pinned on c's CPU, or the system quiescent. */
+void objcache_flush(struct mcache *c, bool to_spans);
+/* Every transfer cache back to the spans (quiescent callers: tests,
+ * malloc_flush_all_mcaches, a fork child). */
+void objcache_flush_transfer(void);
+/* kfree found the key in x's first word: report the double free. */
+void objcache_double_free(uintptr_t x);
+/* Is x in a cache?  Searches every CPU's array and the transfer cache of
+ * x's class under the transfer lock (exact when no CPU is allocating or
+ * freeing objects of that class meanwhile). */
+bool objcache_find(uintptr_t x, spanClass spc);
+
+/* Statistics of CPU c, size class cls: *pops = objects handed out of the
+ * array, *pushes = frees into it (racy unless quiescent). */
+void objcache_counts(const struct mcache *c, uint8_t cls, uint64_t *pops, uint64_t *pushes);
+/* Objects held by the transfer cache of cls and, summed, by every CPU's
+ * array (heap_verify's equations; quiescent). */
+uint64_t objcache_cached(uint8_t cls);
+/* heap_verify: every cached object is an allocated, not pending object
+ * start of its class holding the key, and no object is cached twice.
+ * false + message otherwise.  Quiescent. */
+bool objcache_verify(char *err, uint64_t errlen);
+
+/* Hand out o, just popped from a cache: its first word must not keep the
+ * key (a later kfree would take it for a double free).  Debug builds check
+ * the rest is still poison (use after free) and keep poison there. */
+void objcache_debug_take(uintptr_t o);
+static inline __attribute__((always_inline)) void objcache_take(uintptr_t o)
+{
+    if (ALLOC_DEBUG)
+        objcache_debug_take(o);
+    else
+        *(uint64_t *)o = 0;
+}
+/* A kmalloc slot just handed out of its span: it may hold the key still,
+ * from its release to the span (see the essay). */
+static inline __attribute__((always_inline)) void objcache_unkey(void *o)
+{
+    *(uint64_t *)o = ALLOC_DEBUG ? FREE_POISON : 0;
+}
+/* Debug: poison a pushed object but its first word (the key). */
+static inline __attribute__((always_inline)) void objcache_poison(uintptr_t x, uint64_t size)
+{
+    if (ALLOC_DEBUG)
+        debug_poison((void *)(x + 8), size - 8);
+}
+
+/* fork (lib/preload.c): hold every transfer lock across fork. */
+void objcache_fork_lock(void);
+void objcache_fork_unlock(void);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * test_objcache.c — the freed-object caches of kmalloc's size classes
+ * (alloc/mobjcache.c): LIFO reuse without touching the span, the key that
+ * marks free slots and catches double frees on any CPU, the transfer cache
+ * between CPUs and across a thread's exit, the release to the spans, the
+ * statistics, and heap_verify's checks of the caches (each with the
+ * corruption it must catch).
+ */
+#include "heap_testlib.h"
+#include "malloc_fast.h"
+#include "mgc.h"
+
+#include <string.h>
+
+#define UL(x) ((unsigned long)(x))
+
+static mspan *span_at(const void *p) { return span_of((uintptr_t)p); }
+static objcache *cache_of(uint32_t cpu, const void *p)
+{
+    return &mheap_.mcaches[cpu].fc[spanclass_sizeclass(span_at(p)->spanclass)];
+}
+
+/* Frees and mallocs of one class on one CPU: LIFO order, and the span's
+ * allocation state does not move (the objects stay allocated as far as
+ * the span knows). */
+static void test_lifo_reuse_leaves_span_alone(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    enum { N = 32 };
+    void *p[N];
+    for (int i = 0; i < N; i++)
+        REQUIRE((p[i] = kmalloc(48)));
+    mspan *s = span_at(p[0]);
+    uint32_t fi = s->freeindex, ac = s->allocCount;
+    struct memstats a = stats_now();
+    for (int i = 0; i < N; i++)
+        kfree(p[i]);
+    CHECKF(s->freeindex == fi && s->allocCount == ac && s->pendingCount == 0,
+           "span moved: freeindex %u->%u allocCount %u->%u pending %d", fi, s->freeindex, ac,
+           s->allocCount, s->pendingCount);
+    CHECK(objcache_n(cache_of(0, p[0])) >= N);
+    struct memstats b = stats_now();
+    CHECKF(b.Frees - a.Frees == N && a.HeapObjects - b.HeapObjects == N,
+           "frees +%lu, HeapObjects -%lu", UL(b.Frees - a.Frees),
+           UL(a.HeapObjects - b.HeapObjects));
+    VERIFY();
+    int lifo = 0;
+    for (int i = N; i-- > 0;) {
+        void *q = kmalloc(48);
+        lifo += q == p[i];
+        p[i] = q;
+    }
+    CHECKF(lifo == N, "%d of %d handed back newest first", lifo, N);
+    CHECK(s->freeindex == fi && s->allocCount == ac);
+    CHECK(stats_now().Mallocs - b.Mallocs == N);
+    for (int i = 0; i < N; i++)
+        kfree(p[i]);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* A popped object no longer carries the key: freeing it once is fine. */
+static void test_handed_out_objects_lose_the_key(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    uint64_t *p = kmalloc(48);
+    REQUIRE(p);
+    CHECK(p[0] != mheap_.objcache_key);
+    kfree(p);
+    CHECK(p[0] == mheap_.objcache_key); /* free: the key */
+    uint64_t *q = kmalloc(48);
+    CHECK(q == p && q[0] != mheap_.objcache_key);
+    kfree(q);
+    CHECK_NO_HOOK();
+    VERIFY();
+}
+
+/* Double frees: into this CPU's cache, from another CPU, after the object
+ * went back to its span (pending), after the sweep freed the slot, and of
+ * a slot never handed out.  Each is reported once and changes nothing. */
+static void test_double_frees_everywhere(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    char *keep = kmalloc(48), *p = kmalloc(48), *never;
+    REQUIRE(keep && p);
+    unsigned long sa = UL(span_at(p)->startAddr);
+    kfree(p);
+    kfree(p); /* same CPU, in its cache */
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), sa);
+    host_set_cpu(1);
+    kfree(p); /* another CPU */
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), sa);
+    CHECK(ksize(p) == 0);
+    CHECK_HOOK("ksize: 0x%lx is not an allocated object: already freed (span 0x%lx class 5, 48 B)",
+               UL(p), sa);
+    CHECK(krealloc(p, 8) == NULL);
+    CHECK_HOOK("krealloc: 0x%lx is not an allocated object: already freed (span 0x%lx class 5, "
+               "48 B)", UL(p), sa);
+    VERIFY();
+    host_set_cpu(0);
+    objcache_flush(&mheap_.mcaches[0], true); /* to its span: pending */
+    CHECK(span_at(p)->pendingCount == 1);
+    kfree(p);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), sa);
+    malloc_flush_mcache(); /* swept: a free slot */
+    kfree(p);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p), sa);
+    never = p + 48 * 5; /* same span, never handed out since the sweep */
+    REQUIRE(span_at(never) == span_at(p) && !mspan_allocated(span_at(p),
+                                                              mspan_obj_index(span_at(p),
+                                                                              (uintptr_t)never)));
+    kfree(never);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(never), sa);
+    VERIFY();
+    kfree(keep);
+    quiesce();
+    VERIFY();
+}
+
+/* Objects freed on CPU 1 beyond its array go to the transfer cache, and
+ * CPU 2 allocates them from there: no new span, no refill from mcentral. */
+static void test_transfer_between_cpus(void)
+{
+    hook_reset();
+    quiesce();
+    enum { N = 400 }; /* 64 B: 128 per CPU array, 512 in the transfer cache */
+    static void *p[N], *orig[N];
+    host_set_cpu(0);
+    for (int i = 0; i < N; i++)
+        REQUIRE((orig[i] = p[i] = kmalloc(64)));
+    struct memstats a = stats_now();
+    host_set_cpu(1);
+    for (int i = 0; i < N; i++)
+        kfree(p[i]);
+    CHECK(objcache_n(cache_of(1, p[0])) <= 128);
+    CHECKF(objcache_cached(spanclass_sizeclass(span_at(p[0])->spanclass)) == N,
+           "%lu cached, want %d", UL(objcache_cached(spanclass_sizeclass(span_at(p[0])->spanclass))),
+           N);
+    VERIFY();
+    host_set_cpu(2);
+    uint64_t refills = mheap_.mcaches[2].refills;
+    int reused = 0;
+    for (int i = 0; i < N - 128; i++) { /* what CPU 1 could not keep */
+        void *q = kmalloc(64);
+        for (int j = 0; j < N; j++)
+            if (q == orig[j]) {
+                reused++;
+                break;
+            }
+        p[i] = q;
+    }
+    struct memstats b = stats_now();
+    CHECKF(reused == N - 128, "%d of %d from the transfer cache", reused, N - 128);
+    CHECKF(mheap_.mcaches[2].refills == refills, "cpu 2 refilled %lu spans",
+           UL(mheap_.mcaches[2].refills - refills));
+    CHECK(b.HeapInuse == a.HeapInuse);
+    for (int i = 0; i < N - 128; i++)
+        kfree(p[i]);
+    VERIFY();
+    quiesce();
+    CHECK_NO_HOOK();
+}
+
+/* A thread's exit (malloc_park_mcache) leaves its freed objects in the
+ * transfer cache for the next thread; malloc_flush_mcache gives them back
+ * to the spans, so the memory returns to the page heap. */
+static void test_park_then_flush(void)
+{
+    hook_reset();
+    quiesce();
+    struct memstats base = stats_now();
+    enum { N = 300 };
+    static void *p[N];
+    host_set_cpu(3);
+    for (int i = 0; i < N; i++)
+        REQUIRE((p[i] = kmalloc(256)));
+    for (int i = 0; i < N; i++)
+        kfree(p[i]);
+    malloc_park_mcache();
+    uint8_t cls = spanclass_sizeclass(span_at(p[0])->spanclass);
+    CHECK(objcache_n(&mheap_.mcaches[3].fc[cls]) == 0);
+    CHECKF(objcache_cached(cls) > 0, "nothing parked in the transfer cache");
+    VERIFY();
+    host_set_cpu(0);
+    void *q = kmalloc(256);
+    int found = 0;
+    for (int i = 0; i < N; i++)
+        found |= q == p[i];
+    CHECK(found); /* the next thread reuses a parked object */
+    kfree(q);
+    malloc_flush_mcache();
+    CHECK(objcache_cached(cls) == 0);
+    heap_scavenge(~0ull >> 1);
+    struct memstats after = stats_now();
+    CHECKF(after.HeapInuse == base.HeapInuse, "HeapInuse %lu, was %lu", UL(after.HeapInuse),
+           UL(base.HeapInuse));
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* kmalloc_fast with needzero (the library's calloc) clears a dirty cached
+ * object. */
+static void test_calloc_from_cache_is_zero(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    unsigned char *p = kmalloc(96);
+    REQUIRE(p);
+    memset(p, 0xAB, 96);
+    kfree(p);
+    void *z;
+    REQUIRE(kmalloc_fast(96, true, &z));
+    CHECK(z == p);
+    int dirty = 0;
+    for (int i = 0; i < 96; i++)
+        dirty |= ((unsigned char *)z)[i];
+    CHECK(!dirty);
+    kfree(z);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* heap_verify catches a broken cache: an object cached twice (as a lost
+ * race would leave it), a cached object whose key was overwritten (a write
+ * after free), and — the control — passes once each is undone. */
+static void test_verify_catches_broken_caches(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    void *a = kmalloc(48), *b = kmalloc(48);
+    REQUIRE(a && b);
+    kfree(a);
+    VERIFY(); /* control */
+    objcache *fc = cache_of(0, a);
+    REQUIRE(fc->top < fc->end);
+    *fc->top = (uintptr_t)a; /* a second time */
+    fc->top++;
+    char err[512];
+    CHECK(!heap_verify(err, sizeof err) && strstr(err, "cached twice"));
+    printf("# %s\n", err);
+    fc->top--;
+    VERIFY();
+    uint64_t saved = *(uint64_t *)a;
+    *(uint64_t *)a = 0x1234;
+    CHECK(!heap_verify(err, sizeof err) && strstr(err, "is not the key"));
+    printf("# %s\n", err);
+    *(uint64_t *)a = saved;
+    VERIFY();
+    *fc->top++ = (uintptr_t)b + 8; /* not an object start */
+    CHECK(!heap_verify(err, sizeof err) && strstr(err, "not an object start"));
+    printf("# %s\n", err);
+    fc->top--;
+    VERIFY();
+    kfree(b);
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* Every CPU allocates and frees the others' objects at random: contents
+ * intact, statistics exact, heap_verify at each quiescent point. */
+static void test_cross_cpu_churn_checks_content(void)
+{
+    hook_reset();
+    quiesce();
+    rng_seed(7);
+    struct memstats base = stats_now();
+    enum { SLOTS = 2000, OPS = 40000 };
+    static uint64_t *slot[SLOTS];
+    static uint32_t len[SLOTS];
+    uint64_t mallocs = 0, frees = 0;
+    for (int round = 0; round < 4; round++) {
+        for (int op = 0; op < OPS; op++) {
+            host_set_cpu((uint32_t)(rng() % 4));
+            uint32_t k = (uint32_t)(rng() % SLOTS);
+            if (slot[k]) {
+                for (uint32_t w = 0; w < len[k]; w++)
+                    if (slot[k][w] != ((uint64_t)k << 32 | w)) {
+                        CHECKF(0, "slot %u word %u overwritten", k, w);
+                        return;
+                    }
+                kfree(slot[k]);
+                frees++;
+            }
+            len[k] = 1 + (uint32_t)(rng() % 125); /* 8..1000 bytes */
+            REQUIRE((slot[k] = kmalloc(len[k] * 8)));
+            mallocs++;
+            for (uint32_t w = 0; w < len[k]; w++)
+                slot[k][w] = (uint64_t)k << 32 | w;
+        }
+        VERIFY();
+        struct memstats st = stats_now();
+        CHECKF(st.Mallocs - base.Mallocs == mallocs && st.Frees - base.Frees == frees,
+               "round %d: mallocs +%lu (want %lu) frees +%lu (want %lu)", round,
+               UL(st.Mallocs - base.Mallocs), UL(mallocs), UL(st.Frees - base.Frees), UL(frees));
+    }
+    for (int k = 0; k < SLOTS; k++) {
+        kfree(slot[k]);
+        slot[k] = 0;
+    }
+    host_set_cpu(0);
+    quiesce();
+    VERIFY();
+    CHECK(stats_now().HeapObjects == base.HeapObjects);
+    CHECK_NO_HOOK();
+}
+
+static const struct tap_test tests[] = {
+    {"lifo_reuse_leaves_span_alone", test_lifo_reuse_leaves_span_alone},
+    {"handed_out_objects_lose_the_key", test_handed_out_objects_lose_the_key},
+    {"double_frees_everywhere", test_double_frees_everywhere},
+    {"transfer_between_cpus", test_transfer_between_cpus},
+    {"park_then_flush", test_park_then_flush},
+    {"calloc_from_cache_is_zero", test_calloc_from_cache_is_zero},
+    {"verify_catches_broken_caches", test_verify_catches_broken_caches},
+    {"cross_cpu_churn_checks_content", test_cross_cpu_churn_checks_content},
+};
+
+int main(int argc, char **argv)
+{
+    host_set_ncpu(4);
+    host_set_quiet(1);
+    malloc_init();
+    gc_set_percent(-1); /* the allocator alone */
+    return tap_main(argc, argv, tests, TAP_COUNT(tests));
+}
