@@ -26,6 +26,9 @@
  *    10  stackpool     alloc/stack.c pool_lock                 → mheap
  *    12  stacklarge    alloc/stack.c large_lock                (leaf in practice)
  *    20  mcentral      mheap_.central[spc].lock (many)         → mheap, persistent
+ *                      (the collector's sweepers take them one
+ *                      at a time, also on entry to mheap_alloc
+ *                      of a span that is not manual)
  *    30  mheap         mheap_.lock: pages, arenas, spans,      → persistent, window,
  *                      gcbits, heap statistics                   paging, frames, shootdown
  *    35  bigalign      lib/preload.c over-aligned side table   (leaf)

@@ -9,6 +9,8 @@
  * happens under the same lock).
  *
  * CACHE A SPAN (mcentral_cache_span, for an mcache refill)
+ *   0. A collected class: pay the allocation's proportional sweep debt
+ *      (mgcsweep.c), before taking c->lock.
  *   1. Pop a partial swept span.  If remote frees are pending on it, sweep it
  *      (this is the "mcentral hands a span out" sweep point).
  *   2. Else take the oldest partial unswept span: claim (sweepgen h-2 →
