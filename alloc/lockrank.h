@@ -29,6 +29,9 @@
  *                      kmalloc size class (many: fork holds      to the spans)
  *                      them all)
  *    20  mcentral      mheap_.central[spc].lock (many)         → mheap, persistent
+ *                      (the collector's sweepers take them one
+ *                      at a time, also on entry to mheap_alloc
+ *                      of a span that is not manual)
  *    30  mheap         mheap_.lock: pages, arenas, spans,      → persistent, window,
  *                      gcbits, heap statistics                   paging, frames, shootdown
  *    35  bigalign      lib/preload.c over-aligned side table   (leaf)

@@ -9,6 +9,8 @@
  * happens under the same lock).
  *
  * CACHE A SPAN (mcentral_cache_span, for an mcache refill)
+ *   0. A collected class: pay the allocation's proportional sweep debt
+ *      (mgcsweep.c), before taking c->lock.
  *   1. Pop a partial swept span.  If remote frees are pending on it, sweep it
  *      (this is the "mcentral hands a span out" sweep point).
  *   2. Else take the oldest partial unswept span: claim (sweepgen h-2 →
@@ -42,6 +44,20 @@
  *       step 3 above finds it (a span never receives frees without being
  *       marked as needing a sweep).
  *   Cached spans are left to their mcache (swept at uncache).
+ *
+ * THE COLLECTOR'S SWEEPERS (mgcsweep.c) use the same sets and claim:
+ *   - mcentral_sweep_one (sweepone): the oldest span of partial or full
+ *     unswept if it awaits its GC sweep (markgen != h); sweep and file it.
+ *   - mcentral_reclaim_span (the page reclaimer): a span found through
+ *     pageMarks, revalidated under c->lock (still c's, in an unswept set,
+ *     awaiting its GC sweep), taken from the middle of its set, swept.
+ *   - mcentral_cache_span of a collected class first pays the allocation's
+ *     proportional sweep debt (gc_deduct_sweep_credit), holding no lock.
+ *   ORDER of an unswept set of a collected class (heap_verify checks it):
+ *   every span awaiting its GC sweep is behind (older than) every span
+ *   that does not — the former were all there at the flip, the latter are
+ *   pushed at the front since — so one look at the oldest span tells
+ *   whether the set still holds GC work.
  *
  * WHY THIS IS GO'S PROTOCOL WITHOUT A GC: Go moves every span to "unswept"
  * at once by adding 2 to sweepgen when a GC cycle ends.  With explicit
@@ -157,6 +173,8 @@ static mspan *list_pop_oldest(spanList *l)
  * free its pages.  Returns false if freed. */
 static bool sweep_large_locked(mcentral *c, mspan *s, uint32_t sg)
 {
+    if (s->markgen != sg)
+        gc_count_gc_sweep(s->npages);
     if (s->markgen == sg || (__atomic_load_n(&s->gcmarkBits[0], __ATOMIC_RELAXED) & 1)) {
         s->gcmarkBits[0] = 0;
         s->markgen = sg;
@@ -303,6 +321,8 @@ static void give_to_cache_locked(mspan *s, uint32_t sg, uint32_t cpu)
 mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
 {
     bool slack = false;
+    if (c->spanclass < NUM_GC_SPAN_CLASSES) /* Go's cacheSpan: pay the sweep debt first */
+        gc_deduct_sweep_credit(class_to_allocnpages[spanclass_sizeclass(c->spanclass)] * PAGE_SIZE);
     plat_lock(&c->lock);
     mspan *s = take_existing_locked(c, mheap_.sweepgen, true, &slack);
     if (!s) {
@@ -402,7 +422,7 @@ bool mcentral_remove_large(mcentral *c, mspan *s, uintptr_t x)
 
 uint64_t mcentral_sweep_all(mcentral *c)
 {
-    uint64_t n = 0;
+    uint64_t n = 0, gc = 0;
     plat_lock(&c->lock);
     uint32_t sg = mheap_.sweepgen;
     for (int k = 0; k < 2; k++) {
@@ -411,10 +431,76 @@ uint64_t mcentral_sweep_all(mcentral *c)
         while ((s = list_pop_oldest(l)) != 0) {
             if (!try_acquire(s, sg))
                 alloc_fatal_span(s, "mcentral_sweep_all: unswept span not at sweepgen h-2");
+            gc += !spanclass_is_kmalloc(c->spanclass) && s->markgen != sg;
             sweep_and_file_locked(c, s);
             n++;
         }
     }
+    plat_unlock(&c->lock);
+    if (gc)
+        gc_count_finish_sweeps(gc);
+    return n;
+}
+
+/* The oldest span of an unswept set of c, if it awaits its GC sweep (the
+ * sets' order: mgcsweep.c's SWEEPONE), off its set and claimed. */
+static mspan *take_gc_unswept_locked(mcentral *c, uint32_t sg)
+{
+    for (int k = 0; k < 2; k++) {
+        spanList *l = k ? full_unswept(c, sg) : partial_unswept(c, sg);
+        mspan *s = l->last;
+        if (!s || s->markgen == sg)
+            continue;
+        list_remove(l, s);
+        if (!try_acquire(s, sg))
+            alloc_fatal_span(s, "mcentral: unswept span not at sweepgen h-2");
+        return s;
+    }
+    return 0;
+}
+
+uint64_t mcentral_sweep_one(mcentral *c)
+{
+    if (spanclass_is_kmalloc(c->spanclass))
+        return 0;
+    plat_lock(&c->lock);
+    mspan *s = take_gc_unswept_locked(c, mheap_.sweepgen);
+    uint64_t n = s ? s->npages : 0;
+    if (s)
+        sweep_and_file_locked(c, s);
+    plat_unlock(&c->lock);
+    return n;
+}
+
+uint64_t mcentral_reclaim_span(mcentral *c, mspan *s, uintptr_t base)
+{
+    uint64_t freed = 0;
+    plat_lock(&c->lock);
+    uint32_t sg = mheap_.sweepgen;
+    spanList *l = s->list;
+    /* revalidate: still c's, in an unswept set, awaiting its GC sweep */
+    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == mSpanInUse && s->startAddr == base &&
+        s->spanclass == c->spanclass && !spanclass_is_kmalloc(c->spanclass) &&
+        (l == partial_unswept(c, sg) || l == full_unswept(c, sg)) && s->markgen != sg) {
+        uint64_t npages = s->npages;
+        list_remove(l, s);
+        if (!try_acquire(s, sg))
+            alloc_fatal_span(s, "mcentral_reclaim_span: unswept span not at sweepgen h-2");
+        if (!sweep_and_file_locked(c, s))
+            freed = npages;
+    }
+    plat_unlock(&c->lock);
+    return freed;
+}
+
+uint64_t mcentral_pending_gc_sweeps(mcentral *c)
+{
+    uint64_t n = 0;
+    plat_lock(&c->lock);
+    uint32_t sg = mheap_.sweepgen;
+    for (int k = 0; k < 2; k++)
+        for (mspan *s = (k ? full_unswept(c, sg) : partial_unswept(c, sg))->first; s; s = s->next)
+            n += !spanclass_is_kmalloc(c->spanclass) && s->markgen != sg;
     plat_unlock(&c->lock);
     return n;
 }

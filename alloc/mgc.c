@@ -29,15 +29,21 @@
  *      mheap_.sweepgen += 2, which turns every mcentral swept set into an
  *      unswept one in O(1) and every cached span stale (h+1);
  *      heap_live = marked; the pacer commits the next goal (mgcpacer.c);
+ *      the sweepers start on the new cycle (gc_sweep_start: proportional
+ *      sweep paced to end before the next trigger);
  *      statistics and the cycle record; gc_phase = OFF.
  *      Still stopped: gc_prepare_cpu for every CPU's mcache — its (stale)
  *      spans go back to their mcentral, which sweeps them, and its tiny
  *      block is dropped (Go's prepareForSweep, I7) — so no CPU allocates
  *      from a stale span and an eager sweep right after finds every span.
  *   4. Start the world.
- *   5. Sweep, lazily: mcentral sweeps a span before handing it out; a
- *      span's first sweep after the mark frees its unmarked objects
- *      (mgcsweep.c).  gc_finish_sweep sweeps everything eagerly.
+ *   5. Sweep, concurrently with the world (mgcsweep.c): a span's first
+ *      sweep after the mark frees its unmarked objects.  Whoever gets
+ *      there first: mcentral before it hands a span out; the host's idle
+ *      CPUs (gc_bgsweep_step); allocations paying their proportional
+ *      sweep debt; the page reclaimer before the page heap hands out
+ *      pages.  gc_finish_sweep sweeps what is left eagerly (gc_collect,
+ *      and the next cycle's start: sweep_left in its record).
  *
  * TRIGGERS (Go's gcTrigger): heap (mallocgc took a span and heap_live >=
  * trigger), time (sysmon: no cycle for 2 minutes; never before the first
@@ -311,6 +317,7 @@ static void mark_termination(struct cycle_args *a)
     __atomic_store_n(&gc_pacer_.heap_live, r->marked, __ATOMIC_RELAXED);
     gc_pacer_commit(r->marked, r->stacks, r->globals);
     r->next_goal = gc_pacer_.goal;
+    gc_sweep_start(r->marked, gc_pacer_.trigger); /* the sweepers' new cycle */
     work.njobs = 0;
     __atomic_store_n(&gc_phase, GC_OFF, __ATOMIC_SEQ_CST);
 }
@@ -329,14 +336,24 @@ static void record_cycle(struct gc_cycle_record *r, uint64_t t_end)
     st.rec[i] = *r;
 }
 
+/* Spans gc_finish_sweep has GC-swept since boot. */
+static uint64_t finish_swept(void)
+{
+    struct gc_sweep_stats ss;
+    gc_read_sweep_stats(&ss);
+    return ss.finish_spans;
+}
+
 static void gc_cycle(void *arg)
 {
     struct cycle_args *a = arg;
     struct gc_cycle_record *r = a->rec;
+    uint64_t left = finish_swept();
     gc_finish_sweep();
     uint64_t t0 = plat_nanotime();
     r->start_ns = t0;
     sweep_termination(a);
+    r->sweep_left = finish_swept() - left;
     uint64_t t1 = plat_nanotime();
     mark(a);
     uint64_t t2 = plat_nanotime();
@@ -510,7 +527,8 @@ bool gc_collect(void)
     while (!start_cycle(GC_TRIGGER_CYCLE, 0))
         if (!plat_gc_supported() || plat_locks_held())
             return false;
-    gc_finish_sweep();
+    if (!(gc_debug_sweep & GC_SWEEP_COLLECT_LAZY))
+        gc_finish_sweep();
     return true;
 }
 
@@ -551,6 +569,7 @@ static void finish_sweep_body(void *unused)
     (void)unused;
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++)
         mcentral_sweep_all(&mheap_.central[spc]);
+    gc_sweep_finished();
 }
 
 void gc_finish_sweep(void) { plat_systemstack(finish_sweep_body, 0); }

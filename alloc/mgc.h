@@ -76,6 +76,44 @@ enum gc_obj_state gc_object_state(const void *p);
 /* Eagerly finish the current sweep (every span swept). */
 void gc_finish_sweep(void);
 
+/* Background sweep (Go's bgsweep; the essay is in mgcsweep.c): GC-sweep up
+ * to `budget` spans that still await their sweep after the last mark, for
+ * a host's idle CPUs (Go sweeps batches of 10).  Returns the spans swept;
+ * 0 when nothing is left (then cheap: one load).  Takes mcentral locks one
+ * at a time: call it holding no lock, outside any mcache operation. */
+#define GC_BGSWEEP_BATCH 10
+uint32_t gc_bgsweep_step(uint32_t budget);
+/* Whether spans still await their GC sweep this cycle (one load). */
+bool gc_sweep_pending(void);
+/* Spans awaiting their GC sweep, counted now (walks every collected
+ * class's unswept sets under its lock: for tests and stats, not hot). */
+uint64_t gc_sweep_pending_spans(void);
+
+/* Who swept what since boot (atomic counters, mgcsweep.c).  Every GC
+ * sweep (the first sweep of a span after a mark) counts in spans/pages;
+ * the other fields say which sweeper did it; what is left is the on-demand
+ * sweeping of mcentral and mcache (a span swept because it was needed). */
+struct gc_sweep_stats {
+    uint64_t spans, pages;          /* GC sweeps, all sweepers */
+    uint64_t bg_spans;              /* gc_bgsweep_step (idle CPUs) */
+    uint64_t prop_spans;            /* proportional sweep (allocation debt) */
+    uint64_t reclaim_spans;         /* the page reclaimer (wholly free spans) */
+    uint64_t reclaim_pages;         /* pages it gave back to the page heap */
+    uint64_t finish_spans;          /* gc_finish_sweep (sweep termination, gc_collect) */
+};
+void gc_read_sweep_stats(struct gc_sweep_stats *out);
+
+/* Test knobs (negative controls): each bit turns one sweeper off.
+ * GC_SWEEP_COLLECT_LAZY: gc_collect leaves the sweep to the sweepers, as a
+ * heap-triggered cycle does (Go's runtime.GC sweeps eagerly). */
+enum {
+    GC_SWEEP_NO_BG = 1u << 0,
+    GC_SWEEP_NO_PROPORTIONAL = 1u << 1,
+    GC_SWEEP_NO_RECLAIM = 1u << 2,
+    GC_SWEEP_COLLECT_LAZY = 1u << 3,
+};
+extern volatile uint32_t gc_debug_sweep;
+
 /* One record per completed cycle (the `stat gc` facts); the last
  * GC_HISTORY are kept. */
 struct gc_cycle_record {
@@ -94,6 +132,8 @@ struct gc_cycle_record {
     uint64_t stop_ns;       /* time to stop the world (inside stw1) */
     uint64_t mark_cpu_ns;   /* CPU time spent marking, all CPUs */
     uint64_t freed_objects, freed_bytes; /* what the sweep freed (filled when swept) */
+    uint64_t sweep_left;    /* spans of the previous cycle still unswept at this one's start
+                               (swept by its sweep termination: the sweepers were late) */
 };
 #define GC_HISTORY 256
 

@@ -110,6 +110,30 @@ void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void));
 uint32_t gc_checkmark_pass(void (*scan_roots)(struct gcwork *w), uint64_t *repaired_bytes);
 extern volatile uint32_t gc_checkmark_mode; /* enum: mgc.h gc_set_checkmark */
 
+/* ---- sweepers (mgcsweep.c; the essay is there) ---- */
+/* Mark termination, world stopped, after the flip and the pacer's commit:
+ * the sweepers start on the new cycle's spans; proportional sweep is paced
+ * so that it finishes before heap_live reaches `trigger`. */
+void gc_sweep_start(uint64_t heap_live, uint64_t trigger);
+/* Proportional sweep (Go's deductSweepCredit): an allocation is about to
+ * add `bytes` to heap_live; sweep until the pages swept this cycle keep up
+ * with the allocation.  Holding no lock. */
+void gc_deduct_sweep_credit(uint64_t bytes);
+/* The page reclaimer (Go's mheap.reclaim): before the page heap hands out
+ * npages, sweep spans that pageMarks say are wholly garbage until npages
+ * went back to it (or none is left).  Holding no lock. */
+void gc_reclaim(uint64_t npages);
+/* A GC sweep of an npages span happened (every sweeper; mspan_sweep and the
+ * large sweep call it). */
+void gc_count_gc_sweep(uint64_t npages);
+/* gc_finish_sweep swept every span: this cycle's sweep is done. */
+void gc_sweep_finished(void);
+/* gc_finish_sweep's count (mcentral_sweep_all). */
+void gc_count_finish_sweeps(uint64_t spans);
+/* The next span sweepone can take: GC-sweep it and return its pages (0:
+ * every collected class is swept). */
+uint64_t gc_sweepone(void);
+
 /* ---- cycle state (mgc.c) ---- */
 extern volatile uint32_t gc_phase;        /* enum gc_phase */
 enum gc_phase { GC_OFF = 0, GC_MARK = 1, GC_MARKTERM = 2 };

@@ -49,6 +49,55 @@
  * COUNTERS: gc_freed[spc] / gc_freed_large (atomic, any sweeper) feed
  * read_memstats' Frees; the sweeper is not necessarily a CPU that could
  * count them in its own mcache (mcentral_note_free runs unpinned).
+ *
+ * WHO SWEEPS (Go's four sweepers; GC.md section 1 row 4, stage E).  After
+ * mark termination every span of a collected class awaits its GC sweep
+ * (the flip, mgc.c).  Whoever gets to a span first sweeps it — the CAS on
+ * span.sweepgen (h-2 → h-1, mcentral.c's try_acquire, under the class's
+ * mcentral lock) makes that exactly once:
+ *   1. ON DEMAND: mcentral sweeps the spans it hands to an mcache, and an
+ *      mcache's stale spans are swept when it gives them back.
+ *   2. BACKGROUND (gc_bgsweep_step, Go's bgsweep): the host's idle CPUs
+ *      sweep batches of GC_BGSWEEP_BATCH spans with sweepone, looking for
+ *      work again between batches.
+ *   3. PROPORTIONAL (gc_deduct_sweep_credit, Go's deductSweepCredit): at
+ *      mark termination, pages_per_byte = pages in use / (trigger -
+ *      heap_live - 1 MiB, at least a page), a 32.32 fixed-point number (no
+ *      floating point in alloc/).  Before mcentral takes a span for an
+ *      mcache of a collected class, or the page heap makes a large
+ *      collected object, the allocation's debt is pages_per_byte × (heap_live
+ *      + its bytes - heap_live at mark termination); sweepone runs until
+ *      the pages GC-swept this cycle, by anyone, pay it.  So every span is
+ *      swept before heap_live reaches the next trigger: sweep termination
+ *      finds nothing left (gc_cycle_record.sweep_left).
+ *   4. THE PAGE RECLAIMER (gc_reclaim, Go's mheap.reclaim): before the
+ *      page heap hands out pages for a span while the sweep is unfinished,
+ *      it scans the arenas' pageInUse & ~pageMarks — the first pages of
+ *      in-use spans in which the mark found nothing (I8: the mark sets the
+ *      bit of every span it marks in) — 512 pages (one 64-byte stretch of
+ *      each bitmap) at a time from a shared cursor, and sweeps those spans
+ *      of collected classes that await their GC sweep: they free wholly,
+ *      and their pages come back before the heap grows.  kmalloc spans are
+ *      never marked, so their clear bits say nothing: skipped.  Pages freed
+ *      beyond the request are credit for the next caller.
+ *   gc_finish_sweep (sweep termination, gc_collect) sweeps what is left.
+ *
+ * SWEEPONE (gc_sweepone): a cursor over the collected span classes; in
+ * the cursor's class, mcentral_sweep_one takes the OLDEST span of an
+ * unswept set if it awaits its GC sweep.  That one look per set suffices:
+ * the spans awaiting their GC sweep were all in the sets at the flip, and
+ * every span pushed on an unswept set since (mcentral_note_free's requeue,
+ * markgen h) went to the front — heap_verify checks that order.  An empty
+ * class moves the cursor on (CAS); past the last class the sweep is done
+ * (done_gen = h) and proportional sweep stops.
+ *
+ * SHARED STATE (struct sweep_state below): written at mark termination
+ * with the world stopped (gc_sweep_start; the world's restart publishes
+ * it); afterwards only atomics.  A sweeper cannot straddle a flip: the
+ * flip needs the world stopped, and no sweeper contains a safepoint (a
+ * CPU holding an mcentral lock does not stop), so a sweeper's h is the
+ * current one except for its last, harmless, store of done_gen/cursor,
+ * which carries the generation it belongs to.
  */
 #include "debug.h"
 #include "malloc_impl.h"
@@ -58,6 +107,26 @@
 #include "mprof.h"
 
 static uint64_t gc_freed[NUM_GC_SPAN_CLASSES]; /* atomic: objects the collector freed */
+
+#define RECLAIM_CHUNK 512 /* pages per reclaimer claim (Go's pagesPerReclaimerChunk) */
+#define RECLAIM_DONE (1ull << 63) /* later claims add to it without wrapping */
+#define PACE_SHIFT 32     /* pages_per_byte's fixed point */
+
+volatile uint32_t gc_debug_sweep; /* GC_SWEEP_* knobs (mgc.h) */
+
+/* See SHARED STATE in the essay. */
+static struct sweep_state {
+    uint64_t cursor;        /* atomic: sweepgen << 32 | next collected class for sweepone */
+    uint32_t done_gen;      /* atomic: the sweepgen whose GC sweep is complete */
+    uint64_t pace;          /* atomic: pages per byte << PACE_SHIFT; 0: no proportional sweep */
+    uint64_t live_basis;    /* heap_live at mark termination (world stopped) */
+    uint64_t pages_basis;   /* stats.pages at mark termination (world stopped) */
+    uint64_t reclaim_index; /* atomic: next window page the reclaimer claims (RECLAIM_DONE) */
+    uint64_t reclaim_limit; /* window pages below the highest arena at mark termination
+                               (arenas grown later hold no span of the cycle) */
+    uint64_t reclaim_credit;/* atomic: pages reclaimed beyond what their claimer needed */
+} sw;
+static struct gc_sweep_stats stats; /* every field atomic */
 static uint64_t gc_freed_large, gc_freed_large_bytes; /* atomic */
 
 uint64_t gc_freed_objects(spanClass spc)
@@ -162,9 +231,199 @@ uint32_t mspan_sweep(mspan *s)
     __atomic_fetch_sub(&s->pendingCount, (int32_t)taken, __ATOMIC_ACQ_REL);
     if (collected)
         __atomic_fetch_add(&gc_freed[s->spanclass], collected, __ATOMIC_RELAXED);
+    if (gc)
+        gc_count_gc_sweep(s->npages);
     mspan_refill_alloc_cache(s, 0);
     if (freed)
         s->needzero = 1;
     debug_check_span(s, "sweep");
     return freed;
+}
+
+/* ------------------------------------------------------------ sweepers */
+
+void gc_count_gc_sweep(uint64_t npages)
+{
+    __atomic_fetch_add(&stats.spans, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&stats.pages, npages, __ATOMIC_RELAXED);
+}
+
+void gc_count_finish_sweeps(uint64_t spans)
+{
+    __atomic_fetch_add(&stats.finish_spans, spans, __ATOMIC_RELAXED);
+}
+
+void gc_read_sweep_stats(struct gc_sweep_stats *o)
+{
+    o->spans = __atomic_load_n(&stats.spans, __ATOMIC_RELAXED);
+    o->pages = __atomic_load_n(&stats.pages, __ATOMIC_RELAXED);
+    o->bg_spans = __atomic_load_n(&stats.bg_spans, __ATOMIC_RELAXED);
+    o->prop_spans = __atomic_load_n(&stats.prop_spans, __ATOMIC_RELAXED);
+    o->reclaim_spans = __atomic_load_n(&stats.reclaim_spans, __ATOMIC_RELAXED);
+    o->reclaim_pages = __atomic_load_n(&stats.reclaim_pages, __ATOMIC_RELAXED);
+    o->finish_spans = __atomic_load_n(&stats.finish_spans, __ATOMIC_RELAXED);
+}
+
+bool gc_sweep_pending(void)
+{
+    return __atomic_load_n(&sw.done_gen, __ATOMIC_ACQUIRE) !=
+           __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE);
+}
+
+/* Window pages below the end of the highest arena (world stopped). */
+static uint64_t arena_pages_limit(void)
+{
+    uint64_t lim = 0;
+    for (heapArena *ha = mheap_.allArenas; ha; ha = ha->next) {
+        uint64_t end = (ha->base + ARENA_BYTES - mheap_.window_base) >> PAGE_SHIFT;
+        lim = end > lim ? end : lim;
+    }
+    return lim;
+}
+
+void gc_sweep_start(uint64_t heap_live, uint64_t trigger)
+{
+    uint32_t h = mheap_.sweepgen;
+    __atomic_store_n(&sw.cursor, (uint64_t)h << 32, __ATOMIC_RELAXED);
+    __atomic_store_n(&sw.done_gen, h - 2, __ATOMIC_RELAXED);
+    sw.reclaim_limit = arena_pages_limit();
+    __atomic_store_n(&sw.reclaim_index, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&sw.reclaim_credit, 0, __ATOMIC_RELAXED);
+    /* Go's gcPaceSweeper: finish a MiB before the trigger */
+    uint64_t dist = trigger > heap_live + (1u << 20) ? trigger - heap_live - (1u << 20) : 0;
+    dist = dist < PAGE_SIZE ? PAGE_SIZE : dist;
+    uint64_t pages = mheap_.inuse_pages; /* Go's pagesInUse: an upper bound */
+    sw.live_basis = heap_live;
+    sw.pages_basis = __atomic_load_n(&stats.pages, __ATOMIC_RELAXED);
+    __atomic_store_n(&sw.pace, (pages << PACE_SHIFT) / dist, __ATOMIC_RELAXED);
+}
+
+/* Generation h's sweep found nothing left. */
+static void sweep_done(uint32_t h)
+{
+    __atomic_store_n(&sw.pace, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&sw.done_gen, h, __ATOMIC_RELEASE);
+}
+
+void gc_sweep_finished(void) { sweep_done(__atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE)); }
+
+uint64_t gc_sweepone(void)
+{
+    for (;;) {
+        uint32_t h = __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE);
+        uint64_t cur = __atomic_load_n(&sw.cursor, __ATOMIC_ACQUIRE);
+        if ((uint32_t)(cur >> 32) != h || __atomic_load_n(&sw.done_gen, __ATOMIC_ACQUIRE) == h)
+            return 0; /* no cycle yet, or done */
+        uint32_t spc = (uint32_t)cur;
+        if (spc >= NUM_GC_SPAN_CLASSES) {
+            sweep_done(h);
+            return 0;
+        }
+        uint64_t n = mcentral_sweep_one(&mheap_.central[spc]);
+        if (n)
+            return n;
+        __atomic_compare_exchange_n(&sw.cursor, &cur, cur + 1, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_RELAXED);
+    }
+}
+
+uint32_t gc_bgsweep_step(uint32_t budget)
+{
+    if (!gc_sweep_pending() || (gc_debug_sweep & GC_SWEEP_NO_BG))
+        return 0;
+    uint32_t n = 0;
+    while (n < budget && gc_sweepone())
+        n++;
+    __atomic_fetch_add(&stats.bg_spans, n, __ATOMIC_RELAXED);
+    return n;
+}
+
+void gc_deduct_sweep_credit(uint64_t bytes)
+{
+    uint64_t pace = __atomic_load_n(&sw.pace, __ATOMIC_RELAXED);
+    if (!pace || (gc_debug_sweep & GC_SWEEP_NO_PROPORTIONAL))
+        return;
+    uint64_t live = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED) + bytes;
+    if (live <= sw.live_basis)
+        return;
+    unsigned __int128 want = (unsigned __int128)(live - sw.live_basis) * pace;
+    uint64_t target = (uint64_t)(want >> PACE_SHIFT);
+    while (__atomic_load_n(&stats.pages, __ATOMIC_RELAXED) - sw.pages_basis < target) {
+        if (!gc_sweepone())
+            break;
+        __atomic_fetch_add(&stats.prop_spans, 1, __ATOMIC_RELAXED);
+    }
+}
+
+/* The reclaimer's candidates among window pages [pg, pg+n) (the window
+ * and its arenas are 64 MiB aligned: a chunk lies in one arena): sweep
+ * each; returns the pages freed. */
+static uint64_t reclaim_chunk(uint64_t pg, uint64_t n)
+{
+    heapArena *ha = arena_index(pg << PAGE_SHIFT);
+    if (ha == mheap_noarena)
+        return 0;
+    uint32_t h = __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE);
+    uint64_t first = pg & (PAGES_PER_ARENA - 1), freed = 0;
+    for (uint64_t b = first / 8; b < (first + n) / 8; b++) {
+        uint8_t cand = __atomic_load_n(&ha->pageInUse[b], __ATOMIC_RELAXED) &
+                       (uint8_t)~__atomic_load_n(&ha->pageMarks[b], __ATOMIC_RELAXED);
+        for (; cand; cand &= (uint8_t)(cand - 1)) {
+            uintptr_t base = ha->base + (b * 8 + (uint64_t)__builtin_ctz(cand)) * PAGE_SIZE;
+            mspan *s = __atomic_load_n(&ha->spans[(base - ha->base) >> PAGE_SHIFT], __ATOMIC_ACQUIRE);
+            /* unlocked first look; mcentral revalidates under its lock */
+            if (s == &mheap_nospan || spanclass_is_kmalloc(s->spanclass) || s->markgen == h ||
+                __atomic_load_n(&s->sweepgen, __ATOMIC_RELAXED) != h - 2)
+                continue;
+            uint64_t got = mcentral_reclaim_span(&mheap_.central[s->spanclass], s, base);
+            if (got) {
+                __atomic_fetch_add(&stats.reclaim_spans, 1, __ATOMIC_RELAXED);
+                __atomic_fetch_add(&stats.reclaim_pages, got, __ATOMIC_RELAXED);
+            }
+            freed += got;
+        }
+    }
+    return freed;
+}
+
+/* Take up to *need pages of credit. */
+static void take_credit(uint64_t *need)
+{
+    uint64_t c = __atomic_load_n(&sw.reclaim_credit, __ATOMIC_RELAXED);
+    while (c) {
+        uint64_t take = c < *need ? c : *need;
+        if (__atomic_compare_exchange_n(&sw.reclaim_credit, &c, c - take, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+            *need -= take;
+            return;
+        }
+    }
+}
+
+void gc_reclaim(uint64_t npages)
+{
+    if (!gc_sweep_pending() || (gc_debug_sweep & GC_SWEEP_NO_RECLAIM))
+        return;
+    while (npages && __atomic_load_n(&sw.reclaim_index, __ATOMIC_RELAXED) < RECLAIM_DONE) {
+        take_credit(&npages);
+        if (!npages)
+            break;
+        uint64_t pg = __atomic_fetch_add(&sw.reclaim_index, RECLAIM_CHUNK, __ATOMIC_RELAXED);
+        if (pg >= sw.reclaim_limit) {
+            __atomic_store_n(&sw.reclaim_index, RECLAIM_DONE, __ATOMIC_RELAXED);
+            break;
+        }
+        uint64_t got = reclaim_chunk(pg, RECLAIM_CHUNK);
+        if (got > npages)
+            __atomic_fetch_add(&sw.reclaim_credit, got - npages, __ATOMIC_RELAXED);
+        npages = got > npages ? 0 : npages - got;
+    }
+}
+
+uint64_t gc_sweep_pending_spans(void)
+{
+    uint64_t n = 0;
+    for (uint32_t spc = 0; spc < NUM_GC_SPAN_CLASSES; spc++)
+        n += mcentral_pending_gc_sweeps(&mheap_.central[spc]);
+    return n;
 }

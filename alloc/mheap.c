@@ -15,6 +15,12 @@
  *     (fixalloc), span bitmaps (gcbits.c), and the heap statistics.
  *
  * ALLOCATE A SPAN (mheap_alloc, npages)
+ *   0. Not a manual span, and the collector's sweep unfinished: pay a
+ *      large collected object's proportional sweep debt, then let the page
+ *      reclaimer sweep npages worth of wholly garbage spans back into the
+ *      page heap (mgcsweep.c), so that garbage is reused before the heap
+ *      grows.  Both take mcentral locks: no lock may be held here (stacks,
+ *      whose pool lock is held, come as manual spans).
  *   1. Lock.  base = pagealloc_alloc(npages) — lowest-address first fit; it
  *      backs (plat_back, Prepared → Ready) every scavenged page of the run
  *      through heap_back, which counts Ready bytes.
@@ -53,6 +59,7 @@
 #include "lockrank.h"
 #include "malloc_impl.h"
 #include "mheap.h"
+#include "mgcpriv.h"
 #include "persistent.h"
 
 PLAT_NOSCAN mheap mheap_; /* holds heap addresses as integers: not a root */
@@ -212,10 +219,11 @@ static void page_in_use_locked(uintptr_t base, bool set)
     ALLOC_DLOCKED(&mheap_.lock);
     heapArena *ha = arena_of(base);
     uint64_t pg = (base - ha->base) >> PAGE_SHIFT;
+    /* atomic: the page reclaimer reads the bitmap without the lock */
     if (set)
-        ha->pageInUse[pg / 8] |= (uint8_t)(1u << (pg % 8));
+        __atomic_fetch_or(&ha->pageInUse[pg / 8], (uint8_t)(1u << (pg % 8)), __ATOMIC_RELAXED);
     else
-        ha->pageInUse[pg / 8] &= (uint8_t)~(1u << (pg % 8));
+        __atomic_fetch_and(&ha->pageInUse[pg / 8], (uint8_t)~(1u << (pg % 8)), __ATOMIC_RELAXED);
 }
 
 /* Step 5, small span: geometry and its bitmaps (nmaps bitmaps of nwords
@@ -315,6 +323,11 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
     if (npages == 0)
         return 0;
     uint8_t cls = spanclass_sizeclass(spc);
+    if (!manual) { /* step 0: the collector's sweep debt and reclaimer (Go's mheap.alloc) */
+        if (cls == 0 && !spanclass_is_kmalloc(spc))
+            gc_deduct_sweep_credit(npages * PAGE_SIZE); /* Go's largeAlloc */
+        gc_reclaim(npages);
+    }
     plat_lock(&mheap_.lock);
     uintptr_t base = heap_alloc_pages_locked(npages);
     uint64_t *bits;

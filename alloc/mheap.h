@@ -34,10 +34,13 @@ typedef struct heapArena {
      * for noscan spans and free pages.  Owner of the object writes it. */
     uint64_t bitmap[ARENA_BITMAP_WORDS];
     /* Bit i set iff page i is the FIRST page of an mSpanInUse span
-     * (mheap_.lock). */
+     * (written under mheap_.lock with atomic RMW; the page reclaimer
+     * reads it without the lock, and revalidates what it finds). */
     uint8_t pageInUse[PAGES_PER_ARENA / 8];
-    /* For the garbage collector (all zero until it exists): pages whose span
-     * has marked objects. */
+    /* For the garbage collector: bit set on the first page of every span
+     * the last mark marked an object in (gc_set_page_mark, atomic OR by the
+     * markers; cleared at sweep termination with the world stopped); read
+     * by the page reclaimer while the sweep runs (the bits are final). */
     uint8_t pageMarks[PAGES_PER_ARENA / 8];
     /* gccheckmark=1 only (mcheckmark.c): 1 bit per 8-byte word of the
      * arena, set at an object's first word by the checkmark pass; NULL
@@ -134,7 +137,9 @@ static inline mspan *span_of(uintptr_t p)
  * up, bitmaps allocated, all slots free), or a large one (class 0: one
  * object, allocCount 1), or manual (state mSpanManual, spc ignored).
  * Memory is Ready; s->needzero says whether it may be dirty.  NULL when out
- * of memory (after scavenging and growing).  Takes mheap_.lock. */
+ * of memory (after scavenging and growing).  Takes mheap_.lock; for a span
+ * that is not manual, first mcentral locks (the collector's sweepers), so
+ * the caller holds none of rank MCENTRAL or above. */
 mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual);
 /* Return a span's pages to the page heap (still Ready).  Takes mheap_.lock. */
 void mheap_free_span(mspan *s);

@@ -211,6 +211,25 @@ static void print_gc_table(memstats_emit_t emit)
     emitf(emit, "  %-14s %14lu ns since boot", "LastGC", UL(g.LastGC));
     emitf(emit, "  %-14s %9lu.%04lu %%", "GCCPUFraction", UL(g.GCCPUFractionPPM / 10000),
           UL(g.GCCPUFractionPPM % 10000));
+    struct gc_sweep_stats w;
+    gc_read_sweep_stats(&w);
+    uint64_t named = w.bg_spans + w.prop_spans + w.reclaim_spans + w.finish_spans;
+    emitf(emit, "  %-14s %14lu spans  (background %lu, proportional %lu, reclaimer %lu, "
+          "finish %lu, on demand %lu)", "Swept", UL(w.spans), UL(w.bg_spans), UL(w.prop_spans),
+          UL(w.reclaim_spans), UL(w.finish_spans), UL(w.spans > named ? w.spans - named : 0));
+    emitf(emit, "  %-14s %14lu pages  (%lu spans await their sweep)", "Reclaimed",
+          UL(w.reclaim_pages), UL(gc_sweep_pending_spans()));
+}
+
+/* The sweepers' counters (mgcsweep.c) as one fact. */
+static void print_sweep_fact(memstats_emit_t emit)
+{
+    struct gc_sweep_stats w;
+    gc_read_sweep_stats(&w);
+    emitf(emit, "stat sweep spans %lu pages %lu bg %lu proportional %lu reclaim_spans %lu "
+          "reclaim_pages %lu finish %lu pending %lu", UL(w.spans), UL(w.pages), UL(w.bg_spans),
+          UL(w.prop_spans), UL(w.reclaim_spans), UL(w.reclaim_pages), UL(w.finish_spans),
+          UL(gc_sweep_pending_spans()));
 }
 
 /* One `stat gc ...` fact per kept cycle record (exact bytes and times). */
@@ -228,8 +247,9 @@ static void print_gc_records(memstats_emit_t emit)
               r.n, trigger_names[r.trigger & 3], r.forced, r.ncpu, r.gogc, UL(r.start_ns),
               UL(r.heap0), UL(r.heap1), UL(r.marked), UL(r.goal), UL(r.next_goal), UL(r.stacks),
               UL(r.globals));
-        emitf(emit, "stat gc n %u stw1_ns %lu mark_ns %lu stw2_ns %lu stop_ns %lu mark_cpu_ns %lu",
-              r.n, UL(r.stw1_ns), UL(r.mark_ns), UL(r.stw2_ns), UL(r.stop_ns), UL(r.mark_cpu_ns));
+        emitf(emit, "stat gc n %u stw1_ns %lu mark_ns %lu stw2_ns %lu stop_ns %lu mark_cpu_ns %lu "
+              "sweep_left %lu", r.n, UL(r.stw1_ns), UL(r.mark_ns), UL(r.stw2_ns), UL(r.stop_ns),
+              UL(r.mark_cpu_ns), UL(r.sweep_left));
     }
 }
 
@@ -305,6 +325,7 @@ void memstats_print_facts(memstats_emit_t emit)
     emitf(emit, "stat PauseTotalNs %lu", UL(g.PauseTotalNs));
     emitf(emit, "stat GCCPUFractionPPM %lu", UL(g.GCCPUFractionPPM));
     emitf(emit, "stat GOGC %d", g.GOGC);
+    print_sweep_fact(emit);
     print_gc_records(emit);
     for (int c = 0; c < NUM_SIZE_CLASSES; c++)
         emitf(emit, "stat class %d size %u mallocs %lu frees %lu spans %lu", c, st.BySize[c].size,

@@ -7,7 +7,9 @@
  *      pointer names the set, not cached, with the set's sweepgen (h swept,
  *      h-2 unswept) and fullness, markgen h in swept sets (h or h-2 in
  *      unswept ones: collected spans); back links and counts are consistent;
- *      no span appears twice (visit stamp).  Large collected objects sit in
+ *      no span appears twice (visit stamp); in an unswept set of a
+ *      collected class no span swept this cycle is behind one awaiting its
+ *      GC sweep (sweepone's one look, mcentral.c).  Large collected objects sit in
  *      their class's full sets.
  *   2. mcaches: each alloc[spc] is the empty span or an in-use span of
  *      class spc, cachedBy this CPU, in no list, sweepgen h+3 or h+1, not
@@ -22,7 +24,9 @@
  *      pendingFree ⊆ allocated, pendingCount == popcount(pendingFree),
  *      allocCache == ~allocBits at freeindex (or 0 at a word boundary),
  *      freeLimit 0 or limit - startAddr (0 if tiny blocks), tinyBits ⊆ allocated; every
- *      small in-use span was found in exactly one place in 1–2.
+ *      small in-use span was found in exactly one place in 1–2; a collected
+ *      span awaiting its GC sweep with any mark has its pageMarks bit (I8:
+ *      the page reclaimer frees spans without one).
  *   4. Heap counters: in-use/manual pages, spans per class (mheap's and
  *      the two mcentrals' nspans; nslack <= nspans), large objects,
  *      Ready and Prepared bytes agree with the walk and the page allocator;
@@ -176,6 +180,7 @@ static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, ui
     int spc = c->spanclass;
     uint64_t n = 0;
     mspan *prev = 0;
+    bool gc_work = false; /* a span awaiting its GC sweep was seen (newest first) */
     for (mspan *s = l->first; s; prev = s, s = s->next) {
         if (++n > l->n)
             return fail(v, s, "mcentral %d %s: more spans than its count %lu", spc, name, UL(l->n));
@@ -191,6 +196,12 @@ static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, ui
         if (!spanclass_is_kmalloc(s->spanclass) &&
             (swept ? s->markgen != sg : s->markgen != sg && s->markgen != sg - 2))
             return fail(v, s, "mcentral %d %s: markgen %u", spc, name, s->markgen);
+        if (!spanclass_is_kmalloc(s->spanclass) && !swept) { /* sweepone's order (mcentral.c) */
+            if (gc_work && s->markgen == sg)
+                return fail(v, s, "mcentral %d %s: a span swept this cycle is behind one "
+                            "awaiting its GC sweep", spc, name);
+            gc_work |= s->markgen != sg;
+        }
         if (full != (s->allocCount == s->nelems))
             return fail(v, s, "mcentral %d %s: fullness does not match the set", spc, name);
         if (s->verifyMark == epoch)
@@ -287,6 +298,21 @@ static bool verify_span(struct vstate *v, struct walk *w, mspan *s)
     return true;
 }
 
+/* I8, what the page reclaimer relies on: a collected span awaiting its GC
+ * sweep that holds a mark has the page mark of its first page. */
+static bool check_page_mark(struct vstate *v, const heapArena *ha, uint64_t pg, const mspan *s)
+{
+    if (s->state != mSpanInUse || spanclass_is_kmalloc(s->spanclass) ||
+        s->markgen == mheap_.sweepgen || !s->gcmarkBits)
+        return true;
+    bool marked = false;
+    for (uint32_t w = 0; w < s->nwords && !marked; w++)
+        marked = s->gcmarkBits[w] != 0;
+    if (marked && !((ha->pageMarks[pg / 8] >> (pg % 8)) & 1))
+        return fail(v, s, "span awaiting its GC sweep holds marks but has no page mark");
+    return true;
+}
+
 /* 3. one arena, page by page: returns false at the first broken rule. */
 static bool verify_arena(struct vstate *v, struct walk *w, heapArena *ha)
 {
@@ -315,7 +341,8 @@ static bool verify_arena(struct vstate *v, struct walk *w, heapArena *ha)
             return fail(v, s, "allocated page 0x%lx does not start a live span", UL(addr));
         if (inuse_bit != (s->state == mSpanInUse))
             return fail(v, s, "pageInUse bit of the first page is wrong");
-        if (!verify_inner_pages(v, s, addr) || !verify_span(v, w, s))
+        if (!check_page_mark(v, ha, pg, s) || !verify_inner_pages(v, s, addr) ||
+            !verify_span(v, w, s))
             return false;
         pg += s->npages;
     }

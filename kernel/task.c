@@ -9,8 +9,10 @@
  * sched_run():
  *   1. run sched_loop on every CPU (smp_run_on_all), the caller included;
  *   2. sched_loop pops its own queue, else steals from the longest other
- *      queue, else halts until a wake IPI (never spins), and leaves when no
- *      task is alive;
+ *      queue, else sweeps a batch of spans for the collector while any
+ *      await their sweep (gc_bgsweep_step, then looks for work again), else
+ *      halts until a wake IPI (never spins), and leaves when no task is
+ *      alive;
  *   3. running a task = publish it as current, load its guard, switch to
  *      its stack; the task switches back with a reason: YIELD (requeue),
  *      EXIT (free its stack), MORESTACK / POPSEG (stackgrow.c grows or
@@ -440,6 +442,10 @@ static void sched_loop(void *unused)
         }
         if (__atomic_load_n(&live_tasks, __ATOMIC_SEQ_CST) == 0)
             break;
+        /* nothing to run: the collector's background sweep, a batch at a
+         * time, looking for work again between batches (Go's bgsweep) */
+        if (gc_bgsweep_step(GC_BGSWEEP_BATCH))
+            continue;
         /* idle: announce, re-check, then halt until a wake IPI */
         uint64_t f = irq_save();
         __atomic_or_fetch(&idle_mask, 1ull << cpu, __ATOMIC_SEQ_CST);

@@ -4,7 +4,8 @@
  * reachability walk, explicit frees interleaved with collection, the
  * once-per-cycle GC sweep (markgen), large objects and oblets, interior
  * pointers, tiny blocks, kmalloc memory never collected, the pacer's goal,
- * and bad input.
+ * the sweepers (background, proportional, the page reclaimer; each with a
+ * control that turns it off), and bad input.
  *
  * On the host the only roots are the ranges a test registers with
  * gc_add_root (its static tables): the host platform does not scan thread
@@ -673,6 +674,199 @@ static void test_trace_format(void)
            "got '%s'", line);
 }
 
+/* ------------------------------------------------------------ sweepers */
+
+/* A cycle that leaves its sweep to the sweepers (as a heap-triggered one). */
+static void lazy_collect(void)
+{
+    gc_debug_sweep |= GC_SWEEP_COLLECT_LAZY;
+    REQUIRE(gc_collect());
+    gc_debug_sweep &= ~(uint32_t)GC_SWEEP_COLLECT_LAZY;
+}
+
+/* Batches of gc_bgsweep_step sweep every span the mark left (and nothing
+ * reachable dies); with the background sweeper off (the control) a step
+ * sweeps nothing.  heap_verify passes in the middle of the sweep too. */
+static void test_bgsweep_drains_unswept(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    build_graph(MAXN, 31);
+    reference_walk(MAXN);
+    struct gc_sweep_stats a, b;
+    gc_read_sweep_stats(&a);
+    lazy_collect();
+    uint64_t p0 = gc_sweep_pending_spans();
+    CHECKF(p0 >= 40 && gc_sweep_pending(), "%lu spans await their sweep after the cycle", UL(p0));
+    VERIFY();
+    gc_debug_sweep = GC_SWEEP_NO_BG;
+    uint32_t none = gc_bgsweep_step(GC_BGSWEEP_BATCH);
+    gc_debug_sweep = 0;
+    CHECKF(none == 0 && gc_sweep_pending_spans() == p0, "control: %u swept, %lu of %lu left",
+           none, UL(gc_sweep_pending_spans()), UL(p0));
+    uint32_t n, batches = 0, swept = 0, big = 0;
+    while ((n = gc_bgsweep_step(GC_BGSWEEP_BATCH)) != 0) {
+        big += n > GC_BGSWEEP_BATCH;
+        swept += n;
+        if (++batches == 2)
+            VERIFY(); /* half swept */
+    }
+    gc_read_sweep_stats(&b);
+    printf("# background sweep: %lu spans in %u batches\n", UL(p0), batches);
+    CHECKF(swept == p0 && b.bg_spans - a.bg_spans == p0 && !big,
+           "%u spans in %u batches (%u too big), counter %lu, want %lu", swept, batches, big,
+           UL(b.bg_spans - a.bg_spans), UL(p0));
+    CHECKF(gc_sweep_pending_spans() == 0 && !gc_sweep_pending(), "%lu spans left",
+           UL(gc_sweep_pending_spans()));
+    check_graph(MAXN, "after the background sweep");
+    VERIFY();
+    memset(rootv, 0, sizeof rootv);
+    REQUIRE(gc_collect());
+    CHECK_NO_HOOK();
+}
+
+/* One lazily swept cycle over ~80 spans of garbage nodes, then 48-byte
+ * garbage (another class: mcentral's on-demand sweep never reaches the
+ * nodes' spans) until the heap trigger starts the next cycle.  The page
+ * reclaimer is off (it would free the nodes' spans on its own). */
+static void prop_round(uint32_t knobs, uint64_t *prop, uint64_t *left)
+{
+    memset(rootv, 0, sizeof rootv);
+    build_graph(MAXN, 41);
+    int32_t old = gc_set_percent(100);
+    gc_debug_sweep = GC_SWEEP_NO_RECLAIM | knobs;
+    lazy_collect();
+    struct gc_sweep_stats a, b;
+    gc_read_sweep_stats(&a);
+    uint32_t n0 = gc_num_cycles();
+    for (uint32_t i = 0; i < 2000000 && gc_num_cycles() == n0; i++)
+        REQUIRE(mallocgc(48, NULL, false));
+    gc_read_sweep_stats(&b);
+    gc_debug_sweep = 0;
+    gc_set_percent(old);
+    struct gc_cycle_record r;
+    REQUIRE(gc_cycle_record(n0 + 1, &r));
+    CHECK(r.trigger == GC_TRIGGER_HEAP);
+    *prop = b.prop_spans - a.prop_spans;
+    *left = r.sweep_left;
+}
+
+/* Proportional sweep: the allocations between two cycles sweep every span
+ * before the next trigger (its sweep termination finds none left); with
+ * it off (the control), none is swept by it and the next cycle's sweep
+ * termination has to sweep them. */
+static void test_proportional_sweep_before_next_trigger(void)
+{
+    hook_reset();
+    uint64_t prop, left, prop_off, left_off;
+    prop_round(0, &prop, &left);
+    prop_round(GC_SWEEP_NO_PROPORTIONAL, &prop_off, &left_off);
+    printf("# proportional sweep: %lu spans swept by allocations, %lu left at the next trigger; "
+           "off: %lu and %lu\n", UL(prop), UL(left), UL(prop_off), UL(left_off));
+    CHECKF(prop >= 40 && left == 0, "proportional: %lu spans swept, %lu left at the trigger",
+           UL(prop), UL(left));
+    CHECKF(prop_off == 0 && left_off >= 40, "control: %lu spans swept, %lu left at the trigger",
+           UL(prop_off), UL(left_off));
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+static uint64_t free_heap_pages(void)
+{
+    return mheap_.prepared_bytes / PAGE_SIZE - mheap_.inuse_pages - mheap_.manual_pages;
+}
+
+/* Fill every arena with 8 KiB garbage objects (one-page spans: any hole
+ * fits) until no 1 MiB run is left, collect without sweeping, then ask
+ * for a 1 MiB object: does the heap grow?  Proportional sweep is off (it
+ * could free the garbage first). */
+static void reclaim_round(uint32_t knobs, uint64_t *grown, uint64_t *reclaimed)
+{
+    memset(rootv, 0, sizeof rootv);
+    REQUIRE(gc_collect());
+    int32_t old = gc_set_percent(-1); /* no cycle while filling */
+    do /* the cycle frees a few pages (the mcaches' spans): stop well below 128 */
+        REQUIRE(mallocgc(8192, NULL, false));
+    while (free_heap_pages() >= 96);
+    gc_debug_sweep = GC_SWEEP_NO_PROPORTIONAL | knobs;
+    lazy_collect();
+    struct gc_sweep_stats a, b;
+    gc_read_sweep_stats(&a);
+    uint64_t arenas = mheap_.narenas;
+    CHECKF(free_heap_pages() < 128, "%lu free pages: the object fits anyway", UL(free_heap_pages()));
+    REQUIRE(mallocgc(1 << 20, NULL, false));
+    *grown = mheap_.narenas - arenas;
+    gc_read_sweep_stats(&b);
+    *reclaimed = b.reclaim_pages - a.reclaim_pages;
+    gc_debug_sweep = 0;
+    gc_set_percent(old);
+    gc_finish_sweep();
+}
+
+/* The page reclaimer: a heap full of garbage does not grow for a large
+ * object after a cycle — the spans the mark found nothing in are swept
+ * back into the page heap first; with the reclaimer off (the control)
+ * the heap grows by an arena. */
+static void test_reclaim_before_growing(void)
+{
+    hook_reset();
+    uint64_t grown, reclaimed, grown_off, reclaimed_off;
+    reclaim_round(0, &grown, &reclaimed);
+    VERIFY();
+    reclaim_round(GC_SWEEP_NO_RECLAIM, &grown_off, &reclaimed_off);
+    printf("# reclaimer: heap grew by %lu arenas, %lu pages reclaimed; off: %lu and %lu\n",
+           UL(grown), UL(reclaimed), UL(grown_off), UL(reclaimed_off));
+    CHECKF(grown == 0 && reclaimed >= 128, "reclaimer: heap grew by %lu arenas, %lu pages "
+           "reclaimed", UL(grown), UL(reclaimed));
+    CHECKF(grown_off == 1 && reclaimed_off == 0, "control: heap grew by %lu arenas, %lu pages "
+           "reclaimed", UL(grown_off), UL(reclaimed_off));
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* heap_verify's two sweeper rules catch what would mislead the sweepers:
+ * a marked span without its page mark (the reclaimer would free it whole)
+ * and an unswept set out of order (sweepone would stop looking early). */
+static void expect_verify_error(const char *want)
+{
+    char err[1024];
+    bool ok = heap_verify(err, sizeof err);
+    CHECKF(!ok && strstr(err, want), "heap_verify: %s, want \"%s\"", ok ? "passed" : err, want);
+}
+
+static void test_verify_catches_sweeper_rules(void)
+{
+    hook_reset();
+    memset(rootv, 0, sizeof rootv);
+    build_graph(2000, 51);
+    lazy_collect(); /* reachable nodes marked, sweep left to do */
+    mspan *s = NULL; /* a root's span that awaits its sweep (not the mcaches' last span) */
+    for (int r = 0; r < NROOTS && !s; r++)
+        if (rootv[r] && span_of((uintptr_t)rootv[r])->markgen != mheap_.sweepgen)
+            s = span_of((uintptr_t)rootv[r]);
+    REQUIRE(s);
+    heapArena *ha = arena_of(s->startAddr);
+    uint64_t pg = (s->startAddr - ha->base) >> PAGE_SHIFT;
+    uint8_t bit = (uint8_t)(1u << (pg % 8));
+    REQUIRE(ha->pageMarks[pg / 8] & bit);
+    ha->pageMarks[pg / 8] &= (uint8_t)~bit;
+    expect_verify_error("holds marks but has no page mark");
+    ha->pageMarks[pg / 8] |= bit;
+    VERIFY();
+    spanList *l = s->list;
+    REQUIRE(l && l->first != l->last);
+    uint32_t mg = l->last->markgen;
+    l->last->markgen = mheap_.sweepgen;
+    expect_verify_error("a span swept this cycle is behind one awaiting its GC sweep");
+    l->last->markgen = mg;
+    VERIFY();
+    memset(rootv, 0, sizeof rootv);
+    REQUIRE(gc_collect());
+    CHECK_NO_HOOK();
+}
+
 /* ------------------------------------------------------------ bad input */
 
 static void test_bad_input(void)
@@ -714,6 +908,10 @@ static const struct tap_test tests[] = {
     {"goal_formula", test_goal_formula},
     {"heap_trigger", test_heap_trigger},
     {"emergency_cycle_before_oom", test_emergency_cycle_before_oom},
+    {"bgsweep_drains_unswept", test_bgsweep_drains_unswept},
+    {"proportional_sweep_before_next_trigger", test_proportional_sweep_before_next_trigger},
+    {"reclaim_before_growing", test_reclaim_before_growing},
+    {"verify_catches_sweeper_rules", test_verify_catches_sweeper_rules},
     {"bad_input", test_bad_input},
 };
 
