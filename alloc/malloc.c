@@ -42,9 +42,10 @@
  *      manual, dead, sentinel, tiny blocks) — so in use, small, in range
  *      and "no tiny block here" cost one compare.
  *   3. Object start (divMul index, times elemsize == offset).
- *   K. A kmalloc class (the C heap: lib/, kernel): swap the free-slot key
- *      into the object's first word (the old word was the key → not
- *      allocated: a double free, reported) and push it onto this CPU's
+ *   K. A kmalloc class (the C heap: lib/, kernel): allocated (Go's isFree
+ *      rule, as in step 5)?  Swap the key into the object's first word
+ *      (the old word was the key → already freed: a double free, reported)
+ *      and push it onto this CPU's
  *      freed-object array of its class — reusable at once by the next
  *      kmalloc of that class on this CPU, no lock (mobjcache.c).  Steps
  *      4-6 below serve collected objects that C code frees explicitly.
@@ -709,7 +710,7 @@ static void kfree_slow_body(void *p)
         return;
     }
     if (spanclass_is_kmalloc(s->spanclass)) { /* a pending kmalloc object keeps the key */
-        kfree_cached(s, x, s->spanclass);
+        kfree_cached(s, x, idx, s->spanclass);
         return;
     }
     uint64_t tok = plat_pin();

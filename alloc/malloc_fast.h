@@ -199,15 +199,23 @@ static inline __attribute__((always_inline)) void objcache_push(mcache *c, spanC
  * plat_owner_cache() NULL): pins with plat_pin. */
 void objcache_push_pinning(uintptr_t x, spanClass spc);
 
-/* FREE of a kmalloc object, steps 4-5 of mobjcache.c's essay: swap the
- * key in (the old word was the key: not allocated), then onto this CPU's
- * array of its class. */
+/* FREE of a kmalloc object, steps 4-5 of mobjcache.c's essay: allocated?
+ * swap the key in (the old word was the key: already freed), then onto
+ * this CPU's array of its class. */
 static inline __attribute__((always_inline)) void kfree_cached(const mspan *s, uintptr_t x,
-                                                               spanClass spc)
+                                                               uint32_t idx, spanClass spc)
 {
-    /* 4. one atomic swap: a free slot already holds the key (in a cache,
-     * pending, or never handed out), so the old word is the key iff x is
-     * not allocated; of two frees of x at once, one sees the other's key */
+    /* 4a. allocated?  Go's isFree: freeindex first (acquire: a sweep
+     * publishes allocBits before it resets freeindex) */
+    uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
+    if (idx >= fi &&
+        !((__atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1)) {
+        kfree_slow(x); /* reports */
+        return;
+    }
+    /* 4b. one atomic swap: an allocated slot holds the key iff it is freed
+     * (in a cache, or pending in its span); of two frees of x at once, one
+     * sees the other's key */
     uint64_t key = mheap_.objcache_key;
     if (__builtin_expect(__atomic_exchange_n((uint64_t *)x, key, __ATOMIC_ACQ_REL) == key, 0)) {
         objcache_double_free(x);
@@ -251,7 +259,7 @@ static inline __attribute__((always_inline)) void kfree_inline(void *p)
         goto slow;
     spanClass spc = s->spanclass;
     if (__builtin_expect(spanclass_is_kmalloc(spc), 1)) {
-        kfree_cached(s, x, spc);
+        kfree_cached(s, x, idx, spc);
         return;
     }
 #ifdef PLAT_HAVE_OWNER_CACHE

@@ -247,9 +247,6 @@ static void init_small(mspan *t, uint8_t cls, uint64_t *bits, uint32_t nmaps)
         debug_poison((void *)t->startAddr, (uint64_t)t->nelems * t->elemsize);
         t->needzero = 1;
     }
-    if (spanclass_is_kmalloc(t->spanclass)) /* every free kmalloc slot holds the key */
-        for (uint32_t i = 0; i < t->nelems; i++)
-            *(uint64_t *)(t->startAddr + (uint64_t)i * t->elemsize) = mheap_.objcache_key;
 }
 
 /* Step 5, large span: one object, allocated (by freeindex); a collected

@@ -21,22 +21,33 @@
  *     batch when theirs is empty, and where an exiting thread's objects
  *     wait for the next thread.
  *
- * FREE (kfree of a kmalloc object, inline in malloc_fast.h, kfree_cached)
+ * THE KEY (mheap_.objcache_key: odd, drawn at malloc_init).  An allocated
+ * kmalloc slot (Go's isFree rule) holds the key in its first word iff it
+ * was freed: kfree swaps it in, a cached or pending object keeps it, and
+ * kmalloc clears it whenever it hands a slot out, from an array or from
+ * the span (a swept slot may still hold it).  So one atomic swap tells a
+ * double free of a cached or pending object, and settles two CPUs freeing
+ * x at once: exactly one of them swaps the key in.  Odd: no pointer a
+ * program stores equals it; other data equals it with probability 2^-63
+ * (that object's free is then reported as a double free and it leaks).
+ * Why a swap rather than a load and a store: the swap is what makes two
+ * simultaneous frees safe; its price is a serialised cache miss when the
+ * object is cold (a huge FIFO batch: W2 100000 x 256 B).
+ *
+ * FREE (kfree of a kmalloc object, inline in malloc_fast.h: kfree_cached)
  *   1-3. As every kfree: span, gate, object start (malloc.c FREE).
- *   4. Allocated?  (freeindex, then allocBits: Go's isFree) — else the slow
- *      path reports it.
- *   5. Swap the object's first word with objcache_key (one xchg).  The old
- *      word was the key → the object is already free (in a cache, or
- *      released to its span and pending): objcache_double_free reports,
- *      nothing else changes.  Two CPUs freeing one object at the same time:
- *      exactly one of them swaps the key in.
- *   6. Pin; fc = &mcache.fc[cls]; full (or never used) → objcache_push_slow;
- *      else slots[n] = x, n + 1, pushes + 1.  No lock, one atomic.
- * MALLOC (kmalloc_fast): pin; fc.n > 0 → pop the top object, clear its
- *   first word (it must not look free), zero it for calloc.  Else the span
- *   fast path as before; when the span is full, kmalloc's slow path asks
- *   objcache_refill for a batch from the transfer cache before it refills
- *   the span from mcentral.
+ *   4. Allocated (freeindex, then allocBits)?  Else the slow path reports
+ *      it.  Swap the object's first word with the key (one xchg): the old
+ *      word was the key → already freed (cached, or pending in its span):
+ *      objcache_double_free reports, nothing else changes.
+ *   5. Pin; fc = &mcache.fc[cls]; top == end (full, or never used) →
+ *      objcache_push_slow; else *top++ = x, pushes + 1.  No lock, one
+ *      atomic (the swap).
+ * MALLOC (kmalloc_fast): pin; top > base → pop the newest object, clear its
+ *   first word (the key), zero it for calloc.  Else the span fast path as
+ *   before, clearing the slot's key; when the span is full, kmalloc's slow
+ *   path asks objcache_refill for a batch from the transfer cache before
+ *   it refills the span from mcentral.
  * SLOW PATHS
  *   push_slow: the array full → its older half (the bottom: the newest
  *     objects stay, their lines are warmest) goes to the transfer cache;
@@ -45,28 +56,26 @@
  *   release (to spans): each object becomes an ordinary pending free —
  *     pendingFree bit, pendingCount, mcentral_note_free when its span is
  *     not cached (malloc.c step 6) — so memory flows back to the page heap
- *     when caches overflow.  Its first word keeps the key until the span
- *     hands the slot out again (kmalloc clears it then), so a double free
- *     of a pending object is still caught at step 5 (debug builds too:
- *     their poison checks accept the key in a free slot's first word).
+ *     when caches overflow.  It keeps the key (debug builds too: their
+ *     poison checks accept the key in a free slot's first word).
  *   flush: thread exit (lib: to the transfer cache), malloc_flush_mcache
  *     and fork repair (to the spans).
  *
  * INVARIANTS (heap_verify, objcache_verify; quiescent)
  *   - each cached object is an object start of its class, allocated, not
- *     pending, first word == objcache_key, and cached once;
+ *     pending, first word == key, cached once (debug: the rest poisoned);
  *   - Σ live objects of kmalloc class cls in spans
  *         = (Mallocs - Frees of cls) + objcache_cached(cls);
- *   - per CPU: pops = pushes + moved - n (objcache_counts).
+ *   - per CPU: pops = pushes + fcMoved - n (objcache_counts).
  *
  * LOCKING AND ORDER.  A CPU's arrays: its own, pinned, no lock.  xfer[cls]
  * .lock (rank transfer, a "many" rank below mcentral: a release under it
  * may take the span's mcentral lock) protects the transfer cache, and every
  * move of objects between a CPU's array and the transfer cache or the
- * spans happens under it, with fc.n stored (release) before the unlock.
- * So objcache_find, holding the lock, sees every object that was cached
- * before it started: it can move only by a pop (then it is allocated
- * again) or under the lock it holds.
+ * spans happens under it, with fc.top stored (release) before the unlock.
+ * (A reader holding the lock thus sees every object cached before it took
+ * it: an object leaves an array only by a pop, when it is allocated again,
+ * or under that lock.)
  */
 #include "debug.h"
 #include "lockrank.h"
@@ -312,28 +321,6 @@ static void double_free_body(void *p)
 }
 
 void objcache_double_free(uintptr_t x) { plat_systemstack(double_free_body, (void *)x); }
-
-static bool in_array(const uintptr_t *a, uint32_t n, uintptr_t x)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (__atomic_load_n(&a[i], __ATOMIC_RELAXED) == x)
-            return true;
-    return false;
-}
-
-bool objcache_find(uintptr_t x, spanClass spc)
-{
-    uint8_t cls = spanclass_sizeclass(spc);
-    struct xfer *xf = &xfer[cls];
-    plat_lock(&xf->lock);
-    bool found = in_array(xf->objs, xf->n, x);
-    for (uint32_t i = 0; i < mheap_.ncpu && !found; i++) {
-        const objcache *fc = &mheap_.mcaches[i].fc[cls];
-        found = in_array(__atomic_load_n(&fc->base, __ATOMIC_RELAXED), objcache_n(fc), x);
-    }
-    plat_unlock(&xf->lock);
-    return found;
-}
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 

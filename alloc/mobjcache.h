@@ -10,12 +10,10 @@
  *   - An object in a cache (a CPU's array or the transfer cache) is
  *     ALLOCATED as far as its span knows (allocBits / freeindex) and not
  *     pending.
- *   - THE KEY (mheap_.objcache_key, odd, drawn at malloc_init): the first
- *     word of a kmalloc slot holds the key iff the slot is free — in a
- *     cache, pending, or free in its span (written into every slot when
- *     the span is made, mheap.c) — and kmalloc clears it whenever it hands
- *     a slot out (debug builds put the poison there instead).  Odd: no
- *     pointer the program stores equals it.
+ *   - THE KEY (mheap_.objcache_key, odd, drawn at malloc_init): an
+ *     allocated kmalloc slot holds it in its first word iff it was freed
+ *     (cached, or pending in its span); kmalloc clears it whenever it hands
+ *     a slot out (debug builds put the poison there instead).
  *   - Mallocs and Frees count cached objects as freed: a push counts a free
  *     at once (objcache.pushes), a pop a malloc (derived, see objcache_counts).
  */
@@ -33,7 +31,7 @@
  * (in the same 32 bytes: the push touches one line and indexes once).
  * Owner (the CPU, pinned) only: plain loads and stores, except that top is
  * stored with release order after *top is written, so that a reader on
- * another CPU (objcache_find, stats, a fork child's repair) that loads top
+ * another CPU (statistics, heap_verify, a fork child's repair) that loads top
  * with acquire sees base[0..top - base) written.  All three pointers are
  * NULL until the CPU's first push allocates its arrays
  * (objcache_push_slow): a push then finds top == end, a pop top == base. */
@@ -76,11 +74,6 @@ void objcache_flush(struct mcache *c, bool to_spans);
 void objcache_flush_transfer(void);
 /* kfree found the key in x's first word: report the double free. */
 void objcache_double_free(uintptr_t x);
-/* Is x in a cache?  Searches every CPU's array and the transfer cache of
- * x's class under the transfer lock (exact when no CPU is allocating or
- * freeing objects of that class meanwhile). */
-bool objcache_find(uintptr_t x, spanClass spc);
-
 /* Statistics of CPU c, size class cls: *pops = objects handed out of the
  * array, *pushes = frees into it (racy unless quiescent). */
 void objcache_counts(const struct mcache *c, uint8_t cls, uint64_t *pops, uint64_t *pushes);

@@ -43,7 +43,11 @@
  *       cross    per-core design, arrays rotating (the remote-free case);
  *       local    per-core design, each CPU keeps its own array (no remote
  *                frees: what cross costs over it is the cross-CPU price);
- *       biglock  arrays rotating, every kmalloc/kfree under big_lock.
+ *       biglock  arrays rotating, every kmalloc/kfree under big_lock;
+ *       touch    the control: each CPU keeps its own array and an
+ *                operation only checks the block's tag and writes a new
+ *                one — the same memory traffic with no allocator call, so
+ *                its scaling is what the machine (or the emulator) allows.
  *     A run stops at the first barrier after LAR_NS (the last CPU to reach
  *     the barrier decides, so all stop after the same round) or after
  *     LAR_MAXR rounds; a CPU still in its round at LAR_NS cuts it short
@@ -52,8 +56,10 @@
  *     sequence) in its first word, checked before the free; a wrong tag
  *     is counted and printed (an allocator bug, not a benchmark result).
  *     Printed per k: ops/s of each run, cross / local, cross / biglock,
- *     cross's scaling against k = 1, and per 1000 operations of the cross
- *     run the remote frees and mcache refills (memstats PerCPU).
+ *     cross's and touch's scaling against k = 1, and per 1000 operations
+ *     of the cross run the frees that went pending into a span another CPU
+ *     has cached ("remote", memstats PerCPU remote_frees: with the
+ *     freed-object caches only their overflow does) and mcache refills.
  *
  * No floating point (-mgeneral-regs-only): rates are integers, ns/op has
  * one decimal from integer arithmetic.
@@ -315,7 +321,7 @@ static void bench_lock(void)
 #define LAR_MAXR 400u             /* rounds per run, upper bound */
 #define LAR_NS (400ull * 1000000) /* per run, upper bound (checked per round) */
 
-enum { LAR_CROSS, LAR_LOCAL, LAR_BIGLOCK };
+enum { LAR_CROSS, LAR_LOCAL, LAR_BIGLOCK, LAR_TOUCH };
 
 /* Protocol: arrays[a] (slot pointers, tags' sequence numbers) belongs in
  * round r to the CPU c with (c + r) mod k == a (cross/biglock) or a == c
@@ -379,6 +385,18 @@ static void lar_take(struct lar_run *r, uint32_t a, uint32_t k, uint32_t cpu)
     lar_slot[i] = 0;
 }
 
+/* LAR_TOUCH: the block stays; check its tag and give it the next one. */
+static void lar_touch(struct lar_run *r, uint32_t a, uint32_t k, uint32_t cpu)
+{
+    uint32_t i = a * LAR_SLOTS + k;
+    uint64_t *p = lar_slot[i];
+    if (!p)
+        return;
+    if (*p != lar_tag(a, k, lar_seq[i]))
+        r->errors[cpu]++;
+    *p = lar_tag(a, k, ++lar_seq[i]);
+}
+
 static void lar_work(void *arg)
 {
     struct lar_run *r = arg;
@@ -393,12 +411,17 @@ static void lar_work(void *arg)
     lar_barrier(r, &sense); /* sets the deadline */
     uint64_t t0 = nanotime();
     for (uint32_t round = 0; !r->stop; round++) {
-        uint32_t a = r->mode == LAR_LOCAL ? cpu : (cpu + round) % r->k;
+        bool own = r->mode == LAR_LOCAL || r->mode == LAR_TOUCH;
+        uint32_t a = own ? cpu : (cpu + round) % r->k;
         for (uint32_t i = 0; i < LAR_ROUND; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             uint32_t k = (uint32_t)(x >> 40) % LAR_SLOTS;
-            lar_take(r, a, k, cpu);
-            lar_put(r, a, k, 8 + (x & 0xffff) % 993);
+            if (r->mode == LAR_TOUCH) {
+                lar_touch(r, a, k, cpu);
+            } else {
+                lar_take(r, a, k, cpu);
+                lar_put(r, a, k, 8 + (x & 0xffff) % 993);
+            }
             n++;
             /* a slow round (the big lock under TCG) ends at the deadline */
             if ((i & 255) == 255 && nanotime() >= r->deadline)
@@ -407,7 +430,8 @@ static void lar_work(void *arg)
         lar_barrier(r, &sense);
     }
     uint64_t t1 = nanotime();
-    uint32_t a = r->mode == LAR_LOCAL ? cpu : (cpu + (uint32_t)r->rounds) % r->k;
+    bool own = r->mode == LAR_LOCAL || r->mode == LAR_TOUCH;
+    uint32_t a = own ? cpu : (cpu + (uint32_t)r->rounds) % r->k;
     for (uint32_t k = 0; k < LAR_SLOTS; k++)
         lar_take(r, a, k, cpu);
     r->t0[cpu] = t0;
@@ -470,25 +494,29 @@ static void bench_larson(void)
     kprintf("bench: larson cross-CPU churn: %u slots per CPU, 8-1000 B, rounds of %u ops per "
             "CPU, arrays rotate between CPUs every round (cross, biglock) or stay (local); "
             "per run <= %lu ms\n", LAR_SLOTS, LAR_ROUND, (unsigned long)(LAR_NS / 1000000));
-    kprintf("bench: cpus     cross ops/s     local ops/s   biglock ops/s  cross/local  "
-            "cross/biglock  scaling  remote/1000  refills/1000  errors\n");
-    uint64_t base = 0;
+    kprintf("bench: cpus     cross ops/s     local ops/s   biglock ops/s     touch ops/s  "
+            "cross/local  cross/biglock  scaling  touch-scaling  remote/1000  refills/1000  "
+            "errors\n");
+    uint64_t base = 0, tbase = 0;
     for (uint32_t k = 1; k <= n; k++) {
-        struct lar_result c, l, b;
+        struct lar_result c, l, b, t;
         lar_run(k, LAR_CROSS, &c);
         lar_run(k, LAR_LOCAL, &l);
         lar_run(k, LAR_BIGLOCK, &b);
+        lar_run(k, LAR_TOUCH, &t);
         if (k == 1)
-            base = c.rate;
-        char r1[16], r2[16], r3[16];
+            base = c.rate, tbase = t.rate;
+        char r1[16], r2[16], r3[16], r4[16];
         fmt_ratio(r1, sizeof r1, c.rate, l.rate);
         fmt_ratio(r2, sizeof r2, c.rate, b.rate);
         fmt_ratio(r3, sizeof r3, c.rate, base);
-        kprintf("bench: %4u  %14lu  %14lu  %14lu  %11s  %13s  %7s  %11lu  %12lu  %6lu\n", k,
-                (unsigned long)c.rate, (unsigned long)l.rate, (unsigned long)b.rate, r1, r2, r3,
+        fmt_ratio(r4, sizeof r4, t.rate, tbase);
+        kprintf("bench: %4u  %14lu  %14lu  %14lu  %14lu  %11s  %13s  %7s  %13s  %11lu  %12lu  "
+                "%6lu\n", k, (unsigned long)c.rate, (unsigned long)l.rate, (unsigned long)b.rate,
+                (unsigned long)t.rate, r1, r2, r3, r4,
                 (unsigned long)(c.ops ? c.remote * 1000 / c.ops : 0),
                 (unsigned long)(c.ops ? c.refills * 1000 / c.ops : 0),
-                (unsigned long)(c.errors + l.errors + b.errors));
+                (unsigned long)(c.errors + l.errors + b.errors + t.errors));
     }
 }
 

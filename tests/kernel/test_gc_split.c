@@ -216,6 +216,9 @@ static void t1_run(enum task_mode mode, uint32_t skip_roots, struct t1_result *r
     blind_end(cm);
     for (uint32_t i = 0; i < nt; i++)
         task_reap(ts[i]);
+    /* no stale pointers in globals: a reaped task's memory is reused, and
+     * a later test's garbage there would look held by this array */
+    __builtin_memset(ts, 0, sizeof ts);
     __builtin_memset(t1_global, 0, sizeof t1_global);
 }
 
@@ -425,6 +428,7 @@ static void t5_run(enum task_mode mode, uint32_t skip)
     sched_run();
     for (uint32_t i = 0; i <= t5.tasks; i++)
         task_reap(ts[i]);
+    __builtin_memset(ts, 0, sizeof ts); /* no stale pointers in globals (t1_run) */
 }
 
 KTEST(gc_stack_growth_during_cycles, KTEST_QUICK)
