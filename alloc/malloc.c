@@ -293,6 +293,7 @@ static void *tiny_alloc(mcache *c, uint64_t size)
         __atomic_store_n(&s->freeLimit, 0, __ATOMIC_RELAXED);
     ((uint64_t *)v)[0] = 0;
     ((uint64_t *)v)[1] = 0;
+    gc_alloc_black(s, v); /* a block made during a mark is black, whoever fills it */
     if (size < c->tinyoffset || c->tiny == 0) { /* keep the block with more room */
         c->tiny = (uintptr_t)v;
         c->tinyoffset = size;
@@ -350,8 +351,10 @@ static inline __attribute__((always_inline)) void *small_alloc(uint64_t size, co
         objcache_unkey(v);
     if (!noscan)
         heap_bits_set_type((uintptr_t)v, elemsize, size, typ);
-    if (!kmalloc)
+    if (!kmalloc) { /* kmalloc's instance has neither test */
         profile_count(c, elemsize, sampled);
+        gc_alloc_black(s, v);
+    }
 out:
     if (refilled)
         *refilled = c->refills != refills;
@@ -380,6 +383,7 @@ static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool
             heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
         uint64_t tok = plat_pin();
         profile_count(my_mcache(), s->npages * PAGE_SIZE, sampled);
+        gc_alloc_black(s, v);
         plat_unpin(tok);
     }
     return v;

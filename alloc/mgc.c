@@ -291,7 +291,8 @@ static void mark(struct cycle_args *a)
         gcwork_restart();
         plat_gc_parallel(mark_worker, 0);
     }
-    __atomic_fetch_add(&work.bytes_marked, gc_wb_stop(), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&work.bytes_marked, gc_wb_stop() + gc_new_black_bytes_take(),
+                       __ATOMIC_RELAXED);
     ALLOC_CHECK(gcwork_empty(), 0, "gc: mark finished with grey objects queued");
     checkmark(a);
 }
@@ -512,9 +513,12 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
 
 void gc_after_alloc(void *v)
 {
+    /* no trigger while a cycle runs (Go's gcTrigger.test: gcphase must be
+     * _GCoff) — and the collector's own CPU, allocating inside the mark
+     * (a mutator in a test hook), must not wait for its own cycle */
     if (__builtin_expect(__atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED) <
                              gc_pacer_.trigger, 1) ||
-        gc_pacer_.percent < 0)
+        gc_pacer_.percent < 0 || __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) != GC_OFF)
         return;
     start_cycle(GC_TRIGGER_HEAP, (uintptr_t)v);
 }

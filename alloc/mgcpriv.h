@@ -134,9 +134,10 @@ void gc_count_finish_sweeps(uint64_t spans);
  * every collected class is swept). */
 uint64_t gc_sweepone(void);
 
-/* ---- cycle state (mgc.c) ---- */
-extern volatile uint32_t gc_phase;        /* enum gc_phase */
-enum gc_phase { GC_OFF = 0, GC_MARK = 1, GC_MARKTERM = 2 };
+/* ---- allocate black (mgcmark.c) ---- */
+/* The bytes gc_mark_new_object marked on every CPU since the last call
+ * (summed and reset; world stopped, at the end of the mark). */
+uint64_t gc_new_black_bytes_take(void);
 
 /* ---- pacer (mgcpacer.c) ---- */
 struct gc_pacer {
