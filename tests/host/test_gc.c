@@ -459,16 +459,18 @@ static void test_wb_heap_to_stack(void)
  * two blocks made during the mark.  Each new object must be black when
  * mallocgc returns (mark bit and its span's page mark: I2, I8).  After the
  * cycle (swept lazily, so heap_verify checks I8 on what awaits the sweep)
- * every one is live with its contents.  Controls, gc_debug_no_alloc_black:
+ * every one is live with its contents.
+ * A node F allocated black and at once kfree'd (the owner's undo leaves
+ * its mark on a free slot) stays free.  Controls, gc_debug_no_alloc_black:
  * gccheckmark reports E, the two new tiny blocks and the large object —
  * not D, which the barrier's insertion half shades — and with the barrier
  * off too, D as well (reached from A); without the checkmark E is lost. */
 #define T4_TINY 8
-static struct node *t4_a, *t4_d, *t4_e;
+static struct node *t4_a, *t4_d, *t4_e, *t4_f;
 static char *t4_tiny[T4_TINY];
 static uint64_t *t4_large;
 static void *t4_stack[16]; /* registered as a root by test_allocate_black */
-static int t4_ran, t4_black;
+static int t4_ran, t4_black, t4_f_undone;
 #define T4_LARGE_WORDS (40 * 1024 / 8)
 
 static bool is_black(const void *p)
@@ -502,6 +504,10 @@ static void t4_mutator(uintptr_t obj)
         t4_large[i] = i * 0x9E3779B97F4A7C15ull;
     t4_stack[1 + T4_TINY] = t4_large;
     t4_black += is_black(t4_large);
+    t4_f = new_node(43); /* black, then freed by its owner (kfree's undo): */
+    kfree(t4_f);         /* the mark bit on the free slot must not revive it */
+    struct heapdump_obj f;
+    t4_f_undone = heapdump_object((uintptr_t)t4_f, &f) && f.marked && !f.allocated;
     t4_ran++;
 }
 
@@ -542,6 +548,9 @@ static int t4_round(uint32_t no_black, uint32_t disable_wb, uint32_t checkmark)
            t4_black, black_want);
     VERIFY(); /* before the sweep: I8 on the spans awaiting it */
     gc_finish_sweep();
+    CHECKF(t4_f_undone == !no_black && gc_object_state(t4_f) == GC_OBJ_FREE,
+           "F, freed during the mark: marked free slot %d, state %d", t4_f_undone,
+           gc_object_state(t4_f));
     int live = (gc_object_state(t4_d) == GC_OBJ_LIVE && t4_d->check == node_check(41)) +
                (gc_object_state(t4_e) == GC_OBJ_LIVE && t4_e->check == node_check(42));
     for (int i = 0; i < T4_TINY; i++) {
