@@ -65,5 +65,11 @@ extern volatile uint32_t gc_debug_disable_wb;
  * the mark does not look for it. */
 typedef void (*gc_scan_hook_fn)(uintptr_t obj);
 void gc_debug_set_scan_hook(uintptr_t obj, gc_scan_hook_fn fn);
+/* Run fn(arg) once, on the collecting CPU, at the start of the next mark:
+ * gc_phase is GC_MARK and the barrier on, the roots are collected but not
+ * scanned, so what fn allocates is allocated black and what it stores
+ * through GC_WB is recorded.  All builds (one load per cycle): the barrier
+ * benchmark (tests/bench/bench_barrier.c) times GC_WB and mallocgc there. */
+void gc_debug_set_mark_start_hook(void (*fn)(void *), void *arg);
 
 #endif

@@ -285,6 +285,7 @@ static void mark(struct cycle_args *a)
     gcwork_flush(&w); /* to the markers */
     __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
     gcwork_dispose(&w);
+    gc_debug_mark_start(); /* a benchmark's mutator, if any (mbarrier.h) */
     a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
     /* what barriered stores greyed: drain again until a round finds none */
     while (gc_wb_flush_round()) {

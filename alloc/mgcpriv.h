@@ -91,6 +91,8 @@ uint64_t gc_wb_stop(void);
 /* The scan hook (mbarrier.h): the object it waits for (0: none). */
 extern volatile uintptr_t gc_debug_hook_obj;
 void gc_debug_scan_hook(uintptr_t obj);
+/* The mark-start hook (mbarrier.h), if one is set: run it once. */
+void gc_debug_mark_start(void);
 
 /* gcclobber: fill [p, p+n) (an object the collector frees) with GC_CLOBBER_WORD. */
 void gc_clobber_object(uintptr_t p, uint64_t n);
