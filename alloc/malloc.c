@@ -24,16 +24,23 @@
  *      objects with pointers get their heap bitmap written.  mallocgc
  *      only: count the size down from c->nextSample, the heap profile's
  *      distance to its next sample (profile_count; mprof.c).  Unpin.
+ *   4b. mallocgc only, while a cycle runs (gc_phase != GC_OFF): allocate
+ *      black — the object is marked before it is returned (mgc.h
+ *      gc_alloc_black: one load and a branch predicted not taken when no
+ *      cycle runs; kmalloc's copy of small_alloc has no such test).
  *   5. mallocgc: a sample is recorded (mprof_malloc: stack walk from the
  *      entry point's frame, bucket, sampled-object table) after unpinning.
  * TINY (mallocgc, pointer-free, size < 16): Go's rules — align the offset
  *   in the current 16-byte block (8 if size%8==0, 4 if %4, 2 if %2), use the
  *   block if it fits; else take a fresh zeroed 16-byte slot of class 2
- *   (noscan), mark it in the span's tinyBits so kfree can refuse it, and
+ *   (noscan), mark it in the span's tinyBits so kfree can refuse it,
+ *   allocate it black during a cycle (an object put into an older block
+ *   needs nothing: that block was black or greyed at the mark start), and
  *   keep whichever block has more room left.
  * LARGE (> 32 KiB): mheap_alloc(ceil(size/8K) pages, class 0 — span
  *   class 0/1 for mallocgc, 136 for kmalloc): a span with one object, page
- *   aligned; zeroed when asked and not known zero.
+ *   aligned; zeroed when asked and not known zero; mallocgc's allocated
+ *   black during a cycle.
  * FREE (kfree) — steps 1-4 inline, no call on the LIFO path
  *   1. span = arena index → spans[page] (lock free; never NULL: holes map
  *      to the sentinel span, mheap.h).

@@ -20,6 +20,11 @@
  * end of the mark: both become grey.  When no mark runs, GC_WB is one load
  * and a predictable branch before the plain store.
  *
+ * NEW OBJECTS need no barrier to survive: while a cycle runs mallocgc
+ * allocates black (mgc.h gc_alloc_black), so one stored only into an
+ * already-scanned root or object lives; the stores into it still go
+ * through GC_WB (what they overwrite or install may be white).
+ *
  * WHEN IT IS ON.  gc_wb_enabled is set and cleared only with the world
  * stopped (GC.md invariant I3), around the mark.  Part 1 of the collector
  * marks with the world stopped, so today only code that runs inside the

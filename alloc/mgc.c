@@ -23,6 +23,16 @@
  *      The write barrier is on while the mark runs (mbarrier.h); what
  *      barriered stores recorded is greyed and drained in further rounds
  *      until a round finds nothing (mwbbuf.c).
+ *      Allocate black (Go's gcmarknewobject, GC.md I2): while gc_phase !=
+ *      OFF every object mallocgc hands out — small, a fresh tiny block,
+ *      large — is marked before it is returned (mark bit, page mark, its
+ *      bytes in a per-CPU count added to the marked bytes at the end of
+ *      the mark), so the mark never needs to find it; a tiny block current
+ *      at the start is greyed with the roots, and any later one is made
+ *      black, so every tiny object made during the mark lives in a marked
+ *      block.  No heap trigger fires while a cycle runs.  Today only code
+ *      inside the mark allocates (the tests' scan hook, the benchmark's
+ *      mark-start hook: mbarrier.h); the concurrent mark relies on it.
  *      gccheckmark: a second, serial mark from every root then checks
  *      that nothing reachable was missed (mcheckmark.c).
  *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;

@@ -32,6 +32,13 @@
  * marker's buffer is empty, take a full buffer from the global list or, if
  * every marker is idle, stop (mgcwork.c's termination).
  *
+ * ALLOCATE BLACK (gc_mark_new_object, Go's gcmarknewobject): mallocgc's
+ * new object during a cycle gets step 4 without the queue — mark bit
+ * (atomic or), page mark, and its bytes in the calling CPU's own counter
+ * (pinned; summed into the cycle's marked bytes at the end of the mark,
+ * as Go's P-local gcWork.bytesMarked).  Never scanned: it holds nothing
+ * the mutator did not store through the barrier.
+ *
  * LOCKING: none; marking is lock free (atomic OR on mark words and page
  * marks).  Runs only with the world stopped (part 1 of the collector), so
  * spans, allocBits and freeindex do not change under it.
