@@ -24,16 +24,23 @@
  *      objects with pointers get their heap bitmap written.  mallocgc
  *      only: count the size down from c->nextSample, the heap profile's
  *      distance to its next sample (profile_count; mprof.c).  Unpin.
+ *   4b. mallocgc only, while a cycle runs (gc_phase != GC_OFF): allocate
+ *      black — the object is marked before it is returned (mgc.h
+ *      gc_alloc_black: one load and a branch predicted not taken when no
+ *      cycle runs; kmalloc's copy of small_alloc has no such test).
  *   5. mallocgc: a sample is recorded (mprof_malloc: stack walk from the
  *      entry point's frame, bucket, sampled-object table) after unpinning.
  * TINY (mallocgc, pointer-free, size < 16): Go's rules — align the offset
  *   in the current 16-byte block (8 if size%8==0, 4 if %4, 2 if %2), use the
  *   block if it fits; else take a fresh zeroed 16-byte slot of class 2
- *   (noscan), mark it in the span's tinyBits so kfree can refuse it, and
+ *   (noscan), mark it in the span's tinyBits so kfree can refuse it,
+ *   allocate it black during a cycle (an object put into an older block
+ *   needs nothing: that block was black or greyed at the mark start), and
  *   keep whichever block has more room left.
  * LARGE (> 32 KiB): mheap_alloc(ceil(size/8K) pages, class 0 — span
  *   class 0/1 for mallocgc, 136 for kmalloc): a span with one object, page
- *   aligned; zeroed when asked and not known zero.
+ *   aligned; zeroed when asked and not known zero; mallocgc's allocated
+ *   black during a cycle.
  * FREE (kfree) — steps 1-4 inline, no call on the LIFO path
  *   1. span = arena index → spans[page] (lock free; never NULL: holes map
  *      to the sentinel span, mheap.h).
@@ -294,6 +301,7 @@ static void *tiny_alloc(mcache *c, uint64_t size)
         __atomic_store_n(&s->freeLimit, 0, __ATOMIC_RELAXED);
     ((uint64_t *)v)[0] = 0;
     ((uint64_t *)v)[1] = 0;
+    gc_alloc_black(s, v); /* a block made during a mark is black, whoever fills it */
     if (size < c->tinyoffset || c->tiny == 0) { /* keep the block with more room */
         c->tiny = (uintptr_t)v;
         c->tinyoffset = size;
@@ -351,8 +359,10 @@ static inline __attribute__((always_inline)) void *small_alloc(uint64_t size, co
         objcache_unkey(v);
     if (!noscan)
         heap_bits_set_type((uintptr_t)v, elemsize, size, typ);
-    if (!kmalloc)
+    if (!kmalloc) { /* kmalloc's instance has neither test */
         profile_count(c, elemsize, sampled);
+        gc_alloc_black(s, v);
+    }
 out:
     if (refilled)
         *refilled = c->refills != refills;
@@ -381,6 +391,7 @@ static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool
             heap_bits_set_type((uintptr_t)v, s->npages * PAGE_SIZE, size, typ);
         uint64_t tok = plat_pin();
         profile_count(my_mcache(), s->npages * PAGE_SIZE, sampled);
+        gc_alloc_black(s, v);
         plat_unpin(tok);
     }
     return v;

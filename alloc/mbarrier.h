@@ -20,6 +20,11 @@
  * end of the mark: both become grey.  When no mark runs, GC_WB is one load
  * and a predictable branch before the plain store.
  *
+ * NEW OBJECTS need no barrier to survive: while a cycle runs mallocgc
+ * allocates black (mgc.h gc_alloc_black), so one stored only into an
+ * already-scanned root or object lives; the stores into it still go
+ * through GC_WB (what they overwrite or install may be white).
+ *
  * WHEN IT IS ON.  gc_wb_enabled is set and cleared only with the world
  * stopped (GC.md invariant I3), around the mark.  Part 1 of the collector
  * marks with the world stopped, so today only code that runs inside the
@@ -65,5 +70,11 @@ extern volatile uint32_t gc_debug_disable_wb;
  * the mark does not look for it. */
 typedef void (*gc_scan_hook_fn)(uintptr_t obj);
 void gc_debug_set_scan_hook(uintptr_t obj, gc_scan_hook_fn fn);
+/* Run fn(arg) once, on the collecting CPU, at the start of the next mark:
+ * gc_phase is GC_MARK and the barrier on, the roots are collected but not
+ * scanned, so what fn allocates is allocated black and what it stores
+ * through GC_WB is recorded.  All builds (one load per cycle): the barrier
+ * benchmark (tests/bench/bench_barrier.c) times GC_WB and mallocgc there. */
+void gc_debug_set_mark_start_hook(void (*fn)(void *), void *arg);
 
 #endif

@@ -23,6 +23,16 @@
  *      The write barrier is on while the mark runs (mbarrier.h); what
  *      barriered stores recorded is greyed and drained in further rounds
  *      until a round finds nothing (mwbbuf.c).
+ *      Allocate black (Go's gcmarknewobject, GC.md I2): while gc_phase !=
+ *      OFF every object mallocgc hands out — small, a fresh tiny block,
+ *      large — is marked before it is returned (mark bit, page mark, its
+ *      bytes in a per-CPU count added to the marked bytes at the end of
+ *      the mark), so the mark never needs to find it; a tiny block current
+ *      at the start is greyed with the roots, and any later one is made
+ *      black, so every tiny object made during the mark lives in a marked
+ *      block.  No heap trigger fires while a cycle runs.  Today only code
+ *      inside the mark allocates (the tests' scan hook, the benchmark's
+ *      mark-start hook: mbarrier.h); the concurrent mark relies on it.
  *      gccheckmark: a second, serial mark from every root then checks
  *      that nothing reachable was missed (mcheckmark.c).
  *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;
@@ -285,13 +295,15 @@ static void mark(struct cycle_args *a)
     gcwork_flush(&w); /* to the markers */
     __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
     gcwork_dispose(&w);
+    gc_debug_mark_start(); /* a benchmark's mutator, if any (mbarrier.h) */
     a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
     /* what barriered stores greyed: drain again until a round finds none */
     while (gc_wb_flush_round()) {
         gcwork_restart();
         plat_gc_parallel(mark_worker, 0);
     }
-    __atomic_fetch_add(&work.bytes_marked, gc_wb_stop(), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&work.bytes_marked, gc_wb_stop() + gc_new_black_bytes_take(),
+                       __ATOMIC_RELAXED);
     ALLOC_CHECK(gcwork_empty(), 0, "gc: mark finished with grey objects queued");
     checkmark(a);
 }
@@ -512,9 +524,12 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
 
 void gc_after_alloc(void *v)
 {
+    /* no trigger while a cycle runs (Go's gcTrigger.test: gcphase must be
+     * _GCoff) — and the collector's own CPU, allocating inside the mark
+     * (a mutator in a test hook), must not wait for its own cycle */
     if (__builtin_expect(__atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED) <
                              gc_pacer_.trigger, 1) ||
-        gc_pacer_.percent < 0)
+        gc_pacer_.percent < 0 || __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) != GC_OFF)
         return;
     start_cycle(GC_TRIGGER_HEAP, (uintptr_t)v);
 }

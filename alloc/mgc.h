@@ -209,6 +209,32 @@ extern volatile uint32_t gc_stop_pending;
  * stale spans and drop the tiny block. */
 void gc_prepare_cpu(uint32_t cpu);
 
+/* The cycle's phase (Go's gcphase): GC_MARK from the start of the mark to
+ * its end, GC_MARKTERM during mark termination, GC_OFF otherwise.  Written
+ * by the collecting CPU with the world stopped (GC.md I3); read by anyone. */
+extern volatile uint32_t gc_phase;
+enum gc_phase { GC_OFF = 0, GC_MARK = 1, GC_MARKTERM = 2 };
+
+/* ALLOCATE BLACK (Go's gcmarknewobject; GC.md invariant I2): while
+ * gc_phase != GC_OFF, mallocgc marks each object it hands out (a small
+ * object, a fresh tiny block, a large object) before returning it — mark
+ * bit, the span's page mark (I8), its bytes in the cycle's marked bytes —
+ * so that the mark never has to find it: it may be stored only where the
+ * mark already looked.  kmalloc never pays (its classes are never marked).
+ * gc_alloc_black is mallocgc's test: one load and a branch predicted not
+ * taken while no cycle runs; s is obj's span, the caller is pinned. */
+struct mspan;
+void gc_mark_new_object(struct mspan *s, uintptr_t obj);
+static inline void gc_alloc_black(struct mspan *s, void *obj)
+{
+    if (__builtin_expect(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) != GC_OFF, 0))
+        gc_mark_new_object(s, (uintptr_t)obj);
+}
+/* Tests (ALLOC_DEBUG builds only; elsewhere it is never read): 1 makes
+ * gc_mark_new_object do nothing — the negative control of allocate black,
+ * which gccheckmark must then catch. */
+extern volatile uint32_t gc_debug_no_alloc_black;
+
 /* mallocgc's hooks (malloc.c). */
 void gc_after_alloc(void *v);      /* a span was taken or a large object made */
 void gc_heap_live_add(int64_t bytes);

@@ -32,6 +32,13 @@
  * marker's buffer is empty, take a full buffer from the global list or, if
  * every marker is idle, stop (mgcwork.c's termination).
  *
+ * ALLOCATE BLACK (gc_mark_new_object, Go's gcmarknewobject): mallocgc's
+ * new object during a cycle gets step 4 without the queue — mark bit
+ * (atomic or), page mark, and its bytes in the calling CPU's own counter
+ * (pinned; summed into the cycle's marked bytes at the end of the mark,
+ * as Go's P-local gcWork.bytesMarked).  Never scanned: it holds nothing
+ * the mutator did not store through the barrier.
+ *
  * LOCKING: none; marking is lock free (atomic OR on mark words and page
  * marks).  Runs only with the world stopped (part 1 of the collector), so
  * spans, allocBits and freeindex do not change under it.
@@ -169,6 +176,45 @@ static inline __attribute__((always_inline)) void drain_t(struct gcwork *w,
 
 void gc_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, false); }
 void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, true); }
+
+/* ------------------------------------------------------------ allocate black */
+
+/* The bytes allocated black, per CPU: written by that CPU only, pinned (as
+ * Go adds them to its P's gcWork), summed by the collecting CPU with the
+ * world stopped at the end of the mark.  A cache line each. */
+static struct {
+    uint64_t bytes;
+} __attribute__((aligned(64))) black_bytes[PLAT_MAX_CPUS];
+
+volatile uint32_t gc_debug_no_alloc_black;
+
+/* mallocgc, pinned, gc_phase != GC_OFF (mgc.h gc_alloc_black): obj, which
+ * it is about to return, is marked black.  The bit is usually clear; it is
+ * already set when kfree's owner undo gave the slot back during this mark
+ * and it is handed out again, or when a conservative root word reached the
+ * fresh slot first — then nothing is counted twice.  The sweep keeps a mark
+ * on a slot that is free again from reviving it ("& allocated"). */
+void gc_mark_new_object(mspan *s, uintptr_t obj)
+{
+    if (ALLOC_DEBUG && __atomic_load_n(&gc_debug_no_alloc_black, __ATOMIC_RELAXED))
+        return;
+    uint32_t idx = spanclass_sizeclass(s->spanclass) ? mspan_obj_index(s, obj) : 0;
+    uint64_t bit = 1ull << (idx % 64);
+    if (__atomic_fetch_or(&s->gcmarkBits[idx / 64], bit, __ATOMIC_RELAXED) & bit)
+        return;
+    gc_set_page_mark(s);
+    black_bytes[plat_cpu_id()].bytes += s->elemsize;
+}
+
+uint64_t gc_new_black_bytes_take(void)
+{
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < mheap_.ncpu; i++) {
+        sum += black_bytes[i].bytes;
+        black_bytes[i].bytes = 0;
+    }
+    return sum;
+}
 
 void gc_clear_page_marks(void)
 {

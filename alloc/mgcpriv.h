@@ -91,6 +91,8 @@ uint64_t gc_wb_stop(void);
 /* The scan hook (mbarrier.h): the object it waits for (0: none). */
 extern volatile uintptr_t gc_debug_hook_obj;
 void gc_debug_scan_hook(uintptr_t obj);
+/* The mark-start hook (mbarrier.h), if one is set: run it once. */
+void gc_debug_mark_start(void);
 
 /* gcclobber: fill [p, p+n) (an object the collector frees) with GC_CLOBBER_WORD. */
 void gc_clobber_object(uintptr_t p, uint64_t n);
@@ -134,9 +136,10 @@ void gc_count_finish_sweeps(uint64_t spans);
  * every collected class is swept). */
 uint64_t gc_sweepone(void);
 
-/* ---- cycle state (mgc.c) ---- */
-extern volatile uint32_t gc_phase;        /* enum gc_phase */
-enum gc_phase { GC_OFF = 0, GC_MARK = 1, GC_MARKTERM = 2 };
+/* ---- allocate black (mgcmark.c) ---- */
+/* The bytes gc_mark_new_object marked on every CPU since the last call
+ * (summed and reset; world stopped, at the end of the mark). */
+uint64_t gc_new_black_bytes_take(void);
 
 /* ---- pacer (mgcpacer.c) ---- */
 struct gc_pacer {

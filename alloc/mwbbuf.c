@@ -54,6 +54,22 @@ void gc_debug_set_scan_hook(uintptr_t obj, gc_scan_hook_fn fn)
     __atomic_store_n(&gc_debug_hook_obj, obj, __ATOMIC_RELEASE);
 }
 
+static void (*mark_start_fn)(void *); /* written outside cycles, read by the collector */
+static void *mark_start_arg;
+
+void gc_debug_set_mark_start_hook(void (*fn)(void *), void *arg)
+{
+    mark_start_arg = arg;
+    __atomic_store_n(&mark_start_fn, fn, __ATOMIC_RELEASE);
+}
+
+void gc_debug_mark_start(void)
+{
+    void (*fn)(void *) = __atomic_exchange_n(&mark_start_fn, 0, __ATOMIC_ACQ_REL);
+    if (__builtin_expect(fn != 0, 0))
+        fn(mark_start_arg);
+}
+
 /* scan_object saw gc_debug_hook_obj == obj: run the hook once (the first
  * marker to claim it). */
 void gc_debug_scan_hook(uintptr_t obj)

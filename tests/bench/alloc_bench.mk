@@ -3,6 +3,12 @@
 #
 #   make bench-alloc       build/bench/bench_alloc: ns per malloc+free pair and
 #                          per object in LIFO/FIFO batches (median of runs)
+#   make bench-barrier     builds and runs build/bench/bench_barrier: ns per
+#                          GC_WB store and per mallocgc object with the
+#                          collector idle and inside a mark (barrier on,
+#                          allocate black); BARRIER_ARGS='RUNS STORES';
+#                          then, with valgrind, instructions per GC_WB store
+#                          (tests/bench/callgrind_barrier.sh)
 #   make bench-callgrind   instructions per kmalloc / kfree on the fast path,
 #                          linked directly and through the LD_PRELOAD library
 #                          (tests/bench/callgrind.sh, needs valgrind)
@@ -24,13 +30,20 @@ BENCH_ALLOC_CFLAGS := -std=gnu11 -O2 -g $(WARN) -fno-omit-frame-pointer -I. -Ite
 BENCH_ALLOC_LIB  := $(ALLOC_SRCS) tests/host/platform_host.c
 BENCH_ALLOC_OBJS := $(patsubst %.c,$(BENCH_DIR)/o/%.o,$(BENCH_ALLOC_LIB))
 
-.PHONY: bench-alloc bench-callgrind
-bench-alloc: $(BENCH_DIR)/bench_alloc $(BENCH_DIR)/callgrind_driver
+.PHONY: bench-alloc bench-callgrind bench-barrier
+bench-alloc: $(BENCH_DIR)/bench_alloc $(BENCH_DIR)/callgrind_driver $(BENCH_DIR)/bench_barrier
+bench-barrier: $(BENCH_DIR)/bench_barrier
+	@$(BENCH_DIR)/bench_barrier $(BARRIER_ARGS)
+	@if command -v valgrind >/dev/null; then echo; \
+		bash tests/bench/callgrind_barrier.sh $(BENCH_DIR)/bench_barrier; \
+	else echo "bench-barrier: valgrind not installed: no instruction counts"; fi
 
 $(BENCH_DIR)/o/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(call say,BENCHCC,$<)$(CC) $(BENCH_ALLOC_CFLAGS) $(DEPFLAGS) -c $< -o $@
 $(BENCH_DIR)/bench_alloc: $(BENCH_DIR)/o/tests/bench/bench_alloc.o $(BENCH_ALLOC_OBJS)
+	$(call say,BENCHLD,$@)$(CC) $(BENCH_ALLOC_CFLAGS) -o $@ $^
+$(BENCH_DIR)/bench_barrier: $(BENCH_DIR)/o/tests/bench/bench_barrier.o $(BENCH_ALLOC_OBJS)
 	$(call say,BENCHLD,$@)$(CC) $(BENCH_ALLOC_CFLAGS) -o $@ $^
 $(BENCH_DIR)/callgrind_driver: $(BENCH_DIR)/o/tests/bench/callgrind_driver.o $(BENCH_ALLOC_OBJS)
 	$(call say,BENCHLD,$@)$(CC) $(BENCH_ALLOC_CFLAGS) -o $@ $^

@@ -4,7 +4,9 @@
  * reachability walk, explicit frees interleaved with collection, the
  * once-per-cycle GC sweep (markgen), large objects and oblets, interior
  * pointers, tiny blocks, kmalloc memory never collected, the pacer's goal,
- * the sweepers (background, proportional, the page reclaimer; each with a
+ * the write barrier heap to heap and heap to stack (T2, T3), allocate
+ * black and tiny blocks across the mark start (T4), the sweepers
+ * (background, proportional, the page reclaimer; each with a
  * control that turns it off), and bad input.
  *
  * On the host the only roots are the ranges a test registers with
@@ -362,6 +364,251 @@ static void test_wb_memmove_memclr(void)
     memset(rootv, 0, sizeof rootv);
     REQUIRE(gc_collect());
     VERIFY();
+}
+
+/* ------------------------------------------------------------ heap to stack (T3) */
+
+/* GC.md T3, the Yuasa half of the hybrid barrier: t3_stack is a registered
+ * root range that plays a task stack already scanned (with one marker every
+ * root job is scanned before the first object).  Right after A's scan the
+ * hook loads C — whose only pointer is in B, still white — into the
+ * "stack" and clears B's slot with GC_WB: the deletion barrier shades C,
+ * which survives although only a black root holds it.  Controls: without
+ * the barrier C is collected; with gccheckmark it is reported, reached from
+ * the stack word, and kept. */
+static struct node *t3_stack[4]; /* registered as a root by test_wb_heap_to_stack */
+
+static void t3_mutator(uintptr_t obj)
+{
+    struct heapdump_obj b;
+    heapdump_object((uintptr_t)t2_b, &b);
+    t2_b_white = obj == (uintptr_t)t2_a && !b.marked;
+    t3_stack[0] = t2_b->a; /* a stack store: no barrier */
+    GC_WB(t2_b->a, NULL);
+    t2_ran++;
+}
+
+static enum gc_obj_state t3_round(uint32_t disable_wb, uint32_t checkmark)
+{
+    memset(rootv, 0, sizeof rootv);
+    memset(t3_stack, 0, sizeof t3_stack);
+    struct node *d = new_node(1);
+    t2_b = new_node(2);
+    t2_c = new_node(3);
+    t2_a = new_node(4);
+    d->a = t2_b;
+    t2_b->a = t2_c;
+    rootv[0] = d;
+    rootv[1] = t2_a; /* scanned first */
+    t2_ran = t2_b_white = 0;
+    host_set_gc_markers(1);
+    gc_debug_disable_wb = disable_wb;
+    gc_set_checkmark(checkmark);
+    gc_debug_set_scan_hook((uintptr_t)t2_a, t3_mutator);
+    REQUIRE(gc_collect());
+    gc_debug_set_scan_hook(0, 0);
+    gc_set_checkmark(GC_CHECKMARK_OFF);
+    gc_debug_disable_wb = 0;
+    CHECKF(t2_ran == 1 && t2_b_white, "the hook ran %d times, B white then: %d", t2_ran,
+           t2_b_white);
+    CHECK(t3_stack[0] == t2_c && t2_b->a == NULL);
+    return gc_object_state(t2_c);
+}
+
+static void test_wb_heap_to_stack(void)
+{
+    hook_reset();
+    REQUIRE(gc_add_root(t3_stack, sizeof t3_stack));
+    enum gc_obj_state st = t3_round(0, GC_CHECKMARK_REPORT);
+    CHECKF(st == GC_OBJ_LIVE && t2_c->id == 3 && t2_c->check == node_check(3),
+           "with the barrier: C state %d", st);
+    CHECK_NO_HOOK();
+    /* control 1: no barrier: C is collected while the stack holds it */
+    st = t3_round(1, GC_CHECKMARK_OFF);
+    CHECKF(st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP, "without the barrier C survived (%d)", st);
+    t3_stack[0] = NULL; /* it dangles */
+    CHECK_NO_HOOK();
+    /* control 2: no barrier, checkmark: C reported, reached from the stack word, and kept */
+    st = t3_round(1, GC_CHECKMARK_REPORT);
+    char want[160];
+    snprintf(want, sizeof want,
+             "is reachable but was not marked; reached from a gc_add_root range word at 0x%lx",
+             UL(&t3_stack[0]));
+    CHECKF(hook_count == 1 && strstr(hook_msg, want) &&
+               strtoul(hook_msg + strlen("gccheckmark: "), 0, 16) == UL(t2_c),
+           "%d reports, last \"%s\"", hook_count, hook_msg);
+    CHECKF(st == GC_OBJ_LIVE, "the checkmark did not keep C (%d)", st);
+    hook_count = 0;
+    memset(rootv, 0, sizeof rootv);
+    memset(t3_stack, 0, sizeof t3_stack);
+    REQUIRE(gc_remove_root(t3_stack));
+    REQUIRE(gc_collect());
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* ------------------------------------------------------------ allocate black (T4) */
+
+/* GC.md T4: objects made during the mark survive although the mark never
+ * finds them.  Right after A's scan the hook (the mutator) allocates
+ *   D, a node, stored with GC_WB into A (black),
+ *   E, a node, 8 tiny 5-byte strings and a 40 KiB large object, stored
+ *      only into t4_stack, a registered root already scanned;
+ * the first two tiny strings fill the tiny block that was current at the
+ * mark start (greyed then, Go's gcMarkTinyAllocs), the other six land in
+ * two blocks made during the mark.  Each new object must be black when
+ * mallocgc returns (mark bit and its span's page mark: I2, I8).  After the
+ * cycle (swept lazily, so heap_verify checks I8 on what awaits the sweep)
+ * every one is live with its contents.
+ * A node F allocated black and at once kfree'd (the owner's undo leaves
+ * its mark on a free slot) stays free.  Controls, gc_debug_no_alloc_black:
+ * gccheckmark reports E, the two new tiny blocks and the large object —
+ * not D, which the barrier's insertion half shades — and with the barrier
+ * off too, D as well (reached from A); without the checkmark E is lost. */
+#define T4_TINY 8
+static struct node *t4_a, *t4_d, *t4_e, *t4_f;
+static char *t4_tiny[T4_TINY];
+static uint64_t *t4_large;
+static void *t4_stack[16]; /* registered as a root by test_allocate_black */
+static int t4_ran, t4_black, t4_f_undone;
+#define T4_LARGE_WORDS (40 * 1024 / 8)
+
+static bool is_black(const void *p)
+{
+    struct heapdump_obj o;
+    if (!heapdump_object((uintptr_t)p, &o) || !o.marked)
+        return false;
+    mspan *s = span_of((uintptr_t)p);
+    heapArena *ha = arena_of(s->startAddr);
+    uint64_t pg = (s->startAddr - ha->base) >> PAGE_SHIFT;
+    return (ha->pageMarks[pg / 8] >> (pg % 8)) & 1;
+}
+
+static void t4_mutator(uintptr_t obj)
+{
+    static const gotype u8 = {1, 0, 0, "uint8"};
+    (void)obj;
+    t4_d = new_node(41);
+    GC_WB(t4_a->a, t4_d);
+    t4_e = new_node(42);
+    t4_stack[0] = t4_e;
+    t4_black = is_black(t4_d) + is_black(t4_e);
+    for (int i = 0; i < T4_TINY; i++) {
+        t4_tiny[i] = mallocgc(5, &u8, true);
+        memcpy(t4_tiny[i], (char[5]){'t', 'n', 'y', (char)('0' + i), 0}, 5);
+        t4_stack[1 + i] = t4_tiny[i];
+        t4_black += is_black(t4_tiny[i]);
+    }
+    t4_large = mallocgc(T4_LARGE_WORDS * 8, 0, false);
+    for (uint32_t i = 0; i < T4_LARGE_WORDS; i++)
+        t4_large[i] = i * 0x9E3779B97F4A7C15ull;
+    t4_stack[1 + T4_TINY] = t4_large;
+    t4_black += is_black(t4_large);
+    t4_f = new_node(43); /* black, then freed by its owner (kfree's undo): */
+    kfree(t4_f);         /* the mark bit on the free slot must not revive it */
+    struct heapdump_obj f;
+    t4_f_undone = heapdump_object((uintptr_t)t4_f, &f) && f.marked && !f.allocated;
+    t4_ran++;
+}
+
+/* One cycle with the mutator on A; returns how many of the new objects
+ * are live after it (their contents checked). */
+static int t4_round(uint32_t no_black, uint32_t disable_wb, uint32_t checkmark)
+{
+    static const gotype u8 = {1, 0, 0, "uint8"};
+    memset(rootv, 0, sizeof rootv);
+    memset(t4_stack, 0, sizeof t4_stack);
+    t4_a = new_node(40);
+    rootv[0] = t4_a;
+    malloc_flush_mcache();
+    char *t0 = mallocgc(5, &u8, true); /* a fresh tiny block, current at the mark start */
+    REQUIRE(t0);
+    t4_ran = t4_black = 0;
+    host_set_gc_markers(1);
+    gc_debug_no_alloc_black = no_black;
+    gc_debug_disable_wb = disable_wb;
+    gc_set_checkmark(checkmark);
+    gc_debug_set_scan_hook((uintptr_t)t4_a, t4_mutator);
+    gc_debug_sweep |= GC_SWEEP_COLLECT_LAZY;
+    REQUIRE(gc_collect());
+    gc_debug_sweep &= ~(uint32_t)GC_SWEEP_COLLECT_LAZY;
+    gc_debug_set_scan_hook(0, 0);
+    gc_set_checkmark(GC_CHECKMARK_OFF);
+    gc_debug_disable_wb = 0;
+    gc_debug_no_alloc_black = 0;
+    CHECKF(t4_ran == 1, "the hook ran %d times", t4_ran);
+    /* the tiny strings: 2 in t0's block, then 3 + 3 in two new blocks */
+    uintptr_t b0 = (uintptr_t)t0 & ~15ul;
+    CHECKF(((uintptr_t)t4_tiny[1] & ~15ul) == b0 && ((uintptr_t)t4_tiny[2] & ~15ul) != b0 &&
+               ((uintptr_t)t4_tiny[5] & ~15ul) != ((uintptr_t)t4_tiny[2] & ~15ul),
+           "tiny layout: block0 0x%lx, tiny[1] 0x%lx tiny[2] 0x%lx tiny[5] 0x%lx", UL(b0),
+           UL(t4_tiny[1]), UL(t4_tiny[2]), UL(t4_tiny[5]));
+    int black_want = no_black ? 2 : 2 + T4_TINY + 1; /* no_black: only block0's two tiny strings */
+    CHECKF(t4_black == black_want, "%d new objects black when mallocgc returned, want %d",
+           t4_black, black_want);
+    VERIFY(); /* before the sweep: I8 on the spans awaiting it */
+    gc_finish_sweep();
+    CHECKF(t4_f_undone == !no_black && gc_object_state(t4_f) == GC_OBJ_FREE,
+           "F, freed during the mark: marked free slot %d, state %d", t4_f_undone,
+           gc_object_state(t4_f));
+    int live = (gc_object_state(t4_d) == GC_OBJ_LIVE && t4_d->check == node_check(41)) +
+               (gc_object_state(t4_e) == GC_OBJ_LIVE && t4_e->check == node_check(42));
+    for (int i = 0; i < T4_TINY; i++) {
+        live += gc_object_state(t4_tiny[i]) == GC_OBJ_LIVE &&
+                !memcmp(t4_tiny[i], (char[5]){'t', 'n', 'y', (char)('0' + i), 0}, 5);
+    }
+    if (gc_object_state(t4_large) == GC_OBJ_LIVE) {
+        uint32_t bad = 0;
+        for (uint32_t i = 0; i < T4_LARGE_WORDS; i++)
+            bad += t4_large[i] != i * 0x9E3779B97F4A7C15ull;
+        live += !bad;
+    }
+    return live;
+}
+
+static void t4_clear(void)
+{
+    memset(rootv, 0, sizeof rootv);
+    memset(t4_stack, 0, sizeof t4_stack);
+    REQUIRE(gc_collect());
+    VERIFY();
+}
+
+static void test_allocate_black(void)
+{
+    const int all = 2 + T4_TINY + 1;
+    hook_reset();
+    REQUIRE(gc_add_root(t4_stack, sizeof t4_stack));
+    int live = t4_round(0, 0, GC_CHECKMARK_REPORT);
+    CHECKF(live == all, "%d of %d objects made during the mark live after it", live, all);
+    CHECK_NO_HOOK();
+    t4_clear();
+    /* control 1: not allocated black, no checkmark: E (held only by the
+     * black root) is collected */
+    live = t4_round(1, 0, GC_CHECKMARK_OFF);
+    CHECKF(gc_object_state(t4_e) != GC_OBJ_LIVE, "E survived without allocate black");
+    CHECKF(gc_object_state(t4_d) == GC_OBJ_LIVE, "D lost although stored with GC_WB");
+    CHECK_NO_HOOK();
+    t4_a->a = NULL; /* dangling pointers: never followed again */
+    t4_clear();
+    /* control 2: checkmark reports E, the two new tiny blocks, the large
+     * object; the barrier saved D */
+    live = t4_round(1, 0, GC_CHECKMARK_REPORT);
+    CHECKF(hook_count == 4 && live == all, "%d reports (want 4), %d of %d live; last \"%s\"",
+           hook_count, live, all, hook_msg);
+    hook_count = 0;
+    t4_clear();
+    /* control 3: the barrier off too: D is reported as well, reached from A */
+    live = t4_round(1, 1, GC_CHECKMARK_REPORT);
+    char want[96]; /* D's report comes last: objects are scanned after every root */
+    snprintf(want, sizeof want, "reached from object 0x%lx", UL(t4_a));
+    CHECKF(hook_count == 5 && live == all && strstr(hook_msg, want) &&
+               strtoul(hook_msg + strlen("gccheckmark: "), 0, 16) == UL(t4_d),
+           "%d reports (want 5), %d of %d live; last \"%s\"", hook_count, live, all, hook_msg);
+    hook_count = 0;
+    t4_clear();
+    REQUIRE(gc_remove_root(t4_stack));
+    CHECK_NO_HOOK();
 }
 
 /* ------------------------------------------------------------ explicit frees */
@@ -901,6 +1148,8 @@ static const struct tap_test tests[] = {
     {"checkmark_catches_skipped_roots", test_checkmark_catches_skipped_roots},
     {"wb_heap_to_heap", test_wb_heap_to_heap},
     {"wb_memmove_memclr", test_wb_memmove_memclr},
+    {"wb_heap_to_stack", test_wb_heap_to_stack},
+    {"allocate_black", test_allocate_black},
     {"kfree_interleaved", test_kfree_interleaved},
     {"large_oblets_and_interior", test_large_oblets_and_interior},
     {"tiny_block_survives", test_tiny_block_survives},
