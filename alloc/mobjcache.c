@@ -15,7 +15,7 @@
  *
  * OWNS
  *   - per CPU and size class, a LIFO array of freed objects (mcache.fc[cls],
- *     capacity objcache_capacity(cls): about 16 KiB of objects, 4..128);
+ *     capacity objcache_capacity(cls): about 64 KiB of objects, 4..1024);
  *   - per size class, a transfer cache (xfer[cls]): a bounded array under a
  *     lock, where CPUs leave the older half of a full array and take a
  *     batch when theirs is empty, and where an exiting thread's objects
@@ -86,9 +86,9 @@
 #include "mobjcache.h"
 #include "persistent.h"
 
-#define CACHE_BYTES 16384u /* per CPU and class */
+#define CACHE_BYTES 65536u /* per CPU and class */
 #define CACHE_MIN 4u
-#define CACHE_MAX 128u
+#define CACHE_MAX 1024u
 #define XFER_FACTOR 4u /* transfer cache = XFER_FACTOR CPU arrays */
 
 /* The transfer caches.  objs[0..n): objects, the newest on top. */

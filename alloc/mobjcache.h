@@ -50,8 +50,9 @@ static inline uint32_t objcache_n(const objcache *fc)
 struct mcache;
 struct mspan;
 
-/* How many objects of size class cls a CPU keeps (at most 128, about
- * 16 KiB of objects, at least 4). */
+/* How many objects of size class cls a CPU keeps (about 64 KiB of
+ * objects: at most 1024, at least 4).  The transfer cache holds four
+ * times as many. */
 uint32_t objcache_capacity(uint8_t cls);
 
 void objcache_init(void);

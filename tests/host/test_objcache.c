@@ -128,26 +128,29 @@ static void test_transfer_between_cpus(void)
 {
     hook_reset();
     quiesce();
-    enum { N = 400 }; /* 64 B: 128 per CPU array, 512 in the transfer cache */
-    static void *p[N], *orig[N];
+    uint8_t cls = size_to_class(64);
+    uint32_t cap = objcache_capacity(cls);
+    enum { MAXN = 4096 };
+    uint32_t n = cap * 5 / 2; /* two spills: half an array, twice */
+    REQUIRE(n <= MAXN && n - cap / 2 <= 4 * cap); /* what CPU 1 cannot keep fits in transfer */
+    static void *p[MAXN], *orig[MAXN];
     host_set_cpu(0);
-    for (int i = 0; i < N; i++)
+    for (uint32_t i = 0; i < n; i++)
         REQUIRE((orig[i] = p[i] = kmalloc(64)));
     struct memstats a = stats_now();
     host_set_cpu(1);
-    for (int i = 0; i < N; i++)
+    for (uint32_t i = 0; i < n; i++)
         kfree(p[i]);
-    CHECK(objcache_n(cache_of(1, p[0])) <= 128);
-    CHECKF(objcache_cached(spanclass_sizeclass(span_at(p[0])->spanclass)) == N,
-           "%lu cached, want %d", UL(objcache_cached(spanclass_sizeclass(span_at(p[0])->spanclass))),
-           N);
+    uint32_t kept = objcache_n(cache_of(1, p[0]));
+    CHECKF(kept <= cap && n - kept > 0, "cpu 1 keeps %u of %u (capacity %u)", kept, n, cap);
+    CHECKF(objcache_cached(cls) == n, "%lu cached, want %u", UL(objcache_cached(cls)), n);
     VERIFY();
     host_set_cpu(2);
     uint64_t refills = mheap_.mcaches[2].refills;
-    int reused = 0;
-    for (int i = 0; i < N - 128; i++) { /* what CPU 1 could not keep */
+    uint32_t reused = 0;
+    for (uint32_t i = 0; i < n - kept; i++) { /* what CPU 1 could not keep */
         void *q = kmalloc(64);
-        for (int j = 0; j < N; j++)
+        for (uint32_t j = 0; j < n; j++)
             if (q == orig[j]) {
                 reused++;
                 break;
@@ -155,11 +158,11 @@ static void test_transfer_between_cpus(void)
         p[i] = q;
     }
     struct memstats b = stats_now();
-    CHECKF(reused == N - 128, "%d of %d from the transfer cache", reused, N - 128);
+    CHECKF(reused == n - kept, "%u of %u from the transfer cache", reused, n - kept);
     CHECKF(mheap_.mcaches[2].refills == refills, "cpu 2 refilled %lu spans",
            UL(mheap_.mcaches[2].refills - refills));
     CHECK(b.HeapInuse == a.HeapInuse);
-    for (int i = 0; i < N - 128; i++)
+    for (uint32_t i = 0; i < n - kept; i++)
         kfree(p[i]);
     VERIFY();
     quiesce();
