@@ -130,8 +130,12 @@ void objcache_init(void)
 
 /* c's arrays, on its first push (false: no metadata memory; the caller
  * then frees the object the old way). */
+volatile uint32_t objcache_debug_no_block;
+
 static bool alloc_block(mcache *c)
 {
+    if (objcache_debug_no_block) /* tests: metadata memory exhausted */
+        return false;
     uint64_t total = 0;
     for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++)
         total += objcache_capacity(cls);

@@ -110,6 +110,11 @@ static inline __attribute__((always_inline)) void objcache_poison(uintptr_t x, u
         debug_poison((void *)(x + 8), size - 8);
 }
 
+/* Tests: 1 makes a CPU's first push find no metadata memory for its
+ * arrays (persistentalloc failed): its frees then go straight back to the
+ * spans as pending frees, and its mallocs use the spans alone. */
+extern volatile uint32_t objcache_debug_no_block;
+
 /* fork (lib/preload.c): hold every transfer lock across fork. */
 void objcache_fork_lock(void);
 void objcache_fork_unlock(void);

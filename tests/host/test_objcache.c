@@ -20,6 +20,36 @@ static objcache *cache_of(uint32_t cpu, const void *p)
     return &mheap_.mcaches[cpu].fc[spanclass_sizeclass(span_at(p)->spanclass)];
 }
 
+/* No metadata memory for a CPU's arrays (persistentalloc failed): its
+ * frees go straight back to the spans as pending frees, double frees are
+ * still reported, and the statistics and heap stay exact.  First in the
+ * table: CPU 3 has not freed anything yet. */
+static void test_no_metadata_frees_to_spans(void)
+{
+    hook_reset();
+    host_set_cpu(3);
+    REQUIRE(mheap_.mcaches[3].fcBlock == NULL); /* run first, or alone */
+    objcache_debug_no_block = 1;
+    struct memstats a = stats_now();
+    char *p = kmalloc(48), *q = kmalloc(48);
+    REQUIRE(p && q);
+    kfree(p);
+    CHECK(mheap_.mcaches[3].fcBlock == NULL && span_at(p)->pendingCount == 1);
+    kfree(p);
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(p),
+               UL(span_at(p)->startAddr));
+    kfree(q);
+    struct memstats b = stats_now();
+    CHECK(b.Mallocs - a.Mallocs == 2 && b.Frees - a.Frees == 2 && b.HeapObjects == a.HeapObjects);
+    VERIFY();
+    objcache_debug_no_block = 0;
+    kfree(kmalloc(48)); /* arrays now */
+    CHECK(mheap_.mcaches[3].fcBlock != NULL);
+    host_set_cpu(0);
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
 /* Frees and mallocs of one class on one CPU: LIFO order, and the span's
  * allocation state does not move (the objects stay allocated as far as
  * the span knows). */
@@ -315,6 +345,7 @@ static void test_cross_cpu_churn_checks_content(void)
 }
 
 static const struct tap_test tests[] = {
+    {"no_metadata_frees_to_spans", test_no_metadata_frees_to_spans},
     {"lifo_reuse_leaves_span_alone", test_lifo_reuse_leaves_span_alone},
     {"handed_out_objects_lose_the_key", test_handed_out_objects_lose_the_key},
     {"double_frees_everywhere", test_double_frees_everywhere},
