@@ -37,6 +37,15 @@ static mspan *span_at_locked(uintptr_t addr)
     return s;
 }
 
+/* Slot i of a small kmalloc span, allocated and not pending, was kfree'd
+ * into a freed-object cache: its first word is the key. */
+static bool slot_cached(const mspan *s, uint32_t i, bool allocated_not_pending)
+{
+    return allocated_not_pending && spanclass_is_kmalloc(s->spanclass) &&
+           spanclass_sizeclass(s->spanclass) != 0 &&
+           *(const uint64_t *)(s->startAddr + (uint64_t)i * s->elemsize) == mheap_.objcache_key;
+}
+
 static void describe_slot(const mspan *s, uintptr_t addr, struct heapdump_obj *o)
 {
     bool large = spanclass_sizeclass(s->spanclass) == 0;
@@ -48,6 +57,7 @@ static void describe_slot(const mspan *s, uintptr_t addr, struct heapdump_obj *o
     o->pending = !large && bit(s->pendingFree, i);
     o->marked = bit(s->gcmarkBits, i);
     o->tiny = !large && bit(s->tinyBits, i);
+    o->cached = slot_cached(s, i, o->allocated && !o->pending);
     o->words = (uint32_t)((large ? s->limit - s->startAddr : s->elemsize) / 8);
     if (spanclass_noscan(s->spanclass))
         return;
@@ -92,7 +102,9 @@ uint32_t heapdump_span_slots(uintptr_t addr, char *out, size_t cap)
     if (s && s->state == mSpanInUse && spanclass_sizeclass(s->spanclass) != 0) {
         n = s->nelems;
         for (uint32_t i = 0; i < n && i + 1 < cap; i++)
-            out[i] = bit(s->pendingFree, i) ? 'p' : mspan_allocated(s, i) ? '#' : '.';
+            out[i] = bit(s->pendingFree, i) ? 'p'
+                   : !mspan_allocated(s, i)  ? '.'
+                   : slot_cached(s, i, true) ? 'c' : '#';
     }
     plat_unlock(&mheap_.lock);
     if (cap)

@@ -43,6 +43,9 @@ struct heapdump_obj {
     uintptr_t object;            /* the slot's first byte (HD_OBJECT) */
     uint32_t index;              /* its slot index */
     bool allocated, marked, pending, tiny;
+    bool cached; /* a kmalloc object kfree'd into a freed-object cache: its
+                    span still counts it allocated, its first word holds
+                    the key (mobjcache.c) */
     uint32_t words, pointer_words; /* words of the slot; how many are pointers */
     uint64_t ptrbits;            /* pointer bits of the first 64 words */
 };
@@ -52,6 +55,7 @@ bool heapdump_object(uintptr_t addr, struct heapdump_obj *out);
 
 /* The slots of the span holding addr as characters, one per slot:
  *   '#' allocated   '.' free   'p' kfree'd, not swept yet
+ *   'c' kfree'd into a freed-object cache (kmalloc classes)
  * (out[nelems] = 0; cap must exceed nelems, else truncated).  Returns the
  * number of slots, 0 when addr is not in a small in-use span. */
 uint32_t heapdump_span_slots(uintptr_t addr, char *out, size_t cap);

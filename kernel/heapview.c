@@ -61,9 +61,10 @@ static void print_object(uint64_t a, const struct heapdump_obj *o)
         kprintf("  past the last object (the span's tail waste)\n");
         return;
     }
-    kprintf("  object %u at 0x%lx (+%lu): allocated %s, marked %s, pending free %s%s\n",
+    kprintf("  object %u at 0x%lx (+%lu): allocated %s, marked %s, pending free %s%s%s\n",
             o->index, o->object, a - o->object, o->allocated ? "yes" : "no",
-            o->marked ? "yes" : "no", o->pending ? "yes" : "no", o->tiny ? ", a tiny block" : "");
+            o->marked ? "yes" : "no", o->pending ? "yes" : "no", o->tiny ? ", a tiny block" : "",
+            o->cached ? ", kfree'd into a freed-object cache" : "");
     if (o->span.noscan) {
         kprintf("  noscan: no pointer words (%u words)\n", o->words);
         return;
@@ -124,7 +125,7 @@ static void span_by_addr(uint64_t a)
     static PLAT_NOSCAN char row[1025]; /* the shell runs one command at a time */
     uint32_t n = heapdump_span_slots(a, row, sizeof row);
     if (n)
-        kprintf("  slots (# allocated, . free, p kfree'd not swept):\n");
+        kprintf("  slots (# allocated, . free, p kfree'd not swept, c kfree'd into a cache):\n");
     for (uint32_t i = 0; i < n && i < 1024; i += 64)
         kprintf("  %4u %.64s\n", i, row + i);
     if (n > 1024)

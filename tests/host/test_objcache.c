@@ -7,6 +7,7 @@
  * corruption it must catch).
  */
 #include "heap_testlib.h"
+#include "heapdump.h"
 #include "malloc_fast.h"
 #include "mgc.h"
 
@@ -258,6 +259,31 @@ static void test_calloc_from_cache_is_zero(void)
     CHECK_NO_HOOK();
 }
 
+/* The heap's descriptions (the kernel's obj and span commands) tell a
+ * cached object from an allocated one. */
+static void test_heapdump_shows_cached(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    char *a = kmalloc(48), *b = kmalloc(48);
+    REQUIRE(a && b && span_at(a) == span_at(b));
+    kfree(a);
+    struct heapdump_obj oa, ob;
+    REQUIRE(heapdump_object((uintptr_t)a, &oa) && heapdump_object((uintptr_t)b, &ob));
+    CHECK(oa.allocated && oa.cached && !oa.pending);
+    CHECK(ob.allocated && !ob.cached);
+    char slots[1024];
+    uint32_t n = heapdump_span_slots((uintptr_t)a, slots, sizeof slots);
+    uint32_t ia = mspan_obj_index(span_at(a), (uintptr_t)a), ib = mspan_obj_index(span_at(b), (uintptr_t)b);
+    REQUIRE(n > ia && n > ib);
+    CHECKF(slots[ia] == 'c' && slots[ib] == '#', "slots %c %c", slots[ia], slots[ib]);
+    kfree(b);
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
 /* heap_verify catches a broken cache: an object cached twice (as a lost
  * race would leave it), a cached object whose key was overwritten (a write
  * after free), and — the control — passes once each is undone. */
@@ -352,6 +378,7 @@ static const struct tap_test tests[] = {
     {"transfer_between_cpus", test_transfer_between_cpus},
     {"park_then_flush", test_park_then_flush},
     {"calloc_from_cache_is_zero", test_calloc_from_cache_is_zero},
+    {"heapdump_shows_cached", test_heapdump_shows_cached},
     {"verify_catches_broken_caches", test_verify_catches_broken_caches},
     {"cross_cpu_churn_checks_content", test_cross_cpu_churn_checks_content},
 };
