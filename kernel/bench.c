@@ -373,28 +373,32 @@ static void lar_put(struct lar_run *r, uint32_t a, uint32_t k, size_t n)
         *p = lar_tag(a, k, ++lar_seq[i]);
 }
 
-static void lar_take(struct lar_run *r, uint32_t a, uint32_t k, uint32_t cpu)
+/* Slot k of array a's block (NULL: none), its tag checked (a wrong one
+ * counted on cpu). */
+static uint64_t *lar_checked(struct lar_run *r, uint32_t a, uint32_t k, uint32_t cpu)
 {
     uint32_t i = a * LAR_SLOTS + k;
     uint64_t *p = lar_slot[i];
+    if (p && *p != lar_tag(a, k, lar_seq[i]))
+        r->errors[cpu]++;
+    return p;
+}
+
+static void lar_take(struct lar_run *r, uint32_t a, uint32_t k, uint32_t cpu)
+{
+    uint64_t *p = lar_checked(r, a, k, cpu);
     if (!p)
         return;
-    if (*p != lar_tag(a, k, lar_seq[i]))
-        r->errors[cpu]++;
     big_free(r->mode == LAR_BIGLOCK, p);
-    lar_slot[i] = 0;
+    lar_slot[a * LAR_SLOTS + k] = 0;
 }
 
 /* LAR_TOUCH: the block stays; check its tag and give it the next one. */
 static void lar_touch(struct lar_run *r, uint32_t a, uint32_t k, uint32_t cpu)
 {
-    uint32_t i = a * LAR_SLOTS + k;
-    uint64_t *p = lar_slot[i];
-    if (!p)
-        return;
-    if (*p != lar_tag(a, k, lar_seq[i]))
-        r->errors[cpu]++;
-    *p = lar_tag(a, k, ++lar_seq[i]);
+    uint64_t *p = lar_checked(r, a, k, cpu);
+    if (p)
+        *p = lar_tag(a, k, ++lar_seq[a * LAR_SLOTS + k]);
 }
 
 static void lar_work(void *arg)

@@ -24,14 +24,7 @@ OUT=$(dirname "$DRIVER")/callgrind
 mkdir -p "$OUT"
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind not installed" >&2; exit 1; }
 
-# inclusive Ir of function $2 in callgrind output $1
-incl() {
-    # from / and without auto-annotation: relative source paths make
-    # callgrind_annotate split inlined lines off the function total
-    (cd / && callgrind_annotate --inclusive=yes --auto=no --threshold=99.999 "$1" 2>/dev/null) |
-        awk -v fn="$2" '{ for (i = 2; i < NF; i++)
-                            if ($i ~ (":" fn "$") && $(i + 1) ~ /^\[/) { gsub(",", "", $1); print $1; exit } }'
-}
+. "$(dirname "$0")/callgrind_lib.sh" # incl FILE FN
 
 run() { # shape n -> file
     local f="$OUT/callgrind.out.$1.$2"

@@ -20,11 +20,7 @@ OUT=$(dirname "$BIN")/callgrind
 mkdir -p "$OUT"
 command -v valgrind >/dev/null || { echo "callgrind_barrier.sh: valgrind not installed" >&2; exit 1; }
 
-incl() { # inclusive Ir of function $2 in callgrind output $1
-    (cd / && callgrind_annotate --inclusive=yes --auto=no --threshold=99.999 "$1" 2>/dev/null) |
-        awk -v fn="$2" '{ for (i = 2; i < NF; i++)
-                            if ($i ~ (":" fn "$") && $(i + 1) ~ /^\[/) { gsub(",", "", $1); print $1; exit } }'
-}
+. "$(dirname "$0")/callgrind_lib.sh" # incl FILE FN
 
 run() { # mode n -> file
     local f="$OUT/callgrind.out.wb.$1.$2"

@@ -256,8 +256,10 @@ static void t2_mutator(uintptr_t obj)
     t2_ran++;
 }
 
-/* Build D -> B -> C and A, run one cycle with the hook on A; the state of C. */
-static enum gc_obj_state t2_round(uint32_t disable_wb, uint32_t checkmark)
+/* Build D -> B -> C and A (D and A roots, A scanned first), run one cycle
+ * with `mutator` as the hook right after A's scan, the barrier and the
+ * checkmark as asked; check the hook ran once with B still white. */
+static void wb_round(gc_scan_hook_fn mutator, uint32_t disable_wb, uint32_t checkmark)
 {
     memset(rootv, 0, sizeof rootv);
     struct node *d = new_node(1);
@@ -272,13 +274,19 @@ static enum gc_obj_state t2_round(uint32_t disable_wb, uint32_t checkmark)
     host_set_gc_markers(1);
     gc_debug_disable_wb = disable_wb;
     gc_set_checkmark(checkmark);
-    gc_debug_set_scan_hook((uintptr_t)t2_a, t2_mutator);
+    gc_debug_set_scan_hook((uintptr_t)t2_a, mutator);
     REQUIRE(gc_collect());
     gc_debug_set_scan_hook(0, 0);
     gc_set_checkmark(GC_CHECKMARK_OFF);
     gc_debug_disable_wb = 0;
     CHECKF(t2_ran == 1 && t2_b_white, "the hook ran %d times, B white then: %d", t2_ran,
            t2_b_white);
+}
+
+/* T2's round; the state of C. */
+static enum gc_obj_state t2_round(uint32_t disable_wb, uint32_t checkmark)
+{
+    wb_round(t2_mutator, disable_wb, checkmark);
     CHECK(t2_a->a == t2_c && t2_b->a == NULL);
     return gc_object_state(t2_c);
 }
@@ -390,27 +398,8 @@ static void t3_mutator(uintptr_t obj)
 
 static enum gc_obj_state t3_round(uint32_t disable_wb, uint32_t checkmark)
 {
-    memset(rootv, 0, sizeof rootv);
     memset(t3_stack, 0, sizeof t3_stack);
-    struct node *d = new_node(1);
-    t2_b = new_node(2);
-    t2_c = new_node(3);
-    t2_a = new_node(4);
-    d->a = t2_b;
-    t2_b->a = t2_c;
-    rootv[0] = d;
-    rootv[1] = t2_a; /* scanned first */
-    t2_ran = t2_b_white = 0;
-    host_set_gc_markers(1);
-    gc_debug_disable_wb = disable_wb;
-    gc_set_checkmark(checkmark);
-    gc_debug_set_scan_hook((uintptr_t)t2_a, t3_mutator);
-    REQUIRE(gc_collect());
-    gc_debug_set_scan_hook(0, 0);
-    gc_set_checkmark(GC_CHECKMARK_OFF);
-    gc_debug_disable_wb = 0;
-    CHECKF(t2_ran == 1 && t2_b_white, "the hook ran %d times, B white then: %d", t2_ran,
-           t2_b_white);
+    wb_round(t3_mutator, disable_wb, checkmark);
     CHECK(t3_stack[0] == t2_c && t2_b->a == NULL);
     return gc_object_state(t2_c);
 }
