@@ -459,15 +459,20 @@ static mspan *take_gc_unswept_locked(mcentral *c, uint32_t sg)
     return 0;
 }
 
-uint64_t mcentral_sweep_one(mcentral *c)
+uint64_t mcentral_sweep_one(mcentral *c, uint64_t *count)
 {
     if (spanclass_is_kmalloc(c->spanclass))
         return 0;
     plat_lock(&c->lock);
     mspan *s = take_gc_unswept_locked(c, mheap_.sweepgen);
     uint64_t n = s ? s->npages : 0;
-    if (s)
+    if (s) {
         sweep_and_file_locked(c, s);
+        /* under the lock: whoever next finds the sets empty (and may
+         * declare the sweep done) sees this count */
+        if (count)
+            __atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+    }
     plat_unlock(&c->lock);
     return n;
 }

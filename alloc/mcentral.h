@@ -50,13 +50,14 @@ uint64_t mcentral_sweep_all(mcentral *c);
 
 /* The collector's sweepers (mgcsweep.c), each taking c->lock:
  * sweep_one: GC-sweep the oldest span of c awaiting its GC sweep; its
- * pages, or 0 when none is left in c (kmalloc classes: always 0).
+ * pages, or 0 when none is left in c (kmalloc classes: always 0); *count
+ * (if count) += 1 before c->lock is released.
  * reclaim_span: s, at page `base`, found by the page reclaimer (unlocked,
  * possibly stale): if it is still one of c's unswept spans awaiting its GC
  * sweep, sweep it; the pages that went back to the page heap (0 if any
  * object survived or s was not such a span).
  * pending_gc_sweeps: how many of c's spans await their GC sweep (a walk). */
-uint64_t mcentral_sweep_one(mcentral *c);
+uint64_t mcentral_sweep_one(mcentral *c, uint64_t *count);
 uint64_t mcentral_reclaim_span(mcentral *c, mspan *s, uintptr_t base);
 uint64_t mcentral_pending_gc_sweeps(mcentral *c);
 

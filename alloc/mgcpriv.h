@@ -133,8 +133,10 @@ void gc_sweep_finished(void);
 /* gc_finish_sweep's count (mcentral_sweep_all). */
 void gc_count_finish_sweeps(uint64_t spans);
 /* The next span sweepone can take: GC-sweep it and return its pages (0:
- * every collected class is swept). */
-uint64_t gc_sweepone(void);
+ * every collected class is swept).  count (may be 0): the sweeper's
+ * counter, incremented while the span's class lock is held, so that the
+ * sweep's end (gc_sweep_pending false) implies every count is visible. */
+uint64_t gc_sweepone(uint64_t *count);
 
 /* ---- allocate black (mgcmark.c) ---- */
 /* The bytes gc_mark_new_object marked on every CPU since the last call

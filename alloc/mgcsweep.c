@@ -307,7 +307,7 @@ static void sweep_done(uint32_t h)
 
 void gc_sweep_finished(void) { sweep_done(__atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE)); }
 
-uint64_t gc_sweepone(void)
+uint64_t gc_sweepone(uint64_t *count)
 {
     for (;;) {
         uint32_t h = __atomic_load_n(&mheap_.sweepgen, __ATOMIC_ACQUIRE);
@@ -319,7 +319,7 @@ uint64_t gc_sweepone(void)
             sweep_done(h);
             return 0;
         }
-        uint64_t n = mcentral_sweep_one(&mheap_.central[spc]);
+        uint64_t n = mcentral_sweep_one(&mheap_.central[spc], count);
         if (n)
             return n;
         __atomic_compare_exchange_n(&sw.cursor, &cur, cur + 1, false, __ATOMIC_ACQ_REL,
@@ -332,9 +332,8 @@ uint32_t gc_bgsweep_step(uint32_t budget)
     if (!gc_sweep_pending() || (gc_debug_sweep & GC_SWEEP_NO_BG))
         return 0;
     uint32_t n = 0;
-    while (n < budget && gc_sweepone())
+    while (n < budget && gc_sweepone(&stats.bg_spans))
         n++;
-    __atomic_fetch_add(&stats.bg_spans, n, __ATOMIC_RELAXED);
     return n;
 }
 
@@ -349,9 +348,8 @@ void gc_deduct_sweep_credit(uint64_t bytes)
     unsigned __int128 want = (unsigned __int128)(live - sw.live_basis) * pace;
     uint64_t target = (uint64_t)(want >> PACE_SHIFT);
     while (__atomic_load_n(&stats.pages, __ATOMIC_RELAXED) - sw.pages_basis < target) {
-        if (!gc_sweepone())
+        if (!gc_sweepone(&stats.prop_spans))
             break;
-        __atomic_fetch_add(&stats.prop_spans, 1, __ATOMIC_RELAXED);
     }
 }
 

@@ -541,6 +541,14 @@ def checker_selftest():
         failed += not ok
         detail = "passes" if not problems else "caught: " + problems[0]
         print(f"{'ok' if ok else 'not ok'} {i} - gctrace checker, {what}: {detail}")
+    log = "ok 1 - a\nnot ok 2 - b\n# b.c:3: want 4\n# more\nok 3 - c\nnot ok 4 - d\nok 5 - e\n"
+    details = failed_test_details(log)
+    want = ["not ok 2 - b: b.c:3: want 4 / more", "not ok 4 - d: (no message)"]
+    ok = details == want
+    failed += not ok
+    cases.append(("failed self-tests' messages", log, None))
+    print(f"{'ok' if ok else 'not ok'} {len(cases)} - failed self-tests' messages are reported"
+          + ("" if ok else f": {details}"))
     import test_screen  # the screen checker (tests/qemu/test_screen.py) on made-up screens
     screen = test_screen.selftest_cases()
     for i, (what, ok, detail) in enumerate(screen, len(cases) + 1):
@@ -651,7 +659,25 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
             failed_tests = re.findall(r"^not ok \d+ - (\S+)", log, re.M)
             if failed_tests:
                 problems.append("failed self-tests: " + ", ".join(failed_tests))
+                problems += failed_test_details(log)
     return problems, summary
+
+
+def failed_test_details(log, most=8):
+    """What each failed self-test said: the '# ' lines after its 'not ok'
+    line (at most `most` per test), so that a failure far from the log's
+    tail is still diagnosable from the harness's report alone."""
+    out, lines = [], log.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("not ok "):
+            continue
+        said = []
+        for nxt in lines[i + 1:i + 1 + most]:
+            if not nxt.startswith("# "):
+                break
+            said.append(nxt[2:])
+        out.append(f"{line}: " + (" / ".join(said) if said else "(no message)"))
+    return out
 
 
 def check_screen(cfg):
