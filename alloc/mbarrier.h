@@ -26,13 +26,14 @@
  * through GC_WB (what they overwrite or install may be white).
  *
  * WHEN IT IS ON.  gc_wb_enabled is set and cleared only with the world
- * stopped (GC.md invariant I3), around the mark.  Part 1 of the collector
- * marks with the world stopped, so today only code that runs inside the
- * mark — the test hook gc_debug_set_scan_hook, which plays a mutator at a
- * chosen point — meets the barrier on; the concurrent mark of part 2 turns
- * it on while tasks run.  Its buffers and the mark's extra rounds (flush,
- * drain again, until no buffer holds work: the shape of Go's ragged
- * termination) are already in place (mwbbuf.c, mgc.c).
+ * stopped (GC.md invariant I3), around the mark.  With gcstoptheworld=1
+ * (the default) the world is stopped while it is on, so only code that
+ * runs inside the mark — the test hook gc_debug_set_scan_hook, which plays
+ * a mutator at a chosen point — meets it; with gcstoptheworld=0 (mgc.h)
+ * every task meets it while the collector marks concurrently, and a store
+ * that skips it can lose an object (gccheckmark finds it: the kernel tests
+ * gc_concurrent_*).  What the buffers recorded is drained, with the world
+ * stopped again, in rounds until no buffer holds work (mwbbuf.c, mgc.c).
  */
 #ifndef ALLOC_MBARRIER_H
 #define ALLOC_MBARRIER_H

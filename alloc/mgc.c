@@ -1,7 +1,9 @@
 /*
- * mgc.c — Go's garbage collector for alloc/, part 1: a tri-colour
- * mark-sweep collector that stops the world, marks in parallel on every
- * CPU, and sweeps lazily (Go's mgc.go; GC.md stages A–C).
+ * mgc.c — Go's garbage collector for alloc/: a tri-colour mark-sweep
+ * collector that marks in parallel on every CPU with the world stopped
+ * (gcstoptheworld=1, part 1, the default) or concurrently with the world
+ * running (gcstoptheworld=0, below), and sweeps lazily (Go's mgc.go;
+ * GC.md stages A–D).
  *
  * COLOURS.  White: mark bit 0.  Grey: mark bit 1 and on a marker's queue.
  * Black: mark bit 1 and scanned (noscan objects are black when marked).
@@ -30,11 +32,31 @@
  *      the mark), so the mark never needs to find it; a tiny block current
  *      at the start is greyed with the roots, and any later one is made
  *      black, so every tiny object made during the mark lives in a marked
- *      block.  No heap trigger fires while a cycle runs.  Today only code
- *      inside the mark allocates (the tests' scan hook, the benchmark's
- *      mark-start hook: mbarrier.h); the concurrent mark relies on it.
+ *      block.  No heap trigger fires while a cycle runs.  With the world
+ *      stopped only code inside the mark allocates (the tests' scan hook,
+ *      the benchmark's mark-start hook: mbarrier.h); in a concurrent mark
+ *      every CPU's tasks do.
  *      gccheckmark: a second, serial mark from every root then checks
  *      that nothing reachable was missed (mcheckmark.c).
+ *      CONCURRENT MARK (gcstoptheworld=0; the record's `concurrent`): the
+ *      mark above is cut in three.  (a) World stopped: the root jobs are
+ *      scanned in parallel (root_worker: grey only, no drain).  (b)
+ *      gc_stop_pending cleared, the world restarted: this CPU drains the
+ *      grey queue alone (mark_worker) while every other CPU runs tasks
+ *      with the barrier on (their barriered stores grey into their own
+ *      queues, mwbbuf.c) and mallocgc allocating black; no stack is
+ *      scanned while the world runs, so stack growth, copies and segment
+ *      pops need no claim.  (c) The world stopped again: every root is
+ *      scanned a second time (Go 1.5-1.7's mark termination rescan of
+ *      stacks and globals: what moved into a root while the world ran),
+ *      then the barrier rounds as above until nothing is grey.  The
+ *      pauses are (sweep termination + a) and (c + mark termination);
+ *      mark_ns is (b), which is not a pause.  Safe because a white object
+ *      can only hide from the marker in a black object (the barrier greys
+ *      every value stored into the heap, and every value overwritten in
+ *      it) or in a root (scanned again in c).  Not yet as in Go: one
+ *      worker (Go's 25 % rule gives one at 4 CPUs), no assists, no idle
+ *      markers, the stacks rescanned in full rather than scanned once.
  *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;
  *      mheap_.sweepgen += 2, which turns every mcentral swept set into an
  *      unswept one in O(1) and every cached span stale (h+1);
@@ -61,7 +83,9 @@
  * " (forced)"), and, ours, out of memory (mallocgc failed: one emergency
  * cycle before the panic).  One cycle at a time: gc_running (CAS); a CPU
  * that wants one while another runs waits at a safepoint, and the trigger
- * is tested again.
+ * is tested again — except a heap or time trigger while the marks are
+ * concurrent (gcstoptheworld=0): the running cycle satisfies it, and the
+ * task goes on allocating (black) beside the mark.
  *
  * REPORTING: gctrace=1 prints Go's line per cycle (gc_format_trace);
  * GC_HISTORY cycle records keep exact byte counts (`stat gc` facts);
@@ -71,7 +95,10 @@
  * the world is stopped by the platform, and a CPU parks only at
  * safepoints, where it holds no lock).  The root table has its own lock.
  * Cycle state (work) is written by the cycle's CPU only, and read by the
- * markers while the world is stopped.
+ * markers while the world is stopped (the concurrent drain runs on the
+ * cycle's CPU itself).  gc_phase stays GC_MARK while the world runs in a
+ * concurrent mark: no other CPU starts a cycle (gc_after_alloc), and
+ * gc_collect waits at safepoints for this one.
  */
 #include "debug.h"
 #include "lockrank.h"
@@ -88,6 +115,13 @@ volatile uint32_t gc_stop_pending;
 volatile uint32_t gc_phase;
 volatile uint32_t gc_debug_skip_roots;
 static uint32_t gc_running; /* atomic: a cycle is in progress */
+/* gcstoptheworld (Go's GODEBUG): 1 marks with the world stopped (part 1's
+ * collector), 0 marks concurrently.  Read once per cycle (its record's
+ * `concurrent`). */
+static uint32_t gc_stoptheworld = 1;
+
+void gc_set_stoptheworld(uint32_t on) { __atomic_store_n(&gc_stoptheworld, on != 0, __ATOMIC_RELAXED); }
+uint32_t gc_get_stoptheworld(void) { return __atomic_load_n(&gc_stoptheworld, __ATOMIC_RELAXED); }
 
 /* ---- the root table (gc_add_root) ---- */
 static struct {
@@ -201,6 +235,27 @@ static void mark_worker(void *arg)
     __atomic_fetch_add(&work.mark_cpu_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
 }
 
+/* plat_gc_parallel's function for the concurrent mark's first pause: the
+ * root jobs only; what they grey goes to the global list for the drain
+ * that runs with the world. */
+static void root_worker(void *arg)
+{
+    (void)arg;
+    uint64_t t0 = plat_nanotime();
+    struct gcwork w;
+    gcwork_init(&w);
+    for (;;) {
+        uint32_t j = __atomic_fetch_add(&work.next, 1, __ATOMIC_ACQ_REL);
+        if (j >= work.njobs)
+            break;
+        gc_scan_range(&w, work.jobs[j].lo, work.jobs[j].hi);
+    }
+    gcwork_flush(&w);
+    gcwork_dispose(&w);
+    __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&work.mark_cpu_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
+}
+
 /* Each mcache's tiny block is a root (Go's gcMarkTinyAllocs). */
 static void mark_tiny_blocks(struct gcwork *w)
 {
@@ -277,8 +332,9 @@ static void sweep_termination(struct cycle_args *a)
     a->rec->heap0 = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
 }
 
-/* Step 2. */
-static void mark(struct cycle_args *a)
+/* Step 2a (world stopped): barrier on, roots collected, tiny blocks and
+ * the extra root greyed. */
+static void mark_start(struct cycle_args *a)
 {
     __atomic_store_n(&gc_phase, GC_MARK, __ATOMIC_SEQ_CST);
     __atomic_store_n(&work.bytes_marked, 0, __ATOMIC_RELAXED);
@@ -295,9 +351,14 @@ static void mark(struct cycle_args *a)
     gcwork_flush(&w); /* to the markers */
     __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
     gcwork_dispose(&w);
+    work.serial = 0;
     gc_debug_mark_start(); /* a benchmark's mutator, if any (mbarrier.h) */
-    a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
-    /* what barriered stores greyed: drain again until a round finds none */
+}
+
+/* Step 2c (world stopped): what barriered stores greyed, drained again
+ * until a round finds none; barrier off; gccheckmark. */
+static void mark_finish(struct cycle_args *a)
+{
     while (gc_wb_flush_round()) {
         gcwork_restart();
         plat_gc_parallel(mark_worker, 0);
@@ -306,6 +367,48 @@ static void mark(struct cycle_args *a)
                        __ATOMIC_RELAXED);
     ALLOC_CHECK(gcwork_empty(), 0, "gc: mark finished with grey objects queued");
     checkmark(a);
+}
+
+/* Step 2b, concurrent (CONCURRENT MARK in the essay): the root jobs are
+ * scanned with the world stopped (grey only), the world restarts while
+ * this CPU drains the grey queue alone, then stops again and every root is
+ * scanned a second time.  Timestamps: t[0] world restarted, t[1] stopped
+ * again (the concurrent part is t[1] - t[0]). */
+static void mark_concurrent(struct cycle_args *a, uint64_t t[2])
+{
+    a->rec->ncpu = plat_gc_parallel(root_worker, 0);
+    __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
+    t[0] = plat_nanotime();
+    plat_gc_start_world();
+    gcwork_restart();
+    mark_worker(0); /* alone: finishes when the queue is empty */
+    __atomic_store_n(&gc_stop_pending, 1, __ATOMIC_SEQ_CST);
+    t[1] = plat_nanotime();
+    a->rec->stop_ns += plat_gc_stop_world();
+    /* mark termination's rescan (Go 1.5-1.7): globals, every stack, the
+     * root table; whatever moved into them while the world ran */
+    struct gcwork w;
+    gcwork_init(&w);
+    work.serial = &w;
+    collect_roots();
+    gcwork_flush(&w);
+    gcwork_dispose(&w);
+    work.serial = 0;
+    gcwork_restart();
+    plat_gc_parallel(mark_worker, 0);
+}
+
+/* Step 2. */
+static void mark(struct cycle_args *a, uint64_t t[2])
+{
+    mark_start(a);
+    if (a->rec->concurrent) {
+        mark_concurrent(a, t);
+    } else {
+        a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
+        t[0] = t[1] = plat_nanotime();
+    }
+    mark_finish(a);
 }
 
 /* Step 3. */
@@ -336,11 +439,11 @@ static void mark_termination(struct cycle_args *a)
 
 static void record_cycle(struct gc_cycle_record *r, uint64_t t_end)
 {
-    uint64_t pause = r->stw1_ns + r->mark_ns + r->stw2_ns;
+    uint64_t pause = gc_record_pause(r);
     uint32_t i = st.numgc % GC_HISTORY;
     st.pause[i] = pause;
     st.pause_total += pause;
-    st.gc_cpu_ns += pause * r->ncpu;
+    st.gc_cpu_ns += pause * r->ncpu + (r->concurrent ? r->mark_ns : 0);
     st.numgc++;
     st.numforced += r->forced;
     r->n = st.numgc;
@@ -366,15 +469,21 @@ static void gc_cycle(void *arg)
     r->start_ns = t0;
     sweep_termination(a);
     r->sweep_left = finish_swept() - left;
-    uint64_t t1 = plat_nanotime();
-    mark(a);
+    uint64_t t1 = plat_nanotime(), tm[2];
+    mark(a, tm);
     uint64_t t2 = plat_nanotime();
     mark_termination(a);
     __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
     uint64_t t3 = plat_nanotime();
-    r->stw1_ns = t1 - t0;
-    r->mark_ns = t2 - t1;
-    r->stw2_ns = t3 - t2;
+    if (r->concurrent) { /* pauses: start to restart, stop to the end */
+        r->stw1_ns = tm[0] - t0;
+        r->mark_ns = tm[1] - tm[0];
+        r->stw2_ns = t3 - tm[1];
+    } else {
+        r->stw1_ns = t1 - t0;
+        r->mark_ns = t2 - t1;
+        r->stw2_ns = t3 - t2;
+    }
     record_cycle(r, gc_now());
     plat_gc_start_world();
 }
@@ -499,7 +608,16 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
     uint32_t expect = 0;
     if (!__atomic_compare_exchange_n(&gc_running, &expect, 1, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_RELAXED)) {
-        wait_cycle_done();
+        /* With a concurrent mark, a heap or time trigger is satisfied by
+         * the cycle that runs (Go's gcStart: the trigger test fails outside
+         * _GCoff): no wait, or an allocating task would sit out the mark.
+         * Stopping the world, wait: a platform that cannot stop its
+         * threads (the host tests) relies on that to keep allocators out
+         * of the cycle. */
+        bool satisfied = (t == GC_TRIGGER_HEAP || t == GC_TRIGGER_TIME) &&
+                         !__atomic_load_n(&gc_stoptheworld, __ATOMIC_RELAXED);
+        if (!satisfied)
+            wait_cycle_done();
         return false;
     }
     bool ok = trigger_holds(t);
@@ -513,6 +631,7 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
         rec.trigger = (uint8_t)t;
         rec.forced = t == GC_TRIGGER_CYCLE;
         rec.gogc = gc_pacer_.percent;
+        rec.concurrent = !__atomic_load_n(&gc_stoptheworld, __ATOMIC_RELAXED);
         a = (struct cycle_args){t, extra_root, &rec};
         plat_gc_run(gc_cycle, &a);
         /* formatting needs more stack than a task has to spare */

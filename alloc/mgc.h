@@ -72,6 +72,10 @@ enum gc_obj_state {
     GC_OBJ_PENDING = 3,  /* kfree'd, not swept yet */
 };
 enum gc_obj_state gc_object_state(const void *p);
+/* Tests: the collected object holding p has its mark bit set (grey or
+ * black in the mark running now; false for anything not a collected
+ * object). */
+bool gc_is_marked(const void *p);
 
 /* Eagerly finish the current sweep (every span swept). */
 void gc_finish_sweep(void);
@@ -134,8 +138,17 @@ struct gc_cycle_record {
     uint64_t freed_objects, freed_bytes; /* what the sweep freed (filled when swept) */
     uint64_t sweep_left;    /* spans of the previous cycle still unswept at this one's start
                                (swept by its sweep termination: the sweepers were late) */
+    uint8_t concurrent;     /* marked with the world running (gcstoptheworld=0): mark_ns is
+                               not a pause */
 };
 #define GC_HISTORY 256
+
+/* The world-stopped time of a cycle (MemStats' PauseNs): all of it with
+ * the world stopped, both pauses of a concurrent cycle. */
+static inline uint64_t gc_record_pause(const struct gc_cycle_record *r)
+{
+    return r->stw1_ns + (r->concurrent ? 0 : r->mark_ns) + r->stw2_ns;
+}
 
 /* Collector statistics (MemStats' GC fields). */
 struct gc_stats {
@@ -183,6 +196,14 @@ enum { GC_CHECKMARK_OFF = 0, GC_CHECKMARK_FATAL = 1, GC_CHECKMARK_REPORT = 2 };
 void gc_set_checkmark(uint32_t mode);
 uint32_t gc_get_checkmark(void);
 void gc_set_clobber(bool on);
+/* gcstoptheworld (Go's GODEBUG name): 1, the default at this stage, marks
+ * with the world stopped; 0 marks concurrently — a short pause to scan the
+ * roots, marking while the world runs (the barrier on, new objects black),
+ * a short pause that scans every root again and drains (mgc.c's CONCURRENT
+ * MARK).  Every pointer store into a collected object must then use the
+ * barrier (mbarrier.h).  Takes effect at the next cycle. */
+void gc_set_stoptheworld(uint32_t on);
+uint32_t gc_get_stoptheworld(void);
 #define GC_CLOBBER_WORD 0xdeadbeefdeadbeefull
 extern volatile uint32_t gc_clobber;
 

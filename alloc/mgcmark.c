@@ -239,3 +239,15 @@ enum gc_obj_state gc_object_state(const void *ptr)
         return GC_OBJ_PENDING;
     return GC_OBJ_LIVE;
 }
+
+bool gc_is_marked(const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    mspan *s = span_of(p);
+    if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != mSpanInUse || p < s->startAddr ||
+        p >= s->startAddr + s->npages * PAGE_SIZE || spanclass_is_kmalloc(s->spanclass))
+        return false;
+    uint32_t idx = spanclass_sizeclass(s->spanclass) ? mspan_obj_index(s, p) : 0;
+    return idx < s->nelems &&
+           (__atomic_load_n(&s->gcmarkBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64) & 1);
+}

@@ -130,6 +130,11 @@ static int parse_gc_word(struct cmdline *c, const char *w, size_t n)
             add_error(c, "bad value in", w, n);
         else
             c->gccheckmark = (int)v;
+    } else if (n > 15 && word_eq(w, 15, "gcstoptheworld=")) {
+        if ((v = parse_num(w + 15, n - 15, 1)) < 0)
+            add_error(c, "bad value in", w, n);
+        else
+            c->gcstoptheworld = (int)v;
     } else if (n > 10 && word_eq(w, 10, "gcclobber=")) {
         if ((v = parse_num(w + 10, n - 10, 1)) < 0)
             add_error(c, "bad value in", w, n);
@@ -149,10 +154,21 @@ static int parse_gc_word(struct cmdline *c, const char *w, size_t n)
         c->gc = 1;
     } else if (word_eq(w, n, "gcbench")) {
         c->gcbench = 1;
+        c->gcbench_which = "all";
+    } else if (n > 8 && word_eq(w, 8, "gcbench=")) {
+        static const char *const parts[4] = {"pause", "stop", "churn", "all"};
+        c->gcbench_which = 0;
+        for (int i = 0; i < 4; i++)
+            if (word_eq(w + 8, n - 8, parts[i]))
+                c->gcbench_which = parts[i];
+        if (!c->gcbench_which)
+            add_error(c, "bad value in", w, n);
+        c->gcbench = c->gcbench_which != 0;
     } else if ((n >= 5 && word_eq(w, 5, "gogc=")) || (n >= 8 && word_eq(w, 8, "gctrace=")) ||
                (n >= 8 && word_eq(w, 8, "forcegc=")) || (n >= 5 && word_eq(w, 5, "idle=")) ||
                (n >= 12 && word_eq(w, 12, "gccheckmark=")) ||
-               (n >= 10 && word_eq(w, 10, "gcclobber="))) {
+               (n >= 10 && word_eq(w, 10, "gcclobber=")) ||
+               (n >= 15 && word_eq(w, 15, "gcstoptheworld="))) {
         add_error(c, "bad value in", w, n);
     } else {
         return 0;
@@ -164,6 +180,7 @@ int cmdline_parse(const char *s, struct cmdline *out)
 {
     for (size_t i = 0; i < sizeof *out; i++)
         ((char *)out)[i] = 0;
+    out->gcstoptheworld = -1;
     while (s && *s) {
         while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
             s++;

@@ -28,10 +28,13 @@
  *   forcegc=N             the forced-GC period in seconds (Go's 2 minutes)
  *   gccheckmark=0|1       GODEBUG=gccheckmark: verify every mark with a second one
  *   gcclobber=0|1         GODEBUG=clobberfree: the sweep overwrites collected objects
+ *   gcstoptheworld=0|1    GODEBUG=gcstoptheworld: 1 (the default) marks with the world
+ *                         stopped, 0 marks concurrently (alloc/mgc.c CONCURRENT MARK)
  *   gc                    run one collection after the tests (runtime.GC())
  *   idle=N                before powering off / the shell, idle N seconds
  *                         (halted; the forced GC still runs)
  *   gcbench               run the collector benchmarks after the tests
+ *   gcbench=pause|stop|churn|all  only that part of them (the shell's gcbench words)
  *   memprofilerate=N      heap profile: bytes allocated per sample on average
  *                         (Go's MemProfileRate; default 524288; 0 off, 1 every
  *                         allocation)
@@ -62,7 +65,9 @@ struct cmdline {
     int gctrace;
     unsigned long long forcegc;  /* seconds; 0: default */
     int gc, gcbench;
+    const char *gcbench_which;   /* "all" unless gcbench=WHICH */
     int gccheckmark, gcclobber;  /* 0|1 */
+    int gcstoptheworld;          /* 0|1; -1: not given (the default, 1) */
     unsigned long long idle;     /* seconds */
     int memprofilerate_set;      /* memprofilerate= given */
     unsigned long long memprofilerate;

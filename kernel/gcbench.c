@@ -6,11 +6,14 @@
  * tests/bench/gcbench.py next to the Go anchor (tests/bench/go/gcbench.go).
  *
  * (a) pause   For a live heap of 8, 32 and 128 MiB (a binary tree of
- *             2-pointer nodes held by a global): three forced cycles; the
- *             medians of time-to-stop, sweep termination (stw1, including
- *             the stop), mark, mark termination (stw2), the whole pause
- *             (stop-the-world: all three), bytes marked and the mark rate
- *             per CPU (marked bytes / markers' CPU time).
+ *             2-pointer nodes held by a global), in each mode (mode=stw:
+ *             gcstoptheworld=1; mode=concurrent: gcstoptheworld=0): three
+ *             forced cycles; the medians of time-to-stop, sweep
+ *             termination (stw1, including the stop), mark, mark
+ *             termination (stw2), the whole pause (stop-the-world: all
+ *             three; concurrent: stw1 + stw2, the mark runs with the
+ *             world), bytes marked and the mark rate per CPU (marked bytes
+ *             / markers' CPU time).
  * (b) stop    Time to stop the world: nine forced cycles with the other
  *             CPUs idle (halted: woken by IPI) and nine with a task
  *             spinning on each of them through split-stack prologues
@@ -93,8 +96,10 @@ static void run_task(void (*fn)(void *), void *arg)
 
 /* ------------------------------------------------------------ (a) pause */
 
-static void pause_one(uint32_t mib)
+static void pause_one(uint32_t mib, uint32_t stw)
 {
+    uint32_t old_stw = gc_get_stoptheworld();
+    gc_set_stoptheworld(stw);
     int32_t old = gc_set_percent(-1); /* no cycle while building */
     struct gcbench_work w = {.depth = 0};
     while ((2ull << w.depth) * 16 < (uint64_t)mib << 20) /* 2^(d+1)-1 nodes of 16 B */
@@ -110,18 +115,19 @@ static void pause_one(uint32_t mib)
         stw1[i] = r.stw1_ns;
         mark[i] = r.mark_ns;
         stw2[i] = r.stw2_ns;
-        pause[i] = r.stw1_ns + r.mark_ns + r.stw2_ns;
+        pause[i] = gc_record_pause(&r);
         marked[i] = r.marked;
         rate[i] = r.mark_cpu_ns ? r.marked * 1000 / r.mark_cpu_ns : 0; /* MB/s */
     }
     char b[7][24];
-    kprintf("gcbench: pause live_mib=%u cpus=%u cycles=%d stop_us=%s stw1_us=%s mark_us=%s "
-            "stw2_us=%s pause_us=%s marked_mib=%s mark_mbps_cpu=%lu\n",
-            mib, smp_ncpu(), N, us1(b[0], median(stop, N)), us1(b[1], median(stw1, N)),
+    kprintf("gcbench: pause live_mib=%u mode=%s cpus=%u cycles=%d stop_us=%s stw1_us=%s "
+            "mark_us=%s stw2_us=%s pause_us=%s marked_mib=%s mark_mbps_cpu=%lu\n",
+            mib, stw ? "stw" : "concurrent", smp_ncpu(), N, us1(b[0], median(stop, N)), us1(b[1], median(stw1, N)),
             us1(b[2], median(mark, N)), us1(b[3], median(stw2, N)), us1(b[4], median(pause, N)),
             milli3(b[5], median(marked, N) * 1000000 >> 20), median(rate, N));
     gcbench_live = 0;
     gc_set_percent(old);
+    gc_set_stoptheworld(old_stw);
     gc_collect();
 }
 
@@ -129,7 +135,8 @@ static void bench_pause(void)
 {
     static const uint32_t mibs[3] = {8, 32, 128};
     for (int i = 0; i < 3; i++)
-        pause_one(mibs[i]);
+        for (uint32_t stw = 1; stw <= 1; stw--) /* stop-the-world, then concurrent */
+            pause_one(mibs[i], stw);
 }
 
 /* ------------------------------------------------------------ (b) stop */
@@ -221,7 +228,7 @@ static void window_close(const struct window *w, char *out, uint64_t size)
         struct gc_cycle_record r;
         if (!gc_cycle_record(n, &r))
             continue; /* more than GC_HISTORY cycles: the oldest are gone */
-        uint64_t p = r.stw1_ns + r.mark_ns + r.stw2_ns;
+        uint64_t p = gc_record_pause(&r);
         pause += p;
         pmax = p > pmax ? p : pmax;
         uint64_t ppm = r.goal ? r.heap0 * 1000000 / r.goal : 0;

@@ -70,9 +70,14 @@ void gc_apply_cmdline(const struct cmdline *c)
     gc_set_trace(c->gctrace);
     gc_set_checkmark(c->gccheckmark ? GC_CHECKMARK_FATAL : GC_CHECKMARK_OFF);
     gc_set_clobber(c->gcclobber);
-    if (c->gccheckmark || c->gcclobber)
-        kprintf("gc: debug modes:%s%s\n", c->gccheckmark ? " gccheckmark=1" : "",
-                c->gcclobber ? " gcclobber=1" : "");
+    if (c->gcstoptheworld >= 0)
+        gc_set_stoptheworld((uint32_t)c->gcstoptheworld);
+    if (c->gccheckmark || c->gcclobber || c->gcstoptheworld >= 0)
+        kprintf("gc: debug modes:%s%s%s\n", c->gccheckmark ? " gccheckmark=1" : "",
+                c->gcclobber ? " gcclobber=1" : "",
+                c->gcstoptheworld == 0   ? " gcstoptheworld=0 (concurrent mark)"
+                : c->gcstoptheworld == 1 ? " gcstoptheworld=1"
+                                         : "");
     if (c->forcegc)
         gc_set_force_period(c->forcegc * 1000000000ull);
 }

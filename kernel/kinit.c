@@ -140,7 +140,7 @@ void kinit_after_tests(const struct cmdline *c)
     if (c->bench)
         alloc_bench_run(0);
     if (c->gcbench)
-        gcbench_run("all", 16);
+        gcbench_run(c->gcbench_which, 16);
     if (c->classes)
         sizeclasses_print(emit_line);
     if (c->heapmap)

@@ -46,6 +46,7 @@ import shutil
 import signal
 import statistics
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -73,9 +74,9 @@ KERNEL_KEYS = {
                   "cycles_per_gib", "gc_cpu_pct", "peak_goal", "max_heap_mib", "pause_total_ms",
                   "pause_max_us"],
 }
-TEXT_KEYS = {"others"}
+TEXT_KEYS = {"others", "mode"}
 # what identifies a measurement within one boot (the rest are its figures)
-KERNEL_ID = {"pause": ["live_mib"], "stop": ["others"], "binarytrees": ["depth", "gogc"],
+KERNEL_ID = {"pause": ["live_mib", "mode"], "stop": ["others"], "binarytrees": ["depth", "gogc"],
              "listchurn": ["gogc"]}
 
 
@@ -123,6 +124,8 @@ def parse_kernel_log(text, name="kernel log"):
         if "=" in what:
             raise GcbenchError(f"{where}: no workload name before the key=value pairs")
         kv = parse_kv(words[1:], where)
+        if what == "pause":  # logs from before the concurrent mark: stop-the-world
+            kv.setdefault("mode", "stw")
         need = KERNEL_KEYS.get(what)
         if need is None:
             warnings.append(f"{where}: unknown workload '{what}' (kept in the CSV only)")
@@ -445,21 +448,28 @@ def md_stop(kern, gos, all_cpus):
     return md
 
 
+PAUSE_MODES = (("stw", "stop-the-world"), ("concurrent", "concurrent"))
+
+
 def md_pause(kern, gos, all_cpus):
     md = ["## Pause versus live heap (µs, median of 3 forced cycles)", "",
-          "Ours stops the world for the whole cycle: pause = stw1 (with the stop) + mark + stw2. "
-          "Go marks concurrently: its pause is stw1 + stw2, its mark runs beside the program. "
+          "Ours in two modes. stop-the-world (gcstoptheworld=1): pause = stw1 (with the stop) + "
+          "mark + stw2. concurrent (gcstoptheworld=0): pause = stw1 (the stop and the root scan) "
+          "+ stw2 (the second stop, the roots scanned again, mark termination); the mark runs "
+          "with the world. Go marks concurrently: its pause is stw1 + stw2 (its columns sit on "
+          "the concurrent rows). "
           "Mark rate: bytes marked / markers' CPU time, MB/s (10^6 B) per CPU. Marked MiB: what "
           "the cycle found reachable (the tree plus whatever else is live; more than the tree "
           "means garbage kept alive).", "",
-          "| CPUs | live MiB | ours stop | ours stw1 | ours mark | ours stw2 | ours pause | "
+          "| CPUs | live MiB | mode | ours stop | ours stw1 | ours mark | ours stw2 | ours pause | "
           "ours MB/s/CPU | ours marked MiB | Go stw1 | Go mark | Go stw2 | Go pause | "
           "Go MB/s/CPU | Go marked MiB |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in all_cpus:
         for mib in (8, 32, 128):
-            k = kernel_find(kern, n, "pause", live_mib=mib)
-            g = go_find(gos, n, "pause", live_mib=mib)
+          for mode, label in PAUSE_MODES:
+            k = kernel_find(kern, n, "pause", live_mib=mib, mode=mode)
+            g = go_find(gos, n, "pause", live_mib=mib) if mode == "concurrent" else None
             if not k and not g:
                 continue
             kc = ["—"] * 7
@@ -471,8 +481,48 @@ def md_pause(kern, gos, all_cpus):
                 gc = [fmt_us(g[x] * 1000 if g.get(x) is not None else None)
                       for x in ("stw1_ms", "mark_ms", "stw2_ms", "pause_ms")]
                 gc += [fmt(g.get("mark_mbps_cpu"), 0), fmt(g.get("heap_mib"))]
-            md.append(f"| {cpus_label(n)} | {mib} | " + " | ".join(kc + gc) + " |")
+            md.append(f"| {cpus_label(n)} | {mib} | {label} | " + " | ".join(kc + gc) + " |")
     return md
+
+
+def pause_series(kern, gos, all_cpus):
+    """[(title, [(live MiB, pause µs)])]: ours per CPU count and mode, Go per CPU count."""
+    series = []
+    for n in all_cpus:
+        for mode, label in PAUSE_MODES:
+            pts = [(mib, k["pause_us"]) for mib in (8, 32, 128)
+                   for k in [kernel_find(kern, n, "pause", live_mib=mib, mode=mode)] if k]
+            if pts:
+                series.append((f"ours {label}, {n} CPUs", pts))
+        pts = [(mib, g["pause_ms"] * 1000) for mib in (8, 32, 128)
+               for g in [go_find(gos, n, "pause", live_mib=mib)] if g and g.get("pause_ms") is not None]
+        if pts:
+            series.append((f"Go, GOMAXPROCS={n}", pts))
+    return series
+
+
+def plot_pause(series, out):
+    """The pause-versus-heap chart (gnuplot, PNG) at out; a reason when it cannot be drawn."""
+    if not series:
+        return "no pause measurements"
+    if not shutil.which("gnuplot"):
+        return "gnuplot is not installed (make gcbench installs it)"
+    with tempfile.TemporaryDirectory() as d:
+        plots = []
+        for i, (title, pts) in enumerate(series):
+            with open(os.path.join(d, f"s{i}.dat"), "w") as f:
+                f.writelines(f"{x} {y}\n" for x, y in pts)
+            plots.append(f"'s{i}.dat' using 1:2 with linespoints lw 2 pt 7 title '{title}'")
+        script = (f"set terminal pngcairo size 900,520 font ',10'\nset output '{os.path.abspath(out)}'\n"
+                  "set title 'gokernel: GC pause versus live heap (median of 3 forced cycles)'\n"
+                  "set xlabel 'live heap (MiB)'\nset ylabel 'pause (µs)'\nset logscale xy\n"
+                  "set xtics (8, 32, 128)\nset key top left\nset grid\n"
+                  "plot " + ", ".join(plots) + "\n")
+        p = subprocess.run(["gnuplot"], input=script.encode(), cwd=d, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if p.returncode:
+            return "gnuplot failed: " + p.stdout.decode(errors="replace").strip()
+    return None
 
 
 PACED_ROWS = [("binarytrees", ("depth", "gogc"), lambda i: f"binarytrees {i[0]}"),
@@ -707,6 +757,8 @@ def main(argv=None):
                                         else f"QEMU TCG, -m {a.mem}, '{a.cmdline}'"))
     md = write_results(a.out, kern, gos, sorted(set(cpus_list)), info, problems)
     print(md)
+    why = plot_pause(pause_series(kern, gos, sorted(set(cpus_list))), os.path.join(a.out, "pause.png"))
+    print("gcbench: pause chart: " + (why or os.path.relpath(os.path.join(a.out, "pause.png"), ROOT)))
     print(f"gcbench: wrote {os.path.relpath(os.path.join(a.out, 'results.md'), ROOT)}, results.csv "
           "and the logs", flush=True)
     for p in problems:

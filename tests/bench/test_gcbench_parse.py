@@ -42,13 +42,15 @@ def kernel_sample_parses():
     rec = gcbench.parse_kernel_log(sample(), "sample")
     assert rec["cpus"] == 2 and rec["warnings"] == [], rec
     k = gcbench.kernel_find({2: rec}, 2, "pause", live_mib=32)
-    assert k["mark_us"] == 32100.0 and k["mark_mbps_cpu"] == 520, k
+    assert k["mark_us"] == 32100.0 and k["mark_mbps_cpu"] == 520 and k["mode"] == "stw", k
+    k = gcbench.kernel_find({2: rec}, 2, "pause", live_mib=8, mode="concurrent")
+    assert k["pause_us"] == 1310.0 and k["stw2_us"] == 700.0, k  # a line of each mode
     k = gcbench.kernel_find({2: rec}, 2, "binarytrees", depth=16, gogc=200)
     assert k["cycles_per_gib"] == 67.3 and k["nodes"] == 14985902, k  # extra key kept
     k = gcbench.kernel_find({2: rec}, 2, "stop", others="busy")
     assert k["median_us"] == 120.4
-    # 3 pause + 2 stop + 4 trees + 3 churn; the gctrace and boot lines skipped
-    assert len(rec["lines"]) == 12, len(rec["lines"])
+    # 3 + 1 pause + 2 stop + 4 trees + 3 churn; the gctrace and boot lines skipped
+    assert len(rec["lines"]) == 13, len(rec["lines"])
 
 
 def kernel_crlf_and_extra_keys():
@@ -201,13 +203,16 @@ def script_writes_tables():
         rc, out, err = run_main(["--kernel-log", SAMPLE, "--go-log-dir", d, "--out", d])
         assert rc == 0, (rc, err)
         md = open(os.path.join(d, "results.md")).read()
-        assert "| 2 | 8 | 410.2 | 520.0 | 8100 | 30.1 | 8651 | 512 | 8.0 | 400.0 | 11000 | 20.0 |" \
+        assert "| 2 | 8 | stop-the-world | 410.2 | 520.0 | 8100 | 30.1 | 8651 | 512 | 8.0 | — |" \
             in md, md
+        assert "| 2 | 8 | concurrent | 400.1 | 610.0 | 9000 | 700.0 | 1310 | 480 | 8.0 | 400.0 | 11000 | 20.0 |" \
+            in md, md
+        assert "gcbench: pause chart: " in out, out
         # ours 117.5 cycles/GiB vs Go 31.5: ratio 3.73; peak/goal 1.000 vs 8/6
         assert "| listchurn 4 MiB | 100 | 2 | 117.5 | 31.5 | 3.73 | 1.000 | 1.333 | 0.75 |" in md, md
         assert md in out
         csv = open(os.path.join(d, "results.csv")).read()
-        assert "ours,2,pause,live_mib=128,mark_us,128400\n" in csv, csv[:500]
+        assert "ours,2,pause,live_mib=128 mode=stw,mark_us,128400\n" in csv, csv[:500]
         assert "go,2,listchurn,live_mib=4 gogc=100 steps=1000000,peak_goal_exact,0" in csv
 
 

@@ -1127,6 +1127,42 @@ static void test_bad_input(void)
     VERIFY();
 }
 
+/* The concurrent mark (gcstoptheworld=0) on the host's one thread: the
+ * roots are scanned, then the drain runs "with the world" (the hook is the
+ * mutator), then every root is scanned again.  T2 needs the barrier as
+ * before: C hides in black A, which no rescan looks at.  T3 without the
+ * barrier keeps C now: the rescan of the root that plays the stack finds
+ * it (the stop-the-world control of test_wb_heap_to_stack loses it).  The
+ * cycle's record says concurrent. */
+static void test_concurrent_mark_rescans_roots(void)
+{
+    hook_reset();
+    gc_set_stoptheworld(0);
+    enum gc_obj_state st = t2_round(0, GC_CHECKMARK_REPORT);
+    CHECKF(st == GC_OBJ_LIVE && t2_c->check == node_check(3), "T2 with the barrier: C state %d",
+           st);
+    CHECK_NO_HOOK();
+    st = t2_round(1, GC_CHECKMARK_OFF);
+    CHECKF(st == GC_OBJ_FREE || st == GC_OBJ_NOT_HEAP, "T2 without the barrier: C survived (%d)",
+           st);
+    t2_a->a = NULL; /* it dangles */
+    REQUIRE(gc_add_root(t3_stack, sizeof t3_stack));
+    st = t3_round(1, GC_CHECKMARK_REPORT);
+    CHECKF(st == GC_OBJ_LIVE && t2_c->check == node_check(3),
+           "T3 without the barrier: the rescan did not keep C (%d)", st);
+    CHECK_NO_HOOK();
+    struct gc_cycle_record r;
+    CHECK(gc_cycle_record(gc_num_cycles(), &r) && r.concurrent);
+    gc_set_stoptheworld(1);
+    REQUIRE(gc_collect());
+    CHECK(gc_cycle_record(gc_num_cycles(), &r) && !r.concurrent);
+    t3_stack[0] = NULL;
+    REQUIRE(gc_remove_root(t3_stack));
+    memset(rootv, 0, sizeof rootv);
+    REQUIRE(gc_collect());
+    VERIFY();
+}
+
 static const struct tap_test tests[] = {
     {"forced_gc_rules", test_forced_gc_rules},
     {"trace_format", test_trace_format},
@@ -1138,6 +1174,7 @@ static const struct tap_test tests[] = {
     {"wb_heap_to_heap", test_wb_heap_to_heap},
     {"wb_memmove_memclr", test_wb_memmove_memclr},
     {"wb_heap_to_stack", test_wb_heap_to_stack},
+    {"concurrent_mark_rescans_roots", test_concurrent_mark_rescans_roots},
     {"allocate_black", test_allocate_black},
     {"kfree_interleaved", test_kfree_interleaved},
     {"large_oblets_and_interior", test_large_oblets_and_interior},

@@ -1,0 +1,509 @@
+/*
+ * test_gc_conc_split.c — the concurrent mark (gcstoptheworld=0, alloc/mgc.c
+ * CONCURRENT MARK) with tasks really running on other CPUs while a cycle
+ * marks (GC.md T2 with the world running, T7).  Compiled with -fsplit-stack
+ * like task code.
+ *
+ * T2c: a deterministic lost-object scenario.  A 40000-node list hangs from
+ * a global.  While the collector's CPU drains the mark alone, a task on
+ * another CPU takes the last node X out of the list (prev->next = 0) and
+ * hangs it from a new node B (allocated black) that a global holds.  The
+ * round counts only if prev was still white afterwards (the marker had not
+ * reached it: X was reachable through nothing the marker had seen) and the
+ * task's stack was scrubbed of X before the world stopped again.  With the
+ * barrier, X must survive and gccheckmark must find nothing; the negative
+ * control, with the barrier off, must have gccheckmark report X as reached
+ * from object B.
+ *
+ * T7 quick: two tasks per CPU churn their own lists (insert, delete, move a
+ * node to the head, through GC_WB) and make 256-byte garbage with GOGC=5,
+ * so that cycles started by their own allocations run back to back,
+ * concurrently, while the lists change; gccheckmark checks every mark; at
+ * the end every list is walked against its task's checksum.  A 2 MiB
+ * ballast list is marked before the lists (t7_roots).  Rounds repeat until
+ * five concurrent cycles ran and 500 list operations overlapped them (the
+ * host's load decides how many do).  Its negative control, the barrier off, repeats
+ * until gccheckmark reports a loss — and fails if 20000 overlapping
+ * operations lost nothing it could see.
+ */
+#include "../../alloc/malloc.h"
+#include "../../alloc/mbarrier.h"
+#include "../../alloc/mgc.h"
+#include "fmt.h"
+#include "kernel.h"
+#include "ktest.h"
+#include "smp.h"
+#include "task.h"
+#include "testutil.h"
+
+struct cnode {
+    struct cnode *next;
+    uint64_t id, check;
+};
+static const uint8_t cnode_mask[1] = {0x1};
+static const gotype cnode_type = {sizeof(struct cnode), 8, cnode_mask, "cnode"};
+static uint64_t ccheck(uint64_t id) { return id * 0x9E3779B97F4A7C15ull + 777; }
+
+#define SCRUB_REGS()                                                                           \
+    __asm__ volatile("xor %%ebx, %%ebx\n\txor %%r12d, %%r12d\n\txor %%r13d, %%r13d\n\t"        \
+                     "xor %%r14d, %%r14d\n\txor %%r15d, %%r15d" ::: "rbx", "r12", "r13", "r14", \
+                     "r15", "memory")
+#define HIDE 0x5A5A5A5A5A5A5A5Aull
+
+/* The checkmark reports of the test (alloc_set_error_hook). */
+static uint32_t cc_reports, cc_from_object, cc_other;
+static void cc_hook(const char *msg)
+{
+    if (testutil_starts_with(msg, "gccheckmark: 0x")) {
+        if (!cc_reports)
+            kprintf("# %s\n", msg);
+        cc_reports++;
+        cc_from_object += testutil_contains(msg, "reached from object 0x");
+    } else if (!testutil_starts_with(msg, "gccheckmark: ... ")) {
+        cc_other++;
+        kprintf("# unexpected report: %s\n", msg);
+    }
+}
+
+/* Concurrent mode, checkmark in report mode, the hook; undone by cc_end. */
+struct cc_saved {
+    uint32_t stw, checkmark;
+    int32_t gogc;
+    alloc_error_hook_t hook;
+};
+static void cc_begin(struct cc_saved *s, int32_t gogc)
+{
+    gc_collect(); /* start clean */
+    cc_reports = cc_from_object = cc_other = 0;
+    s->stw = gc_get_stoptheworld();
+    s->checkmark = gc_get_checkmark();
+    s->gogc = gc_set_percent(gogc);
+    s->hook = alloc_set_error_hook(cc_hook);
+    gc_set_checkmark(GC_CHECKMARK_REPORT);
+    gc_set_stoptheworld(0);
+}
+
+static void cc_end(const struct cc_saved *s)
+{
+    gc_set_stoptheworld(s->stw);
+    gc_set_percent(s->gogc);
+    gc_set_checkmark(s->checkmark);
+    alloc_set_error_hook(s->hook);
+}
+
+/* No task can run while the only CPU marks: say so (the test has nothing to show). */
+static bool one_cpu(void)
+{
+    if (smp_ncpu() >= 2)
+        return false;
+    kprintf("# one CPU: no task runs while the collector's CPU marks\n");
+    return true;
+}
+
+static bool in_concurrent_mark(void)
+{
+    return __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_MARK &&
+           !__atomic_load_n(&gc_stop_pending, __ATOMIC_ACQUIRE);
+}
+
+/* ------------------------------------------------------------ T2c */
+
+#define T2C_LEN 40000
+#define T2C_TRIES 60
+
+static struct cnode *t2c_head;   /* root (bss) */
+static struct cnode *t2c_holder; /* root (bss): B */
+static uintptr_t t2c_prev_hidden; /* not a root: the next-to-last node, XOR HIDE */
+static struct {
+    volatile int done;  /* the mutator made a valid round */
+    volatile int stop;  /* the collector gave up */
+    uint32_t rounds;    /* mutations tried */
+    uintptr_t x_hidden; /* X, XOR HIDE */
+} t2c;
+
+/* The mutation: X out of the list, into B.  Returns prev's colour after it
+ * (1: still white). */
+static __attribute__((noinline)) int t2c_mutate(void)
+{
+    struct cnode *prev = (struct cnode *)(t2c_prev_hidden ^ HIDE);
+    struct cnode *x = prev->next;
+    struct cnode *b = newobject(&cnode_type);
+    b->id = 0;
+    b->check = ccheck(0);
+    GC_WB(b->next, x);
+    t2c_holder = b;
+    GC_WB(prev->next, (struct cnode *)0);
+    t2c.x_hidden = (uintptr_t)x ^ HIDE;
+    return !gc_is_marked(prev);
+}
+
+/* Put X back at the end of the list (a round that did not count). */
+static __attribute__((noinline)) void t2c_undo(void)
+{
+    struct cnode *prev = (struct cnode *)(t2c_prev_hidden ^ HIDE);
+    GC_WB(prev->next, (struct cnode *)(t2c.x_hidden ^ HIDE));
+    t2c_holder = 0;
+}
+
+/* Overwrite the dead frames below the caller's (pointers its callees held),
+ * and the callee-saved registers. */
+static __attribute__((noinline)) void scrub_below(void)
+{
+    volatile uint64_t pad[96];
+    for (int i = 0; i < 96; i++)
+        pad[i] = 0;
+    (void)pad[0];
+    SCRUB_REGS();
+}
+
+static void t2c_mutator(void *arg)
+{
+    (void)arg;
+    uint32_t last = ~0u;
+    while (!__atomic_load_n(&t2c.stop, __ATOMIC_ACQUIRE)) {
+        uint32_t n = gc_num_cycles();
+        if (!in_concurrent_mark() || n == last) {
+            task_yield();
+            continue;
+        }
+        last = n;
+        t2c.rounds++;
+        int white = t2c_mutate();
+        scrub_below();
+        /* valid: prev was white, and the world had not stopped again */
+        if (white && gc_num_cycles() == n && in_concurrent_mark()) {
+            __atomic_store_n(&t2c.done, 1, __ATOMIC_RELEASE);
+            return;
+        }
+        t2c_undo();
+        scrub_below();
+    }
+}
+
+static void t2c_collector(void *arg)
+{
+    (void)arg;
+    for (uint32_t i = 0; i < T2C_TRIES && !__atomic_load_n(&t2c.done, __ATOMIC_ACQUIRE); i++)
+        gc_collect();
+    __atomic_store_n(&t2c.stop, 1, __ATOMIC_RELEASE);
+}
+
+static void t2c_build(void)
+{
+    struct cnode *head = 0;
+    for (uint32_t i = T2C_LEN; i > 0; i--) {
+        struct cnode *c = newobject(&cnode_type);
+        c->id = i;
+        c->check = ccheck(i);
+        c->next = head; /* the world is not marking: no cycle runs concurrently here */
+        head = c;
+        if (i == T2C_LEN - 1)
+            t2c_prev_hidden = (uintptr_t)c ^ HIDE;
+    }
+    t2c_head = head;
+}
+
+static uint32_t t2c_run(int barrier)
+{
+    __builtin_memset(&t2c, 0, sizeof t2c);
+    t2c_holder = 0;
+    t2c_build();
+    gc_debug_disable_wb = !barrier;
+    struct task *m = task_spawn("t2c-mutator", t2c_mutator, 0, TASK_STACK_CONTIGUOUS);
+    struct task *c = task_spawn("t2c-collector", t2c_collector, 0, TASK_STACK_CONTIGUOUS);
+    sched_run();
+    gc_debug_disable_wb = 0;
+    task_reap(m);
+    task_reap(c);
+    return t2c.done;
+}
+
+static uint32_t t2c_list_ok(void)
+{
+    uint32_t ok = 0;
+    for (const struct cnode *c = t2c_head; c; c = c->next)
+        ok += c->check == ccheck(c->id) && gc_object_state(c) == GC_OBJ_LIVE;
+    return ok;
+}
+
+KTEST(gc_concurrent_barrier_keeps_moved_object, KTEST_QUICK)
+{
+    if (one_cpu())
+        return;
+    struct cc_saved sv;
+    cc_begin(&sv, 100);
+    uint32_t done = t2c_run(1);
+    uint32_t reports = cc_reports;
+    gc_collect(); /* X must outlive a second cycle too */
+    struct cnode *x = (struct cnode *)(t2c.x_hidden ^ HIDE);
+    int x_ok = done && t2c_holder && t2c_holder->next == x && gc_object_state(x) == GC_OBJ_LIVE &&
+               x->check == ccheck(T2C_LEN);
+    uint32_t list = t2c_list_ok();
+    cc_end(&sv);
+    KCHECKF(done, "no valid round in %u cycles (%u mutations tried)", T2C_TRIES, t2c.rounds);
+    KCHECKF(reports == 0 && cc_other == 0, "barrier on: %u checkmark reports, %u other", reports,
+            cc_other);
+    KCHECKF(x_ok, "the moved node did not survive");
+    KCHECKF(list == T2C_LEN - 1, "%u of %u list nodes intact", list, T2C_LEN - 1);
+    kprintf("# valid round after %u mutation(s); the moved node survived two cycles\n",
+            t2c.rounds);
+    t2c_head = 0;
+    t2c_holder = 0;
+    gc_collect();
+}
+
+/* Negative control: the barrier off, the same round loses X — gccheckmark
+ * reports it, reached from B (and marks it: nothing is freed). */
+KTEST(gc_concurrent_catches_missing_barrier, KTEST_QUICK)
+{
+    if (one_cpu())
+        return;
+    struct cc_saved sv;
+    cc_begin(&sv, 100);
+    uint32_t done = t2c_run(0);
+    uint32_t reports = cc_reports, from_object = cc_from_object;
+    cc_end(&sv);
+    KCHECKF(done, "no valid round in %u cycles (%u mutations tried)", T2C_TRIES, t2c.rounds);
+    KCHECKF(reports >= 1 && from_object >= 1 && cc_other == 0,
+            "barrier off: %u checkmark reports (%u from an object), %u other", reports,
+            from_object, cc_other);
+    kprintf("# barrier off: %u report(s) after %u mutation(s)\n", reports, t2c.rounds);
+    t2c_head = 0;
+    t2c_holder = 0;
+    gc_collect();
+}
+
+/* ------------------------------------------------------------ T7 quick */
+
+#define T7_MAX_TASKS 16
+#define T7_TOTAL_OPS 24000 /* shared by the tasks: as many cycles on 8 CPUs as on 2 */
+#define T7_CAP 300
+
+#define T7_BALLAST 60000 /* nodes: ~2 MiB the marker walks one by one (~20 ms under TCG) */
+/* Roots (bss), in one struct so that their order is fixed: the ballast's
+ * head is scanned after the list heads, so its grey entry is drained first
+ * (LIFO) and the marker walks the whole ballast chain before it reaches
+ * the lists — the tasks change them while they are still white, where a
+ * missing barrier loses nodes, and the mark lasts long enough for the other
+ * CPUs to run (a vCPU needs time to come out of the first pause). */
+static struct {
+    struct cnode *lists[T7_MAX_TASKS];
+    struct cnode *ballast;
+} t7_roots;
+#define t7_lists t7_roots.lists
+static struct {
+    uint32_t tasks;
+    uint64_t sum[T7_MAX_TASKS], count[T7_MAX_TASKS]; /* what each list must hold */
+    uint32_t cycles0;
+    uint32_t oom;         /* mallocgc failures (none expected) */
+    uint32_t ops_in_mark; /* operations that ended while a cycle marked concurrently */
+} t7;
+
+static uint64_t t7_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* The node before position k (0: the list head's slot). */
+static struct cnode **t7_slot(struct cnode **head, uint64_t k)
+{
+    struct cnode **p = head;
+    while (k-- && *p)
+        p = &(*p)->next;
+    return p;
+}
+
+/* One list operation of task i, chosen by r (its own frame: the list
+ * pointers it held die with it, see t7_task). */
+static __attribute__((noinline)) void t7_op(uint32_t i, uint64_t r, uint64_t *id)
+{
+    struct cnode **head = &t7_lists[i];
+    uint64_t n = t7.count[i];
+    struct cnode **at = t7_slot(head, n ? r % (n + 1) : 0);
+    if (n < T7_CAP && (r >> 32) % 3 != 0) { /* insert at a random place */
+        struct cnode *c = newobject(&cnode_type);
+        c->id = ++*id;
+        c->check = ccheck(c->id);
+        GC_WB(c->next, *at);
+        GC_WB(*at, c); /* *at: a node's next field, or the global head */
+        t7.sum[i] += c->id;
+        t7.count[i]++;
+    } else if (*at && (r >> 32) % 3 == 1) { /* move that node to the head */
+        struct cnode *c = *at;
+        GC_WB(*at, c->next);
+        GC_WB(c->next, *head);
+        GC_WB(*head, c);
+    } else if (*at) { /* delete */
+        struct cnode *c = *at;
+        t7.sum[i] -= c->id;
+        t7.count[i]--;
+        GC_WB(*at, c->next);
+    }
+}
+
+/* Between operations the task's stack and registers are scrubbed before it
+ * reaches a safepoint (the garbage allocation, the yield): a stale list
+ * pointer there would have the first pause grey the rest of that list at
+ * once, and the lists would be black before the tasks touch them. */
+static void t7_task(void *arg)
+{
+    uint32_t i = (uint32_t)(uintptr_t)arg;
+    uint64_t seed = 0x1234567ull * (i + 1), id = (uint64_t)(i + 1) << 40;
+    for (uint32_t op = 0; op < T7_TOTAL_OPS / t7.tasks; op++) {
+        t7_op(i, t7_rand(&seed), &id);
+        scrub_below();
+        /* garbage: what makes the cycles come back to back */
+        if (!mallocgc(256, 0, false))
+            t7.oom++;
+        if (in_concurrent_mark())
+            __atomic_add_fetch(&t7.ops_in_mark, 1, __ATOMIC_RELAXED);
+        if (op % 64 == 0)
+            task_yield();
+    }
+}
+
+struct t7_result {
+    uint32_t cycles, concurrent, reports, bad;
+};
+
+static void t7_build_ballast(void)
+{
+    struct cnode *head = 0;
+    for (uint32_t i = 0; i < T7_BALLAST; i++) {
+        struct cnode *c = newobject(&cnode_type);
+        c->id = i;
+        c->check = ccheck(i);
+        c->next = head; /* a task of its own, before any concurrent cycle */
+        head = c;
+    }
+    t7_roots.ballast = head;
+}
+
+static void t7_run(int barrier, struct t7_result *out)
+{
+    struct cc_saved sv;
+    cc_begin(&sv, 5);
+    if (!t7_roots.ballast) {
+        int32_t gogc = gc_set_percent(-1); /* no cycle while building */
+        t7_build_ballast();
+        gc_set_percent(gogc);
+    }
+    __builtin_memset(&t7, 0, sizeof t7);
+    t7.tasks = smp_ncpu() * 2 > T7_MAX_TASKS ? T7_MAX_TASKS : smp_ncpu() * 2;
+    t7.cycles0 = gc_num_cycles();
+    static struct task *ts[T7_MAX_TASKS];
+    for (uint32_t i = 0; i < t7.tasks; i++)
+        ts[i] = task_spawn("t7-lists", t7_task, (void *)(uintptr_t)i,
+                           i % 2 ? TASK_STACK_SEGMENTED : TASK_STACK_CONTIGUOUS);
+    gc_debug_disable_wb = !barrier;
+    sched_run();
+    gc_debug_disable_wb = 0;
+    for (uint32_t i = 0; i < t7.tasks; i++)
+        task_reap(ts[i]);
+    __builtin_memset(ts, 0, sizeof ts);
+    out->cycles = gc_num_cycles() - t7.cycles0;
+    out->concurrent = 0;
+    for (uint32_t k = t7.cycles0 + 1; k <= gc_num_cycles(); k++) {
+        struct gc_cycle_record r;
+        out->concurrent += gc_cycle_record(k, &r) && r.concurrent;
+    }
+    gc_collect();
+    out->reports = cc_reports;
+    cc_end(&sv);
+    out->bad = 0;
+    for (uint32_t i = 0; i < t7.tasks; i++) {
+        uint64_t sum = 0, count = 0;
+        for (const struct cnode *c = t7_lists[i]; c && count <= T7_CAP; c = c->next, count++) {
+            sum += c->id;
+            out->bad += c->check != ccheck(c->id) || gc_object_state(c) != GC_OBJ_LIVE;
+        }
+        out->bad += sum != t7.sum[i] || count != t7.count[i];
+    }
+    __builtin_memset(t7_lists, 0, sizeof t7_lists);
+    gc_collect();
+}
+
+/* The ballast goes with the test that made it. */
+static void t7_drop_ballast(void)
+{
+    t7_roots.ballast = 0;
+    gc_collect();
+}
+
+/* Rounds of t7_run until `enough` says so (at most T7_ROUNDS): the
+ * machine's load decides how much of the churn overlaps a concurrent mark
+ * (a vCPU the host does not run marks nothing and mutates nothing). */
+#define T7_ROUNDS 10
+struct t7_total {
+    struct t7_result sum;
+    uint32_t ops_in_mark, rounds;
+};
+
+static void t7_rounds(int barrier, bool (*enough)(const struct t7_total *), struct t7_total *t)
+{
+    __builtin_memset(t, 0, sizeof *t);
+    while (t->rounds < T7_ROUNDS && !enough(t)) {
+        struct t7_result r;
+        t7_run(barrier, &r);
+        t->sum.cycles += r.cycles;
+        t->sum.concurrent += r.concurrent;
+        t->sum.reports += r.reports;
+        t->sum.bad += r.bad + t7.oom;
+        t->ops_in_mark += t7.ops_in_mark;
+        t->rounds++;
+    }
+}
+
+/* five concurrent cycles, and (two CPUs or more) 500 operations inside them */
+static bool t7_enough_overlap(const struct t7_total *t)
+{
+    return t->sum.concurrent >= 5 && (smp_ncpu() < 2 || t->ops_in_mark >= 500);
+}
+
+KTEST(gc_concurrent_stress_lists, KTEST_QUICK)
+{
+    struct t7_total t;
+    t7_rounds(1, t7_enough_overlap, &t);
+    t7_drop_ballast();
+    KCHECKF(t.sum.bad == 0, "%u list nodes, lists or allocations wrong", t.sum.bad);
+    KCHECKF(t.sum.reports == 0 && cc_other == 0, "%u checkmark reports, %u other", t.sum.reports,
+            cc_other);
+    KCHECKF(t.sum.concurrent >= 5, "only %u concurrent cycles (of %u) ran during the churn",
+            t.sum.concurrent, t.sum.cycles);
+    KCHECKF(smp_ncpu() < 2 || t.ops_in_mark > 0,
+            "no list operation overlapped a concurrent mark in %u rounds", t.rounds);
+    kprintf("# %u tasks, %u round(s), %u cycles (%u concurrent), %u operations during a "
+            "concurrent mark, %u checkmark reports\n",
+            t7.tasks, t.rounds, t.sum.cycles, t.sum.concurrent, t.ops_in_mark, t.sum.reports);
+    testutil_verify_or_fail("the concurrent stress");
+}
+
+static bool t7_enough_loss(const struct t7_total *t)
+{
+    return t->sum.reports > 0 || t->ops_in_mark >= 20000;
+}
+
+/* Negative control: the same churn with the barrier off loses nodes that
+ * gccheckmark must report (and mark, so the lists stay whole) — rounds
+ * until it does, or 20000 operations overlapped a concurrent mark without
+ * one report (then the check is blind: fail). */
+KTEST(gc_concurrent_stress_catches_missing_barrier, KTEST_QUICK)
+{
+    if (one_cpu())
+        return;
+    struct t7_total t;
+    t7_rounds(0, t7_enough_loss, &t);
+    t7_drop_ballast();
+    KCHECKF(t.sum.reports > 0 && cc_other == 0,
+            "barrier off: %u checkmark reports in %u round(s), %u cycles (%u operations during a "
+            "concurrent mark)", t.sum.reports, t.rounds, t.sum.concurrent, t.ops_in_mark);
+    KCHECKF(t.sum.bad == 0, "barrier off: %u list nodes or lists wrong after gccheckmark's repair",
+            t.sum.bad);
+    kprintf("# barrier off: %u checkmark reports in %u round(s), %u concurrent cycles, %u "
+            "operations during a concurrent mark\n",
+            t.sum.reports, t.rounds, t.sum.concurrent, t.ops_in_mark);
+    testutil_verify_or_fail("the concurrent stress without barrier");
+}
