@@ -1,8 +1,9 @@
 /*
  * mgc.c — Go's garbage collector for alloc/: a tri-colour mark-sweep
  * collector that marks in parallel on every CPU with the world stopped
- * (gcstoptheworld=1, part 1, the default) or concurrently with the world
- * running (gcstoptheworld=0, below), and sweeps lazily (Go's mgc.go;
+ * (gcstoptheworld=1, part 1; alloc/'s default) or concurrently with the
+ * world running (gcstoptheworld=0, below; the kernel's default), and
+ * sweeps lazily (Go's mgc.go;
  * GC.md stages A–D).
  *
  * COLOURS.  White: mark bit 0.  Grey: mark bit 1 and on a marker's queue.
@@ -116,8 +117,9 @@ volatile uint32_t gc_phase;
 volatile uint32_t gc_debug_skip_roots;
 static uint32_t gc_running; /* atomic: a cycle is in progress */
 /* gcstoptheworld (Go's GODEBUG): 1 marks with the world stopped (part 1's
- * collector), 0 marks concurrently.  Read once per cycle (its record's
- * `concurrent`). */
+ * collector; the default here, safe on a platform whose stop is a no-op),
+ * 0 marks concurrently (the kernel sets it at boot).  Read once per cycle
+ * (its record's `concurrent`). */
 static uint32_t gc_stoptheworld = 1;
 
 void gc_set_stoptheworld(uint32_t on) { __atomic_store_n(&gc_stoptheworld, on != 0, __ATOMIC_RELAXED); }

@@ -196,8 +196,10 @@ enum { GC_CHECKMARK_OFF = 0, GC_CHECKMARK_FATAL = 1, GC_CHECKMARK_REPORT = 2 };
 void gc_set_checkmark(uint32_t mode);
 uint32_t gc_get_checkmark(void);
 void gc_set_clobber(bool on);
-/* gcstoptheworld (Go's GODEBUG name): 1, the default at this stage, marks
- * with the world stopped; 0 marks concurrently — a short pause to scan the
+/* gcstoptheworld (Go's GODEBUG name): 1 marks with the world stopped — the
+ * default in alloc/, for hosts that cannot stop their threads (the host
+ * tests' platform); 0 marks concurrently, the kernel's default (set at boot
+ * from the command line) — a short pause to scan the
  * roots, marking while the world runs (the barrier on, new objects black),
  * a short pause that scans every root again and drains (mgc.c's CONCURRENT
  * MARK).  Every pointer store into a collected object must then use the

@@ -28,8 +28,8 @@
  *   forcegc=N             the forced-GC period in seconds (Go's 2 minutes)
  *   gccheckmark=0|1       GODEBUG=gccheckmark: verify every mark with a second one
  *   gcclobber=0|1         GODEBUG=clobberfree: the sweep overwrites collected objects
- *   gcstoptheworld=0|1    GODEBUG=gcstoptheworld: 1 (the default) marks with the world
- *                         stopped, 0 marks concurrently (alloc/mgc.c CONCURRENT MARK)
+ *   gcstoptheworld=0|1    GODEBUG=gcstoptheworld: 0 (the default) marks concurrently
+ *                         (alloc/mgc.c CONCURRENT MARK), 1 with the world stopped
  *   gc                    run one collection after the tests (runtime.GC())
  *   idle=N                before powering off / the shell, idle N seconds
  *                         (halted; the forced GC still runs)
@@ -67,7 +67,7 @@ struct cmdline {
     int gc, gcbench;
     const char *gcbench_which;   /* "all" unless gcbench=WHICH */
     int gccheckmark, gcclobber;  /* 0|1 */
-    int gcstoptheworld;          /* 0|1; -1: not given (the default, 1) */
+    int gcstoptheworld;          /* 0|1; -1: not given (the default, 0) */
     unsigned long long idle;     /* seconds */
     int memprofilerate_set;      /* memprofilerate= given */
     unsigned long long memprofilerate;

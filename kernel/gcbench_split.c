@@ -6,6 +6,7 @@
  * stop catches a running task (the poisoned guard, gcstw.c).
  */
 #include "../alloc/malloc.h"
+#include "../alloc/mbarrier.h"
 #include "gcbench.h"
 #include "kernel.h"
 #include "task.h"
@@ -31,8 +32,8 @@ static struct bnode *bottom_up(uint32_t depth)
 {
     struct bnode *n = newobject(&bnode_type);
     if (n && depth) {
-        n->l = bottom_up(depth - 1);
-        n->r = bottom_up(depth - 1);
+        GC_WB(n->l, bottom_up(depth - 1)); /* into a collected object (mbarrier.h) */
+        GC_WB(n->r, bottom_up(depth - 1));
     }
     return n;
 }
@@ -69,11 +70,11 @@ void gcbench_churn_task(void *work)
     struct gcbench_work *w = work;
     struct lnode *tail = newobject(&lnode_type), *head = tail;
     for (uint64_t i = 1; i < w->live_bytes / sizeof(struct lnode); i++) {
-        tail->next = newobject(&lnode_type);
+        GC_WB(tail->next, newobject(&lnode_type));
         tail = tail->next;
     }
     for (uint64_t i = 0; i < w->steps; i++) {
-        tail->next = newobject(&lnode_type);
+        GC_WB(tail->next, newobject(&lnode_type));
         tail = tail->next;
         head = head->next;
     }

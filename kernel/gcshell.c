@@ -70,8 +70,8 @@ void gc_apply_cmdline(const struct cmdline *c)
     gc_set_trace(c->gctrace);
     gc_set_checkmark(c->gccheckmark ? GC_CHECKMARK_FATAL : GC_CHECKMARK_OFF);
     gc_set_clobber(c->gcclobber);
-    if (c->gcstoptheworld >= 0)
-        gc_set_stoptheworld((uint32_t)c->gcstoptheworld);
+    /* the kernel stops every CPU for real: concurrent marking by default */
+    gc_set_stoptheworld(c->gcstoptheworld > 0);
     if (c->gccheckmark || c->gcclobber || c->gcstoptheworld >= 0)
         kprintf("gc: debug modes:%s%s%s\n", c->gccheckmark ? " gccheckmark=1" : "",
                 c->gcclobber ? " gcclobber=1" : "",

@@ -11,6 +11,7 @@
  */
 #include "../../alloc/malloc.h"
 #include "../../alloc/mgc.h"
+#include "../../alloc/mbarrier.h"
 #include "../../alloc/mheap.h"
 #include "../../alloc/mstats.h"
 #include "../../alloc/stack.h"
@@ -106,7 +107,7 @@ KTEST(gc_pacing_goal_per_cycle, KTEST_QUICK)
     t8_live = newarray(&ptr, T8_LIVE_OBJS); /* collected memory, rooted by the global */
     KREQUIRE(t8_live);
     for (int i = 0; i < T8_LIVE_OBJS; i++)
-        t8_live[i] = mallocgc(T8_LIVE_SIZE, 0, false);
+        GC_WB(t8_live[i], mallocgc(T8_LIVE_SIZE, 0, false));
     /* heap_live passes the goal by less than the span whose refill crossed
      * it (tested after each refill, as Go does): one span of the garbage
      * class, or of the live objects' class */

@@ -15,6 +15,7 @@
  * sched_run().
  */
 #include "../../alloc/malloc.h"
+#include "../../alloc/mbarrier.h"
 #include "../../alloc/mgc.h"
 #include "../../alloc/mheap.h"
 #include "../../alloc/mstats.h"
@@ -65,7 +66,7 @@ static struct gnode *build_list(uint64_t first_id, uint32_t n, uint8_t kind)
         struct gnode *g = newobject(&gnode_type);
         g->id = first_id + i;
         g->check = gcheck(g->id);
-        g->next = head;
+        GC_WB(g->next, head); /* a collected object: the barrier (mbarrier.h) */
         head = g;
         uint32_t k = __atomic_fetch_add(&shadow_n, 1, __ATOMIC_RELAXED);
         shadow[k].p = g;
@@ -613,7 +614,7 @@ static void t11_task(void *arg)
     struct gnode **big = newarray(&ptr_type, T11_ELEMS);
     static const uint32_t at[3] = {0, T11_ELEMS / 2, T11_ELEMS - 1};
     for (int k = 0; k < 3; k++) {
-        big[at[k]] = t11_node(7000 + k);
+        GC_WB(big[at[k]], t11_node(7000 + k));
         t11.nodes[k] = (uintptr_t)big[at[k]] ^ T6_HIDE;
     }
     struct gnode *small = t11_node(7003);
