@@ -56,8 +56,15 @@
  *      can only hide from the marker in a black object (the barrier greys
  *      every value stored into the heap, and every value overwritten in
  *      it) or in a root (scanned again in c).  Not yet as in Go: one
- *      worker (Go's 25 % rule gives one at 4 CPUs), no assists, no idle
- *      markers, the stacks rescanned in full rather than scanned once.
+ *      worker (Go's 25 % rule gives one at 4 CPUs), no assists, the
+ *      stacks rescanned in full rather than scanned once.
+ *      IDLE CPUs HELP (Go's idle mark workers): while work.open is set a
+ *      host's idle loop calls gc_idle_mark_step, which scans a bounded
+ *      batch from the global list and flushes what it greyed back to it;
+ *      the collecting CPU, when its drain finds the list empty, closes the
+ *      window, waits for the helpers to leave, and drains again if they
+ *      left work (drain_with_helpers).  Whatever is still grey at the
+ *      second pause is drained there anyway.
  *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;
  *      mheap_.sweepgen += 2, which turns every mcentral swept set into an
  *      unswept one in O(1) and every cached span stale (h+1);
@@ -145,7 +152,25 @@ static struct {
     uint64_t bytes_marked; /* atomic: markers add theirs */
     uint64_t mark_cpu_ns;  /* atomic */
     uint64_t stacks, globals;
+    /* CONCURRENT MARK's idle helpers (gc_idle_mark_step).  open: set by the
+     * collecting CPU once the world runs, cleared before it stops it
+     * again; helpers: how many are inside a step (each joins, checks open
+     * again, drains a budget, flushes its buffer to the global list,
+     * leaves).  The collector closes, then waits for helpers == 0 before
+     * it looks at the global list: seq_cst on both sides (a Dekker pair:
+     * a helper that saw open counted itself before the collector read the
+     * count). */
+    uint32_t open, helpers;
+    /* atomic: 1 + the CPU that took the idle helper's role for this
+     * window (0: none yet).  One helper: idle vCPUs that spin compete with
+     * the marker for the host's cores under emulation, and a second one
+     * measured no faster. */
+    uint32_t helper_cpu;
+    uint64_t idle_ns, idle_objects; /* atomic: what the helpers did */
 } work;
+
+volatile uint32_t gc_debug_no_idle_mark; /* tests: idle CPUs do not help */
+volatile uint32_t gc_debug_wait_helper;  /* tests: the drain waits for a helper (1 s at most) */
 
 /* ---- statistics ---- */
 static struct {
@@ -217,10 +242,17 @@ static bool roots_left(void)
     return __atomic_load_n(&work.next, __ATOMIC_ACQUIRE) < work.njobs;
 }
 
-/* plat_gc_parallel's function: one marker per CPU. */
+/* The concurrent drain's termination test: an idle helper inside a step
+ * may hold work it will flush (gc_idle_mark_step). */
+static bool roots_or_helpers_left(void)
+{
+    return roots_left() || __atomic_load_n(&work.helpers, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* plat_gc_parallel's function: one marker per CPU (arg != 0: the
+ * concurrent drain, which also waits for helpers). */
 static void mark_worker(void *arg)
 {
-    (void)arg;
     uint64_t t0 = plat_nanotime();
     struct gcwork w;
     gcwork_init(&w);
@@ -231,7 +263,7 @@ static void mark_worker(void *arg)
             break;
         gc_scan_range(&w, work.jobs[j].lo, work.jobs[j].hi);
     }
-    gc_drain(&w, roots_left);
+    gc_drain(&w, arg ? roots_or_helpers_left : roots_left);
     gcwork_dispose(&w);
     __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
     __atomic_fetch_add(&work.mark_cpu_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
@@ -371,6 +403,69 @@ static void mark_finish(struct cycle_args *a)
     checkmark(a);
 }
 
+uint32_t gc_idle_mark_step(uint32_t budget)
+{
+    if (!__atomic_load_n(&work.open, __ATOMIC_ACQUIRE) || gc_debug_no_idle_mark)
+        return 0;
+    uint32_t me = plat_cpu_id() + 1, role = __atomic_load_n(&work.helper_cpu, __ATOMIC_RELAXED);
+    if (role != me && (role || !__atomic_compare_exchange_n(&work.helper_cpu, &role, me, false,
+                                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)))
+        return 0; /* another CPU helps: this one may halt */
+    if (gcwork_empty()) { /* nothing shared yet: ask the marker, come back */
+        gcwork_want();
+        return 1;
+    }
+    __atomic_add_fetch(&work.helpers, 1, __ATOMIC_SEQ_CST);
+    uint64_t n = 0;
+    if (__atomic_load_n(&work.open, __ATOMIC_SEQ_CST)) {
+        uint64_t t0 = plat_nanotime();
+        struct gcwork w;
+        gcwork_init(&w);
+        n = gc_drain_budget(&w, budget);
+        gcwork_flush(&w); /* what it greyed and did not scan: for the others */
+        gcwork_dispose(&w);
+        __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&work.idle_objects, n, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&work.idle_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
+    }
+    __atomic_sub_fetch(&work.helpers, 1, __ATOMIC_SEQ_CST);
+    /* nothing grey right now, but the mark goes on: the idle loop must come
+     * back (and not halt) — the markers share work when a helper asks */
+    return n ? (uint32_t)n : __atomic_load_n(&work.open, __ATOMIC_RELAXED);
+}
+
+/* The concurrent drain on the collecting CPU, with idle CPUs helping:
+ * drain until the global list is empty, close the window, wait for the
+ * helpers to leave (they flush what they hold), and go again if they left
+ * work behind. */
+static void open_for_helpers(void)
+{
+    __atomic_store_n(&work.idle_ns, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&work.idle_objects, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&work.helper_cpu, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&work.open, 1, __ATOMIC_SEQ_CST);
+}
+
+static void drain_with_helpers(void)
+{
+    uint64_t t0 = plat_nanotime();
+    while (__atomic_load_n(&gc_debug_wait_helper, __ATOMIC_RELAXED) &&
+           !__atomic_load_n(&work.helper_cpu, __ATOMIC_ACQUIRE) && plat_nanotime() - t0 < 1000000000ull)
+        plat_cpu_relax();
+    for (bool first = true;; first = false) {
+        if (!first)
+            __atomic_store_n(&work.open, 1, __ATOMIC_SEQ_CST);
+        gcwork_restart();
+        mark_worker((void *)1); /* the one joined marker: ends when nothing is grey
+                                   and no helper is inside a step */
+        __atomic_store_n(&work.open, 0, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&work.helpers, __ATOMIC_SEQ_CST))
+            plat_cpu_relax();
+        if (gcwork_empty())
+            return;
+    }
+}
+
 /* Step 2b, concurrent (CONCURRENT MARK in the essay): the root jobs are
  * scanned with the world stopped (grey only), the world restarts while
  * this CPU drains the grey queue alone, then stops again and every root is
@@ -379,11 +474,13 @@ static void mark_finish(struct cycle_args *a)
 static void mark_concurrent(struct cycle_args *a, uint64_t t[2])
 {
     a->rec->ncpu = plat_gc_parallel(root_worker, 0);
+    open_for_helpers(); /* before the restart: a CPU leaving the pause sees it */
     __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
     t[0] = plat_nanotime();
     plat_gc_start_world();
-    gcwork_restart();
-    mark_worker(0); /* alone: finishes when the queue is empty */
+    drain_with_helpers();
+    a->rec->idle_ns = __atomic_load_n(&work.idle_ns, __ATOMIC_RELAXED);
+    a->rec->idle_objects = __atomic_load_n(&work.idle_objects, __ATOMIC_RELAXED);
     __atomic_store_n(&gc_stop_pending, 1, __ATOMIC_SEQ_CST);
     t[1] = plat_nanotime();
     a->rec->stop_ns += plat_gc_stop_world();
@@ -541,8 +638,9 @@ static uint64_t gc_cpu_fraction_ppm(void)
  * gc N @T.TTTs P%: a+b+c ms clock, a+b/c/d+e ms cpu, h0->h1->h2 MB,
  * G MB goal, S MB stacks, G MB globals, N P[ (forced)]
  * The cpu figures: sweep termination and mark termination count on every
- * CPU (the world is stopped), assist and idle marking are 0 here, the
- * middle one is the markers' CPU time. */
+ * CPU (the world is stopped), assists are 0 (none yet), the background one
+ * is the markers' CPU time, the idle one the idle CPUs' marking during a
+ * concurrent mark (gc_idle_mark_step). */
 int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uint64_t cpu_ppm)
 {
     char b[9][24];
@@ -551,7 +649,7 @@ int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uin
     char *c1 = fmt_ms(b[1] + 23, r->stw1_ns), *c2 = fmt_ms(b[2] + 23, r->mark_ns);
     char *c3 = fmt_ms(b[3] + 23, r->stw2_ns);
     char *u1 = fmt_ms(b[4] + 23, r->stw1_ns * n), *u2 = fmt_ms(b[5] + 23, 0);
-    char *u3 = fmt_ms(b[6] + 23, r->mark_cpu_ns), *u4 = fmt_ms(b[7] + 23, 0);
+    char *u3 = fmt_ms(b[6] + 23, r->mark_cpu_ns), *u4 = fmt_ms(b[7] + 23, r->idle_ns);
     char *u5 = fmt_ms(b[8] + 23, r->stw2_ns * n);
     return alloc_format(buf, size,
                         "gc %u @%ss %lu%%: %s+%s+%s ms clock, %s+%s/%s/%s+%s ms cpu, "

@@ -140,6 +140,8 @@ struct gc_cycle_record {
                                (swept by its sweep termination: the sweepers were late) */
     uint8_t concurrent;     /* marked with the world running (gcstoptheworld=0): mark_ns is
                                not a pause */
+    uint64_t idle_ns;       /* idle CPUs' marking during a concurrent mark (gctrace's idle) */
+    uint64_t idle_objects;  /* objects they scanned */
 };
 #define GC_HISTORY 256
 
@@ -206,6 +208,21 @@ void gc_set_clobber(bool on);
  * barrier (mbarrier.h).  Takes effect at the next cycle. */
 void gc_set_stoptheworld(uint32_t on);
 uint32_t gc_get_stoptheworld(void);
+
+/* Idle-CPU marking (Go's idle mark workers): while a concurrent mark runs
+ * with the world, a host's idle CPU scans up to `budget` grey objects.
+ * Returns nonzero while that mark runs (the objects scanned, or 1 when
+ * none was grey at that moment): the idle loop should come back rather
+ * than halt; 0 outside a concurrent mark (one load).  Bounded, never waits
+ * for other markers.  Call holding no lock.  gc_debug_no_idle_mark
+ * (tests): never. */
+#define GC_IDLE_MARK_BUDGET 1024
+uint32_t gc_idle_mark_step(uint32_t budget);
+extern volatile uint32_t gc_debug_no_idle_mark;
+/* Tests: the concurrent drain starts only once an idle CPU took the
+ * helper's role (or after 1 s): on a loaded host a vCPU may not run at all
+ * during a short mark. */
+extern volatile uint32_t gc_debug_wait_helper;
 #define GC_CLOBBER_WORD 0xdeadbeefdeadbeefull
 extern volatile uint32_t gc_clobber;
 

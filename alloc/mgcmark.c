@@ -175,6 +175,23 @@ static inline __attribute__((always_inline)) void drain_t(struct gcwork *w,
 }
 
 void gc_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, false); }
+
+uint64_t gc_drain_budget(struct gcwork *w, uint64_t budget)
+{
+    uint64_t n = 0;
+    while (n < budget) {
+        uintptr_t b = gcwork_try_get(w);
+        if (!b) {
+            if (!gcwork_try_refill(w))
+                break;
+            continue;
+        }
+        scan_object(w, b, false);
+        if ((++n & 63) == 0)
+            gcwork_balance(w); /* the collecting CPU may be waiting */
+    }
+    return n;
+}
 void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, true); }
 
 /* ------------------------------------------------------------ allocate black */

@@ -57,6 +57,12 @@ void gcwork_flush(struct gcwork *w);
 /* Refill from the global list; false when marking is done everywhere
  * (roots_left() reports unclaimed root jobs). */
 bool gcwork_get_full(struct gcwork *w, bool (*roots_left)(void));
+/* Trade the (empty) buffer for a full one from the global list if there is
+ * one; never waits, never counts as a waiting marker (idle helpers). */
+bool gcwork_try_refill(struct gcwork *w);
+/* An idle helper found nothing: the next marker to balance hands over a
+ * buffer even though no joined marker waits. */
+void gcwork_want(void);
 void gcwork_dispose(struct gcwork *w);
 bool gcwork_empty(void);
 uint64_t gcwork_sys_bytes(void);
@@ -68,6 +74,9 @@ void gc_mark_ptr(struct gcwork *w, uintptr_t p);
 void gc_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi);
 /* Drain: scan grey objects until marking is done everywhere. */
 void gc_drain(struct gcwork *w, bool (*roots_left)(void));
+/* Scan up to budget grey objects from w and the global list, without
+ * waiting for other markers; returns how many (what is left stays in w). */
+uint64_t gc_drain_budget(struct gcwork *w, uint64_t budget);
 /* Clear every arena's pageMarks (sweep termination). */
 void gc_clear_page_marks(void);
 /* Set the page mark of span s's first page (atomic). */

@@ -17,9 +17,11 @@
  * A MARKER (struct gcwork, one per participating CPU, touched only by it)
  * holds one current buffer:
  *   put: append; a full buffer goes to the full list and an empty one
- *        replaces it.  When other markers wait for work (nwait > 0) and the
+ *        replaces it.  When other markers wait for work (nwait > 0), or an
+ *        idle helper found nothing (want, set by gcwork_try_refill), and the
  *        global list is empty, a buffer with more than a few entries is
- *        handed over too (load balancing, Go's gcw.balance).
+ *        handed over too (load balancing, Go's gcw.balance) — to a helper,
+ *        its older half only, so that both go on.
  *   get: pop from the current buffer; when it is empty, trade it for a full
  *        one from the global list (gcwork_get_full).
  * TERMINATION (gcwork_get_full, Go's getfull): a marker with nothing left
@@ -48,6 +50,8 @@ static struct {
     uint64_t sys;                 /* bytes from persistentalloc */
     uint32_t nproc;               /* atomic: markers that joined this mark */
     uint32_t nwait;               /* atomic: markers waiting for work */
+    uint32_t want;                /* atomic: an idle helper found the full list empty
+                                     (gcwork_try_refill); balance hands over, clears it */
 } wq = {.lock = PLAT_LOCK_INIT(LOCKRANK_GCWORK)};
 
 uint64_t gcwork_sys_bytes(void) { return __atomic_load_n(&wq.sys, __ATOMIC_RELAXED); }
@@ -142,12 +146,29 @@ void gcwork_put_slow(struct gcwork *w, uintptr_t obj)
 
 /* Hand part of the work to idle markers: the whole current buffer goes to
  * the full list when someone waits and the list is empty. */
+/* The older half of w's buffer (the bottom of a depth-first stack: the
+ * larger subtrees) to the full list; w keeps the newer half. */
+static void hand_half(struct gcwork *w)
+{
+    struct workbuf *b = w->buf, *h = get_empty();
+    uint32_t half = b->n / 2;
+    __builtin_memcpy(h->obj, b->obj, half * sizeof b->obj[0]);
+    __builtin_memmove(b->obj, b->obj + half, (b->n - half) * sizeof b->obj[0]);
+    h->n = half;
+    b->n -= half;
+    put_full(h);
+}
+
 void gcwork_balance(struct gcwork *w)
 {
-    if (w->buf->n > 4 && __atomic_load_n(&wq.nwait, __ATOMIC_RELAXED) &&
-        !__atomic_load_n(&wq.nfull, __ATOMIC_RELAXED)) {
+    if (w->buf->n <= 4 || __atomic_load_n(&wq.nfull, __ATOMIC_RELAXED))
+        return;
+    if (__atomic_load_n(&wq.nwait, __ATOMIC_RELAXED)) { /* a joined marker waits */
         put_full(w->buf);
         w->buf = get_empty();
+    } else if (__atomic_load_n(&wq.want, __ATOMIC_RELAXED)) { /* an idle helper asks */
+        __atomic_store_n(&wq.want, 0, __ATOMIC_RELAXED);
+        hand_half(w);
     }
 }
 
@@ -169,6 +190,24 @@ bool gcwork_get_full(struct gcwork *w, bool (*roots_left)(void))
                 return false;
             plat_cpu_relax();
         }
+    }
+    put_empty(w->buf);
+    w->buf = b;
+    return true;
+}
+
+void gcwork_want(void)
+{
+    if (!__atomic_load_n(&wq.want, __ATOMIC_RELAXED))
+        __atomic_store_n(&wq.want, 1, __ATOMIC_RELAXED);
+}
+
+bool gcwork_try_refill(struct gcwork *w)
+{
+    struct workbuf *b = try_get_full();
+    if (!b) {
+        gcwork_want(); /* ask the markers to share */
+        return false;
     }
     put_empty(w->buf);
     w->buf = b;

@@ -30,8 +30,9 @@
  * IPI.  APs idle in `cli; check slot; sti; hlt` (the sti shadow makes the
  * check-then-sleep race free); the IPI handler only EOIs, the idle loop
  * runs the work on the AP's own stack with interrupts off.  While the
- * collector has spans awaiting their sweep, an idle AP sweeps a batch of
- * them (gc_bgsweep_step, interrupts off, a few spans) before it checks its
+ * collector marks concurrently, or has spans awaiting their sweep, an idle
+ * AP marks a batch (gc_idle_mark_step) or sweeps a few spans
+ * (gc_bgsweep_step), interrupts off, before it checks its
  * slot again and only then halts: work waits at most one batch.  Everyone who
  * waits (for a slot or for completion) runs its own posted work meanwhile
  * (smp_poll), so two CPUs posting to each other cannot deadlock.
@@ -354,8 +355,9 @@ static void ap_idle(void)
             cpu_relax();
             continue;
         }
-        /* the collector's background sweep: one batch, then the slot again */
-        if (gc_bgsweep_step(GC_BGSWEEP_BATCH))
+        /* the collector: a batch of a concurrent mark, or of the background
+         * sweep, then the slot again */
+        if (gc_idle_mark_step(GC_IDLE_MARK_BUDGET) || gc_bgsweep_step(GC_BGSWEEP_BATCH))
             continue;
         __asm__ volatile("sti; hlt" ::: "memory"); /* woken by the work IPI */
     }

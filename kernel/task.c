@@ -9,8 +9,9 @@
  * sched_run():
  *   1. run sched_loop on every CPU (smp_run_on_all), the caller included;
  *   2. sched_loop pops its own queue, else steals from the longest other
- *      queue, else sweeps a batch of spans for the collector while any
- *      await their sweep (gc_bgsweep_step, then looks for work again), else
+ *      queue, else marks a batch for a concurrent mark (gc_idle_mark_step)
+ *      or sweeps a batch of spans for the collector while any await their
+ *      sweep (gc_bgsweep_step), then looks for work again, else
  *      halts until a wake IPI (never spins), and leaves when no task is
  *      alive;
  *   3. running a task = publish it as current, load its guard, switch to
@@ -442,9 +443,10 @@ static void sched_loop(void *unused)
         }
         if (__atomic_load_n(&live_tasks, __ATOMIC_SEQ_CST) == 0)
             break;
-        /* nothing to run: the collector's background sweep, a batch at a
-         * time, looking for work again between batches (Go's bgsweep) */
-        if (gc_bgsweep_step(GC_BGSWEEP_BATCH))
+        /* nothing to run: help a concurrent mark (Go's idle mark worker),
+         * else the collector's background sweep, a batch at a time,
+         * looking for work again between batches (Go's bgsweep) */
+        if (gc_idle_mark_step(GC_IDLE_MARK_BUDGET) || gc_bgsweep_step(GC_BGSWEEP_BATCH))
             continue;
         /* idle: announce, re-check, then halt until a wake IPI */
         uint64_t f = irq_save();

@@ -544,9 +544,10 @@ def paced_cells(k, g):
 def md_paced(kern, gos, all_cpus):
     md = ["## Paced workloads: ours vs Go", "",
           "cycles/GiB = collections per GiB allocated; peak/goal = the largest heap a cycle "
-          "reached over its goal (ours: heap at the stop, which is the peak with the world "
-          "stopped; Go: heap at mark termination, exact bytes from gcpacertrace); GC CPU % = "
-          "collector CPU time / (elapsed × CPUs) (ours: pause / elapsed; Go: GCCPUFraction "
+          "reached over its goal (ours: the larger of the heap at the cycle's start and at mark "
+          "termination — a concurrent mark lets other CPUs allocate; Go: heap at mark termination, "
+          "exact bytes from gcpacertrace); GC CPU % = collector CPU time / (elapsed × CPUs) "
+          "(ours: pauses on every CPU plus a concurrent mark's one CPU; Go: GCCPUFraction "
           "over the run, idle-time marking left out). ours/Go < 1: fewer cycles / a heap held "
           "closer below its goal. Peak/goal is the maximum over the run's cycles (the kernel "
           "prints only that); Go's median cycle is shown beside it: Go's maximum is often "
