@@ -34,7 +34,9 @@
  *      → sweep now (the "refill" sweep point) and file the span by its count.
  *   2. Else sweepgen = h and push on partial or full swept.
  *   A span whose sweep leaves allocCount == 0 goes back to the page heap
- *   (nspans--, and nslack-- if nonzero).
+ *   (nspans--, and nslack-- if nonzero) — except a collected class's while
+ *   a mark runs (may_release_empty): it waits on partial swept for the next
+ *   GC sweep, as a concurrent marker may still scan an object in it.
  * REMOTE FREES (mcentral_note_free): kfree calls this only on a span's
  *   first pending free and when the span is probably becoming empty.  If the
  *   span is in a swept set:
@@ -190,8 +192,20 @@ static bool sweep_large_locked(mcentral *c, mspan *s, uint32_t sg)
     return false;
 }
 
+/* An empty span of c may go back to the page heap now: not while a mark
+ * runs for a collected class — a marker may hold a grey pointer into it
+ * (greyed before explicit kfrees emptied it) and read it after the pages
+ * were reused or unbacked.  Kept on partial swept, the next GC sweep frees
+ * it. */
+static bool may_release_empty(const mcentral *c)
+{
+    return spanclass_is_kmalloc(c->spanclass) ||
+           __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_OFF;
+}
+
 /* Sweep s (owned by the caller, in no set) and file it: back to the heap
- * when empty, else on partial/full swept.  Returns false if freed. */
+ * when empty (see may_release_empty), else on partial/full swept.  Returns
+ * false if freed. */
 static bool sweep_and_file_locked(mcentral *c, mspan *s)
 {
     alloc_assert_locked(&c->lock, __func__);
@@ -202,7 +216,7 @@ static bool sweep_and_file_locked(mcentral *c, mspan *s)
             return false;
     } else {
         mspan_sweep(s);
-        if (s->allocCount == 0) {
+        if (s->allocCount == 0 && may_release_empty(c)) {
             span_gone(c);
             mheap_free_span(s);
             return false;
@@ -361,7 +375,7 @@ void mcentral_uncache_span(mcentral *c, mspan *s)
         sweep_and_file_locked(c, s);
     } else {
         __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
-        if (s->allocCount == 0) {
+        if (s->allocCount == 0 && may_release_empty(c)) {
             span_gone(c);
             mheap_free_span(s); /* nothing was ever kept in it */
         } else {

@@ -119,6 +119,10 @@ static inline __attribute__((always_inline)) void scan_object(struct gcwork *w, 
 {
     uint64_t off = b - mheap_.window_base;
     mspan *s = arena_index(off)->spans[(off >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)];
+    /* a concurrent mark: a large object greyed, then kfree'd, is gone */
+    if (__builtin_expect(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != mSpanInUse ||
+                             b < s->startAddr || b >= s->limit, 0))
+        return;
     uint64_t n = s->elemsize;
     if (!spanclass_sizeclass(s->spanclass)) {
         uint64_t size = ((s->limit - s->startAddr) + 7) & ~7ull;
