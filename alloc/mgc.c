@@ -170,7 +170,7 @@ static struct {
 } work;
 
 volatile uint32_t gc_debug_no_idle_mark; /* tests: idle CPUs do not help */
-volatile uint32_t gc_debug_wait_helper;  /* tests: the drain waits for a helper (1 s at most) */
+volatile uint32_t gc_debug_wait_helper;  /* tests: the drain waits for a helper's batch (1 s at most) */
 
 /* ---- statistics ---- */
 static struct {
@@ -450,7 +450,8 @@ static void drain_with_helpers(void)
 {
     uint64_t t0 = plat_nanotime();
     while (__atomic_load_n(&gc_debug_wait_helper, __ATOMIC_RELAXED) &&
-           !__atomic_load_n(&work.helper_cpu, __ATOMIC_ACQUIRE) && plat_nanotime() - t0 < 1000000000ull)
+           !__atomic_load_n(&work.idle_objects, __ATOMIC_ACQUIRE) &&
+           plat_nanotime() - t0 < 1000000000ull)
         plat_cpu_relax();
     for (bool first = true;; first = false) {
         if (!first)

@@ -219,9 +219,9 @@ uint32_t gc_get_stoptheworld(void);
 #define GC_IDLE_MARK_BUDGET 1024
 uint32_t gc_idle_mark_step(uint32_t budget);
 extern volatile uint32_t gc_debug_no_idle_mark;
-/* Tests: the concurrent drain starts only once an idle CPU took the
- * helper's role (or after 1 s): on a loaded host a vCPU may not run at all
- * during a short mark. */
+/* Tests: the concurrent drain starts only once an idle helper has scanned
+ * a batch (or after 1 s): on a loaded host a vCPU may not run at all during
+ * a short mark. */
 extern volatile uint32_t gc_debug_wait_helper;
 #define GC_CLOBBER_WORD 0xdeadbeefdeadbeefull
 extern volatile uint32_t gc_clobber;

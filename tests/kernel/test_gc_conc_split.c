@@ -566,7 +566,7 @@ KTEST(gc_idle_cpus_help_concurrent_mark, KTEST_QUICK)
     gc_set_percent(gogc);
     /* the helper needs the host to run its vCPU during the ~20 ms of the
      * mark: under load (another QEMU beside this one) it may not, cycle
-     * after cycle — so the drain waits until a helper has joined */
+     * after cycle — so the drain waits until a helper has scanned a batch */
     struct gc_cycle_record free_run, on, off;
     idle_round(0, &free_run);
     gc_debug_wait_helper = 1;
