@@ -192,15 +192,17 @@ static bool sweep_large_locked(mcentral *c, mspan *s, uint32_t sg)
     return false;
 }
 
-/* An empty span of c may go back to the page heap now: not while a mark
- * runs for a collected class — a marker may hold a grey pointer into it
+/* An empty span of c may go back to the page heap now: not while the mark
+ * runs (GC_MARK) for a collected class — a marker may hold a grey pointer into it
  * (greyed before explicit kfrees emptied it) and read it after the pages
  * were reused or unbacked.  Kept on partial swept, the next GC sweep frees
  * it. */
 static bool may_release_empty(const mcentral *c)
 {
+    /* GC_MARKTERM: the world stopped, no marker left (mark termination's
+     * own uncache of every CPU's spans frees at once) */
     return spanclass_is_kmalloc(c->spanclass) ||
-           __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_OFF;
+           __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_MARK;
 }
 
 /* Sweep s (owned by the caller, in no set) and file it: back to the heap
