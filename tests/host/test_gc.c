@@ -291,6 +291,17 @@ static enum gc_obj_state t2_round(uint32_t disable_wb, uint32_t checkmark)
     return gc_object_state(t2_c);
 }
 
+/* The checkmark's one report names C and what reached it (want), and C
+ * was kept (st). */
+static void expect_c_reported(const char *want, enum gc_obj_state st)
+{
+    CHECKF(hook_count == 1 && strstr(hook_msg, want) &&
+               strtoul(hook_msg + strlen("gccheckmark: "), 0, 16) == UL(t2_c),
+           "%d reports, last \"%s\"", hook_count, hook_msg);
+    CHECKF(st == GC_OBJ_LIVE, "the checkmark did not keep C (%d)", st);
+    hook_count = 0;
+}
+
 static void test_wb_heap_to_heap(void)
 {
     hook_reset();
@@ -308,11 +319,7 @@ static void test_wb_heap_to_heap(void)
     char want[160];
     snprintf(want, sizeof want, "is reachable but was not marked; reached from object 0x%lx",
              UL(t2_a));
-    CHECKF(hook_count == 1 && strstr(hook_msg, want) &&
-               strtoul(hook_msg + strlen("gccheckmark: "), 0, 16) == UL(t2_c),
-           "%d reports, last \"%s\"", hook_count, hook_msg);
-    CHECKF(st == GC_OBJ_LIVE, "the checkmark did not keep C (%d)", st);
-    hook_count = 0;
+    expect_c_reported(want, st);
     memset(rootv, 0, sizeof rootv);
     host_set_gc_markers(1);
     REQUIRE(gc_collect());
@@ -423,11 +430,7 @@ static void test_wb_heap_to_stack(void)
     snprintf(want, sizeof want,
              "is reachable but was not marked; reached from a gc_add_root range word at 0x%lx",
              UL(&t3_stack[0]));
-    CHECKF(hook_count == 1 && strstr(hook_msg, want) &&
-               strtoul(hook_msg + strlen("gccheckmark: "), 0, 16) == UL(t2_c),
-           "%d reports, last \"%s\"", hook_count, hook_msg);
-    CHECKF(st == GC_OBJ_LIVE, "the checkmark did not keep C (%d)", st);
-    hook_count = 0;
+    expect_c_reported(want, st);
     memset(rootv, 0, sizeof rootv);
     memset(t3_stack, 0, sizeof t3_stack);
     REQUIRE(gc_remove_root(t3_stack));

@@ -253,6 +253,19 @@ static void cmdline_gc_words(void)
     CHECK(cmdline_parse("gccheckmark=2 gcclobber=yes gccheckmark= gcclobber", &c) == 4 &&
           !c.gccheckmark && !c.gcclobber);
     CHECK(strcmp(c.errors[0], "cmdline: bad value in 'gccheckmark=2'") == 0);
+    /* gcstoptheworld: not given is -1 (the kernel's default, concurrent) */
+    CHECK(cmdline_parse("gc", &c) == 0 && c.gcstoptheworld == -1);
+    CHECK(cmdline_parse("gcstoptheworld=1", &c) == 0 && c.gcstoptheworld == 1);
+    CHECK(cmdline_parse("gcstoptheworld=0", &c) == 0 && c.gcstoptheworld == 0);
+    CHECK(cmdline_parse("gcstoptheworld=2 gcstoptheworld= gcstoptheworld=on", &c) == 3 &&
+          c.gcstoptheworld == -1);
+    CHECK(strcmp(c.errors[0], "cmdline: bad value in 'gcstoptheworld=2'") == 0);
+    /* gcbench=WHICH: one part of the collector benchmarks */
+    CHECK(cmdline_parse("gcbench", &c) == 0 && c.gcbench && strcmp(c.gcbench_which, "all") == 0);
+    CHECK(cmdline_parse("gcbench=pause", &c) == 0 && c.gcbench &&
+          strcmp(c.gcbench_which, "pause") == 0);
+    CHECK(cmdline_parse("gcbench=trees", &c) == 1 && !c.gcbench);
+    CHECK(strcmp(c.errors[0], "cmdline: bad value in 'gcbench=trees'") == 0);
     /* test=prefix* selects every test whose name starts with prefix */
     CHECK(cmdline_parse("test=gc_*,heap_x", &c) == 0 && c.test == TEST_NAMED);
     CHECK(cmdline_list_has(c.test_names, "gc_reachability") && cmdline_list_has(c.test_names, "gc_"));
