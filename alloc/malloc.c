@@ -30,6 +30,9 @@
  *      cycle runs; kmalloc's copy of small_alloc has no such test).
  *   5. mallocgc: a sample is recorded (mprof_malloc: stack walk from the
  *      entry point's frame, bucket, sampled-object table) after unpinning.
+ *   6. mallocgc, while a mark runs (gc_phase == GC_MARK: one load and a
+ *      branch): the allocation is charged to the task's assist account
+ *      and paid in scan work when in debt (gc_assist_alloc, mgcmark.c).
  * TINY (mallocgc, pointer-free, size < 16): Go's rules — align the offset
  *   in the current 16-byte block (8 if size%8==0, 4 if %4, 2 if %2), use the
  *   block if it fits; else take a fresh zeroed 16-byte slot of class 2
@@ -428,6 +431,8 @@ static inline __attribute__((always_inline)) void *mallocgc_at(uint64_t size, co
         mprof_malloc((uintptr_t)v, sampled, fp);
     if (took_span)
         gc_after_alloc(v);
+    if (__builtin_expect(__atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_MARK, 0))
+        gc_assist_alloc(size); /* v is black: it survives whatever the assist waits for */
     return v;
 }
 

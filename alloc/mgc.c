@@ -40,31 +40,43 @@
  *      gccheckmark: a second, serial mark from every root then checks
  *      that nothing reachable was missed (mcheckmark.c).
  *      CONCURRENT MARK (gcstoptheworld=0; the record's `concurrent`): the
- *      mark above is cut in three.  (a) World stopped: the root jobs are
- *      scanned in parallel (root_worker: grey only, no drain).  (b)
- *      gc_stop_pending cleared, the world restarted: this CPU drains the
- *      grey queue alone (mark_worker) while every other CPU runs tasks
- *      with the barrier on (their barriered stores grey into their own
- *      queues, mwbbuf.c) and mallocgc allocating black; no stack is
- *      scanned while the world runs, so stack growth, copies and segment
- *      pops need no claim.  (c) The world stopped again: every root is
- *      scanned a second time (Go 1.5-1.7's mark termination rescan of
- *      stacks and globals: what moved into a root while the world ran),
+ *      mark above is cut in three.  (a) World stopped: the root jobs but
+ *      task stacks are scanned in parallel (root_worker: grey only, no
+ *      drain).  (b) gc_stop_pending cleared, the world restarted.
+ *      CONCURRENT STACK SCAN: this CPU scans each task's stack once
+ *      (plat_gc_scan_stacks, under the host's stack claim: the task cannot
+ *      run, grow, move or shrink meanwhile; one it finds running is
+ *      scanned by its own scheduler at its next switch,
+ *      gc_scan_stack_for_mark, Go's preemptscan), then drains the grey
+ *      queue (mark_worker) while every other CPU runs tasks with the
+ *      barrier on (their barriered stores grey into their own queues,
+ *      mwbbuf.c) and mallocgc allocating black; passes repeat (at most
+ *      STACK_PASSES) while tasks were left.  (c) The world stopped again:
+ *      globals, CPU stacks, the root table and the task stacks no pass
+ *      covered are scanned (what moved into them while the world ran),
  *      then the barrier rounds as above until nothing is grey.  The
  *      pauses are (sweep termination + a) and (c + mark termination);
  *      mark_ns is (b), which is not a pause.  Safe because a white object
- *      can only hide from the marker in a black object (the barrier greys
- *      every value stored into the heap, and every value overwritten in
- *      it) or in a root (scanned again in c).  Not yet as in Go: one
- *      worker (Go's 25 % rule gives one at 4 CPUs), no assists, the
- *      stacks rescanned in full rather than scanned once.
- *      IDLE CPUs HELP (Go's idle mark workers): while work.open is set a
- *      host's idle loop calls gc_idle_mark_step, which scans a bounded
- *      batch from the global list and flushes what it greyed back to it;
- *      the collecting CPU, when its drain finds the list empty, closes the
- *      window, waits for the helpers to leave, and drains again if they
- *      left work (drain_with_helpers).  Whatever is still grey at the
- *      second pause is drained there anyway.
+ *      can only hide from the marker in a black object or a scanned stack
+ *      (the barrier greys every value stored into the heap — Dijkstra —
+ *      and every value overwritten in it — Yuasa: a pointer a scanned
+ *      stack loaded from the heap was greyed when the heap let it go) or
+ *      in a root scanned again in (c); and no task stores into another
+ *      task's stack (Go's escape analysis; a rule here, mgc.h).  Not yet
+ *      as in Go: one dedicated worker, the collecting CPU (Go's 25 % rule
+ *      gives one at 4 CPUs), and the second pause flushes every barrier
+ *      buffer itself (Go's ragged barrier lets each CPU flush its own).
+ *      HELPERS (mgcmark.c): while the window is open (gc_markwin_.open)
+ *      a host's idle loop calls gc_idle_mark_step (Go's idle mark
+ *      worker), and a task that allocates pays in scan work (mark assists,
+ *      Go's gcAssistAlloc); each scans a bounded amount from the global
+ *      list and flushes what it greyed back to it.  The collecting CPU,
+ *      when its drain finds the list empty, closes the window, waits for
+ *      the helpers to leave, and drains again if they left work
+ *      (drain_with_helpers).  Whatever is still grey at the second pause
+ *      is drained there anyway.  The pacer starts a concurrent cycle
+ *      before the goal (its runway, mgcpacer.c) and the assists keep the
+ *      peak heap under 1.1 × goal.
  *   3. Mark termination.  The queues are empty; marked = Σ bytes marked;
  *      mheap_.sweepgen += 2, which turns every mcentral swept set into an
  *      unswept one in O(1) and every cached span stale (h+1);
@@ -93,7 +105,8 @@
  * that wants one while another runs waits at a safepoint, and the trigger
  * is tested again — except a heap or time trigger while the marks are
  * concurrent (gcstoptheworld=0): the running cycle satisfies it, and the
- * task goes on allocating (black) beside the mark.
+ * task goes on allocating (black, with assists) beside the mark once that
+ * mark has started (until then it waits: Go's startSema).
  *
  * REPORTING: gctrace=1 prints Go's line per cycle (gc_format_trace);
  * GC_HISTORY cycle records keep exact byte counts (`stat gc` facts);
@@ -129,7 +142,11 @@ static uint32_t gc_running; /* atomic: a cycle is in progress */
  * (its record's `concurrent`). */
 static uint32_t gc_stoptheworld = 1;
 
-void gc_set_stoptheworld(uint32_t on) { __atomic_store_n(&gc_stoptheworld, on != 0, __ATOMIC_RELAXED); }
+void gc_set_stoptheworld(uint32_t on)
+{
+    __atomic_store_n(&gc_stoptheworld, on != 0, __ATOMIC_RELAXED);
+    gc_pacer_recompute(); /* a concurrent mark needs a runway */
+}
 uint32_t gc_get_stoptheworld(void) { return __atomic_load_n(&gc_stoptheworld, __ATOMIC_RELAXED); }
 
 /* ---- the root table (gc_add_root) ---- */
@@ -152,25 +169,23 @@ static struct {
     uint64_t bytes_marked; /* atomic: markers add theirs */
     uint64_t mark_cpu_ns;  /* atomic */
     uint64_t stacks, globals;
-    /* CONCURRENT MARK's idle helpers (gc_idle_mark_step).  open: set by the
-     * collecting CPU once the world runs, cleared before it stops it
-     * again; helpers: how many are inside a step (each joins, checks open
-     * again, drains a budget, flushes its buffer to the global list,
-     * leaves).  The collector closes, then waits for helpers == 0 before
-     * it looks at the global list: seq_cst on both sides (a Dekker pair:
-     * a helper that saw open counted itself before the collector read the
-     * count). */
-    uint32_t open, helpers;
-    /* atomic: 1 + the CPU that took the idle helper's role for this
-     * window (0: none yet).  One helper: idle vCPUs that spin compete with
-     * the marker for the host's cores under emulation, and a second one
-     * measured no faster. */
-    uint32_t helper_cpu;
-    uint64_t idle_ns, idle_objects; /* atomic: what the helpers did */
+    /* CONCURRENT STACK SCAN: during a concurrent mark's first pause task
+     * stacks are not roots (defer_tasks); the world running, the
+     * collecting CPU scans each once (plat_gc_scan_stacks); the second
+     * pause skips those (stack_cycle, read by the host's plat_gc_roots
+     * through gc_stack_scan_cycle; 0 while none is skipped). */
+    bool defer_tasks;
+    uint32_t stack_cycle;
+    uint64_t stacks_conc; /* bytes of task stacks scanned with the world running */
+    uint32_t stacks_left; /* tasks still running after the last pass */
 } work;
 
-volatile uint32_t gc_debug_no_idle_mark; /* tests: idle CPUs do not help */
+uint32_t gc_stack_scan_cycle(void) { return __atomic_load_n(&work.stack_cycle, __ATOMIC_ACQUIRE); }
+
+struct gc_markwin gc_markwin_;
 volatile uint32_t gc_debug_wait_helper;  /* tests: the drain waits for a helper's batch (1 s at most) */
+
+void gc_add_marked(uint64_t bytes) { __atomic_fetch_add(&work.bytes_marked, bytes, __ATOMIC_RELAXED); }
 
 /* ---- statistics ---- */
 static struct {
@@ -212,6 +227,8 @@ static void add_job(uintptr_t lo, uintptr_t hi, uint32_t kind)
 static void root_range(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t kind)
 {
     (void)ctx;
+    if (work.defer_tasks && (kind & GC_ROOT_TASKS))
+        return; /* scanned once with the world running (CONCURRENT STACK SCAN) */
     if (kind == GC_ROOT_GLOBALS || kind == GC_ROOT_TABLE)
         work.globals += hi - lo;
     else
@@ -246,7 +263,7 @@ static bool roots_left(void)
  * may hold work it will flush (gc_idle_mark_step). */
 static bool roots_or_helpers_left(void)
 {
-    return roots_left() || __atomic_load_n(&work.helpers, __ATOMIC_SEQ_CST) != 0;
+    return roots_left() || __atomic_load_n(&gc_markwin_.helpers, __ATOMIC_SEQ_CST) != 0;
 }
 
 /* plat_gc_parallel's function: one marker per CPU (arg != 0: the
@@ -256,6 +273,7 @@ static void mark_worker(void *arg)
     uint64_t t0 = plat_nanotime();
     struct gcwork w;
     gcwork_init(&w);
+    w.background = true;
     gcwork_join();
     for (;;) {
         uint32_t j = __atomic_fetch_add(&work.next, 1, __ATOMIC_ACQ_REL);
@@ -264,6 +282,7 @@ static void mark_worker(void *arg)
         gc_scan_range(&w, work.jobs[j].lo, work.jobs[j].hi);
     }
     gc_drain(&w, arg ? roots_or_helpers_left : roots_left);
+    gc_note_scan(&w);
     gcwork_dispose(&w);
     __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
     __atomic_fetch_add(&work.mark_cpu_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
@@ -313,12 +332,14 @@ static uintptr_t checkmark_extra_root; /* the cycle's extra root, for the pass *
  * real mark's counts of stack and global bytes are kept). */
 static void checkmark_roots(struct gcwork *w)
 {
-    uint32_t skip = gc_debug_skip_roots;
+    uint32_t skip = gc_debug_skip_roots, stack_cycle = work.stack_cycle;
     uint64_t stacks = work.stacks, globals = work.globals;
     gc_debug_skip_roots = 0;
+    work.stack_cycle = 0; /* every stack, however the mark covered it */
     work.serial = w;
     collect_roots();
     gc_debug_skip_roots = skip;
+    work.stack_cycle = stack_cycle;
     for (uint32_t j = 0; j < work.njobs; j++) {
         w->from_kind = work.jobs[j].kind;
         gc_checkmark_scan_range(w, work.jobs[j].lo, work.jobs[j].hi);
@@ -366,6 +387,25 @@ static void sweep_termination(struct cycle_args *a)
     a->rec->heap0 = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
 }
 
+/* The helpers' window for this cycle (closed until the world restarts):
+ * the assists' accounts of older cycles expire, the scan work expected is
+ * the last cycle's (the first cycle: half the heap). */
+static void start_window(const struct gc_cycle_record *r)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    __atomic_store_n(&m->open, 0, __ATOMIC_SEQ_CST);
+    m->cycle = st.numgc + 1;
+    m->concurrent = r->concurrent;
+    m->scan_expected = st.numgc ? gc_pacer_.last_heap_scan : r->heap0 / 2;
+    m->collector_cpu = plat_cpu_id() + 1; /* the cycle runs on this CPU */
+    __atomic_store_n(&m->scan_done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->bg_credit, 0, __ATOMIC_RELAXED);
+    uint64_t *zero[] = {&m->idle_ns, &m->idle_objects, &m->assist_ns, &m->assist_wait_ns,
+                        &m->assist_work, &m->assist_stolen};
+    for (uint32_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+        __atomic_store_n(zero[i], 0, __ATOMIC_RELAXED);
+}
+
 /* Step 2a (world stopped): barrier on, roots collected, tiny blocks and
  * the extra root greyed. */
 static void mark_start(struct cycle_args *a)
@@ -374,11 +414,16 @@ static void mark_start(struct cycle_args *a)
     __atomic_store_n(&work.bytes_marked, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&work.mark_cpu_ns, 0, __ATOMIC_RELAXED);
     gcwork_start();
+    start_window(a->rec);
     gc_wb_start(); /* barrier on for the mark (mwbbuf.c) */
     struct gcwork w; /* the tiny blocks and the extra root, greyed here */
     gcwork_init(&w);
     work.serial = &w;
+    work.defer_tasks = a->rec->concurrent;
+    work.stacks_conc = 0;
+    work.stacks_left = 0;
     collect_roots();
+    work.defer_tasks = false;
     mark_tiny_blocks(&w);
     if (a->extra_root)
         gc_mark_ptr(&w, a->extra_root);
@@ -403,90 +448,121 @@ static void mark_finish(struct cycle_args *a)
     checkmark(a);
 }
 
-uint32_t gc_idle_mark_step(uint32_t budget)
-{
-    if (!__atomic_load_n(&work.open, __ATOMIC_ACQUIRE) || gc_debug_no_idle_mark)
-        return 0;
-    uint32_t me = plat_cpu_id() + 1, role = __atomic_load_n(&work.helper_cpu, __ATOMIC_RELAXED);
-    if (role != me && (role || !__atomic_compare_exchange_n(&work.helper_cpu, &role, me, false,
-                                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)))
-        return 0; /* another CPU helps: this one may halt */
-    if (gcwork_empty()) { /* nothing shared yet: ask the marker, come back */
-        gcwork_want();
-        return 1;
-    }
-    __atomic_add_fetch(&work.helpers, 1, __ATOMIC_SEQ_CST);
-    uint64_t n = 0;
-    if (__atomic_load_n(&work.open, __ATOMIC_SEQ_CST)) {
-        uint64_t t0 = plat_nanotime();
-        struct gcwork w;
-        gcwork_init(&w);
-        n = gc_drain_budget(&w, budget);
-        gcwork_flush(&w); /* what it greyed and did not scan: for the others */
-        gcwork_dispose(&w);
-        __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&work.idle_objects, n, __ATOMIC_RELAXED);
-        __atomic_fetch_add(&work.idle_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
-    }
-    __atomic_sub_fetch(&work.helpers, 1, __ATOMIC_SEQ_CST);
-    /* nothing grey right now, but the mark goes on: the idle loop must come
-     * back (and not halt) — the markers share work when a helper asks */
-    return n ? (uint32_t)n : __atomic_load_n(&work.open, __ATOMIC_RELAXED);
-}
-
 /* The concurrent drain on the collecting CPU, with idle CPUs helping:
  * drain until the global list is empty, close the window, wait for the
  * helpers to leave (they flush what they hold), and go again if they left
  * work behind. */
 static void open_for_helpers(void)
 {
-    __atomic_store_n(&work.idle_ns, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&work.idle_objects, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&work.helper_cpu, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&work.open, 1, __ATOMIC_SEQ_CST);
+    struct gc_markwin *m = &gc_markwin_;
+    __atomic_store_n(&m->helper_cpu, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->open, 1, __ATOMIC_SEQ_CST);
 }
 
 static void drain_with_helpers(void)
 {
     uint64_t t0 = plat_nanotime();
     while (__atomic_load_n(&gc_debug_wait_helper, __ATOMIC_RELAXED) &&
-           !__atomic_load_n(&work.idle_objects, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&gc_markwin_.idle_objects, __ATOMIC_ACQUIRE) &&
            plat_nanotime() - t0 < 1000000000ull)
         plat_cpu_relax();
-    for (bool first = true;; first = false) {
-        if (!first)
-            __atomic_store_n(&work.open, 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        /* (re)opened: the first round of a later stack pass, or helpers
+         * left work behind — and allocating tasks must assist meanwhile */
+        __atomic_store_n(&gc_markwin_.open, 1, __ATOMIC_SEQ_CST);
         gcwork_restart();
         mark_worker((void *)1); /* the one joined marker: ends when nothing is grey
                                    and no helper is inside a step */
-        __atomic_store_n(&work.open, 0, __ATOMIC_SEQ_CST);
-        while (__atomic_load_n(&work.helpers, __ATOMIC_SEQ_CST))
+        __atomic_store_n(&gc_markwin_.open, 0, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&gc_markwin_.helpers, __ATOMIC_SEQ_CST))
             plat_cpu_relax();
         if (gcwork_empty())
             return;
     }
 }
 
+/* plat_gc_scan_stacks' callback: a task's range, into the collector's
+ * marker. */
+static void stack_range(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t kind)
+{
+    if (gc_debug_skip_roots & kind)
+        return; /* a negative control: as add_job */
+    __atomic_fetch_add(&work.stacks_conc, hi - lo, __ATOMIC_RELAXED);
+    gc_scan_range(ctx, lo, hi);
+}
+
+/* The world running: every task stack not yet scanned this cycle and not
+ * running, once; what it greys goes to the global list.  Returns the
+ * tasks left (running right now). */
+static uint32_t scan_stacks_once(uint32_t cycle)
+{
+    struct gcwork w;
+    gcwork_init(&w);
+    w.background = true;
+    uint32_t left = plat_gc_scan_stacks(stack_range, &w, cycle);
+    gc_note_scan(&w);
+    gcwork_flush(&w);
+    gcwork_dispose(&w);
+    __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
+    return left;
+}
+
+#define STACK_PASSES 4 /* then the running ones wait for the second pause */
+
+bool gc_scan_stack_for_mark(uint32_t cycle,
+                            void (*each)(void (*fn)(void *, uintptr_t, uintptr_t, uint32_t),
+                                         void *ctx, void *arg),
+                            void *arg)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    bool done = false;
+    __atomic_add_fetch(&m->helpers, 1, __ATOMIC_SEQ_CST); /* the window's Dekker pair */
+    if (__atomic_load_n(&m->open, __ATOMIC_SEQ_CST) && m->cycle == cycle) {
+        struct gcwork w;
+        gcwork_init(&w);
+        w.background = true;
+        each(stack_range, &w, arg);
+        gc_note_scan(&w);
+        gcwork_flush(&w);
+        gcwork_dispose(&w);
+        gc_add_marked(w.bytes_marked);
+        done = true;
+    }
+    __atomic_sub_fetch(&m->helpers, 1, __ATOMIC_SEQ_CST);
+    return done;
+}
+
 /* Step 2b, concurrent (CONCURRENT MARK in the essay): the root jobs are
  * scanned with the world stopped (grey only), the world restarts while
- * this CPU drains the grey queue alone, then stops again and every root is
- * scanned a second time.  Timestamps: t[0] world restarted, t[1] stopped
- * again (the concurrent part is t[1] - t[0]). */
+ * this CPU scans the task stacks once and drains the grey queue, then
+ * stops again and the other roots and the stacks left are scanned.
+ * Timestamps: t[0] world restarted, t[1] stopped again (the concurrent
+ * part is t[1] - t[0]). */
 static void mark_concurrent(struct cycle_args *a, uint64_t t[2])
 {
     a->rec->ncpu = plat_gc_parallel(root_worker, 0);
     open_for_helpers(); /* before the restart: a CPU leaving the pause sees it */
+    a->rec->heap_restart = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
     __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
     t[0] = plat_nanotime();
     plat_gc_start_world();
-    drain_with_helpers();
-    a->rec->idle_ns = __atomic_load_n(&work.idle_ns, __ATOMIC_RELAXED);
-    a->rec->idle_objects = __atomic_load_n(&work.idle_objects, __ATOMIC_RELAXED);
+    uint32_t cycle = st.numgc + 1;
+    __atomic_store_n(&work.stack_cycle, cycle, __ATOMIC_RELEASE);
+    for (uint32_t pass = 0; pass < STACK_PASSES; pass++) {
+        work.stacks_left = scan_stacks_once(cycle);
+        drain_with_helpers();
+        if (!work.stacks_left)
+            break;
+    }
     __atomic_store_n(&gc_stop_pending, 1, __ATOMIC_SEQ_CST);
     t[1] = plat_nanotime();
     a->rec->stop_ns += plat_gc_stop_world();
-    /* mark termination's rescan (Go 1.5-1.7): globals, every stack, the
-     * root table; whatever moved into them while the world ran */
+    /* the world allocated this much while it was marked (the runway's
+     * cons/mark); nothing more is allocated until the pause ends */
+    a->rec->heap1 = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
+    /* mark termination's rescan: globals, CPU stacks, the root table and
+     * the task stacks the passes missed (running at the time); whatever
+     * moved into them while the world ran */
     struct gcwork w;
     gcwork_init(&w);
     work.serial = &w;
@@ -511,15 +587,33 @@ static void mark(struct cycle_args *a, uint64_t t[2])
     mark_finish(a);
 }
 
+/* What the idle helpers and the assists did, into the record. */
+static void record_helpers(struct gc_cycle_record *r)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    r->heap_scan = __atomic_load_n(&m->scan_done, __ATOMIC_RELAXED);
+    r->idle_ns = __atomic_load_n(&m->idle_ns, __ATOMIC_RELAXED);
+    r->idle_objects = __atomic_load_n(&m->idle_objects, __ATOMIC_RELAXED);
+    r->assist_ns = __atomic_load_n(&m->assist_ns, __ATOMIC_RELAXED);
+    r->assist_wait_ns = __atomic_load_n(&m->assist_wait_ns, __ATOMIC_RELAXED);
+    r->assist_work = __atomic_load_n(&m->assist_work, __ATOMIC_RELAXED);
+    r->assist_stolen = __atomic_load_n(&m->assist_stolen, __ATOMIC_RELAXED);
+}
+
 /* Step 3. */
 static void mark_termination(struct cycle_args *a)
 {
     __atomic_store_n(&gc_phase, GC_MARKTERM, __ATOMIC_SEQ_CST);
     struct gc_cycle_record *r = a->rec;
     r->marked = __atomic_load_n(&work.bytes_marked, __ATOMIC_RELAXED);
-    r->heap1 = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
-    r->stacks = work.stacks;
+    if (!r->concurrent)
+        r->heap1 = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
+    record_helpers(r);
+    r->stacks = work.stacks + work.stacks_conc;
+    r->stacks_conc = work.stacks_conc;
+    r->stacks_left = work.stacks_left;
     r->globals = work.globals;
+    __atomic_store_n(&work.stack_cycle, 0, __ATOMIC_RELEASE);
     r->goal = gc_pacer_.goal;
     r->mark_cpu_ns = work.mark_cpu_ns;
     plat_lock(&mheap_.lock);
@@ -530,6 +624,7 @@ static void mark_termination(struct cycle_args *a)
     for (uint32_t c = 0; c < mheap_.ncpu; c++)
         gc_prepare_cpu(c);
     __atomic_store_n(&gc_pacer_.heap_live, r->marked, __ATOMIC_RELAXED);
+    gc_pacer_note_mark(r->heap_scan, r->heap1 - r->heap_restart, r->concurrent);
     gc_pacer_commit(r->marked, r->stacks, r->globals);
     r->next_goal = gc_pacer_.goal;
     gc_sweep_start(r->marked, gc_pacer_.trigger); /* the sweepers' new cycle */
@@ -543,7 +638,7 @@ static void record_cycle(struct gc_cycle_record *r, uint64_t t_end)
     uint32_t i = st.numgc % GC_HISTORY;
     st.pause[i] = pause;
     st.pause_total += pause;
-    st.gc_cpu_ns += pause * r->ncpu + (r->concurrent ? r->mark_ns : 0);
+    st.gc_cpu_ns += pause * r->ncpu + (r->concurrent ? r->mark_ns : 0) + r->assist_ns;
     st.numgc++;
     st.numforced += r->forced;
     r->n = st.numgc;
@@ -639,9 +734,10 @@ static uint64_t gc_cpu_fraction_ppm(void)
  * gc N @T.TTTs P%: a+b+c ms clock, a+b/c/d+e ms cpu, h0->h1->h2 MB,
  * G MB goal, S MB stacks, G MB globals, N P[ (forced)]
  * The cpu figures: sweep termination and mark termination count on every
- * CPU (the world is stopped), assists are 0 (none yet), the background one
- * is the markers' CPU time, the idle one the idle CPUs' marking during a
- * concurrent mark (gc_idle_mark_step). */
+ * CPU (the world is stopped), the assist one is the tasks' mark-assist
+ * time (gc_assist_alloc), the background one the markers' CPU time, the
+ * idle one the idle CPUs' marking during a concurrent mark
+ * (gc_idle_mark_step). */
 int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uint64_t cpu_ppm)
 {
     char b[9][24];
@@ -649,7 +745,7 @@ int gc_format_trace(char *buf, size_t size, const struct gc_cycle_record *r, uin
     char *at = itoa_div(b[0] + 23, r->start_ns / 1000000, 3);
     char *c1 = fmt_ms(b[1] + 23, r->stw1_ns), *c2 = fmt_ms(b[2] + 23, r->mark_ns);
     char *c3 = fmt_ms(b[3] + 23, r->stw2_ns);
-    char *u1 = fmt_ms(b[4] + 23, r->stw1_ns * n), *u2 = fmt_ms(b[5] + 23, 0);
+    char *u1 = fmt_ms(b[4] + 23, r->stw1_ns * n), *u2 = fmt_ms(b[5] + 23, r->assist_ns);
     char *u3 = fmt_ms(b[6] + 23, r->mark_cpu_ns), *u4 = fmt_ms(b[7] + 23, r->idle_ns);
     char *u5 = fmt_ms(b[8] + 23, r->stw2_ns * n);
     return alloc_format(buf, size,
@@ -695,6 +791,19 @@ static void wait_cycle_done(void)
     }
 }
 
+/* Wait at safepoints until the running cycle marks (its assists then pace
+ * this CPU's allocations) or has ended: a task that allocated past the
+ * trigger must not go on while that cycle is still finishing the last
+ * sweep, before any assist is asked of it. */
+static void wait_mark_started(void)
+{
+    while (__atomic_load_n(&gc_running, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_OFF) {
+        gc_safepoint();
+        plat_cpu_relax();
+    }
+}
+
 static __attribute__((noinline)) void log_gc_forced(void *p)
 {
     (void)p;
@@ -717,7 +826,9 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
          * of the cycle. */
         bool satisfied = (t == GC_TRIGGER_HEAP || t == GC_TRIGGER_TIME) &&
                          !__atomic_load_n(&gc_stoptheworld, __ATOMIC_RELAXED);
-        if (!satisfied)
+        if (satisfied)
+            wait_mark_started(); /* Go's startSema: not past the cycle's start */
+        else
             wait_cycle_done();
         return false;
     }
@@ -733,6 +844,7 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
         rec.forced = t == GC_TRIGGER_CYCLE;
         rec.gogc = gc_pacer_.percent;
         rec.concurrent = !__atomic_load_n(&gc_stoptheworld, __ATOMIC_RELAXED);
+        rec.trigger_heap = gc_pacer_.trigger;
         a = (struct cycle_args){t, extra_root, &rec};
         plat_gc_run(gc_cycle, &a);
         /* formatting needs more stack than a task has to spare */

@@ -14,7 +14,10 @@
  *   - a range registered with gc_add_root,
  *   - a pointer word (per its gotype) of another live collected object.
  * Not in kmalloc memory: like C memory under cgo's rules, it is not scanned
- * and must not hold the only pointer to a collected object.
+ * and must not hold the only pointer to a collected object.  And while a
+ * concurrent mark runs, a task must not store such a pointer into another
+ * task's stack (that stack may be scanned already: mgc.c CONCURRENT STACK
+ * SCAN; Go's escape analysis keeps Go code from doing it).
  */
 #ifndef ALLOC_MGC_H
 #define ALLOC_MGC_H
@@ -142,6 +145,17 @@ struct gc_cycle_record {
                                not a pause */
     uint64_t idle_ns;       /* idle CPUs' marking during a concurrent mark (gctrace's idle) */
     uint64_t idle_objects;  /* objects they scanned */
+    /* the pacer (mgcpacer.c) and mark assists (mgcmark.c), concurrent marks */
+    uint64_t trigger_heap;  /* the heap trigger in force when the cycle started */
+    uint64_t heap_restart;  /* heap_live when the world restarted to mark (concurrent) */
+    uint64_t heap_scan;     /* heap bytes the markers, helpers and assists scanned */
+    uint64_t assist_ns;     /* tasks' time doing mark assists (gctrace's assist figure) */
+    uint64_t assist_wait_ns; /* their time parked: in debt, no grey work to take */
+    uint64_t assist_work;   /* heap bytes scanned by assists */
+    uint64_t assist_stolen; /* background scan credit assists took instead */
+    uint64_t stacks_conc;   /* of `stacks`, task stacks scanned while the world ran */
+    uint32_t stacks_left;   /* tasks still running after the last concurrent pass
+                               (their stacks scanned at the second pause) */
 };
 #define GC_HISTORY 256
 
@@ -239,6 +253,21 @@ enum gc_root_kind {
     GC_ROOT_SEGMENTS = 1u << 5,
 };
 
+/* CONCURRENT STACK SCAN (mgc.c; platform.h plat_gc_scan_stacks): while a
+ * concurrent mark's termination runs, the cycle whose stack scan covered
+ * the tasks a host's plat_gc_roots should skip; 0 otherwise (every stack
+ * is a root: stop-the-world marks, the checkmark pass). */
+uint32_t gc_stack_scan_cycle(void);
+/* A host's scheduler holds the claim of a task whose stack the mark's
+ * pass found running (Go's preemptscan): scan it now for the mark of
+ * `cycle` — each(fn, ctx, arg) reports the task's ranges to fn.  False,
+ * nothing scanned, when that mark's window is closed (the second pause
+ * then scans it).  Holding no lock, on a stack with room for a drain. */
+bool gc_scan_stack_for_mark(uint32_t cycle,
+                            void (*each)(void (*fn)(void *, uintptr_t, uintptr_t, uint32_t),
+                                         void *ctx, void *arg),
+                            void *arg);
+
 /* Set (seq_cst) by the collecting CPU before it stops the world, cleared
  * before it restarts it: platforms read it at their safepoints (and the
  * scheduler when it loads a task's stack guard). */
@@ -274,6 +303,27 @@ static inline void gc_alloc_black(struct mspan *s, void *obj)
  * gc_mark_new_object do nothing — the negative control of allocate black,
  * which gccheckmark must then catch. */
 extern volatile uint32_t gc_debug_no_alloc_black;
+
+/* MARK ASSISTS (Go's gcAssistAlloc; mgcmark.c's essay).  A task that
+ * allocates during a concurrent mark pays for it in scan work, through its
+ * account, which the host keeps per task (plat_gc_assist) and only that
+ * task touches.  Zeroed at the task's creation; an account whose cycle is
+ * not the running one starts again from 0. */
+struct gc_assist {
+    int64_t credit;    /* bytes it may still allocate this cycle (< 0: debt) */
+    uint32_t cycle;    /* the cycle the credit belongs to */
+    uint32_t parks;    /* times it waited for work or credit (all cycles) */
+    uint64_t work;     /* heap bytes it scanned in assists (all cycles) */
+    uint64_t stolen;   /* background scan credit it took instead (all cycles) */
+    uint64_t ns, wait_ns; /* time assisting / parked (all cycles) */
+};
+/* mallocgc, unpinned, after an allocation of `size` bytes with gc_phase ==
+ * GC_MARK (its inline test is one load and a branch): debit the caller's
+ * account; in debt → take background credit, scan, or park until there is
+ * some or the mark ends.  May stop at a safepoint and yield the CPU. */
+void gc_assist_alloc(uint64_t size);
+/* Tests: assists do nothing (the negative control of the 1.1 x goal bound). */
+extern volatile uint32_t gc_debug_no_assist;
 
 /* mallocgc's hooks (malloc.c). */
 void gc_after_alloc(void *v);      /* a span was taken or a large object made */

@@ -39,9 +39,44 @@
  * as Go's P-local gcWork.bytesMarked).  Never scanned: it holds nothing
  * the mutator did not store through the barrier.
  *
+ * HELPERS (a concurrent mark; the window is mgcpriv.h's gc_markwin):
+ *   IDLE (gc_idle_mark_step, Go's idle mark worker): one idle CPU per
+ *   window takes the helper's role and scans batches from the global list;
+ *   when it finds none it asks (gcwork_want) and the marker hands it the
+ *   older half of its buffer.  Its work is background credit.
+ *   ASSISTS (gc_assist_alloc, Go's gcAssistAlloc): mallocgc debits the
+ *   allocating task's account (struct gc_assist) by the bytes it asked
+ *   for.  In debt:
+ *     1. ratio = gc_pacer_assist_ratio(heap_live, goal, expected, done):
+ *        scan bytes owed per byte; need = (debt + 256 KiB) × ratio: one
+ *        assist pays for the next 256 KiB too (Go over-assists by 64 KiB
+ *        of scan work instead — at an early, low ratio that is megabytes
+ *        of credit still spendable once the heap nears the hard goal).
+ *     2. Take what it can of the background credit (the markers' and the
+ *        idle helper's scan work, added every 64 objects): a task on a CPU
+ *        next to fast markers pays little.
+ *     3. Scan the rest itself, if the global list has work: join the
+ *        window, drain until `need` bytes are scanned, flush what is left,
+ *        leave.  Its credit grows by scanned / ratio.  (An empty list is
+ *        not joined: the marker's termination waits for helpers to leave,
+ *        and tasks that join and leave in a loop would hold it up.)
+ *     4. Still in debt and nothing scanned, or the window closed (the
+ *        collector between drain rounds or stack passes, or about to stop
+ *        the world): ask the marker for work, stop at a safepoint, and
+ *        park (plat_gc_assist_park: the task yields), then look again.
+ *        The mark's end forgives any debt.  So a task's overshoot is its
+ *        over-assist, 256 KiB.
+ *   So the closer heap_live gets to the goal, the more scanning each byte
+ *   costs, until past 1.1 × goal a task can only wait for the mark to end
+ *   (the bound tested by gc_assist_bounds_peak_heap).  The collecting CPU,
+ *   a CPU already inside a helper step (the tests' scan hook runs
+ *   mutators there) and a caller holding a lock never assist.
+ *
  * LOCKING: none; marking is lock free (atomic OR on mark words and page
- * marks).  Runs only with the world stopped (part 1 of the collector), so
- * spans, allocBits and freeindex do not change under it.
+ * marks).  The stop-the-world mark runs with the world stopped, so spans,
+ * allocBits and freeindex do not change under it; the concurrent one
+ * copes with a world that allocates (black) and frees explicitly (a
+ * scanned address whose span is gone is skipped).
  */
 #include "debug.h"
 #include "malloc_impl.h"
@@ -173,8 +208,11 @@ static inline __attribute__((always_inline)) void drain_t(struct gcwork *w,
             continue;
         }
         scan_object(w, b, cm);
-        if ((n & 63) == 63)
+        if ((n & 63) == 63) {
             gcwork_balance(w);
+            if (!cm)
+                gc_note_scan(w);
+        }
     }
 }
 
@@ -197,6 +235,194 @@ uint64_t gc_drain_budget(struct gcwork *w, uint64_t budget)
     return n;
 }
 void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, true); }
+
+void gc_note_scan(struct gcwork *w)
+{
+    uint64_t d = w->scanned - w->noted;
+    w->noted = w->scanned;
+    __atomic_fetch_add(&gc_markwin_.scan_done, d, __ATOMIC_RELAXED);
+    if (w->background)
+        __atomic_fetch_add(&gc_markwin_.bg_credit, (int64_t)d, __ATOMIC_RELEASE);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* An assist buys this much allocation beyond its debt (Go buys 64 KiB of
+ * scan work, gcOverAssistWork, which at a low early ratio is megabytes of
+ * credit that outlive the ratio; bytes bound the overshoot instead). */
+#define OVERASSIST_BYTES (256u << 10)
+#define HELP_BATCH 64               /* objects between checks of `bytes` */
+
+/* A CPU inside a helper step (the tests' scan hook may run a mutator
+ * there: it must not assist from inside a drain). */
+static uint8_t helping[PLAT_MAX_CPUS];
+volatile uint32_t gc_debug_no_idle_mark; /* tests: idle CPUs do not help */
+volatile uint32_t gc_debug_no_assist;    /* tests: allocations never assist */
+
+struct help {
+    uint64_t objects, bytes; /* limits: scan at most this many objects, stop at these bytes */
+    bool background;
+    uint64_t scanned, nobj;  /* what it did */
+};
+
+/* Join the window, drain within the limits, flush what is left to the
+ * global list, leave (HELPERS in the essay).  On a stack with room for a
+ * drain (the idle loop's, or plat_systemstack's). */
+static void help_mark(void *arg)
+{
+    struct help *h = arg;
+    struct gc_markwin *m = &gc_markwin_;
+    uint32_t cpu = plat_cpu_id();
+    helping[cpu] = 1;
+    __atomic_add_fetch(&m->helpers, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&m->open, __ATOMIC_SEQ_CST)) {
+        struct gcwork w;
+        gcwork_init(&w);
+        w.background = h->background;
+        while (h->nobj < h->objects && w.scanned < h->bytes) {
+            uint64_t n = gc_drain_budget(&w, HELP_BATCH);
+            h->nobj += n;
+            if (n < HELP_BATCH)
+                break; /* nothing grey anywhere it may look */
+        }
+        gc_note_scan(&w);
+        gcwork_flush(&w); /* what it greyed and did not scan: for the others */
+        gcwork_dispose(&w);
+        gc_add_marked(w.bytes_marked);
+        h->scanned = w.scanned;
+    }
+    __atomic_sub_fetch(&m->helpers, 1, __ATOMIC_SEQ_CST);
+    helping[cpu] = 0;
+}
+
+uint32_t gc_idle_mark_step(uint32_t budget)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    if (!__atomic_load_n(&m->open, __ATOMIC_ACQUIRE) || gc_debug_no_idle_mark)
+        return 0;
+    uint32_t me = plat_cpu_id() + 1, role = __atomic_load_n(&m->helper_cpu, __ATOMIC_RELAXED);
+    if (role != me && (role || !__atomic_compare_exchange_n(&m->helper_cpu, &role, me, false,
+                                                            __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)))
+        return 0; /* another CPU helps: this one may halt */
+    if (gcwork_empty()) { /* nothing shared yet: ask the marker, come back */
+        gcwork_want();
+        return 1;
+    }
+    uint64_t t0 = plat_nanotime();
+    struct help h = {.objects = budget, .bytes = ~0ull, .background = true};
+    help_mark(&h);
+    if (h.nobj) {
+        __atomic_fetch_add(&m->idle_objects, h.nobj, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&m->idle_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
+    }
+    /* nothing grey right now, but the mark goes on: the idle loop must come
+     * back (and not halt) — the markers share work when a helper asks */
+    return h.nobj ? (uint32_t)h.nobj : __atomic_load_n(&m->open, __ATOMIC_RELAXED);
+}
+
+/* Up to `want` of the background credit (step 2). */
+static uint64_t steal_credit(uint64_t want)
+{
+    int64_t have = __atomic_load_n(&gc_markwin_.bg_credit, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (have <= 0)
+            return 0;
+        int64_t take = (uint64_t)have < want ? have : (int64_t)want;
+        if (__atomic_compare_exchange_n(&gc_markwin_.bg_credit, &have, have - take, true,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return (uint64_t)take;
+    }
+}
+
+/* Scan work → credit in bytes at `ratio` (<< GC_ASSIST_SHIFT). */
+static int64_t work_to_credit(uint64_t work, uint64_t ratio)
+{
+    unsigned __int128 c = ((unsigned __int128)work << GC_ASSIST_SHIFT) / ratio;
+    return c > (1ull << 62) ? (int64_t)(1ull << 62) : (int64_t)c;
+}
+
+/* One round of steps 1-3; false when the account is square (or nothing is
+ * owed any more).  *scanned: what step 3 scanned. */
+static bool assist_round(struct gc_assist *a, uint64_t *scanned)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    *scanned = 0;
+    uint64_t ratio = gc_pacer_assist_ratio(__atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED),
+                                           gc_pacer_.goal, m->scan_expected,
+                                           __atomic_load_n(&m->scan_done, __ATOMIC_RELAXED));
+    if (!ratio) {
+        a->credit = 0;
+        return false;
+    }
+    unsigned __int128 owed =
+        (unsigned __int128)((uint64_t)-a->credit + OVERASSIST_BYTES) * ratio >> GC_ASSIST_SHIFT;
+    uint64_t need = owed > (1ull << 40) ? 1ull << 40 : owed < 1 ? 1 : (uint64_t)owed;
+    uint64_t stolen = steal_credit(need);
+    a->stolen += stolen;
+    __atomic_fetch_add(&m->assist_stolen, stolen, __ATOMIC_RELAXED);
+    a->credit += work_to_credit(stolen, ratio);
+    if (a->credit >= 0 || stolen >= need)
+        return false;
+    if (gcwork_empty())
+        return true; /* nothing shared to scan: joining would only hold the marker's
+                        termination up (it waits for helpers to leave) — park */
+    uint64_t t0 = plat_nanotime();
+    struct help h = {.objects = ~0ull, .bytes = need - stolen};
+    plat_systemstack(help_mark, &h); /* a drain needs more stack than a task has to spare */
+    uint64_t dt = plat_nanotime() - t0;
+    *scanned = h.scanned;
+    a->work += h.scanned;
+    a->ns += dt;
+    __atomic_fetch_add(&m->assist_work, h.scanned, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&m->assist_ns, dt, __ATOMIC_RELAXED);
+    a->credit += work_to_credit(h.scanned, ratio);
+    return a->credit < 0;
+}
+
+static __attribute__((noinline)) void assist_slow(struct gc_assist *a)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    uint32_t cpu = plat_cpu_id();
+    if (gc_debug_no_assist || helping[cpu] || m->collector_cpu == cpu + 1 || plat_locks_held())
+        return; /* the debt stays: paid at a later allocation, or forgiven */
+    uint64_t scanned;
+    while (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_MARK && a->cycle == m->cycle) {
+        /* a closed window (between the collector's drain rounds and stack
+         * passes, or before it stops the world) has nothing to take: park */
+        if (__atomic_load_n(&m->open, __ATOMIC_ACQUIRE)) {
+            if (!assist_round(a, &scanned))
+                break;
+            if (scanned)
+                continue;
+        }
+        uint64_t t0 = plat_nanotime(); /* step 4 */
+        gcwork_want();
+        gc_safepoint();
+        plat_gc_assist_park();
+        uint64_t dt = plat_nanotime() - t0;
+        a->wait_ns += dt;
+        a->parks++;
+        __atomic_fetch_add(&m->assist_wait_ns, dt, __ATOMIC_RELAXED);
+    }
+}
+
+void gc_assist_alloc(uint64_t size)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    if (!m->concurrent || __atomic_load_n(&gc_stop_pending, __ATOMIC_ACQUIRE))
+        return; /* the world stopped (or stopping): only the collector's own code runs */
+    struct gc_assist *a = plat_gc_assist();
+    if (!a)
+        return;
+    uint32_t cycle = m->cycle;
+    if (a->cycle != cycle) {
+        a->cycle = cycle;
+        a->credit = 0;
+    }
+    a->credit -= (int64_t)size;
+    if (a->credit < 0)
+        assist_slow(a);
+}
 
 /* ------------------------------------------------------------ allocate black */
 

@@ -9,11 +9,31 @@
  *   (Go's lastStackScan); globals: the globals and registered roots it
  *   scanned.  GOGC off (-1): goal = ∞, no heap-triggered cycle and no
  *   forced one.  Before the first cycle the goal is the heap minimum.
- * TRIGGER: this first collector stops the world to mark, so nothing is
- *   allocated while it marks and it needs no runway: trigger = goal
- *   (GC.md C9, stages A–C; the concurrent collector will start earlier).
- *   It is tested where Go tests it: after mallocgc took a new span or made
- *   a large object (gc_after_alloc).
+ * TRIGGER: a stop-the-world mark (gcstoptheworld=1) allocates nothing
+ *   while it marks and needs no runway: trigger = goal.  A concurrent mark
+ *   must start early enough that the heap the world allocates while it
+ *   marks still fits under the goal (Go 1.18+'s runway):
+ *     runway  = cons/mark × (last_heap_scan + stacks + globals)
+ *     trigger = goal − runway, clamped to [lo, hi]:
+ *     lo = marked + (goal − marked) × 45/64  (≈ 0.7 of the way)
+ *     hi = marked + (goal − marked) × 61/64  (≈ 0.95), or goal − 4 MiB
+ *          when that is higher (a large heap keeps only the heap minimum)
+ *   cons/mark: bytes the world allocated per heap byte the markers
+ *   scanned, measured over each concurrent mark (heap_live at the second
+ *   pause − at the restart, over the cycle's heap scan work), the largest
+ *   of the last four (a burst is not forgotten after one quiet cycle).
+ *   Before any concurrent mark cons/mark is 0 and the trigger is hi.  The
+ *   trigger is tested where Go tests it: after mallocgc took a new span or
+ *   made a large object (gc_after_alloc).
+ * ASSIST RATIO (Go's revise; the assists themselves are in mgcmark.c):
+ *     ratio = (expected − done) / (goal − heap_live)   scan bytes per byte
+ *   expected: the last cycle's heap scan work; once done passes it, or
+ *   heap_live passes the goal, the pacer assumes the worst — all of
+ *   heap_live may need scanning — and paces against the hard goal,
+ *   1.1 × goal (Go's bound on the overshoot).  Remaining work is at least
+ *   4 KiB (marking races, and an estimate can be low) and the distance at
+ *   least 1 byte: past the hard goal every byte owes 4 KiB of scanning,
+ *   which in practice parks the allocator until the mark ends.
  * HEAP_LIVE (Go's heapLive) counts collected memory only: a span's free
  *   slots are credited when an mcache takes it and the unused part
  *   debited when it gives it back in the same cycle; a large collected
@@ -49,12 +69,63 @@ uint64_t gc_pacer_goal_for(int32_t percent, uint64_t marked, uint64_t stacks, ui
     return goal > min ? goal : min;
 }
 
-/* Goal and trigger for the current GOGC and the last cycle's figures. */
-static void recompute(void)
+static uint64_t max_cons_mark(const struct gc_pacer *p)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < 4; i++)
+        m = p->cons_mark[i] > m ? p->cons_mark[i] : m;
+    return m;
+}
+
+uint64_t gc_pacer_trigger_for(uint64_t goal, uint64_t marked, uint64_t stacks,
+                              uint64_t globals, bool concurrent)
+{
+    if (!concurrent || goal == ~0ull || goal <= marked)
+        return goal;
+    uint64_t way = goal - marked;
+    uint64_t lo = marked + way / 64 * 45, hi = marked + way / 64 * 61;
+    if (goal > HEAP_MINIMUM && goal - HEAP_MINIMUM > hi)
+        hi = goal - HEAP_MINIMUM;
+    unsigned __int128 r = (unsigned __int128)max_cons_mark(&gc_pacer_) *
+                          (gc_pacer_.last_heap_scan + stacks + globals) >> GC_ASSIST_SHIFT;
+    uint64_t t = r >= goal ? lo : goal - (uint64_t)r;
+    return t < lo ? lo : t > hi ? hi : t;
+}
+
+/* Goal and trigger for the current GOGC, mode and the last cycle's figures. */
+void gc_pacer_recompute(void)
 {
     struct gc_pacer *p = &gc_pacer_;
     p->goal = gc_pacer_goal_for(p->percent, p->heap_marked, p->last_stack_scan, p->globals_scan);
-    p->trigger = p->goal;
+    p->trigger = gc_pacer_trigger_for(p->goal, p->heap_marked, p->last_stack_scan,
+                                      p->globals_scan, !gc_get_stoptheworld());
+}
+
+void gc_pacer_note_mark(uint64_t heap_scan, uint64_t allocated, bool concurrent)
+{
+    struct gc_pacer *p = &gc_pacer_;
+    p->last_heap_scan = heap_scan;
+    if (!concurrent)
+        return;
+    __builtin_memmove(&p->cons_mark[1], &p->cons_mark[0], 3 * sizeof p->cons_mark[0]);
+    uint64_t cm = ((unsigned __int128)allocated << GC_ASSIST_SHIFT) / (heap_scan ? heap_scan : 1);
+    p->cons_mark[0] = cm > (64ull << GC_ASSIST_SHIFT) ? 64ull << GC_ASSIST_SHIFT : cm;
+}
+
+uint64_t gc_pacer_assist_ratio(uint64_t live, uint64_t goal, uint64_t expected, uint64_t done)
+{
+    if (goal == ~0ull)
+        return 0;
+    uint64_t limit = goal;
+    if (done >= expected || live >= goal) { /* the worst case, the hard goal */
+        expected = live > done ? live : done;
+        limit = goal + goal / 10;
+    }
+    uint64_t remaining = expected > done ? expected - done : 0;
+    remaining = remaining < 4096 ? 4096 : remaining;
+    uint64_t distance = limit > live ? limit - live : 1;
+    unsigned __int128 r = ((unsigned __int128)remaining << GC_ASSIST_SHIFT) / distance;
+    return r > (1ull << 44) ? 1ull << 44 : (uint64_t)r;
 }
 
 void gc_pacer_commit(uint64_t marked, uint64_t stacks, uint64_t globals)
@@ -62,7 +133,7 @@ void gc_pacer_commit(uint64_t marked, uint64_t stacks, uint64_t globals)
     gc_pacer_.heap_marked = marked;
     gc_pacer_.last_stack_scan = stacks;
     gc_pacer_.globals_scan = globals;
-    recompute();
+    gc_pacer_recompute();
 }
 
 int32_t gc_set_percent(int32_t percent)
@@ -73,7 +144,7 @@ int32_t gc_set_percent(int32_t percent)
     }
     int32_t old = gc_pacer_.percent;
     gc_pacer_.percent = percent;
-    recompute();
+    gc_pacer_recompute();
     return old;
 }
 

@@ -25,6 +25,8 @@ struct gcwork {
     struct workbuf *buf;
     uint64_t bytes_marked; /* marked by this marker, added at the end */
     uint64_t scanned;      /* bytes scanned (heap objects) */
+    uint64_t noted;        /* of those, already added to the window's scan_done */
+    bool background;       /* a marker or idle helper: its scan work is assist credit */
     /* the checkmark pass (mcheckmark.c): what reached the object being
      * marked, for its report */
     uint32_t from_kind;    /* 0: the object `from`; else the root kind of the word at `from` */
@@ -77,6 +79,42 @@ void gc_drain(struct gcwork *w, bool (*roots_left)(void));
 /* Scan up to budget grey objects from w and the global list, without
  * waiting for other markers; returns how many (what is left stays in w). */
 uint64_t gc_drain_budget(struct gcwork *w, uint64_t budget);
+/* Add w's scan work since the last call to the mark's progress (and to
+ * the background credit when w->background); markers call it every 64
+ * objects and when they stop. */
+void gc_note_scan(struct gcwork *w);
+/* Bytes a helper or assist marked (the cycle's total; mgc.c). */
+void gc_add_marked(uint64_t bytes);
+
+/* THE HELPERS' WINDOW of a concurrent mark (mgc.c opens and closes it,
+ * mgcmark.c's idle helpers and assists work through it).
+ *   open: set by the collecting CPU once the world runs, cleared before it
+ *   stops it again; helpers: how many are inside a step (each joins,
+ *   checks open again, drains, flushes its buffer to the global list,
+ *   leaves).  The collector closes, then waits for helpers == 0 before it
+ *   looks at the global list: seq_cst on both sides (a Dekker pair: a
+ *   helper that saw open counted itself before the collector read the
+ *   count).
+ *   Written at mark start with the world stopped: collector_cpu, cycle,
+ *   concurrent, scan_expected.  Atomic: the rest. */
+struct gc_markwin {
+    uint32_t open, helpers;
+    /* 1 + the CPU that took the idle helper's role for this window (0:
+     * none yet).  One idle helper: idle vCPUs that spin compete with the
+     * marker for the host's cores under emulation, and a second one
+     * measured no faster. */
+    uint32_t helper_cpu;
+    uint32_t collector_cpu; /* 1 + the collecting CPU: it never assists */
+    uint32_t cycle;         /* the cycle marking (NumGC + 1) */
+    bool concurrent;        /* that mark runs with the world: allocations are charged */
+    uint64_t scan_expected; /* heap scan work the pacer expects (the last cycle's) */
+    uint64_t scan_done;     /* heap bytes scanned so far, everyone (gc_note_scan) */
+    int64_t bg_credit;      /* background scan work not yet taken by assists */
+    uint64_t idle_ns, idle_objects;
+    uint64_t assist_ns, assist_wait_ns, assist_work, assist_stolen;
+};
+extern struct gc_markwin gc_markwin_;
+
 /* Clear every arena's pageMarks (sweep termination). */
 void gc_clear_page_marks(void);
 /* Set the page mark of span s's first page (atomic). */
@@ -160,10 +198,31 @@ struct gc_pacer {
     uint64_t last_stack_scan, globals_scan;
     uint64_t goal;          /* of the cycle now running or next */
     uint64_t trigger;       /* heap_live that starts the next cycle */
+    uint64_t last_heap_scan; /* heap bytes the last cycle scanned (Go's lastHeapScan) */
+    /* allocated / scanned bytes during the last concurrent marks, << 16
+     * (Go's cons/mark), newest at [0]; the runway uses the largest */
+    uint64_t cons_mark[4];
 };
 extern struct gc_pacer gc_pacer_;
 /* Goal and trigger after a cycle marked `marked` bytes (Go's commit). */
 void gc_pacer_commit(uint64_t marked, uint64_t stacks, uint64_t globals);
+/* Goal and trigger again (GOGC or gcstoptheworld changed). */
+void gc_pacer_recompute(void);
+/* Before the commit: what the cycle's mark scanned, and how much the
+ * world allocated while it marked concurrently (concurrent: false for a
+ * stop-the-world mark, which says nothing of the runway). */
+void gc_pacer_note_mark(uint64_t heap_scan, uint64_t allocated, bool concurrent);
+/* The trigger for a goal (Go's trigger(): the runway, bounded to 0.7-0.95
+ * of the way from marked to goal); the goal itself when the world stops
+ * to mark (nothing is allocated during it). */
+uint64_t gc_pacer_trigger_for(uint64_t goal, uint64_t marked, uint64_t stacks,
+                              uint64_t globals, bool concurrent);
+/* Mark assists' exchange rate (Go's revise): scan work owed per byte
+ * allocated, << 16, given heap_live, the goal, the scan work expected and
+ * done.  0: none owed (GOGC off). */
+uint64_t gc_pacer_assist_ratio(uint64_t live, uint64_t goal, uint64_t expected,
+                               uint64_t done);
+#define GC_ASSIST_SHIFT 16
 uint64_t gc_pacer_heap_minimum(int32_t percent);
 uint64_t gc_pacer_goal_for(int32_t percent, uint64_t marked, uint64_t stacks, uint64_t globals);
 /* The pacer's clock: plat_nanotime plus what tests advanced. */

@@ -179,7 +179,30 @@ uint64_t plat_nanotime(void);
  *     the world restarts.  Called unpinned, with no lock held.
  *   plat_locks_held(): locks the calling CPU holds (no cycle starts then).
  */
+/* Mark assists (mgc.h struct gc_assist):
+ *   plat_gc_assist(): the calling task's assist account (the host keeps
+ *     one per task, zeroed when the task is made; code that is not a task
+ *     may share one per CPU); NULL: this caller never assists.
+ *   plat_gc_assist_park(): the caller is in assist debt and found neither
+ *     grey work nor credit: let other work run for a moment (a task
+ *     yields its CPU) before it looks again.  Unpinned, no lock held. */
+struct gc_assist;
+struct gc_assist *plat_gc_assist(void);
+void plat_gc_assist_park(void);
 typedef void (*plat_gc_root_fn)(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t kind);
+/* A concurrent mark scans each task's stack once, while the world runs
+ * (Go's markroot of each G, with its _Gscan claim):
+ *   plat_gc_scan_stacks(fn, ctx, cycle): fn(ctx, lo, hi, kind) for the
+ *     stack ranges of every task that is not running and whose stack was
+ *     not yet scanned in `cycle`; each such task is claimed while its
+ *     ranges are scanned (it cannot run, grow, move or shrink meanwhile)
+ *     and remembered as scanned in `cycle`.  Returns how many tasks it
+ *     left (running): plat_gc_roots at mark termination covers them.
+ *     Holding no lock; fn may take the collector's locks.
+ *   plat_gc_roots skips a task scanned in gc_stack_scan_cycle() (mgc.h)
+ *     when that is nonzero.
+ * A host without tasks of its own returns 0 and scans nothing. */
+uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle);
 /* Spin-wait hint (pause; a host with more threads than cores may yield). */
 void plat_cpu_relax(void);
 /* Whether [lo, hi) is mapped readable memory (gc_add_root refuses others). */

@@ -33,7 +33,9 @@
  * ROOTS (plat_gc_roots, world stopped): the kernel's data and bss without
  *   the two stacks that live there (boot_stack, the BSP's IST stacks); every
  *   live task's stack from where it switched out (every segment, task.c /
- *   stackgrow.c); every CPU's own stack from where it stopped (the
+ *   stackgrow.c) — but, at a concurrent mark's termination, not those its
+ *   concurrent stack scan already covered (plat_gc_scan_stacks, under
+ *   task.c's stack claim); every CPU's own stack from where it stopped (the
  *   collecting CPU: from its current frame, registers spilled) to its top.
  *
  * SHARED STATE: stop_epoch, release_epoch, par_* are written by the
@@ -85,6 +87,26 @@ static void *volatile par_arg;
 static uint32_t collector = ~0u; /* the CPU running the cycle */
 
 bool plat_gc_supported(void) { return true; }
+
+/* Mark assists: a task's own account; code that is not a task (the shell,
+ * the self-test runner, an AP's work item) shares its CPU's. */
+static struct gc_assist cpu_assist[MAX_CPUS];
+
+struct gc_assist *plat_gc_assist(void)
+{
+    struct task *t = task_current();
+    return t ? &t->gc_assist : &cpu_assist[this_cpu()->cpu_id];
+}
+
+void plat_gc_assist_park(void)
+{
+    if (task_current())
+        task_yield(); /* another task may run meanwhile */
+    /* then a pause: under emulation a vCPU that polls at full speed takes
+     * host time from the marker's */
+    for (int i = 0; i < 256; i++)
+        cpu_relax();
+}
 uint32_t plat_locks_held(void) { return this_cpu()->locks.n; }
 void plat_cpu_relax(void) { cpu_relax(); }
 
@@ -285,6 +307,11 @@ static void globals(plat_gc_root_fn fn, void *ctx)
     }
     if (hi > lo)
         fn(ctx, lo, hi, GC_ROOT_GLOBALS);
+}
+
+uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
+{
+    return task_gc_scan_stacks(fn, ctx, cycle);
 }
 
 void plat_gc_roots(plat_gc_root_fn fn, void *ctx)

@@ -22,6 +22,14 @@
  *
  * Invariants: a RUNNABLE task is in exactly one run queue; a RUNNING task
  * is the current_task of exactly one CPU; live_tasks == tasks not DONE.
+ * THE STACK CLAIM (task.h gc_busy, Go's _Gscan bit): a scheduler claims a
+ * task from before its shrink check to after it is requeued or finished
+ * (released before the DONE store: task_reap may free it at once), so
+ * growth, copies, segment pops and shrinks happen under the claim; the
+ * collector's concurrent stack scan (task_gc_scan_stacks) claims a task
+ * that is not running, scans it and releases it — a scheduler that pops
+ * it meanwhile waits for that one scan, and a running task is skipped
+ * (scanned at mark termination instead).
  * Locking: each run queue has a spinlock (leaf); the all-tasks list has one
  * (leaf).  A task is switched to/from only by the CPU that popped it.
  */
@@ -85,6 +93,8 @@ enum task_mode task_default_mode = TASK_STACK_CONTIGUOUS;
 
 void switch_stack(uint64_t *save, uint64_t new_rsp);
 void task_trampoline(void);
+
+static void scan_if_wanted(struct task *t);
 
 static uint32_t ncpu(void) { return smp_ncpu() ? smp_ncpu() : 1; }
 static uint32_t my_cpu(void) { return this_cpu()->cpu_id; }
@@ -369,10 +379,26 @@ void morestack_pop_c(void) { to_scheduler(REASON_POPSEG); }
 
 /* ---------------------------------------------------------------- scheduler */
 
+static bool stack_try_claim(struct task *t)
+{
+    uint32_t free = 0;
+    return __atomic_compare_exchange_n(&t->gc_busy, &free, 1, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+
+static void stack_claim(struct task *t)
+{
+    while (!stack_try_claim(t))
+        cpu_relax(); /* the collector scans it: one stack */
+}
+
+static void stack_release(struct task *t) { __atomic_store_n(&t->gc_busy, 0, __ATOMIC_RELEASE); }
+
 static void finish(struct task *t)
 {
     stackgrow_release_all(t);
     list_del(t);
+    stack_release(t); /* before DONE: the task may be freed right after */
     __atomic_store_n(&t->state, TASK_DONE, __ATOMIC_RELEASE);
     if (__atomic_sub_fetch(&live_tasks, 1, __ATOMIC_SEQ_CST) == 0)
         wake_all_idle();
@@ -393,6 +419,7 @@ static void run(uint32_t cpu, struct task *t)
         switch (t->reason) {
         case REASON_YIELD:
         case REASON_PREEMPT: /* a stop is pending: requeue; the loop stops */
+            stack_release(t);
             make_runnable(cpu, t);
             return;
         case REASON_GC: /* a cycle from the task: run it here, on g0 */
@@ -433,6 +460,8 @@ static void sched_loop(void *unused)
                 task_request_shrink();
             if (round % SYSMON_INTERVAL == 0)
                 gc_sysmon_tick(); /* Go's sysmon: the forced GC */
+            stack_claim(t); /* released when run() requeues or finishes it */
+            scan_if_wanted(t);
             if (seen_epoch != shrink_epoch || t->shrink_epoch != shrink_epoch) {
                 seen_epoch = shrink_epoch;
                 t->shrink_epoch = shrink_epoch;
@@ -498,8 +527,55 @@ void task_gc_roots(plat_gc_root_fn fn, void *ctx)
 {
     /* the world is stopped: the list cannot change, and all_lock (a leaf)
      * must not be held while fn allocates root jobs */
+    uint32_t skip = gc_stack_scan_cycle();
     for (struct task *t = all_head; t; t = t->all_next)
+        if (!skip || t->gc_scanned != skip)
+            stackgrow_gc_ranges(t, fn, ctx);
+}
+
+uint32_t task_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
+{
+    uint32_t left = 0;
+    spin_lock(&all_lock);
+    for (struct task *t = all_head, *next; t; t = next) {
+        if (t->gc_scanned == cycle || !stack_try_claim(t)) {
+            if (t->gc_scanned != cycle) { /* running: its scheduler scans it when it
+                                            switches, else mark termination does */
+                left++;
+                __atomic_store_n(&t->gc_want, cycle, __ATOMIC_RELEASE);
+                task_preempt_cpu(t->cpu); /* a split-stack prologue switches soon */
+            }
+            next = t->all_next;
+            continue;
+        }
+        /* claimed: it cannot finish, so it stays in the list while fn runs
+         * without the lock (fn may take the collector's locks) */
+        spin_unlock(&all_lock);
         stackgrow_gc_ranges(t, fn, ctx);
+        t->gc_scanned = cycle;
+        spin_lock(&all_lock);
+        next = t->all_next;
+        stack_release(t);
+    }
+    spin_unlock(&all_lock);
+    return left;
+}
+
+static void task_ranges(plat_gc_root_fn fn, void *ctx, void *t)
+{
+    stackgrow_gc_ranges(t, fn, ctx);
+}
+
+/* The scheduler holds t's claim, t not running: if the running mark asked
+ * for its stack while it ran, scan it here (gc_scan_stack_for_mark). */
+static void scan_if_wanted(struct task *t)
+{
+    uint32_t want = __atomic_load_n(&t->gc_want, __ATOMIC_ACQUIRE);
+    if (!want)
+        return;
+    if (t->gc_scanned != want && gc_scan_stack_for_mark(want, task_ranges, t))
+        t->gc_scanned = want;
+    t->gc_want = 0;
 }
 
 uint64_t task_g0_sp(uint32_t cpu)

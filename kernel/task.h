@@ -30,6 +30,8 @@
 
 #include <stdint.h>
 
+#include "../alloc/mgc.h"
+
 #define STACK_MIN   2048u
 #define STACK_GUARD 1280u /* bytes below the guard word, for unchecked code */
 
@@ -68,6 +70,19 @@ struct task {
     int killed;
     uint64_t shrink_epoch; /* last shrink pass that looked at this task */
 
+    /* mark assists (alloc/mgc.h): this task's account, only it touches it */
+    struct gc_assist gc_assist;
+    /* THE STACK CLAIM (task.c): 1 while a scheduler runs the task (from
+     * before a shrink to after it is requeued or finished: its stack may
+     * grow, move, shrink or lose segments) or while the collector scans
+     * its stack during a concurrent mark; CAS 0 -> 1 acquire, store 0
+     * release (publishes rsp and the segments to the next holder). */
+    uint32_t gc_busy;
+    uint32_t gc_scanned; /* the cycle whose concurrent mark scanned its stack (claim held) */
+    /* the cycle whose stack scan found it running: its scheduler scans it
+     * at its next switch, under the claim (Go's preemptscan) */
+    uint32_t gc_want;
+
     /* statistics */
     uint64_t max_stack; /* largest stack (contiguous) / total (segmented) */
     uint64_t grows, copies, bytes_copied, segs_alloc, segs_free, shrinks;
@@ -94,7 +109,8 @@ uint64_t task_count_live(void);
  *     split-stack prologue); task_restore_guard: the right guard again;
  *   task_run_on_scheduler: from a task, run fn(arg) on this CPU's
  *     scheduler stack with the task parked (its stack then scannable);
- *   task_gc_roots: every live task's stack ranges (world stopped);
+ *   task_gc_roots: every live task's stack ranges (world stopped), but
+ *     those a concurrent mark scanned already (gc_stack_scan_cycle);
  *   task_g0_sp: cpu's scheduler-stack pointer while a task runs there, 0
  *     when none does. */
 #include "../alloc/platform.h"
@@ -105,6 +121,10 @@ void task_run_on_scheduler(void (*fn)(void *), void *arg);
  * pending stop-the-world), and resume. */
 void task_preempt_self(void);
 void task_gc_roots(plat_gc_root_fn fn, void *ctx);
+/* World running, a concurrent mark: fn for the stack of every task that is
+ * not running and not yet scanned in `cycle`, each claimed meanwhile (so
+ * that it cannot run, grow or shrink); returns the tasks left (running). */
+uint32_t task_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle);
 uint64_t task_g0_sp(uint32_t cpu);
 
 /* Stack use of the running task: bytes from its stack top to rsp. */

@@ -415,6 +415,13 @@ uint32_t plat_gc_parallel(void (*fn)(void *), void *arg)
 void plat_gc_start_world(void) {}
 void plat_gc_roots(plat_gc_root_fn fn, void *ctx) { (void)fn; (void)ctx; }
 void plat_gc_poll(void) {}
+struct gc_assist *plat_gc_assist(void) { return 0; } /* no collector here */
+void plat_gc_assist_park(void) { sched_yield(); }
+uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
+{
+    (void)fn, (void)ctx, (void)cycle;
+    return 0; /* no collector here */
+}
 uint32_t plat_locks_held(void) { return held_locks.n; }
 void plat_cpu_relax(void) { sched_yield(); }
 bool plat_mapped(uintptr_t lo, uintptr_t hi) { (void)lo; (void)hi; return false; }

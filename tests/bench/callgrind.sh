@@ -42,6 +42,11 @@ for shape in pair lifo fifo; do
         'BEGIN { printf "%-6s %14.2f %14.2f\n", s, (m2 - m1) / n, (f2 - f1) / n }'
 done
 
+a=$(run mallocgc $N1); b=$(run mallocgc $N2)
+m1=$(incl "$a" mallocgc); m2=$(incl "$b" mallocgc)
+awk -v m1="$m1" -v m2="$m2" -v n=$((N2 - N1)) \
+    'BEGIN { printf "\n%-8s %12.2f   (48 B noscan, GOGC off)\n", "Ir/mallocgc", (m2 - m1) / n }'
+
 LIB=${2:-}
 CG=${3:-}
 if [ -n "$LIB" ] && [ -x "$CG" ]; then

@@ -5,6 +5,10 @@
  *   callgrind_driver pair  N     warm up, then N x { kmalloc(16); kfree }
  *   callgrind_driver lifo  N     warm up, then N/64 x { 64 x kmalloc(16); free LIFO }
  *   callgrind_driver fifo  N     the same, freed FIFO
+ *   callgrind_driver mallocgc N  GOGC off, N x mallocgc(48, noscan, zeroed):
+ *                                the collected path (no free: nothing
+ *                                collects), with its safepoint, allocate-black
+ *                                and mark-assist tests
  *
  * The script runs each shape with two values of N and divides the
  * difference of kmalloc's (and kfree's) inclusive instruction counts by the
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include "malloc.h"
+#include "mgc.h"
 #include "platform_host.h"
 
 #define OPAQUE(p) __asm__ volatile("" : : "r"(p) : "memory")
@@ -40,7 +45,7 @@ static void batch(uint64_t n, int fifo)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s pair|lifo|fifo N\n", argv[0]);
+        fprintf(stderr, "usage: %s pair|lifo|fifo|mallocgc N\n", argv[0]);
         return 2;
     }
     uint64_t n = strtoull(argv[2], 0, 10);
@@ -59,6 +64,10 @@ int main(int argc, char **argv)
         batch(n, 0);
     } else if (!strcmp(argv[1], "fifo")) {
         batch(n, 1);
+    } else if (!strcmp(argv[1], "mallocgc")) {
+        gc_set_percent(-1);
+        for (uint64_t i = 0; i < n; i++)
+            OPAQUE(mallocgc(48, 0, true));
     } else {
         return 2;
     }

@@ -10,6 +10,7 @@
 #include "platform_host.h"
 #include "lockrank.h"
 #include "platform.h"
+#include "mgc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -251,6 +252,17 @@ bool plat_gc_supported(void) { return true; }
 void plat_gc_run(void (*fn)(void *), void *arg) { fn(arg); }
 uint64_t plat_gc_stop_world(void) { return 0; }
 void plat_gc_poll(void) {}
+struct gc_assist *plat_gc_assist(void)
+{
+    static __thread struct gc_assist account; /* one per thread: the host's tasks */
+    return &account;
+}
+void plat_gc_assist_park(void) { sched_yield(); }
+uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
+{
+    (void)fn, (void)ctx, (void)cycle;
+    return 0; /* the host's threads are not roots here (gc_add_root ranges are) */
+}
 uint32_t plat_locks_held(void) { return held_locks.n; }
 void plat_cpu_relax(void) { sched_yield(); }
 void plat_gc_roots(plat_gc_root_fn fn, void *ctx) { (void)fn; (void)ctx; }

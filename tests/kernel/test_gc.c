@@ -4,8 +4,9 @@
  * need growing task stacks are in test_gc_split.c).
  *
  * T8 paces real heap-triggered cycles for GOGC 50/100/200 against an
- * independent copy of Go's goal formula, cycle by cycle, exactly; GOGC off
- * must run none.  T9 moves the pacer's clock (gc_test_advance_clock) and
+ * independent copy of Go's goal formula, cycle by cycle, exactly, and each
+ * trigger against Go's bounds (concurrent: 0.7-0.95 of the way to the
+ * goal; stop-the-world: the goal itself); GOGC off must run none.  T9 moves the pacer's clock (gc_test_advance_clock) and
  * plays sysmon by hand: the APs do not run sysmon while a test runs (only
  * schedulers and the idle loop do), so the counts are exact.
  */
@@ -36,6 +37,20 @@ static uint64_t go_goal(int32_t gogc, const struct gc_cycle_record *prev)
     return goal > min ? goal : min;
 }
 
+/* Go's bounds on the trigger of a concurrent mark (mgcpacer.go trigger()),
+ * written out again: 45/64 and 61/64 of the way from the marked heap to the
+ * goal, the upper one no further than the heap minimum below a large goal. */
+static bool go_trigger_ok(const struct gc_cycle_record *r, const struct gc_cycle_record *prev)
+{
+    if (!r->concurrent)
+        return r->trigger_heap == r->goal; /* no runway needed */
+    uint64_t way = r->goal - prev->marked;
+    uint64_t lo = prev->marked + way / 64 * 45, hi = prev->marked + way / 64 * 61;
+    if (r->goal > (4ull << 20) && r->goal - (4ull << 20) > hi)
+        hi = r->goal - (4ull << 20);
+    return r->trigger_heap >= lo && r->trigger_heap <= hi;
+}
+
 /* ------------------------------------------------------------ T8 */
 
 #define T8_LIVE_OBJS 1024
@@ -47,9 +62,10 @@ static void **t8_live; /* a root (bss) */
 
 struct t8_result {
     uint32_t cycles, bad_goal, bad_next, bad_trigger, over;
-    uint64_t worst_over;   /* max(heap0 - goal) */
-    uint64_t peak_ppm;     /* max heap0 / goal, parts per million */
+    uint64_t worst_over;   /* max(heap0 - trigger) */
+    uint64_t peak_ppm;     /* max heap1 / goal, parts per million */
     uint64_t first_goal;
+    uint64_t trig_ppm;     /* the last cycle's trigger, in ppm of the way from marked to goal */
 };
 
 static void t8_check_cycle(int32_t gogc, uint32_t n, uint64_t slack, struct t8_result *res)
@@ -62,8 +78,13 @@ static void t8_check_cycle(int32_t gogc, uint32_t n, uint64_t slack, struct t8_r
     if (!res->cycles)
         res->first_goal = r.goal;
     res->cycles++;
-    if (r.trigger != GC_TRIGGER_HEAP || r.forced || r.gogc != gogc)
+    if (r.trigger != GC_TRIGGER_HEAP || r.forced || r.gogc != gogc || !go_trigger_ok(&r, &prev)) {
         res->bad_trigger++;
+        kprintf("# GOGC %d cycle %u: trigger %lu for goal %lu, marked before %lu (%s)\n", gogc, n,
+                r.trigger_heap, r.goal, prev.marked, r.concurrent ? "concurrent" : "stw");
+    }
+    if (r.goal > prev.marked)
+        res->trig_ppm = (r.trigger_heap - prev.marked) * 1000000 / (r.goal - prev.marked);
     if (r.goal != go_goal(gogc, &prev)) {
         res->bad_goal++;
         kprintf("# GOGC %d cycle %u: goal %lu, want %lu (previous marked %lu stacks %lu "
@@ -72,14 +93,15 @@ static void t8_check_cycle(int32_t gogc, uint32_t n, uint64_t slack, struct t8_r
     }
     if (r.next_goal != go_goal(gogc, &r))
         res->bad_next++;
-    if (r.heap0 < r.goal || r.heap0 - r.goal >= slack) {
+    if (r.heap0 < r.trigger_heap || r.heap0 - r.trigger_heap >= slack) {
         res->over++;
-        kprintf("# GOGC %d cycle %u: started at heap %lu, goal %lu (slack %lu)\n", gogc, n,
-                r.heap0, r.goal, slack);
+        kprintf("# GOGC %d cycle %u: started at heap %lu, trigger %lu (slack %lu)\n", gogc, n,
+                r.heap0, r.trigger_heap, slack);
     }
-    if (r.heap0 > r.goal && r.heap0 - r.goal > res->worst_over)
-        res->worst_over = r.heap0 - r.goal;
-    uint64_t ppm = r.heap0 * 1000000 / r.goal;
+    if (r.heap0 > r.trigger_heap && r.heap0 - r.trigger_heap > res->worst_over)
+        res->worst_over = r.heap0 - r.trigger_heap;
+    uint64_t peak = r.heap1 > r.heap0 ? r.heap1 : r.heap0;
+    uint64_t ppm = peak * 1000000 / r.goal;
     if (ppm > res->peak_ppm)
         res->peak_ppm = ppm;
 }
@@ -123,12 +145,15 @@ KTEST(gc_pacing_goal_per_cycle, KTEST_QUICK)
                 T8_VOLUME >> 20);
         KCHECKF(!r->bad_goal && !r->bad_next && !r->bad_trigger && !r->over,
                 "GOGC %d: of %u cycles %u had a wrong goal, %u a wrong next goal, %u a wrong "
-                "trigger or GOGC, %u started outside [goal, goal + %lu)", gogcs[k], r->cycles,
-                r->bad_goal, r->bad_next, r->bad_trigger, r->over, slack);
-        kprintf("# GOGC %d: %u cycles per %lu MiB allocated, goal %lu KiB, peak/goal %lu.%03lu, "
-                "at most %lu B past the goal\n", gogcs[k], r->cycles, T8_VOLUME >> 20,
-                r->first_goal >> 10, r->peak_ppm / 1000000, r->peak_ppm % 1000000 / 1000,
-                r->worst_over);
+                "trigger or GOGC, %u started outside [trigger, trigger + %lu)", gogcs[k],
+                r->cycles, r->bad_goal, r->bad_next, r->bad_trigger, r->over, slack);
+        KCHECKF(r->peak_ppm <= 1100000, "GOGC %d: peak heap %lu.%03lu x goal", gogcs[k],
+                r->peak_ppm / 1000000, r->peak_ppm % 1000000 / 1000);
+        kprintf("# GOGC %d: %u cycles per %lu MiB allocated, goal %lu KiB, trigger %lu.%03lu of "
+                "the way, peak/goal %lu.%03lu, at most %lu B past the trigger\n", gogcs[k],
+                r->cycles, T8_VOLUME >> 20, r->first_goal >> 10, r->trig_ppm / 1000000,
+                r->trig_ppm % 1000000 / 1000, r->peak_ppm / 1000000,
+                r->peak_ppm % 1000000 / 1000, r->worst_over);
     }
     /* the goal grows with GOGC, so the cycles thin out */
     KCHECKF(res[0].cycles > res[1].cycles && res[1].cycles > res[2].cycles,

@@ -51,7 +51,7 @@ static uint64_t ccheck(uint64_t id) { return id * 0x9E3779B97F4A7C15ull + 777; }
 #define HIDE 0x5A5A5A5A5A5A5A5Aull
 
 /* The checkmark reports of the test (alloc_set_error_hook). */
-static uint32_t cc_reports, cc_from_object, cc_other;
+static uint32_t cc_reports, cc_from_object, cc_from_stack, cc_other;
 static void cc_hook(const char *msg)
 {
     if (testutil_starts_with(msg, "gccheckmark: 0x")) {
@@ -59,6 +59,7 @@ static void cc_hook(const char *msg)
             kprintf("# %s\n", msg);
         cc_reports++;
         cc_from_object += testutil_contains(msg, "reached from object 0x");
+        cc_from_stack += testutil_contains(msg, "from a task stack word");
     } else if (!testutil_starts_with(msg, "gccheckmark: ... ")) {
         cc_other++;
         kprintf("# unexpected report: %s\n", msg);
@@ -74,7 +75,7 @@ struct cc_saved {
 static void cc_begin(struct cc_saved *s, int32_t gogc)
 {
     gc_collect(); /* start clean */
-    cc_reports = cc_from_object = cc_other = 0;
+    cc_reports = cc_from_object = cc_from_stack = cc_other = 0;
     s->stw = gc_get_stoptheworld();
     s->checkmark = gc_get_checkmark();
     s->gogc = gc_set_percent(gogc);
@@ -270,6 +271,147 @@ KTEST(gc_concurrent_catches_missing_barrier, KTEST_QUICK)
     kprintf("# barrier off: %u report(s) after %u mutation(s)\n", reports, t2c.rounds);
     t2c_head = 0;
     t2c_holder = 0;
+    gc_collect();
+}
+
+/* ------------------------------------------------------------ T3c */
+
+/* T3 with the world running: a task's stack is scanned once per cycle
+ * (mgc.c CONCURRENT STACK SCAN), so a pointer that moves from the heap
+ * into a stack already scanned is kept only by the barrier's shade of the
+ * overwritten value.  The mutator waits until its own stack was scanned in
+ * the running mark (task gc_scanned), takes X (the list's last node) out
+ * of prev into a local (GC_WB(prev->next, 0)), and the round counts if
+ * prev was still white (the marker will find prev->next empty) and the
+ * world had not stopped.  It keeps X on its stack until the cycle ends,
+ * then puts it back.  Barrier on: no checkmark report, X intact; off: X is
+ * reported, reached from a task stack word — which a full rescan of every
+ * stack at the second pause (before this design) would have hidden. */
+static struct {
+    volatile int done, stop;
+    uint32_t rounds, cycle;
+    uint64_t x_check; /* X's check word after its cycle (0: X was not live) */
+} t3c;
+
+/* X out of the list; the caller keeps it on its stack. */
+static __attribute__((noinline)) struct cnode *t3c_take(int *white)
+{
+    struct cnode *prev = (struct cnode *)(t2c_prev_hidden ^ HIDE);
+    struct cnode *x = prev->next;
+    GC_WB(prev->next, (struct cnode *)0);
+    *white = !gc_is_marked(prev);
+    return x;
+}
+
+static __attribute__((noinline)) void t3c_put_back(struct cnode *x)
+{
+    struct cnode *prev = (struct cnode *)(t2c_prev_hidden ^ HIDE);
+    t3c.x_check = gc_object_state(x) == GC_OBJ_LIVE ? x->check : 0;
+    GC_WB(prev->next, x);
+}
+
+static bool my_stack_scanned(uint32_t n)
+{
+    return __atomic_load_n(&task_current()->gc_scanned, __ATOMIC_ACQUIRE) == n + 1;
+}
+
+static void t3c_mutator(void *arg)
+{
+    (void)arg;
+    uint32_t last = ~0u;
+    while (!__atomic_load_n(&t3c.stop, __ATOMIC_ACQUIRE)) {
+        uint32_t n = gc_num_cycles();
+        if (!in_concurrent_mark() || n == last || !my_stack_scanned(n)) {
+            task_yield();
+            continue;
+        }
+        last = n;
+        t3c.rounds++;
+        int white;
+        struct cnode *volatile x = t3c_take(&white);
+        bool valid = white && gc_num_cycles() == n && in_concurrent_mark();
+        while (gc_num_cycles() == n) /* X lives on this stack alone until the cycle ends */
+            task_yield();
+        gc_finish_sweep(); /* X's span swept: a lost X is free now */
+        t3c_put_back(x);
+        x = 0;
+        scrub_below();
+        if (valid) {
+            t3c.cycle = n + 1;
+            __atomic_store_n(&t3c.done, 1, __ATOMIC_RELEASE);
+            return;
+        }
+    }
+}
+
+static void t3c_collector(void *arg)
+{
+    (void)arg;
+    for (uint32_t i = 0; i < T2C_TRIES && !__atomic_load_n(&t3c.done, __ATOMIC_ACQUIRE); i++)
+        gc_collect();
+    __atomic_store_n(&t3c.stop, 1, __ATOMIC_RELEASE);
+}
+
+static uint32_t t3c_run(int barrier, struct gc_cycle_record *r)
+{
+    __builtin_memset(&t3c, 0, sizeof t3c);
+    t2c_build();
+    gc_debug_disable_wb = !barrier;
+    struct task *m = task_spawn("t3c-mutator", t3c_mutator, 0, TASK_STACK_CONTIGUOUS);
+    struct task *c = task_spawn("t3c-collector", t3c_collector, 0, TASK_STACK_CONTIGUOUS);
+    sched_run();
+    gc_debug_disable_wb = 0;
+    task_reap(m);
+    task_reap(c);
+    __builtin_memset(r, 0, sizeof *r);
+    if (t3c.done)
+        gc_cycle_record(t3c.cycle, r);
+    return t3c.done;
+}
+
+KTEST(gc_concurrent_stack_scanned_once_keeps_moved_pointer, KTEST_QUICK)
+{
+    if (one_cpu())
+        return;
+    struct cc_saved sv;
+    cc_begin(&sv, 100);
+    struct gc_cycle_record r;
+    uint32_t done = t3c_run(1, &r);
+    uint32_t reports = cc_reports, list = t2c_list_ok();
+    cc_end(&sv);
+    KCHECKF(done, "no valid round in %u cycles (%u tried)", T2C_TRIES, t3c.rounds);
+    KCHECKF(reports == 0 && cc_other == 0, "barrier on: %u checkmark reports", reports);
+    KCHECKF(t3c.x_check == ccheck(T2C_LEN), "the node kept on a scanned stack was lost");
+    KCHECKF(list == T2C_LEN, "%u of %u list nodes intact", list, T2C_LEN);
+    KCHECKF(r.concurrent && r.stacks_conc > 0,
+            "cycle %u: %lu of %lu stack bytes scanned while the world ran", t3c.cycle,
+            r.stacks_conc, r.stacks);
+    kprintf("# valid round after %u try(s); cycle %u scanned %lu of %lu stack bytes with the "
+            "world running, %u task(s) left for the second pause\n", t3c.rounds, t3c.cycle,
+            r.stacks_conc, r.stacks, r.stacks_left);
+    t2c_head = 0;
+    gc_collect();
+}
+
+/* Negative control: the barrier off, X kept only by the scanned stack is
+ * reported — the second pause no longer rescans that stack. */
+KTEST(gc_concurrent_stack_scan_catches_missing_barrier, KTEST_QUICK)
+{
+    if (one_cpu())
+        return;
+    struct cc_saved sv;
+    cc_begin(&sv, 100);
+    struct gc_cycle_record r;
+    uint32_t done = t3c_run(0, &r);
+    uint32_t reports = cc_reports, from_stack = cc_from_stack;
+    cc_end(&sv);
+    KCHECKF(done, "no valid round in %u cycles (%u tried)", T2C_TRIES, t3c.rounds);
+    KCHECKF(reports >= 1 && from_stack >= 1 && cc_other == 0,
+            "barrier off: %u checkmark reports (%u from a task stack word), %u other", reports,
+            from_stack, cc_other);
+    kprintf("# barrier off: %u report(s), %u from a task stack word, after %u try(s)\n",
+            reports, from_stack, t3c.rounds);
+    t2c_head = 0;
     gc_collect();
 }
 
