@@ -156,9 +156,9 @@ static int parse_gc_word(struct cmdline *c, const char *w, size_t n)
         c->gcbench = 1;
         c->gcbench_which = "all";
     } else if (n > 8 && word_eq(w, 8, "gcbench=")) {
-        static const char *const parts[4] = {"pause", "stop", "churn", "all"};
+        static const char *const parts[5] = {"pause", "stop", "churn", "mutator", "all"};
         c->gcbench_which = 0;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             if (word_eq(w + 8, n - 8, parts[i]))
                 c->gcbench_which = parts[i];
         if (!c->gcbench_which)

@@ -34,7 +34,7 @@
  *   idle=N                before powering off / the shell, idle N seconds
  *                         (halted; the forced GC still runs)
  *   gcbench               run the collector benchmarks after the tests
- *   gcbench=pause|stop|churn|all  only that part of them (the shell's gcbench words)
+ *   gcbench=pause|stop|churn|mutator|all  only that part of them (the shell's gcbench words)
  *   memprofilerate=N      heap profile: bytes allocated per sample on average
  *                         (Go's MemProfileRate; default 524288; 0 off, 1 every
  *                         allocation)

@@ -1,6 +1,6 @@
 /*
  * gcbench.c — the collector's benchmarks (command-line word `gcbench`,
- * shell command `gcbench [pause|stop|trees [DEPTH]|churn|all]`).
+ * shell command `gcbench [pause|stop|trees [DEPTH]|churn|mutator|all]`).
  * Benchmarks, not tests: they print what they measured and never fail.
  * One line per measurement, `gcbench: <what> key=value ...`, read by
  * tests/bench/gcbench.py next to the Go anchor (tests/bench/go/gcbench.go).
@@ -25,6 +25,16 @@
  * (d) churn   A list holding 4 MiB of 64-byte nodes; each step appends one
  *             and drops the head (garbage rate = allocation rate), 1M steps,
  *             GOGC 50/100/200.
+ * (e) mutator What a task pays while a concurrent mark runs beside it:
+ *             a 32 MiB live tree, GOGC 100, a collector task forcing five
+ *             cycles while a mutator task on another CPU times batches of
+ *             256 newobject(64 B) calls and 256 GC_WB stores, each batch
+ *             counted as "off" (no cycle across it) or "mark" (inside one
+ *             concurrent mark): ns per call in each, the assists' share of
+ *             all CPUs' time during the marks, their time parked, peak
+ *             heap / goal, and what the mutator paid: heap it scanned in
+ *             assists and background credit it took instead (MiB)
+ *             (gcbench_split.c gcbench_mutator_task).
  * For (c) and (d), over the heap-triggered cycles of the run: cycles, per
  * GiB allocated (TotalAlloc), GC CPU % ((pauses on every CPU + a
  * concurrent mark's one CPU) / (elapsed x CPUs)), peak/goal (the largest
@@ -271,6 +281,85 @@ static void bench_churn(int32_t gogc)
     kprintf("gcbench: listchurn live_mib=4 gogc=%d steps=%lu%s\n", gogc, wk.steps, out);
 }
 
+/* ------------------------------------------------------------ (e) mutator */
+
+#define MUT_CYCLES 5
+static struct gcbench_mutator mut; /* the mutator task's results */
+
+static void mut_collector(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < MUT_CYCLES; i++)
+        gc_collect();
+    __atomic_store_n(&gcbench_spin_stop, 1, __ATOMIC_RELEASE);
+}
+
+/* "12.3": ns per call of kind k in state st, one decimal. */
+static const char *per_call(char *b, uint32_t k, uint32_t st)
+{
+    uint64_t calls = mut.batches[k][st] * GCBENCH_MUT_BATCH;
+    uint64_t x10 = calls ? mut.ns[k][st] * 10 / calls : 0;
+    ksnprintf(b, 24, "%lu.%lu", x10 / 10, x10 % 10);
+    return b;
+}
+
+/* The concurrent cycles since n0: assist and mark time, CPUs, peak/goal. */
+static void mut_cycles(uint32_t n0, uint64_t *assist, uint64_t *wait, uint64_t *mark_cpu,
+                       uint64_t *peak_ppm)
+{
+    for (uint32_t n = n0 + 1; n <= gc_num_cycles(); n++) {
+        struct gc_cycle_record r;
+        if (!gc_cycle_record(n, &r) || !r.concurrent)
+            continue;
+        *assist += r.assist_ns;
+        *wait += r.assist_wait_ns;
+        *mark_cpu += r.mark_ns * (r.ncpu ? r.ncpu : 1); /* all CPUs' time during the mark */
+        uint64_t ppm = r.goal ? r.heap1 * 1000000 / r.goal : 0;
+        *peak_ppm = ppm > *peak_ppm ? ppm : *peak_ppm;
+    }
+}
+
+static void bench_mutator(void)
+{
+    if (smp_ncpu() < 2) { /* nothing runs beside the only CPU's mark */
+        kprintf("gcbench: mutator cpus=1 skipped=1\n");
+        return;
+    }
+    uint32_t old_stw = gc_get_stoptheworld();
+    gc_set_stoptheworld(0);
+    int32_t old = gc_set_percent(-1);
+    struct gcbench_work w = {.depth = 20}; /* 2^21 - 1 nodes of 16 B: 32 MiB */
+    run_task(gcbench_build_live_task, &w);
+    gc_set_percent(100);
+    gc_collect();
+    __builtin_memset(&mut, 0, sizeof mut);
+    gcbench_spin_stop = 0;
+    uint32_t n0 = gc_num_cycles();
+    struct task *m = task_spawn("gcbench-mutator", gcbench_mutator_task, &mut, TASK_STACK_CONTIGUOUS);
+    struct task *c = task_spawn("gcbench-collector", mut_collector, 0, TASK_STACK_CONTIGUOUS);
+    sched_run();
+    if (m)
+        task_reap(m);
+    if (c)
+        task_reap(c);
+    uint64_t assist = 0, wait = 0, mark_cpu = 0, peak = 0;
+    mut_cycles(n0, &assist, &wait, &mark_cpu, &peak);
+    char b[6][24];
+    uint64_t pct_x10 = mark_cpu ? assist * 1000 / mark_cpu : 0;
+    char d[2][24];
+    kprintf("gcbench: mutator live_mib=32 gogc=100 cpus=%u cycles=%u mallocgc_ns_off=%s "
+            "mallocgc_ns_mark=%s wb_ns_off=%s wb_ns_mark=%s assist_cpu_pct=%lu.%lu "
+            "assist_wait_ms=%s peak_goal=%s assist_scan_mib=%s assist_credit_mib=%s\n",
+            smp_ncpu(), gc_num_cycles() - n0, per_call(b[0], 0, 0), per_call(b[1], 0, 1),
+            per_call(b[2], 1, 0), per_call(b[3], 1, 1), pct_x10 / 10, pct_x10 % 10,
+            milli3(b[4], wait), milli3(b[5], peak), milli3(d[0], (mut.acct.work * 1000000) >> 20),
+            milli3(d[1], (mut.acct.stolen * 1000000) >> 20));
+    gcbench_live = 0;
+    gc_set_percent(old);
+    gc_set_stoptheworld(old_stw);
+    gc_collect();
+}
+
 /* ------------------------------------------------------------ driver */
 
 static const int32_t gogcs[3] = {50, 100, 200};
@@ -294,6 +383,8 @@ void gcbench_run(const char *which, uint32_t depth)
     if (all || !__builtin_strcmp(which, "churn"))
         for (int i = 0; i < 3; i++)
             bench_churn(gogcs[i]);
+    if (all || !__builtin_strcmp(which, "mutator"))
+        bench_mutator();
     gc_set_percent(old);
     gc_collect();
     kprintf("gcbench: done\n");
@@ -313,12 +404,12 @@ static void cmd_gcbench(int argc, char **argv)
     if (ok)
         ok = !__builtin_strcmp(w, "all") || !__builtin_strcmp(w, "pause") ||
              !__builtin_strcmp(w, "stop") || !__builtin_strcmp(w, "trees") ||
-             !__builtin_strcmp(w, "churn");
+             !__builtin_strcmp(w, "churn") || !__builtin_strcmp(w, "mutator");
     if (!ok) {
-        kprintf("usage: gcbench [pause|stop|trees [DEPTH 4..22]|churn|all]\n");
+        kprintf("usage: gcbench [pause|stop|trees [DEPTH 4..22]|churn|mutator|all]\n");
         return;
     }
     gcbench_run(w, depth);
 }
-SHELL_CMD("gcbench", "collector benchmarks: gcbench [pause|stop|trees [DEPTH]|churn|all]",
+SHELL_CMD("gcbench", "collector benchmarks: gcbench [pause|stop|trees [DEPTH]|churn|mutator|all]",
           cmd_gcbench);

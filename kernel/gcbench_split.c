@@ -7,6 +7,7 @@
  */
 #include "../alloc/malloc.h"
 #include "../alloc/mbarrier.h"
+#include "../alloc/mgc.h"
 #include "gcbench.h"
 #include "kernel.h"
 #include "task.h"
@@ -79,6 +80,50 @@ void gcbench_churn_task(void *work)
         head = head->next;
     }
     w->result = head != 0;
+}
+
+/* ------------------------------------------------------------ mutator */
+
+/* One timed batch: GCBENCH_MUT_BATCH calls, classified by what the
+ * collector was doing across it (both ends in a concurrent mark of the
+ * same cycle, or both ends with no cycle and none in between). */
+static void mut_account(struct gcbench_mutator *m, uint32_t kind, uint32_t n0, bool mark0,
+                        bool off0, uint64_t t0)
+{
+    uint64_t dt = nanotime() - t0;
+    bool same = gc_num_cycles() == n0;
+    if (same && mark0 && gcbench_in_concurrent_mark()) {
+        m->ns[kind][1] += dt;
+        m->batches[kind][1]++;
+    } else if (same && off0 && __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_OFF) {
+        m->ns[kind][0] += dt;
+        m->batches[kind][0]++;
+    }
+}
+
+void gcbench_mutator_task(void *arg)
+{
+    struct gcbench_mutator *m = arg;
+    struct lnode *keep = newobject(&lnode_type); /* the barrier's target: a live object */
+    while (!__atomic_load_n(&gcbench_spin_stop, __ATOMIC_ACQUIRE)) {
+        for (uint32_t kind = 0; kind < 2; kind++) {
+            uint32_t n0 = gc_num_cycles();
+            bool mark0 = gcbench_in_concurrent_mark();
+            bool off0 = __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_OFF;
+            uint64_t t0 = nanotime();
+            if (kind == 0) { /* mallocgc: a 64-byte object with a pointer, garbage at once */
+                for (int i = 0; i < GCBENCH_MUT_BATCH; i++)
+                    __asm__ volatile("" : : "r"(newobject(&lnode_type)) : "memory");
+            } else { /* the barrier: pointer stores into a collected object */
+                for (int i = 0; i < GCBENCH_MUT_BATCH; i++) {
+                    GC_WB(keep->next, (i & 1) ? keep : (struct lnode *)0);
+                    __asm__ volatile("" : : : "memory");
+                }
+            }
+            mut_account(m, kind, n0, mark0, off0, t0);
+        }
+    }
+    m->acct = task_current()->gc_assist;
 }
 
 /* ------------------------------------------------------------ busy CPUs */

@@ -73,11 +73,13 @@ KERNEL_KEYS = {
     "listchurn": ["live_mib", "gogc", "cpus", "steps", "seconds", "alloc_mib", "cycles",
                   "cycles_per_gib", "gc_cpu_pct", "peak_goal", "max_heap_mib", "pause_total_ms",
                   "pause_max_us"],
+    "mutator": ["live_mib", "gogc", "cpus", "cycles", "mallocgc_ns_off", "mallocgc_ns_mark",
+                "wb_ns_off", "wb_ns_mark", "assist_cpu_pct", "assist_wait_ms", "peak_goal"],
 }
 TEXT_KEYS = {"others", "mode"}
 # what identifies a measurement within one boot (the rest are its figures)
 KERNEL_ID = {"pause": ["live_mib", "mode"], "stop": ["others"], "binarytrees": ["depth", "gogc"],
-             "listchurn": ["gogc"]}
+             "listchurn": ["gogc"], "mutator": []}
 
 
 def number(s):
@@ -127,6 +129,8 @@ def parse_kernel_log(text, name="kernel log"):
         if what == "pause":  # logs from before the concurrent mark: stop-the-world
             kv.setdefault("mode", "stw")
         need = KERNEL_KEYS.get(what)
+        if what == "mutator" and kv.get("skipped") == 1:  # one CPU: nothing beside the mark
+            need = ["cpus"]
         if need is None:
             warnings.append(f"{where}: unknown workload '{what}' (kept in the CSV only)")
         else:
@@ -569,9 +573,34 @@ def md_paced(kern, gos, all_cpus):
     return md
 
 
+def md_mutator(kern, all_cpus):
+    md = ["## The mutator beside a concurrent mark (ours only)", "",
+          "A 32 MiB live tree, GOGC 100; a collector task forces 5 cycles while a task on another "
+          "CPU times batches of 256 newobject(64 B) calls and 256 GC_WB stores, each counted as "
+          "off (no cycle across it) or mark (inside one concurrent mark; mallocgc then includes "
+          "its mark assists). Assist CPU: the assists' time over all CPUs' time during the marks. "
+          "Go reports no per-call figures; its gctrace assist times are in the paced runs' logs.",
+          "", "| CPUs | cycles | mallocgc ns off | mallocgc ns mark | × | GC_WB ns off | "
+          "GC_WB ns mark | × | assist CPU % | parked ms | peak/goal |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n in all_cpus:
+        k = kernel_find(kern, n, "mutator")
+        if not k or k.get("skipped") == 1:
+            md.append(f"| {cpus_label(n)} | — (one CPU: nothing runs beside the mark) "
+                      "| | | | | | | | | |")
+            continue
+        md.append(f"| {cpus_label(n)} | {k['cycles']} | {fmt(k['mallocgc_ns_off'])} | "
+                  f"{fmt(k['mallocgc_ns_mark'])} | {ratio(k['mallocgc_ns_mark'], k['mallocgc_ns_off'])} | "
+                  f"{fmt(k['wb_ns_off'])} | {fmt(k['wb_ns_mark'])} | "
+                  f"{ratio(k['wb_ns_mark'], k['wb_ns_off'])} | {fmt(k['assist_cpu_pct'])} | "
+                  f"{fmt(k['assist_wait_ms'])} | {k['peak_goal']:.3f} |")
+    return md
+
+
 def markdown(kern, gos, all_cpus, info, problems):
     md = md_header(info, problems) + md_stop(kern, gos, all_cpus) + [""] + \
-        md_pause(kern, gos, all_cpus) + [""] + md_paced(kern, gos, all_cpus)
+        md_pause(kern, gos, all_cpus) + [""] + md_paced(kern, gos, all_cpus) + [""] + \
+        md_mutator(kern, all_cpus)
     return "\n".join(md) + "\n"
 
 

@@ -49,8 +49,22 @@ def kernel_sample_parses():
     assert k["cycles_per_gib"] == 67.3 and k["nodes"] == 14985902, k  # extra key kept
     k = gcbench.kernel_find({2: rec}, 2, "stop", others="busy")
     assert k["median_us"] == 120.4
-    # 3 + 1 pause + 2 stop + 4 trees + 3 churn; the gctrace and boot lines skipped
-    assert len(rec["lines"]) == 13, len(rec["lines"])
+    k = gcbench.kernel_find({2: rec}, 2, "mutator")
+    assert k["mallocgc_ns_mark"] == 1000.0 and k["assist_cpu_pct"] == 12.5, k
+    # 3 + 1 pause + 2 stop + 4 trees + 3 churn + 1 mutator; the gctrace and boot lines skipped
+    assert len(rec["lines"]) == 14, len(rec["lines"])
+
+
+def kernel_mutator_on_one_cpu_is_a_skip():
+    text = sample().replace("cpus=2", "cpus=1")
+    text = text[:text.index("gcbench: mutator")] + "gcbench: mutator cpus=1 skipped=1\ngcbench: done\n"
+    rec = gcbench.parse_kernel_log(text, "one")
+    assert gcbench.kernel_find({1: rec}, 1, "mutator")["skipped"] == 1
+    md = gcbench.md_mutator({1: rec}, [1])
+    assert "| 1 | — (one CPU: nothing runs beside the mark)" in md[-1], md
+    # a two-CPU line without its figures is still an error
+    bad = sample().replace(" wb_ns_mark=30.0", "")
+    expect_error(lambda: gcbench.parse_kernel_log(bad, "bad"), "missing wb_ns_mark")
 
 
 def kernel_crlf_and_extra_keys():
@@ -210,6 +224,8 @@ def script_writes_tables():
         assert "gcbench: pause chart: " in out, out
         # ours 117.5 cycles/GiB vs Go 31.5: ratio 3.73; peak/goal 1.000 vs 8/6
         assert "| listchurn 4 MiB | 100 | 2 | 117.5 | 31.5 | 3.73 | 1.000 | 1.333 | 0.75 |" in md, md
+        # the mutator table: 1000 / 250 = 4.00x, 30 / 2 = 15.00x
+        assert "| 2 | 6 | 250.0 | 1000.0 | 4.00 | 2.0 | 30.0 | 15.00 | 12.5 | 3.2 | 1.004 |" in md, md
         assert md in out
         csv = open(os.path.join(d, "results.csv")).read()
         assert "ours,2,pause,live_mib=128 mode=stw,mark_us,128400\n" in csv, csv[:500]
@@ -261,7 +277,7 @@ def boot_failure_and_timeout():
         assert problem is None and open(log).read() == "gcbench: done\n"
 
 
-CASES = [kernel_sample_parses, kernel_crlf_and_extra_keys, kernel_without_done_is_rejected,
+CASES = [kernel_sample_parses, kernel_mutator_on_one_cpu_is_a_skip, kernel_crlf_and_extra_keys, kernel_without_done_is_rejected,
          kernel_token_without_equals_is_rejected, kernel_missing_key_is_rejected,
          kernel_non_number_is_rejected, kernel_mixed_cpu_counts_are_rejected,
          kernel_done_without_lines_is_rejected, kernel_repeat_and_unknown_warn,

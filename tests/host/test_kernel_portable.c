@@ -264,6 +264,8 @@ static void cmdline_gc_words(void)
     CHECK(cmdline_parse("gcbench", &c) == 0 && c.gcbench && strcmp(c.gcbench_which, "all") == 0);
     CHECK(cmdline_parse("gcbench=pause", &c) == 0 && c.gcbench &&
           strcmp(c.gcbench_which, "pause") == 0);
+    CHECK(cmdline_parse("gcbench=mutator", &c) == 0 && c.gcbench &&
+          strcmp(c.gcbench_which, "mutator") == 0);
     CHECK(cmdline_parse("gcbench=trees", &c) == 1 && !c.gcbench);
     CHECK(strcmp(c.errors[0], "cmdline: bad value in 'gcbench=trees'") == 0);
     /* test=prefix* selects every test whose name starts with prefix */
