@@ -15,6 +15,9 @@
  * control, with the barrier off, must have gccheckmark report X as reached
  * from object B.
  *
+ * T7 slow (gc_concurrent_stress_trees, 4+ CPUs): binary search trees,
+ * below.
+ *
  * T7 quick: two tasks per CPU churn their own lists (insert, delete, move a
  * node to the head, through GC_WB) and make 256-byte garbage with GOGC=5,
  * so that cycles started by their own allocations run back to back,
@@ -648,6 +651,146 @@ KTEST(gc_concurrent_stress_catches_missing_barrier, KTEST_QUICK)
             "operations during a concurrent mark\n",
             t.sum.reports, t.rounds, t.sum.concurrent, t.ops_in_mark);
     testutil_verify_or_fail("the concurrent stress without barrier");
+}
+
+/* ------------------------------------------------------------ T7 slow */
+
+/* T7 on 4 CPUs and more (KTEST_SLOW: the smp4-3G and smp8-2G boots): two
+ * tasks per CPU each keep a binary search tree of keys 0..1023 — insert a
+ * key that is missing, delete one that is there (a node with two children
+ * is replaced by its successor, unlinked first), all through GC_WB, with
+ * 256-byte garbage at GOGC=5 and gccheckmark on every cycle.  At the end
+ * every tree is walked: in order, every node live and its check word
+ * right, the key sum and count as the task kept them.  At least ten
+ * concurrent cycles must have run with 2000 operations inside them. */
+struct snode {
+    struct snode *l, *r;
+    uint64_t key, check;
+};
+static const uint8_t snode_mask[1] = {0x3};
+static const gotype snode_type = {sizeof(struct snode), 16, snode_mask, "snode"};
+#define T7S_OPS 48000 /* shared by the tasks */
+static struct snode *t7s_trees[T7_MAX_TASKS]; /* roots (bss) */
+static struct {
+    uint32_t tasks, oom, ops_in_mark;
+    uint64_t sum[T7_MAX_TASKS], count[T7_MAX_TASKS];
+} t7s;
+
+/* Take the smallest node out of the subtree at *slot (not empty). */
+static struct snode *t7s_unlink_min(struct snode **slot)
+{
+    while ((*slot)->l)
+        slot = &(*slot)->l;
+    struct snode *m = *slot;
+    GC_WB(*slot, m->r);
+    return m;
+}
+
+static __attribute__((noinline)) void t7s_op(uint32_t i, uint64_t key)
+{
+    struct snode **slot = &t7s_trees[i];
+    while (*slot && (*slot)->key != key)
+        slot = key < (*slot)->key ? &(*slot)->l : &(*slot)->r;
+    struct snode *n = *slot;
+    if (!n) { /* insert */
+        struct snode *c = newobject(&snode_type);
+        c->key = key;
+        c->check = ccheck(key);
+        GC_WB(*slot, c);
+        t7s.sum[i] += key;
+        t7s.count[i]++;
+        return;
+    }
+    t7s.sum[i] -= key; /* delete */
+    t7s.count[i]--;
+    if (!n->l || !n->r) {
+        GC_WB(*slot, n->l ? n->l : n->r);
+        return;
+    }
+    struct snode *m = t7s_unlink_min(&n->r);
+    GC_WB(m->l, n->l);
+    GC_WB(m->r, n->r);
+    GC_WB(*slot, m);
+}
+
+static void t7s_task(void *arg)
+{
+    uint32_t i = (uint32_t)(uintptr_t)arg;
+    uint64_t seed = 0x9876543ull * (i + 1);
+    for (uint32_t op = 0; op < T7S_OPS / t7s.tasks; op++) {
+        t7s_op(i, t7_rand(&seed) % 1024);
+        scrub_below();
+        if (!mallocgc(256, 0, false))
+            t7s.oom++;
+        if (in_concurrent_mark())
+            __atomic_add_fetch(&t7s.ops_in_mark, 1, __ATOMIC_RELAXED);
+        if (op % 64 == 0)
+            task_yield();
+    }
+}
+
+/* In-order walk: count, key sum, nodes out of order or damaged. */
+static void t7s_walk(const struct snode *t, uint64_t lo, uint64_t hi, uint64_t *n, uint64_t *sum,
+                     uint32_t *bad)
+{
+    if (!t)
+        return;
+    *bad += t->key < lo || t->key > hi || t->check != ccheck(t->key) ||
+            gc_object_state(t) != GC_OBJ_LIVE;
+    *n += 1;
+    *sum += t->key;
+    if (t->key > 0)
+        t7s_walk(t->l, lo, t->key - 1, n, sum, bad);
+    t7s_walk(t->r, t->key + 1, hi, n, sum, bad);
+}
+
+KTEST(gc_concurrent_stress_trees, KTEST_SLOW)
+{
+    if (smp_ncpu() < 4) {
+        kprintf("# the slow T7 runs on 4 CPUs and more (smp4-3G, smp8-2G)\n");
+        return;
+    }
+    struct cc_saved sv;
+    cc_begin(&sv, 5);
+    __builtin_memset(&t7s, 0, sizeof t7s);
+    t7s.tasks = smp_ncpu() * 2 > T7_MAX_TASKS ? T7_MAX_TASKS : smp_ncpu() * 2;
+    uint32_t c0 = gc_num_cycles();
+    static struct task *ts[T7_MAX_TASKS];
+    for (uint32_t i = 0; i < t7s.tasks; i++)
+        ts[i] = task_spawn("t7-trees", t7s_task, (void *)(uintptr_t)i,
+                           i % 2 ? TASK_STACK_SEGMENTED : TASK_STACK_CONTIGUOUS);
+    sched_run();
+    for (uint32_t i = 0; i < t7s.tasks; i++)
+        task_reap(ts[i]);
+    __builtin_memset(ts, 0, sizeof ts);
+    uint32_t cycles = gc_num_cycles() - c0, conc = 0;
+    for (uint32_t k = c0 + 1; k <= gc_num_cycles(); k++) {
+        struct gc_cycle_record r;
+        conc += gc_cycle_record(k, &r) && r.concurrent;
+    }
+    gc_collect();
+    uint32_t reports = cc_reports, bad = 0, wrong = 0;
+    cc_end(&sv);
+    uint64_t nodes = 0;
+    for (uint32_t i = 0; i < t7s.tasks; i++) {
+        uint64_t n = 0, sum = 0;
+        t7s_walk(t7s_trees[i], 0, 1023, &n, &sum, &bad);
+        wrong += n != t7s.count[i] || sum != t7s.sum[i];
+        nodes += n;
+    }
+    __builtin_memset(t7s_trees, 0, sizeof t7s_trees);
+    KCHECKF(bad == 0 && wrong == 0 && t7s.oom == 0,
+            "%u nodes damaged or out of order, %u trees with the wrong count or sum, %u failed "
+            "allocations", bad, wrong, t7s.oom);
+    KCHECKF(reports == 0 && cc_other == 0, "%u checkmark reports, %u other", reports, cc_other);
+    KCHECKF(conc >= 10 && t7s.ops_in_mark >= 2000,
+            "%u concurrent cycles of %u, %u operations inside them", conc, cycles,
+            t7s.ops_in_mark);
+    kprintf("# %u tasks, %u trees with %lu nodes, %u cycles (%u concurrent), %u operations during "
+            "a concurrent mark, %u checkmark reports\n", t7s.tasks, t7s.tasks, nodes, cycles, conc,
+            t7s.ops_in_mark, reports);
+    gc_collect();
+    testutil_verify_or_fail("the slow concurrent stress");
 }
 
 /* ------------------------------------------------------------ idle CPUs */
