@@ -10,7 +10,12 @@
  * Black: mark bit 1 and scanned (noscan objects are black when marked).
  *
  * A CYCLE (gc_cycle, on the CPU that triggered it, through plat_gc_run so
- * that its own stack is a scannable root):
+ * that its own stack is a scannable root; a concurrent one hands steps
+ * 2b-4 to its dedicated worker, concurrent_worker on the same CPU through
+ * plat_gc_worker, and the task that triggered it goes on — elsewhere, in
+ * the kernel — as Go's gcStart returns once the background workers run;
+ * gc_collect and the emergency cycle then wait for the end, cycle_end,
+ * which clears gc_running):
  *   1. Sweep termination.  Finish sweeping the previous cycle (every span
  *      of every class swept: a span's marks must be consumed before new
  *      ones are set), with the world still running; stop the world
@@ -48,7 +53,8 @@
  *      run, grow, move or shrink meanwhile; one it finds running is
  *      scanned by its own scheduler at its next switch,
  *      gc_scan_stack_for_mark, Go's preemptscan), then drains the grey
- *      queue (mark_worker) while every other CPU runs tasks with the
+ *      queue (mark_worker) — this CPU is the mark's dedicated worker —
+ *      while every other CPU runs tasks with the
  *      barrier on (their barriered stores grey into their own queues,
  *      mwbbuf.c) and mallocgc allocating black; passes repeat (at most
  *      STACK_PASSES) while tasks were left.  (c) The world stopped again:
@@ -63,9 +69,10 @@
  *      stack loaded from the heap was greyed when the heap let it go) or
  *      in a root scanned again in (c); and no task stores into another
  *      task's stack (Go's escape analysis; a rule here, mgc.h).  Not yet
- *      as in Go: one dedicated worker, the collecting CPU (Go's 25 % rule
- *      gives one at 4 CPUs), and the second pause flushes every barrier
- *      buffer itself (Go's ragged barrier lets each CPU flush its own).
+ *      as in Go: always one dedicated worker, the collecting CPU (Go's
+ *      25 % rule gives a fractional one below 4 CPUs and two at 7-8), and
+ *      the second pause flushes every barrier buffer itself (Go's ragged
+ *      barrier lets each CPU flush its own).
  *      HELPERS (mgcmark.c): while the window is open (gc_markwin_.open)
  *      a host's idle loop calls gc_idle_mark_step (Go's idle mark
  *      worker), and a task that allocates pays in scan work (mark assists,
@@ -325,6 +332,9 @@ struct cycle_args {
     enum gc_trigger trigger;
     uintptr_t extra_root; /* the object mallocgc just made (0: none) */
     struct gc_cycle_record *rec;
+    /* timestamps: start, mark start, world restarted / stopped again (a
+     * concurrent mark's halves run apart: gc_cycle, then its worker) */
+    uint64_t t0, t1, tm[2];
 };
 static uintptr_t checkmark_extra_root; /* the cycle's extra root, for the pass */
 
@@ -538,14 +548,20 @@ bool gc_scan_stack_for_mark(uint32_t cycle,
  * stops again and the other roots and the stacks left are scanned.
  * Timestamps: t[0] world restarted, t[1] stopped again (the concurrent
  * part is t[1] - t[0]). */
-static void mark_concurrent(struct cycle_args *a, uint64_t t[2])
+static void mark_concurrent_start(struct cycle_args *a)
 {
     a->rec->ncpu = plat_gc_parallel(root_worker, 0);
     open_for_helpers(); /* before the restart: a CPU leaving the pause sees it */
     a->rec->heap_restart = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
     __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
-    t[0] = plat_nanotime();
+    a->tm[0] = plat_nanotime();
     plat_gc_start_world();
+}
+
+/* The rest of (b) and (c), on the mark's dedicated worker. */
+static void mark_concurrent_rest(struct cycle_args *a)
+{
+    uint64_t *t = a->tm;
     uint32_t cycle = st.numgc + 1;
     __atomic_store_n(&work.stack_cycle, cycle, __ATOMIC_RELEASE);
     for (uint32_t pass = 0; pass < STACK_PASSES; pass++) {
@@ -572,19 +588,6 @@ static void mark_concurrent(struct cycle_args *a, uint64_t t[2])
     work.serial = 0;
     gcwork_restart();
     plat_gc_parallel(mark_worker, 0);
-}
-
-/* Step 2. */
-static void mark(struct cycle_args *a, uint64_t t[2])
-{
-    mark_start(a);
-    if (a->rec->concurrent) {
-        mark_concurrent(a, t);
-    } else {
-        a->rec->ncpu = plat_gc_parallel(mark_worker, 0);
-        t[0] = t[1] = plat_nanotime();
-    }
-    mark_finish(a);
 }
 
 /* What the idle helpers and the assists did, into the record. */
@@ -654,33 +657,68 @@ static uint64_t finish_swept(void)
     return ss.finish_spans;
 }
 
+static __attribute__((noinline)) void gc_trace(void *p);
+
+/* From the end of the mark's drains (world stopped): the barrier rounds,
+ * mark termination, the times and the record, the world restarted, the
+ * trace, and gc_running cleared — the cycle is over. */
+static void cycle_end(struct cycle_args *a)
+{
+    struct gc_cycle_record *r = a->rec;
+    mark_finish(a);
+    uint64_t t2 = plat_nanotime();
+    mark_termination(a);
+    __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
+    uint64_t t3 = plat_nanotime();
+    if (r->concurrent) { /* pauses: start to restart, stop to the end */
+        r->stw1_ns = a->tm[0] - a->t0;
+        r->mark_ns = a->tm[1] - a->tm[0];
+        r->stw2_ns = t3 - a->tm[1];
+    } else {
+        r->stw1_ns = a->t1 - a->t0;
+        r->mark_ns = t2 - a->t1;
+        r->stw2_ns = t3 - t2;
+    }
+    record_cycle(r, gc_now());
+    plat_gc_start_world();
+    /* formatting needs more stack than a task has to spare: this is the
+     * CPU's own stack (plat_gc_run, plat_gc_worker) */
+    plat_systemstack(gc_trace, &st.rec[(st.numgc - 1) % GC_HISTORY]);
+    __atomic_store_n(&gc_running, 0, __ATOMIC_RELEASE);
+}
+
+/* A concurrent mark's dedicated worker (plat_gc_worker): the stack passes
+ * and the drain with the world running, the second pause, the end. */
+static void concurrent_worker(void *arg)
+{
+    mark_concurrent_rest(arg);
+    cycle_end(arg);
+}
+
+/* Steps 1-2a, then either the whole stop-the-world mark and the end, or
+ * the concurrent mark's first pause, the world restarted, and the rest
+ * handed to the mark's worker (the triggering task goes on: Go's gcStart
+ * returns once the background workers run). */
 static void gc_cycle(void *arg)
 {
     struct cycle_args *a = arg;
     struct gc_cycle_record *r = a->rec;
     uint64_t left = finish_swept();
     gc_finish_sweep();
-    uint64_t t0 = plat_nanotime();
-    r->start_ns = t0;
+    a->t0 = plat_nanotime();
+    r->start_ns = a->t0;
     sweep_termination(a);
     r->sweep_left = finish_swept() - left;
-    uint64_t t1 = plat_nanotime(), tm[2];
-    mark(a, tm);
-    uint64_t t2 = plat_nanotime();
-    mark_termination(a);
-    __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
-    uint64_t t3 = plat_nanotime();
-    if (r->concurrent) { /* pauses: start to restart, stop to the end */
-        r->stw1_ns = tm[0] - t0;
-        r->mark_ns = tm[1] - tm[0];
-        r->stw2_ns = t3 - tm[1];
-    } else {
-        r->stw1_ns = t1 - t0;
-        r->mark_ns = t2 - t1;
-        r->stw2_ns = t3 - t2;
+    a->t1 = plat_nanotime();
+    mark_start(a);
+    if (r->concurrent) {
+        mark_concurrent_start(a);
+        plat_gc_worker(concurrent_worker, a);
+        return;
     }
-    record_cycle(r, gc_now());
-    plat_gc_start_world();
+    r->ncpu = plat_gc_parallel(mark_worker, 0);
+    a->tm[0] = a->tm[1] = plat_nanotime();
+    cycle_end(a);
 }
 
 /* ------------------------------------------------------------ gctrace */
@@ -845,13 +883,12 @@ static bool start_cycle(enum gc_trigger t, uintptr_t extra_root)
         rec.gogc = gc_pacer_.percent;
         rec.concurrent = !__atomic_load_n(&gc_stoptheworld, __ATOMIC_RELAXED);
         rec.trigger_heap = gc_pacer_.trigger;
-        a = (struct cycle_args){t, extra_root, &rec};
-        plat_gc_run(gc_cycle, &a);
-        /* formatting needs more stack than a task has to spare */
-        plat_systemstack(gc_trace, &st.rec[(st.numgc - 1) % GC_HISTORY]);
+        a = (struct cycle_args){.trigger = t, .extra_root = extra_root, .rec = &rec};
+        plat_gc_run(gc_cycle, &a); /* its end clears gc_running (cycle_end) */
+        return true;
     }
     __atomic_store_n(&gc_running, 0, __ATOMIC_RELEASE);
-    return ok;
+    return false;
 }
 
 void gc_after_alloc(void *v)
@@ -874,6 +911,7 @@ bool gc_collect(void)
     while (!start_cycle(GC_TRIGGER_CYCLE, 0))
         if (!plat_gc_supported() || plat_locks_held())
             return false;
+    wait_cycle_done(); /* a concurrent mark's worker finishes it */
     if (!(gc_debug_sweep & GC_SWEEP_COLLECT_LAZY))
         gc_finish_sweep();
     return true;
@@ -886,6 +924,7 @@ bool gc_emergency(void)
     wait_cycle_done();
     if (!start_cycle(GC_TRIGGER_OOM, 0))
         return false;
+    wait_cycle_done();
     gc_finish_sweep();
     return true;
 }

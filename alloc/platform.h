@@ -163,6 +163,8 @@ uint64_t plat_nanotime(void);
  *     own stack is a scannable root and the world may be stopped: the
  *     kernel moves a task to its CPU's scheduler stack first (the task
  *     parked like any other); code that is not a task calls fn directly.
+ *     Then it runs the worker fn posted with plat_gc_worker, if any (the
+ *     kernel: after requeueing the task).
  *   plat_gc_stop_world(): every other CPU stops at a safepoint; returns
  *     the nanoseconds it took once all have stopped.  A CPU that does not
  *     stop in time is reported (CPU, where it was) and is fatal.  Stopped
@@ -203,6 +205,13 @@ typedef void (*plat_gc_root_fn)(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t 
  *     when that is nonzero.
  * A host without tasks of its own returns 0 and scans nothing. */
 uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle);
+/* plat_gc_worker(fn, arg): called by a concurrent cycle inside plat_gc_run,
+ * the world running again: run fn(arg) — the rest of the cycle, ending
+ * with the world stopped and restarted — as the mark's dedicated worker on
+ * this CPU, on its own stack, once the caller of plat_gc_run can go on
+ * without it (a task that triggered the cycle is requeued, for another CPU
+ * to run).  A host with nothing to hand the caller to runs fn right away. */
+void plat_gc_worker(void (*fn)(void *), void *arg);
 /* Spin-wait hint (pause; a host with more threads than cores may yield). */
 void plat_cpu_relax(void);
 /* Whether [lo, hi) is mapped readable memory (gc_add_root refuses others). */

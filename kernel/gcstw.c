@@ -275,13 +275,40 @@ static void run_spilled(uint64_t sp, void *p)
 
 static void run_on_cpu_stack(void *p) { gc_spill_call(run_spilled, p); }
 
+/* A concurrent mark's dedicated worker, posted by the cycle's first half
+ * on this CPU (plat_gc_worker) and run once that half has returned: by
+ * plat_gc_run itself when the cycle started outside a task, else by the
+ * scheduler after it requeued the triggering task (task.c, REASON_GC).
+ * Written and read by this CPU only. */
+static struct run_args worker[MAX_CPUS];
+
+void plat_gc_worker(void (*fn)(void *), void *arg)
+{
+    worker[this_cpu()->cpu_id] = (struct run_args){fn, arg};
+}
+
+bool gcstw_run_worker(void)
+{
+    uint32_t me = this_cpu()->cpu_id;
+    struct run_args w = worker[me];
+    if (!w.fn)
+        return false;
+    worker[me].fn = 0;
+    run_on_cpu_stack(&w); /* the cycle's CPU stack: a root from this frame up */
+    return true;
+}
+
+bool gcstw_worker_pending(void) { return worker[this_cpu()->cpu_id].fn != 0; }
+
 void plat_gc_run(void (*fn)(void *), void *arg)
 {
     struct run_args a = {fn, arg};
-    if (task_current())
-        task_run_on_scheduler(run_on_cpu_stack, &a); /* the task parks meanwhile */
-    else
+    if (task_current()) {
+        task_run_on_scheduler(run_on_cpu_stack, &a); /* parked; requeued for a worker */
+    } else {
         run_on_cpu_stack(&a);
+        gcstw_run_worker();
+    }
 }
 
 /* ------------------------------------------------------------ roots */

@@ -18,4 +18,11 @@ struct gcstw_knobs {
 };
 extern struct gcstw_knobs gcstw;
 
+/* A concurrent cycle's dedicated worker (plat_gc_worker), for task.c's
+ * scheduler: whether the cycle started by this CPU's task has posted one,
+ * and run it here (false: none). */
+#include <stdbool.h>
+bool gcstw_worker_pending(void);
+bool gcstw_run_worker(void);
+
 #endif

@@ -17,7 +17,11 @@
  *   3. running a task = publish it as current, load its guard, switch to
  *      its stack; the task switches back with a reason: YIELD (requeue),
  *      EXIT (free its stack), MORESTACK / POPSEG (stackgrow.c grows or
- *      releases a segment on this g0 stack, then the task resumes at once).
+ *      releases a segment on this g0 stack, then the task resumes at once),
+ *      GC (a collector cycle it started runs on this g0 stack; a concurrent
+ *      one leaves a mark worker behind: the task is requeued, woken for
+ *      another CPU to steal, and this CPU runs the worker — the cycle's
+ *      dedicated mark worker — before it schedules again).
  * Spawned tasks are spread round-robin over the CPUs.
  *
  * Invariants: a RUNNABLE task is in exactly one run queue; a RUNNING task
@@ -34,6 +38,7 @@
  * (leaf).  A task is switched to/from only by the CPU that popped it.
  */
 #include "task.h"
+#include "gcstw.h"
 #include "../alloc/malloc.h"
 #include "../alloc/mgc.h"
 #include "cpu.h"
@@ -424,6 +429,15 @@ static void run(uint32_t cpu, struct task *t)
             return;
         case REASON_GC: /* a cycle from the task: run it here, on g0 */
             t->gc_fn(t->gc_arg);
+            if (gcstw_worker_pending()) {
+                /* a concurrent mark: this CPU becomes its dedicated worker,
+                 * and the task goes on elsewhere (Go's gcStart returns) */
+                stack_release(t);
+                make_runnable(cpu, t);
+                wake_one_idle(cpu);
+                gcstw_run_worker();
+                return;
+            }
             break;
         case REASON_EXIT:
             finish(t);

@@ -417,6 +417,7 @@ void plat_gc_roots(plat_gc_root_fn fn, void *ctx) { (void)fn; (void)ctx; }
 void plat_gc_poll(void) {}
 struct gc_assist *plat_gc_assist(void) { return 0; } /* no collector here */
 void plat_gc_assist_park(void) { sched_yield(); }
+void plat_gc_worker(void (*fn)(void *), void *arg) { fn(arg); } /* never called: no collector */
 uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
 {
     (void)fn, (void)ctx, (void)cycle;

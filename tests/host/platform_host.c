@@ -258,6 +258,7 @@ struct gc_assist *plat_gc_assist(void)
     return &account;
 }
 void plat_gc_assist_park(void) { sched_yield(); }
+void plat_gc_worker(void (*fn)(void *), void *arg) { fn(arg); } /* no tasks to hand back */
 uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
 {
     (void)fn, (void)ctx, (void)cycle;
