@@ -627,7 +627,10 @@ static void mark_termination(struct cycle_args *a)
     for (uint32_t c = 0; c < mheap_.ncpu; c++)
         gc_prepare_cpu(c);
     __atomic_store_n(&gc_pacer_.heap_live, r->marked, __ATOMIC_RELAXED);
-    gc_pacer_note_mark(r->heap_scan, r->heap1 - r->heap_restart, r->concurrent);
+    /* heap_live can also fall during a mark (an mcache hands back a span's
+     * unused part): count growth only */
+    gc_pacer_note_mark(r->heap_scan, r->heap1 > r->heap_restart ? r->heap1 - r->heap_restart : 0,
+                       r->concurrent);
     gc_pacer_commit(r->marked, r->stacks, r->globals);
     r->next_goal = gc_pacer_.goal;
     gc_sweep_start(r->marked, gc_pacer_.trigger); /* the sweepers' new cycle */

@@ -23,6 +23,7 @@
 #include "heapdump.h"
 #include "mbarrier.h"
 #include "mgc.h"
+#include "mgcpriv.h"
 #include "mheap.h"
 
 #define UL(x) ((unsigned long)(x))
@@ -786,6 +787,49 @@ static void test_goal_formula(void)
     CHECK_NO_HOOK();
 }
 
+/* The pacer's runway and the assists' exchange rate (mgcpacer.c), as
+ * pure arithmetic against Go's rules written out here: a stop-the-world
+ * mark triggers at the goal; a concurrent one at goal - cons/mark x scan,
+ * clamped to 45/64..61/64 of the way (or the goal less the 4 MiB heap
+ * minimum for a large goal); assists owe remaining work / distance, the
+ * hard goal 1.1 x goal once the estimate or the goal is passed. */
+static void test_runway_and_assist_ratio(void)
+{
+    struct gc_pacer saved = gc_pacer_;
+    const uint64_t M = 1ull << 20;
+    CHECK(gc_pacer_trigger_for(16 * M, 8 * M, 0, 0, false) == 16 * M);
+    memset(gc_pacer_.cons_mark, 0, sizeof gc_pacer_.cons_mark);
+    gc_pacer_note_mark(8 * M, 0, false); /* stop-the-world: no cons/mark sample */
+    CHECK(gc_pacer_.last_heap_scan == 8 * M && gc_pacer_.cons_mark[0] == 0);
+    uint64_t lo = 8 * M + 8 * M / 64 * 45, hi = 8 * M + 8 * M / 64 * 61;
+    CHECK(gc_pacer_trigger_for(16 * M, 8 * M, 0, 0, true) == hi); /* no runway known yet */
+    gc_pacer_note_mark(8 * M, 1 * M, true); /* 1 byte allocated per 8 scanned */
+    CHECK(gc_pacer_.cons_mark[0] == (1u << GC_ASSIST_SHIFT) / 8);
+    CHECK(gc_pacer_trigger_for(16 * M, 8 * M, 0, 0, true) == 15 * M); /* runway 1 MiB */
+    gc_pacer_note_mark(8 * M, 8 * M, true); /* a burst: runway 8 MiB, clamped */
+    CHECK(gc_pacer_trigger_for(16 * M, 8 * M, 0, 0, true) == lo);
+    for (int i = 0; i < 3; i++) /* three quiet cycles: the burst is still remembered */
+        gc_pacer_note_mark(8 * M, 0, true);
+    CHECK(gc_pacer_trigger_for(16 * M, 8 * M, 0, 0, true) == lo);
+    gc_pacer_note_mark(8 * M, 0, true); /* the fourth: forgotten */
+    CHECK(gc_pacer_trigger_for(16 * M, 8 * M, 0, 0, true) == hi);
+    uint64_t G = 1ull << 30; /* a large goal keeps only the heap minimum */
+    CHECK(gc_pacer_trigger_for(2 * G, G, 0, 0, true) == 2 * G - 4 * M);
+    CHECK(gc_pacer_trigger_for(~0ull, 8 * M, 0, 0, true) == ~0ull); /* GOGC off */
+    /* assists: 4 MiB of work left, 2 MiB to the goal: 2 scan bytes per byte */
+    CHECK(gc_pacer_assist_ratio(14 * M, 16 * M, 8 * M, 4 * M) == 2u << GC_ASSIST_SHIFT);
+    /* past the estimate: all of heap_live may need scanning, against 1.1 x goal */
+    uint64_t hard = 16 * M + 16 * M / 10;
+    CHECK(gc_pacer_assist_ratio(15 * M, 16 * M, 8 * M, 9 * M) ==
+          (6 * M << GC_ASSIST_SHIFT) / (hard - 15 * M));
+    /* past the hard goal: every byte owes the whole remainder */
+    CHECK(gc_pacer_assist_ratio(18 * M, 16 * M, 8 * M, 9 * M) == (9 * M) << GC_ASSIST_SHIFT);
+    CHECK(gc_pacer_assist_ratio(14 * M, 16 * M, 8 * M, 8 * M - 100) ==
+          (4096ull << GC_ASSIST_SHIFT) / (2 * M)); /* at least 4 KiB of work left */
+    CHECK(gc_pacer_assist_ratio(14 * M, ~0ull, 8 * M, 0) == 0); /* GOGC off: nothing owed */
+    gc_pacer_ = saved;
+}
+
 /* Allocating garbage past the goal starts cycles by itself; the live set
  * survives them all. */
 static void test_heap_trigger(void)
@@ -1184,6 +1228,7 @@ static const struct tap_test tests[] = {
     {"tiny_block_survives", test_tiny_block_survives},
     {"kmalloc_never_collected", test_kmalloc_never_collected},
     {"goal_formula", test_goal_formula},
+    {"runway_and_assist_ratio", test_runway_and_assist_ratio},
     {"heap_trigger", test_heap_trigger},
     {"emergency_cycle_before_oom", test_emergency_cycle_before_oom},
     {"bgsweep_drains_unswept", test_bgsweep_drains_unswept},
