@@ -78,9 +78,16 @@ struct task {
      * its stack during a concurrent mark; CAS 0 -> 1 acquire, store 0
      * release (publishes rsp and the segments to the next holder). */
     uint32_t gc_busy;
-    uint32_t gc_scanned; /* the cycle whose concurrent mark scanned its stack (claim held) */
-    /* the cycle whose stack scan found it running: its scheduler scans it
-     * at its next switch, under the claim (Go's preemptscan) */
+    /* the cycle whose concurrent mark scanned its stack: written by the
+     * holder of the claim (the collector's pass, or the task's scheduler),
+     * read under the claim or with the world stopped (task_gc_roots); the
+     * claim's release/acquire orders it */
+    uint32_t gc_scanned;
+    /* the cycle whose stack scan found it running: stored (release) by the
+     * collector's pass under all_lock, read (acquire) and cleared by the
+     * task's scheduler under the claim, which then scans it (Go's
+     * preemptscan); a lost request only leaves the stack to the second
+     * pause */
     uint32_t gc_want;
 
     /* statistics */
