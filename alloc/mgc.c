@@ -52,7 +52,8 @@
  *      (plat_gc_scan_stacks, under the host's stack claim: the task cannot
  *      run, grow, move or shrink meanwhile; one it finds running is
  *      scanned by its own scheduler at its next switch,
- *      gc_scan_stack_for_mark, Go's preemptscan), then drains the grey
+ *      gc_scan_stack_for_mark, Go's preemptscan; the dead words below
+ *      where it stopped are zeroed, platform.h), then drains the grey
  *      queue (mark_worker) — this CPU is the mark's dedicated worker —
  *      while every other CPU runs tasks with the
  *      barrier on (their barriered stores grey into their own queues,

@@ -198,8 +198,14 @@ typedef void (*plat_gc_root_fn)(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t 
  *     stack ranges of every task that is not running and whose stack was
  *     not yet scanned in `cycle`; each such task is claimed while its
  *     ranges are scanned (it cannot run, grow, move or shrink meanwhile)
- *     and remembered as scanned in `cycle`.  Returns how many tasks it
- *     left (running): plat_gc_roots at mark termination covers them.
+ *     and remembered as scanned in `cycle`.  Before it is released, what
+ *     lies below where it stopped is zeroed, and a stack it takes while the
+ *     mark runs is handed over zeroed: a frame pushed after the scan may
+ *     leave slots unwritten, and a word left there before the scan must not
+ *     reach the second pause's checkmark as a root the scan never saw (a
+ *     conservative scan's dead words; Go's precise scan has none).  Returns
+ *     how many tasks it left (running): plat_gc_roots at mark termination
+ *     covers them.
  *     Holding no lock; fn may take the collector's locks.
  *   plat_gc_roots skips a task scanned in gc_stack_scan_cycle() (mgc.h)
  *     when that is nonzero.

@@ -95,11 +95,17 @@ static void set_stack(struct task *t, uint64_t lo, uint64_t hi)
 static uint64_t tag_of(const struct task *t) { return STACK_TAG | t->id; }
 
 volatile int stackgrow_debug_keep_stale;
+volatile int stackgrow_debug_no_scrub;
 
+/* A stack for t, cleared unless t itself freed it (a hot split takes the
+ * same segment back again and again) — and cleared even then while a mark
+ * runs: t's stack may have been scanned (and scrubbed) already, and words
+ * it left before the scan must not reappear below a later frame. */
 static void *stack_take(const struct task *t, uint64_t size)
 {
     uint64_t *s = stackalloc(size);
-    if (s && s[1] != tag_of(t) && !stackgrow_debug_keep_stale)
+    if (s && !stackgrow_debug_keep_stale &&
+        (s[1] != tag_of(t) || __atomic_load_n(&gc_phase, __ATOMIC_RELAXED) == GC_MARK))
         __builtin_memset(s, 0, size);
     return s;
 }
@@ -313,6 +319,25 @@ void stackgrow_gc_ranges(struct task *t, plat_gc_root_fn fn, void *ctx)
     uint64_t ret = t->seg_return_rsp;
     for (struct segment *s = t->seg; s; ret = s->prev_return_rsp, s = s->prev)
         fn(ctx, ret, s->prev_hi, GC_ROOT_TASKS | GC_ROOT_SEGMENTS);
+}
+
+static void zero_range(uint64_t lo, uint64_t hi)
+{
+    if (hi > lo)
+        __builtin_memset((void *)lo, 0, hi - lo);
+}
+
+void stackgrow_scrub_dead(struct task *t)
+{
+    if (stackgrow_debug_no_scrub)
+        return;
+    if (t->rsp >= t->stack_lo && t->rsp <= t->stack_hi)
+        zero_range(t->stack_lo, t->rsp); /* no red zone: nothing lives below rsp */
+    uint64_t ret = t->seg_return_rsp;
+    for (struct segment *s = t->seg; s; ret = s->prev_return_rsp, s = s->prev)
+        zero_range(s->prev_lo, ret);
+    if (t->spare)
+        zero_range(t->spare->lo, (uint64_t)t->spare); /* below its record */
 }
 
 void task_stack_stats(enum task_mode m, struct stack_stats *out)

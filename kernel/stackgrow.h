@@ -21,6 +21,16 @@ void stackgrow_release_all(struct task *t);
 /* The collector's roots in t's stacks (t not running): the stack in use
  * from t->rsp, and the used part of every earlier segment. */
 void stackgrow_gc_ranges(struct task *t, plat_gc_root_fn fn, void *ctx);
+/* The concurrent stack scan's other half (t not running, claimed): zero
+ * what lies below where t stopped — the dead part of the stack in use, of
+ * every earlier segment below its split, and the spare segment.  A later
+ * frame at those depths may never write some of its slots; checkmark's
+ * rescan at the second pause would read a word left there before the scan
+ * as a root the scan never saw. */
+void stackgrow_scrub_dead(struct task *t);
+/* Tests: 1 = the scrub does nothing (the negative control of
+ * gc_concurrent_dead_frame_words_not_roots). */
+extern volatile int stackgrow_debug_no_scrub;
 /* Tests: 1 = hand stacks over without clearing another owner's words (the
  * negative control of the stale-stack test). */
 extern volatile int stackgrow_debug_keep_stale;

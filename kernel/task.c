@@ -566,6 +566,7 @@ uint32_t task_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
          * without the lock (fn may take the collector's locks) */
         spin_unlock(&all_lock);
         stackgrow_gc_ranges(t, fn, ctx);
+        stackgrow_scrub_dead(t);
         t->gc_scanned = cycle;
         spin_lock(&all_lock);
         next = t->all_next;
@@ -587,8 +588,10 @@ static void scan_if_wanted(struct task *t)
     uint32_t want = __atomic_load_n(&t->gc_want, __ATOMIC_ACQUIRE);
     if (!want)
         return;
-    if (t->gc_scanned != want && gc_scan_stack_for_mark(want, task_ranges, t))
+    if (t->gc_scanned != want && gc_scan_stack_for_mark(want, task_ranges, t)) {
+        stackgrow_scrub_dead(t);
         t->gc_scanned = want;
+    }
     t->gc_want = 0;
 }
 

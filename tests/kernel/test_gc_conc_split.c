@@ -15,6 +15,8 @@
  * control, with the barrier off, must have gccheckmark report X as reached
  * from object B.
  *
+ * T3c and T3d (stacks scanned once while the world runs): below.
+ *
  * T7 slow (gc_concurrent_stress_trees, 4+ CPUs): binary search trees,
  * below.
  *
@@ -36,6 +38,7 @@
 #include "kernel.h"
 #include "ktest.h"
 #include "smp.h"
+#include "stackgrow.h"
 #include "task.h"
 #include "testutil.h"
 
@@ -415,6 +418,163 @@ KTEST(gc_concurrent_stack_scan_catches_missing_barrier, KTEST_QUICK)
     kprintf("# barrier off: %u report(s), %u from a task stack word, after %u try(s)\n",
             reports, from_stack, t3c.rounds);
     t2c_head = 0;
+    gc_collect();
+}
+
+/* ------------------------------------------------------------ T3d */
+
+/* A stack scanned once, and dead frames (CONCURRENT STACK SCAN in
+ * mgc.c; kernel stackgrow_scrub_dead).  The scan reads a task's stack from
+ * where it stopped up; the words below are dead — but a frame pushed there
+ * after the scan may leave some slots unwritten, and the second pause's
+ * checkmark (which reads the stack as it is then) would find there a
+ * pointer the scan never saw: to an object the program dropped before the
+ * cycle, white and rightly unmarked.  (A stale word is never used: the
+ * program only reads slots it wrote.)  So the scan zeroes what lies below.
+ *
+ * The mutator allocates X while no cycle runs, writes X's address into
+ * every slot of a deep frame (t3d_plant), forgets X and asks for a cycle.
+ * Once its stack was scanned in that mark, it enters a frame of the same
+ * size at the same depth whose slots it never writes (t3d_wait_in_frame),
+ * and stays there until the cycle ends: checkmark reads those slots.  With
+ * the scrub they hold zeros and nothing is reported; the negative control
+ * (stackgrow_debug_no_scrub) leaves X's address there and gccheckmark
+ * reports X, reached from a task stack word.  Contiguous and segmented
+ * stacks both. */
+#define T3D_WORDS 40
+#define T3D_ROUNDS 2
+static struct {
+    volatile int stop;
+    volatile uint32_t planted; /* cycle number wanted next (collector waits) */
+    uint32_t tries, valid, stale;
+} t3d;
+
+static __attribute__((noinline)) void t3d_plant(uintptr_t hidden)
+{
+    volatile uint64_t pad[T3D_WORDS];
+    for (int i = 0; i < T3D_WORDS; i++)
+        pad[i] = hidden ^ HIDE;
+    (void)pad[0];
+}
+
+/* Its pad is never written: it holds what earlier frames left at this
+ * depth (or the scrub's zeros).  Returns how many slots still hold X. */
+static __attribute__((noinline)) uint32_t t3d_wait_in_frame(uint32_t n, uintptr_t hidden,
+                                                            bool *valid)
+{
+    volatile uint64_t pad[T3D_WORDS];
+    __asm__ volatile("" : : "r"(pad) : "memory");
+    *valid = in_concurrent_mark() && gc_num_cycles() == n && my_stack_scanned(n);
+    while (gc_num_cycles() == n)
+        task_yield();
+    uint32_t stale = 0;
+    for (int i = 0; i < T3D_WORDS; i++)
+        stale += pad[i] == (hidden ^ HIDE);
+    return stale;
+}
+
+/* X allocated, its address planted below, X forgotten (not black: no
+ * cycle runs until the collector sees `planted`). */
+static __attribute__((noinline)) uintptr_t t3d_new_hidden(void)
+{
+    struct cnode *x = newobject(&cnode_type);
+    return (uintptr_t)x ^ HIDE;
+}
+
+static void t3d_mutator(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&t3d.stop, __ATOMIC_ACQUIRE) && t3d.valid < T3D_ROUNDS) {
+        uint32_t n = gc_num_cycles();
+        if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_OFF) {
+            task_yield();
+            continue;
+        }
+        uintptr_t hidden = t3d_new_hidden();
+        t3d_plant(hidden);
+        SCRUB_REGS();
+        __atomic_store_n(&t3d.planted, n + 1, __ATOMIC_RELEASE);
+        while (gc_num_cycles() == n && !(in_concurrent_mark() && my_stack_scanned(n)))
+            task_yield();
+        bool valid;
+        uint32_t stale = t3d_wait_in_frame(n, hidden, &valid);
+        t3d.tries++;
+        t3d.valid += valid;
+        t3d.stale += valid ? stale : 0;
+    }
+    __atomic_store_n(&t3d.stop, 1, __ATOMIC_RELEASE);
+}
+
+static void t3d_collector(void *arg)
+{
+    (void)arg;
+    for (uint32_t i = 0; i < T2C_TRIES && !__atomic_load_n(&t3d.stop, __ATOMIC_ACQUIRE); i++) {
+        uint32_t want = gc_num_cycles() + 1;
+        while (__atomic_load_n(&t3d.planted, __ATOMIC_ACQUIRE) != want &&
+               !__atomic_load_n(&t3d.stop, __ATOMIC_ACQUIRE))
+            task_yield();
+        gc_collect();
+    }
+    __atomic_store_n(&t3d.stop, 1, __ATOMIC_RELEASE);
+}
+
+/* Rounds in one stack mode; the reports from a task stack word. */
+static uint32_t t3d_run(int scrub, enum task_mode mode)
+{
+    __builtin_memset(&t3d, 0, sizeof t3d);
+    t2c_build(); /* 40000 nodes: the mark outlasts the mutator's scan */
+    uint32_t from_stack = cc_from_stack;
+    stackgrow_debug_no_scrub = !scrub;
+    struct task *m = task_spawn("t3d-mutator", t3d_mutator, 0, mode);
+    struct task *c = task_spawn("t3d-collector", t3d_collector, 0, TASK_STACK_CONTIGUOUS);
+    sched_run();
+    stackgrow_debug_no_scrub = 0;
+    task_reap(m);
+    task_reap(c);
+    t2c_head = 0;
+    return cc_from_stack - from_stack;
+}
+
+KTEST(gc_concurrent_dead_frame_words_not_roots, KTEST_QUICK)
+{
+    if (one_cpu())
+        return;
+    static const enum task_mode modes[2] = {TASK_STACK_CONTIGUOUS, TASK_STACK_SEGMENTED};
+    static const char *const names[2] = {"contiguous", "segmented"};
+    for (int i = 0; i < 2; i++) {
+        struct cc_saved sv;
+        cc_begin(&sv, 100);
+        t3d_run(1, modes[i]);
+        uint32_t reports = cc_reports;
+        cc_end(&sv);
+        KCHECKF(t3d.valid >= T3D_ROUNDS, "%s: %u valid rounds of %u", names[i], t3d.valid,
+                t3d.tries);
+        KCHECKF(reports == 0 && cc_other == 0 && t3d.stale == 0,
+                "%s, scrubbed: %u checkmark reports, %u slots still held X", names[i], reports,
+                t3d.stale);
+        kprintf("# %s: %u valid round(s) of %u, dead slots zeroed, no report\n", names[i],
+                t3d.valid, t3d.tries);
+    }
+    gc_collect();
+}
+
+/* Negative control: without the scrub the unwritten slots still hold X at
+ * the second pause, and gccheckmark reports it. */
+KTEST(gc_concurrent_dead_frame_words_control, KTEST_QUICK)
+{
+    if (one_cpu())
+        return;
+    struct cc_saved sv;
+    cc_begin(&sv, 100);
+    uint32_t from_stack = t3d_run(0, TASK_STACK_CONTIGUOUS);
+    uint32_t reports = cc_reports;
+    cc_end(&sv);
+    KCHECKF(t3d.valid >= T3D_ROUNDS, "%u valid rounds of %u", t3d.valid, t3d.tries);
+    KCHECKF(t3d.stale > 0 && from_stack >= 1 && cc_other == 0,
+            "no scrub: %u slots held X, %u checkmark reports (%u from a task stack word)",
+            t3d.stale, reports, from_stack);
+    kprintf("# no scrub: %u slot(s) held X, %u report(s), %u from a task stack word\n",
+            t3d.stale, reports, from_stack);
     gc_collect();
 }
 
