@@ -316,6 +316,8 @@ struct gc_assist {
     uint64_t work;     /* heap bytes it scanned in assists (all cycles) */
     uint64_t stolen;   /* background scan credit it took instead (all cycles) */
     uint64_t ns, wait_ns; /* time assisting / parked (all cycles) */
+    int64_t credit_peak;  /* the most credit a round left it with (all cycles;
+                             at most the 256 KiB over-assist) */
 };
 /* mallocgc, unpinned, after an allocation of `size` bytes with gc_phase ==
  * GC_MARK (its inline test is one load and a branch): debit the caller's

@@ -57,7 +57,10 @@
  *        next to fast markers pays little.
  *     3. Scan the rest itself, if the global list has work: join the
  *        window, drain until `need` bytes are scanned, flush what is left,
- *        leave.  Its credit grows by scanned / ratio.  (An empty list is
+ *        leave.  Its credit grows by scanned / ratio, to at most 256 KiB
+ *        (a batch that scanned past `need` gives the rest of its work to
+ *        the background credit: the bound below holds whatever a batch
+ *        holds).  (An empty list is
  *        not joined: the marker's termination waits for helpers to leave,
  *        and tasks that join and leave in a loop would hold it up.)
  *     4. Still in debt and nothing scanned, or the window closed (the
@@ -341,6 +344,22 @@ static int64_t work_to_credit(uint64_t work, uint64_t ratio)
     return c > (1ull << 62) ? (int64_t)(1ull << 62) : (int64_t)c;
 }
 
+/* A batch may scan past `need` (64 objects, an oblet each at worst): at a
+ * low ratio that would be megabytes of credit, spendable past the hard
+ * goal.  An account keeps at most the over-assist; the rest of the work
+ * goes to the background credit, for the next task in debt. */
+static void cap_credit(struct gc_assist *a, uint64_t ratio)
+{
+    if (a->credit > (int64_t)OVERASSIST_BYTES) {
+        uint64_t extra = (unsigned __int128)(uint64_t)(a->credit - OVERASSIST_BYTES) * ratio >>
+                         GC_ASSIST_SHIFT;
+        __atomic_fetch_add(&gc_markwin_.bg_credit, (int64_t)extra, __ATOMIC_RELEASE);
+        a->credit = OVERASSIST_BYTES;
+    }
+    if (a->credit > a->credit_peak)
+        a->credit_peak = a->credit;
+}
+
 /* One round of steps 1-3; false when the account is square (or nothing is
  * owed any more).  *scanned: what step 3 scanned. */
 static bool assist_round(struct gc_assist *a, uint64_t *scanned)
@@ -361,6 +380,7 @@ static bool assist_round(struct gc_assist *a, uint64_t *scanned)
     a->stolen += stolen;
     __atomic_fetch_add(&m->assist_stolen, stolen, __ATOMIC_RELAXED);
     a->credit += work_to_credit(stolen, ratio);
+    cap_credit(a, ratio);
     if (a->credit >= 0 || stolen >= need)
         return false;
     if (gcwork_empty())
@@ -376,6 +396,7 @@ static bool assist_round(struct gc_assist *a, uint64_t *scanned)
     __atomic_fetch_add(&m->assist_work, h.scanned, __ATOMIC_RELAXED);
     __atomic_fetch_add(&m->assist_ns, dt, __ATOMIC_RELAXED);
     a->credit += work_to_credit(h.scanned, ratio);
+    cap_credit(a, ratio);
     return a->credit < 0;
 }
 

@@ -140,8 +140,11 @@ static void as_cycles(uint32_t from, uint32_t to, struct as_result *res)
         res->peak_ppm = ppm > res->peak_ppm ? ppm : res->peak_ppm;
         if (r.heap1 > r.goal + r.goal / 10 + AS_SLACK) {
             res->over++;
-            kprintf("# cycle %u: heap %lu -> %lu, goal %lu (%s)\n", n, r.heap0, r.heap1, r.goal,
-                    r.forced ? "forced" : "heap");
+            kprintf("# cycle %u: heap %lu -> %lu (%lu at the restart), goal %lu (%s); assists "
+                    "scanned %lu B, took %lu B of credit, parked %lu us; %u task(s) left to "
+                    "the second pause\n", n, r.heap0, r.heap1, r.heap_restart, r.goal,
+                    r.forced ? "forced" : "heap", r.assist_work, r.assist_stolen,
+                    r.assist_wait_ns / 1000, r.stacks_left);
         }
         res->assist_ns += r.assist_ns;
         res->mark_ns += r.mark_ns;
@@ -184,10 +187,11 @@ static void as_print(const char *what, const struct as_result *r)
     for (int i = 0; i < 2; i++) {
         uint64_t price = (m[i]->acct.work + m[i]->acct.stolen) * 1000 / (m[i]->bytes_marking | 1);
         kprintf("#   %s mutator: %lu KiB allocated (%lu KiB during marks), assists scanned %lu "
-                "KiB and took %lu KiB of credit (%lu.%03lu per byte), %u parks\n",
+                "KiB and took %lu KiB of credit (%lu.%03lu per byte), %u parks, %ld KiB of "
+                "credit at most\n",
                 i ? "light" : "heavy", m[i]->bytes >> 10, m[i]->bytes_marking >> 10,
                 m[i]->acct.work >> 10, m[i]->acct.stolen >> 10, price / 1000, price % 1000,
-                m[i]->acct.parks);
+                m[i]->acct.parks, m[i]->acct.credit_peak >> 10);
     }
 }
 
