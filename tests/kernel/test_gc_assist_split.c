@@ -69,11 +69,17 @@ static uint32_t as_count(const struct anode *t, uint32_t *bad)
 }
 
 static uint32_t as_reports, as_other;
+static char as_first[200]; /* the first report, for the failure message */
 static void as_hook(const char *msg)
 {
     if (testutil_starts_with(msg, "gccheckmark: 0x")) {
-        if (!as_reports)
+        if (!as_reports) {
             kprintf("# %s\n", msg);
+            uint32_t i = 0;
+            for (; msg[i] && i + 1 < sizeof as_first; i++)
+                as_first[i] = msg[i];
+            as_first[i] = 0;
+        }
         as_reports++;
     } else if (!testutil_starts_with(msg, "gccheckmark: ... ")) {
         as_other++;
@@ -227,7 +233,8 @@ KTEST(gc_assist_bounds_peak_heap, KTEST_QUICK)
     KCHECKF(on.concurrent >= AS_CYCLES, "%u concurrent cycles of %u", on.concurrent, on.cycles);
     KCHECKF(on.over == 0, "assists on: %u cycles past 1.1 x goal (peak %lu.%03lu x)", on.over,
             on.peak_ppm / 1000000, on.peak_ppm % 1000000 / 1000);
-    KCHECKF(reports == 0 && as_other == 0, "%u checkmark reports with assists", reports);
+    KCHECKF(reports == 0 && as_other == 0, "%u checkmark reports with assists (the first: %s)",
+            reports, as_first);
     KCHECKF(n == want && bad == 0, "%u of %u nodes, %u bad", n, want, bad);
     KCHECKF(on.heavy.bytes_marking > 0 && paid(&on.heavy) > 0,
             "the heavy mutator allocated %lu B during marks and paid %lu B of scan work",

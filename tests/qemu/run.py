@@ -545,9 +545,11 @@ def checker_selftest():
         failed += not ok
         detail = "passes" if not problems else "caught: " + problems[0]
         print(f"{'ok' if ok else 'not ok'} {i} - gctrace checker, {what}: {detail}")
-    log = "ok 1 - a\nnot ok 2 - b\n# b.c:3: want 4\n# more\nok 3 - c\nnot ok 4 - d\nok 5 - e\n"
+    log = ("ok 1 - a\n# said by b\nnot ok 2 - b\n# b.c:3: want 4\n# more\nok 3 - c\n"
+           "not ok 4 - d\nok 5 - e\n")
     details = failed_test_details(log)
-    want = ["not ok 2 - b: b.c:3: want 4 / more", "not ok 4 - d: (no message)"]
+    want = ["not ok 2 - b: b.c:3: want 4 / more", "  it printed first: said by b",
+            "not ok 4 - d: (no message)"]
     ok = details == want
     failed += not ok
     cases.append(("failed self-tests' messages", log, None))
@@ -669,10 +671,16 @@ def judge(cfg, rc, timed_out, log, expect, timeout):
 
 def failed_test_details(log, most=8):
     """What each failed self-test said: the '# ' lines after its 'not ok'
-    line (at most `most` per test), so that a failure far from the log's
-    tail is still diagnosable from the harness's report alone."""
-    out, lines = [], log.splitlines()
+    line (at most `most` per test), and the last `most` '# ' lines it
+    printed while it ran (since the result line before it: a report such
+    as gccheckmark's comes out before the test fails on it), so that a
+    failure far from the log's tail is still diagnosable from the
+    harness's report alone."""
+    out, lines, start = [], log.splitlines(), 0
     for i, line in enumerate(lines):
+        if line.startswith("ok ") or line.startswith("not ok "):
+            before = [l[2:] for l in lines[start:i] if l.startswith("# ")]
+            start = i + 1
         if not line.startswith("not ok "):
             continue
         said = []
@@ -680,7 +688,10 @@ def failed_test_details(log, most=8):
             if not nxt.startswith("# "):
                 break
             said.append(nxt[2:])
+            start += 1
         out.append(f"{line}: " + (" / ".join(said) if said else "(no message)"))
+        if before:
+            out.append("  it printed first: " + " / ".join(before[-most:]))
     return out
 
 
