@@ -191,6 +191,7 @@ static struct {
 uint32_t gc_stack_scan_cycle(void) { return __atomic_load_n(&work.stack_cycle, __ATOMIC_ACQUIRE); }
 
 struct gc_markwin gc_markwin_;
+volatile uint32_t gc_debug_stop_delay_us;
 volatile uint32_t gc_debug_wait_helper;  /* tests: the drain waits for a helper's batch (1 s at most) */
 
 void gc_add_marked(uint64_t bytes) { __atomic_fetch_add(&work.bytes_marked, bytes, __ATOMIC_RELAXED); }
@@ -573,6 +574,8 @@ static void mark_concurrent_rest(struct cycle_args *a)
     }
     __atomic_store_n(&gc_stop_pending, 1, __ATOMIC_SEQ_CST);
     t[1] = plat_nanotime();
+    while (plat_nanotime() - t[1] < gc_debug_stop_delay_us * 1000ull)
+        plat_cpu_relax();
     a->rec->stop_ns += plat_gc_stop_world();
     /* the world allocated this much while it was marked (the runway's
      * cons/mark); nothing more is allocated until the pause ends */

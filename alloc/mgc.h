@@ -237,6 +237,10 @@ extern volatile uint32_t gc_debug_no_idle_mark;
  * a batch (or after 1 s): on a loaded host a vCPU may not run at all during
  * a short mark. */
 extern volatile uint32_t gc_debug_wait_helper;
+/* Tests: the collecting CPU waits this many microseconds between asking for
+ * the second pause (gc_stop_pending) and stopping the world — what a
+ * descheduled vCPU does under a loaded host; tasks in debt must wait too. */
+extern volatile uint32_t gc_debug_stop_delay_us;
 #define GC_CLOBBER_WORD 0xdeadbeefdeadbeefull
 extern volatile uint32_t gc_clobber;
 

@@ -430,8 +430,12 @@ static __attribute__((noinline)) void assist_slow(struct gc_assist *a)
 void gc_assist_alloc(uint64_t size)
 {
     struct gc_markwin *m = &gc_markwin_;
-    if (!m->concurrent || __atomic_load_n(&gc_stop_pending, __ATOMIC_ACQUIRE))
-        return; /* the world stopped (or stopping): only the collector's own code runs */
+    /* Charged even while the second pause is asked for: until the world
+     * has stopped, a CPU may still allocate (its safepoint can run before
+     * the collector posts the stop), and a task in debt must park then
+     * (the window is closed), not allocate freely. */
+    if (!m->concurrent)
+        return;
     struct gc_assist *a = plat_gc_assist();
     if (!a)
         return;

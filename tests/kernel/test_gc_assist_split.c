@@ -15,6 +15,11 @@
  * gccheckmark finds nothing missed (assists are markers too) and the tree
  * is whole.
  *
+ * A second run has the collector wait 20 ms between asking for the second
+ * pause and stopping the world (gc_debug_stop_delay_us), as a vCPU the host
+ * deschedules there does: tasks that allocate in that gap are in debt with
+ * the window closed and must park, not allocate freely — the same bound.
+ *
  * The negative control turns assists off (gc_debug_no_assist): the same
  * mutators must then push some cycle past 1.1 x its goal — the mark is
  * slower than the allocation — or the test cannot see the bound at all.
@@ -43,6 +48,9 @@ static uint64_t acheck(uint64_t id) { return id * 0x9E3779B97F4A7C15ull + 1234; 
 #define AS_CYCLES 6          /* forced cycles per run */
 /* past the bound: each mutator's over-assist credit (256 KiB, mgcmark.c)
  * and a refill and an object each */
+/* the late-stop run: the collector waits this long between asking for the
+ * second pause and stopping the world (a descheduled vCPU's gap) */
+#define AS_STOP_DELAY_US 20000u
 #define AS_SLACK (2u * (256u + 64u) << 10)
 
 static struct anode *as_tree; /* root (bss) */
@@ -160,7 +168,7 @@ static void as_cycles(uint32_t from, uint32_t to, struct as_result *res)
     }
 }
 
-static void as_run(uint32_t no_assist, struct as_result *res)
+static void as_run(uint32_t no_assist, uint32_t delay_us, struct as_result *res)
 {
     __builtin_memset(res, 0, sizeof *res);
     res->heavy.size = 8192;
@@ -169,11 +177,13 @@ static void as_run(uint32_t no_assist, struct as_result *res)
     gc_collect();
     uint32_t n0 = gc_num_cycles();
     gc_debug_no_assist = no_assist;
+    gc_debug_stop_delay_us = delay_us;
     struct task *h = task_spawn("as-heavy", as_mutate, &res->heavy, TASK_STACK_CONTIGUOUS);
     struct task *c = task_spawn("as-collector", as_collector, 0, TASK_STACK_CONTIGUOUS);
     struct task *l = task_spawn("as-light", as_mutate, &res->light, TASK_STACK_CONTIGUOUS);
     sched_run();
     gc_debug_no_assist = 0;
+    gc_debug_stop_delay_us = 0;
     task_reap(h);
     task_reap(c);
     task_reap(l);
@@ -218,10 +228,11 @@ KTEST(gc_assist_bounds_peak_heap, KTEST_QUICK)
     gc_set_checkmark(GC_CHECKMARK_REPORT);
     as_reports = as_other = 0;
     alloc_error_hook_t hook = alloc_set_error_hook(as_hook);
-    static struct as_result on, off; /* not on the runner's stack */
-    as_run(0, &on);
+    static struct as_result on, late, off; /* not on the runner's stack */
+    as_run(0, 0, &on);
+    as_run(0, AS_STOP_DELAY_US, &late);
     uint32_t reports = as_reports;
-    as_run(1, &off);
+    as_run(1, 0, &off);
     alloc_set_error_hook(hook);
     gc_set_checkmark(cm);
     gc_set_stoptheworld(stw);
@@ -229,10 +240,15 @@ KTEST(gc_assist_bounds_peak_heap, KTEST_QUICK)
     uint32_t bad = 0, n = as_count(as_tree, &bad), want = (2u << AS_DEPTH) - 1;
     as_tree = 0;
     as_print("assists on", &on);
+    as_print("assists on, the second pause 20 ms after it was asked for", &late);
     as_print("assists off (control)", &off);
     KCHECKF(on.concurrent >= AS_CYCLES, "%u concurrent cycles of %u", on.concurrent, on.cycles);
     KCHECKF(on.over == 0, "assists on: %u cycles past 1.1 x goal (peak %lu.%03lu x)", on.over,
             on.peak_ppm / 1000000, on.peak_ppm % 1000000 / 1000);
+    KCHECKF(late.concurrent >= AS_CYCLES && late.over == 0,
+            "the world stopped %u us after the request: %u of %u concurrent cycles past 1.1 x "
+            "goal (peak %lu.%03lu x)", AS_STOP_DELAY_US, late.over, late.concurrent,
+            late.peak_ppm / 1000000, late.peak_ppm % 1000000 / 1000);
     KCHECKF(reports == 0 && as_other == 0, "%u checkmark reports with assists (the first: %s)",
             reports, as_first);
     KCHECKF(n == want && bad == 0, "%u of %u nodes, %u bad", n, want, bad);
