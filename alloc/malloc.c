@@ -400,6 +400,9 @@ static void *mallocgc_once(uint64_t size, const gotype *typ, bool needzero, bool
     return v;
 }
 
+#define OOM_CYCLES 3
+uint64_t gc_debug_oom_nulls;
+
 /* Go's fatal out-of-memory report (on a big stack: memstats is large). */
 static void out_of_memory(void *p)
 {
@@ -410,6 +413,26 @@ static void out_of_memory(void *p)
     alloc_format(msg, sizeof msg, "out of memory: cannot allocate %lu-byte block (%lu in use)",
                  (unsigned long)size, (unsigned long)st.HeapSys);
     plat_panic(msg);
+}
+
+/* mallocgc found no memory: an emergency cycle, then Go's out of memory
+ * — a few, as other CPUs may take what one freed before this one
+ * retries. */
+static __attribute__((noinline)) void *mallocgc_no_memory(uint64_t size, const gotype *typ,
+                                                          bool needzero, bool *took_span,
+                                                          uint64_t *sampled)
+{
+    void *v = 0;
+    for (int i = 0; !v && i < OOM_CYCLES && gc_emergency(); i++)
+        v = mallocgc_once(size, typ, needzero, took_span, sampled);
+    if (v)
+        return v;
+    if (gc_debug_oom & GC_OOM_RETURN_NULL) {
+        __atomic_add_fetch(&gc_debug_oom_nulls, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    plat_systemstack(out_of_memory, &size); /* does not return */
+    return 0;
 }
 
 /* mallocgc for an entry point whose frame is fp (the heap profile's stack
@@ -423,10 +446,9 @@ static inline __attribute__((always_inline)) void *mallocgc_at(uint64_t size, co
     bool took_span = false;
     uint64_t sampled = 0;
     void *v = mallocgc_once(size, typ, needzero, &took_span, &sampled);
-    if (!v && gc_emergency()) /* one emergency cycle, then Go's out of memory */
-        v = mallocgc_once(size, typ, needzero, &took_span, &sampled);
-    if (!v)
-        plat_systemstack(out_of_memory, &size); /* does not return */
+    if (__builtin_expect(!v, 0) &&
+        !(v = mallocgc_no_memory(size, typ, needzero, &took_span, &sampled)))
+        return 0; /* tests only (GC_OOM_RETURN_NULL) */
     if (__builtin_expect(sampled != 0, 0))
         mprof_malloc((uintptr_t)v, sampled, fp);
     if (took_span)

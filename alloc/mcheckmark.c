@@ -79,15 +79,18 @@ static void report(struct gcwork *w, const mspan *s, uintptr_t obj)
 {
     if (w->reports++ >= MAX_REPORTS)
         return;
-    char from[96];
+    char from[96], where[160] = "";
     if (w->from_kind == 0)
         alloc_format(from, sizeof from, "object 0x%lx", (unsigned long)w->from);
     else
         alloc_format(from, sizeof from, "a %s word at 0x%lx", root_kind_name(w->from_kind),
                      (unsigned long)w->from);
+    if (w->from_kind & GC_ROOT_TASKS)
+        plat_gc_describe_word(w->from, where, sizeof where);
     alloc_report("gccheckmark: 0x%lx (span 0x%lx class %u, %lu B) is reachable but was not "
-                 "marked; reached from %s", (unsigned long)obj, (unsigned long)s->startAddr,
-                 (unsigned)spanclass_sizeclass(s->spanclass), (unsigned long)s->elemsize, from);
+                 "marked; reached from %s%s%s", (unsigned long)obj, (unsigned long)s->startAddr,
+                 (unsigned)spanclass_sizeclass(s->spanclass), (unsigned long)s->elemsize, from,
+                 where[0] ? " — " : "", where);
 }
 
 /* Step 3. */

@@ -11,9 +11,10 @@
  *
  * A CYCLE (gc_cycle, on the CPU that triggered it, through plat_gc_run so
  * that its own stack is a scannable root; a concurrent one hands steps
- * 2b-4 to its dedicated worker, concurrent_worker on the same CPU through
- * plat_gc_worker, and the task that triggered it goes on — elsewhere, in
- * the kernel — as Go's gcStart returns once the background workers run;
+ * 2b-4 to its main mark worker, concurrent_step on the same CPU through
+ * plat_gc_worker, and the task that triggered it goes on — on this CPU
+ * beside a fractional worker, or elsewhere — as Go's gcStart returns once
+ * the background workers run;
  * gc_collect and the emergency cycle then wait for the end, cycle_end,
  * which clears gc_running):
  *   1. Sweep termination.  Finish sweeping the previous cycle (every span
@@ -54,7 +55,7 @@
  *      scanned by its own scheduler at its next switch,
  *      gc_scan_stack_for_mark, Go's preemptscan; the dead words below
  *      where it stopped are zeroed, platform.h), then drains the grey
- *      queue (mark_worker) — this CPU is the mark's dedicated worker —
+ *      queue (marker) — this CPU runs the mark's main worker —
  *      while every other CPU runs tasks with the
  *      barrier on (their barriered stores grey into their own queues,
  *      mwbbuf.c) and mallocgc allocating black; passes repeat (at most
@@ -69,11 +70,26 @@
  *      and every value overwritten in it — Yuasa: a pointer a scanned
  *      stack loaded from the heap was greyed when the heap let it go) or
  *      in a root scanned again in (c); and no task stores into another
- *      task's stack (Go's escape analysis; a rule here, mgc.h).  Not yet
- *      as in Go: always one dedicated worker, the collecting CPU (Go's
- *      25 % rule gives a fractional one below 4 CPUs and two at 7-8), and
- *      the second pause flushes every barrier buffer itself (Go's ragged
- *      barrier lets each CPU flush its own).
+ *      task's stack (Go's escape analysis; a rule here, mgc.h).
+ *      WORKERS (Go's 25 % rule, mgcpacer.c): the main worker is a state
+ *      machine (concurrent_step: stack pass, drain, end) that the host
+ *      steps on the cycle's CPU.  Dedicated (4+ CPUs) it runs to the end
+ *      in one step; fractional (1-3 CPUs: 25/50/75 % of its CPU) a step
+ *      runs only while its time in steps is within that share of the time
+ *      since the world restarted, and its drain leaves at 1.2 × the share
+ *      (Go's pollFractionalWorkerExit), flushing its work to the global
+ *      list, where the helpers go on; the CPU's tasks run in between.  A
+ *      step runs without limit when the CPU has nothing else to run or a
+ *      task waits for the cycle's end (gc_collect: Go's waiter parks and
+ *      its P marks as an idle worker).  Second workers (6-8 CPUs) are
+ *      helpers with priority over tasks (mgcmark.c).
+ *      RAGGED BARRIER (Go's gcMarkDone): once the passes and drains are
+ *      done, before the second pause, every CPU flushes its own barrier
+ *      buffer at a safepoint (plat_gc_ragged, mwbbuf.c) and the main
+ *      worker drains what they handed over, until a round finds nothing
+ *      (at most RAGGED_ROUNDS; a CPU that does not answer within 20 ms is
+ *      left to the pause).  The pause's flush rounds (c) then find only
+ *      what was stored since (the record's wb_pause_flushes).
  *      HELPERS (mgcmark.c): while the window is open (gc_markwin_.open)
  *      a host's idle loop calls gc_idle_mark_step (Go's idle mark
  *      worker), and a task that allocates pays in scan work (mark assists,
@@ -188,10 +204,19 @@ static struct {
     uint32_t stacks_left; /* tasks still running after the last pass */
 } work;
 
+uint32_t gc_mark_main_cpu(void)
+{
+    return __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_MARK && gc_markwin_.concurrent
+               ? gc_markwin_.main_cpu
+               : 0;
+}
+
 uint32_t gc_stack_scan_cycle(void) { return __atomic_load_n(&work.stack_cycle, __ATOMIC_ACQUIRE); }
 
 struct gc_markwin gc_markwin_;
 volatile uint32_t gc_debug_stop_delay_us;
+volatile uint32_t gc_debug_main_dedicated;
+volatile uint32_t gc_debug_oom;
 volatile uint32_t gc_debug_wait_helper;  /* tests: the drain waits for a helper's batch (1 s at most) */
 
 void gc_add_marked(uint64_t bytes) { __atomic_fetch_add(&work.bytes_marked, bytes, __ATOMIC_RELAXED); }
@@ -202,6 +227,7 @@ static struct {
     uint64_t last_gc;      /* gc_now() at the end of the last cycle */
     uint64_t pause_total, pause[GC_HISTORY];
     uint64_t gc_cpu_ns;    /* Σ (pause × CPUs) */
+    uint32_t oom_waits, oom_in_mark; /* atomic: gc_emergency found a cycle running / marking */
     struct gc_cycle_record rec[GC_HISTORY];
     int trace;
     uint64_t force_period;
@@ -275,9 +301,11 @@ static bool roots_or_helpers_left(void)
     return roots_left() || __atomic_load_n(&gc_markwin_.helpers, __ATOMIC_SEQ_CST) != 0;
 }
 
-/* plat_gc_parallel's function: one marker per CPU (arg != 0: the
- * concurrent drain, which also waits for helpers). */
-static void mark_worker(void *arg)
+/* One marker: claim root jobs, then drain until marking terminates (true)
+ * or stop() says to leave (false: what it holds goes to the global list).
+ * concurrent: the main worker's drain, whose termination also waits for
+ * helpers. */
+static bool marker(bool concurrent, bool (*stop)(void))
 {
     uint64_t t0 = plat_nanotime();
     struct gcwork w;
@@ -290,11 +318,20 @@ static void mark_worker(void *arg)
             break;
         gc_scan_range(&w, work.jobs[j].lo, work.jobs[j].hi);
     }
-    gc_drain(&w, arg ? roots_or_helpers_left : roots_left);
+    bool done = gc_drain_until(&w, concurrent ? roots_or_helpers_left : roots_left, stop);
     gc_note_scan(&w);
+    gcwork_flush(&w);
     gcwork_dispose(&w);
     __atomic_fetch_add(&work.bytes_marked, w.bytes_marked, __ATOMIC_RELAXED);
     __atomic_fetch_add(&work.mark_cpu_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
+    return done;
+}
+
+/* plat_gc_parallel's function: one marker per CPU, the world stopped. */
+static void mark_worker(void *arg)
+{
+    (void)arg;
+    marker(false, 0);
 }
 
 /* plat_gc_parallel's function for the concurrent mark's first pause: the
@@ -337,6 +374,9 @@ struct cycle_args {
     /* timestamps: start, mark start, world restarted / stopped again (a
      * concurrent mark's halves run apart: gc_cycle, then its worker) */
     uint64_t t0, t1, tm[2];
+    /* the main worker's progress (concurrent_step): stack pass, drain, end */
+    enum { W_PASS, W_DRAIN, W_RAGGED, W_END } stage;
+    uint32_t pass, ragged;
 };
 static uintptr_t checkmark_extra_root; /* the cycle's extra root, for the pass */
 
@@ -409,11 +449,19 @@ static void start_window(const struct gc_cycle_record *r)
     m->cycle = st.numgc + 1;
     m->concurrent = r->concurrent;
     m->scan_expected = st.numgc ? gc_pacer_.last_heap_scan : r->heap0 / 2;
-    m->collector_cpu = plat_cpu_id() + 1; /* the cycle runs on this CPU */
+    m->collector_cpu = m->main_cpu = plat_cpu_id() + 1; /* the cycle runs on this CPU */
+    struct gc_workers wp = gc_pacer_workers(mheap_.ncpu ? mheap_.ncpu : 1);
+    if (gc_debug_main_dedicated)
+        wp.main_ppm = GC_PPM, wp.second_slots = wp.second_ppm = 0;
+    m->main_ppm = wp.main_ppm;
+    m->second_slots = wp.second_slots;
+    m->second_ppm = wp.second_ppm;
+    __atomic_store_n(&m->second_mask, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&m->scan_done, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&m->bg_credit, 0, __ATOMIC_RELAXED);
-    uint64_t *zero[] = {&m->idle_ns, &m->idle_objects, &m->assist_ns, &m->assist_wait_ns,
-                        &m->assist_work, &m->assist_stolen};
+    uint64_t *zero[] = {&m->idle_ns,     &m->idle_objects, &m->assist_ns,
+                        &m->assist_wait_ns, &m->assist_work, &m->assist_stolen,
+                        &m->second_ns,   &m->second_objects};
     for (uint32_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
         __atomic_store_n(zero[i], 0, __ATOMIC_RELAXED);
 }
@@ -450,7 +498,9 @@ static void mark_start(struct cycle_args *a)
  * until a round finds none; barrier off; gccheckmark. */
 static void mark_finish(struct cycle_args *a)
 {
-    while (gc_wb_flush_round()) {
+    uint32_t n;
+    while ((n = gc_wb_flush_round()) != 0) {
+        a->rec->wb_pause_flushes += n;
         gcwork_restart();
         plat_gc_parallel(mark_worker, 0);
     }
@@ -460,37 +510,64 @@ static void mark_finish(struct cycle_args *a)
     checkmark(a);
 }
 
-/* The concurrent drain on the collecting CPU, with idle CPUs helping:
- * drain until the global list is empty, close the window, wait for the
- * helpers to leave (they flush what they hold), and go again if they left
- * work behind. */
-static void open_for_helpers(void)
+/* The main worker's share of its CPU (mgcpacer.c's WORKERS): its time in
+ * steps against main_ppm of the time since the world restarted.  Written
+ * and read by the main worker's CPU only (one cycle at a time). */
+static struct {
+    uint64_t used; /* ns in steps before this one */
+    uint64_t t0;   /* this step's start */
+    bool full;     /* this step has no limit: dedicated, idle, or waited for */
+} slice;
+
+/* Whether the main worker should leave its CPU to tasks (Go's fractional
+ * worker leaves at 1.2 × its goal: pollFractionalWorkerExit). */
+static bool over_share(void)
 {
-    struct gc_markwin *m = &gc_markwin_;
-    __atomic_store_n(&m->helper_cpu, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&m->open, 1, __ATOMIC_SEQ_CST);
+    if (slice.full)
+        return false;
+    uint64_t now = plat_nanotime(), used = slice.used + (now - slice.t0);
+    return used * GC_PPM * 5 > (now - gc_markwin_.mark_t0) * gc_markwin_.main_ppm * 6;
 }
 
-static void drain_with_helpers(void)
+/* The concurrent drain on the main worker, with idle CPUs, second workers
+ * and assists helping: drain until the global list is empty, close the
+ * window, wait for the helpers to leave (they flush what they hold), and
+ * go again if they left work behind.  False: the main worker's share ran
+ * out first; the window stays open and the helpers go on. */
+static bool drain_with_helpers(void)
+{
+    for (;;) {
+        /* (re)opened: the first round of a later stack pass, or helpers
+         * left work behind — and allocating tasks must assist meanwhile */
+        __atomic_store_n(&gc_markwin_.open, 1, __ATOMIC_SEQ_CST);
+        gcwork_restart();
+        if (!marker(true, over_share)) /* ends when nothing is grey and no
+                                          helper is inside a step */
+            return false;
+        __atomic_store_n(&gc_markwin_.open, 0, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&gc_markwin_.helpers, __ATOMIC_SEQ_CST))
+            plat_cpu_relax();
+        if (gcwork_empty())
+            return true;
+    }
+}
+
+/* Tests (gc_debug_wait_helper): the drain starts once an idle helper has
+ * scanned a batch, or after 1 s. */
+static void wait_for_helper(void)
 {
     uint64_t t0 = plat_nanotime();
     while (__atomic_load_n(&gc_debug_wait_helper, __ATOMIC_RELAXED) &&
            !__atomic_load_n(&gc_markwin_.idle_objects, __ATOMIC_ACQUIRE) &&
            plat_nanotime() - t0 < 1000000000ull)
         plat_cpu_relax();
-    for (;;) {
-        /* (re)opened: the first round of a later stack pass, or helpers
-         * left work behind — and allocating tasks must assist meanwhile */
-        __atomic_store_n(&gc_markwin_.open, 1, __ATOMIC_SEQ_CST);
-        gcwork_restart();
-        mark_worker((void *)1); /* the one joined marker: ends when nothing is grey
-                                   and no helper is inside a step */
-        __atomic_store_n(&gc_markwin_.open, 0, __ATOMIC_SEQ_CST);
-        while (__atomic_load_n(&gc_markwin_.helpers, __ATOMIC_SEQ_CST))
-            plat_cpu_relax();
-        if (gcwork_empty())
-            return;
-    }
+}
+
+static void open_for_helpers(void)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    __atomic_store_n(&m->helper_cpu, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&m->open, 1, __ATOMIC_SEQ_CST);
 }
 
 /* plat_gc_scan_stacks' callback: a task's range, into the collector's
@@ -555,23 +632,19 @@ static void mark_concurrent_start(struct cycle_args *a)
     a->rec->ncpu = plat_gc_parallel(root_worker, 0);
     open_for_helpers(); /* before the restart: a CPU leaving the pause sees it */
     a->rec->heap_restart = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
+    a->stage = W_PASS;
+    a->pass = a->ragged = 0;
+    slice.used = 0;
     __atomic_store_n(&gc_stop_pending, 0, __ATOMIC_SEQ_CST);
-    a->tm[0] = plat_nanotime();
+    a->tm[0] = gc_markwin_.mark_t0 = plat_nanotime();
     plat_gc_start_world();
 }
 
-/* The rest of (b) and (c), on the mark's dedicated worker. */
-static void mark_concurrent_rest(struct cycle_args *a)
+/* (c), on the main worker once its passes and drains are done: the
+ * second pause and its rescan. */
+static void mark_concurrent_end(struct cycle_args *a)
 {
     uint64_t *t = a->tm;
-    uint32_t cycle = st.numgc + 1;
-    __atomic_store_n(&work.stack_cycle, cycle, __ATOMIC_RELEASE);
-    for (uint32_t pass = 0; pass < STACK_PASSES; pass++) {
-        work.stacks_left = scan_stacks_once(cycle);
-        drain_with_helpers();
-        if (!work.stacks_left)
-            break;
-    }
     __atomic_store_n(&gc_stop_pending, 1, __ATOMIC_SEQ_CST);
     t[1] = plat_nanotime();
     while (plat_nanotime() - t[1] < gc_debug_stop_delay_us * 1000ull)
@@ -605,6 +678,9 @@ static void record_helpers(struct gc_cycle_record *r)
     r->assist_wait_ns = __atomic_load_n(&m->assist_wait_ns, __ATOMIC_RELAXED);
     r->assist_work = __atomic_load_n(&m->assist_work, __ATOMIC_RELAXED);
     r->assist_stolen = __atomic_load_n(&m->assist_stolen, __ATOMIC_RELAXED);
+    r->second_ns = __atomic_load_n(&m->second_ns, __ATOMIC_RELAXED);
+    r->second_objects = __atomic_load_n(&m->second_objects, __ATOMIC_RELAXED);
+    r->main_ppm = m->main_ppm;
 }
 
 /* Step 3. */
@@ -622,7 +698,7 @@ static void mark_termination(struct cycle_args *a)
     r->globals = work.globals;
     __atomic_store_n(&work.stack_cycle, 0, __ATOMIC_RELEASE);
     r->goal = gc_pacer_.goal;
-    r->mark_cpu_ns = work.mark_cpu_ns;
+    r->mark_cpu_ns = work.mark_cpu_ns + r->second_ns; /* background: main and second */
     plat_lock(&mheap_.lock);
     __atomic_store_n(&mheap_.sweepgen, mheap_.sweepgen + 2, __ATOMIC_RELEASE);
     plat_unlock(&mheap_.lock);
@@ -648,7 +724,10 @@ static void record_cycle(struct gc_cycle_record *r, uint64_t t_end)
     uint32_t i = st.numgc % GC_HISTORY;
     st.pause[i] = pause;
     st.pause_total += pause;
-    st.gc_cpu_ns += pause * r->ncpu + (r->concurrent ? r->mark_ns : 0) + r->assist_ns;
+    /* concurrent: the workers' time, not the mark's wall time (a
+     * fractional main worker shares its CPU with tasks) */
+    st.gc_cpu_ns += pause * r->ncpu + r->assist_ns +
+                    (r->concurrent ? r->worker_ns + r->second_ns + r->idle_ns : 0);
     st.numgc++;
     st.numforced += r->forced;
     r->n = st.numgc;
@@ -694,12 +773,84 @@ static void cycle_end(struct cycle_args *a)
     __atomic_store_n(&gc_running, 0, __ATOMIC_RELEASE);
 }
 
-/* A concurrent mark's dedicated worker (plat_gc_worker): the stack passes
- * and the drain with the world running, the second pause, the end. */
-static void concurrent_worker(void *arg)
+#define RAGGED_ROUNDS 4              /* then the second pause flushes what is left */
+#define RAGGED_TIMEOUT_NS 20000000ull /* a CPU that has not flushed by then: the pause does */
+volatile uint32_t gc_debug_no_ragged;
+static uint32_t ragged_found; /* atomic: CPUs whose flush handed work over, this round */
+
+/* plat_gc_ragged's fn, on every CPU at a safepoint. */
+static void ragged_flush(void)
 {
-    mark_concurrent_rest(arg);
-    cycle_end(arg);
+    if (gc_wb_flush_mine())
+        __atomic_add_fetch(&ragged_found, 1, __ATOMIC_RELAXED);
+}
+
+/* Go's ragged barrier (gcMarkDone's forEachP), the window closed and
+ * nothing grey: every CPU flushes its barrier buffer and hands its queue
+ * over at its own safepoint.  True if one had work: drain it and ask
+ * again (at most RAGGED_ROUNDS; then, or if a CPU did not answer in time,
+ * the second pause flushes the rest itself). */
+static bool ragged_barrier(struct cycle_args *a)
+{
+    if (gc_debug_no_ragged || a->ragged >= RAGGED_ROUNDS)
+        return false;
+    a->ragged++;
+    __atomic_store_n(&ragged_found, 0, __ATOMIC_RELAXED);
+    uint32_t ran = plat_gc_ragged(ragged_flush, RAGGED_TIMEOUT_NS);
+    uint32_t found = __atomic_load_n(&ragged_found, __ATOMIC_RELAXED);
+    struct gc_cycle_record *r = a->rec;
+    r->ragged_rounds++;
+    r->ragged_flushes += found;
+    r->ragged_missed += mheap_.ncpu > ran ? mheap_.ncpu - ran : 0;
+    return found != 0;
+}
+
+/* The main worker's stages, as far as its share allows; true once the
+ * cycle is over (then `a` belongs to the next cycle: not touched). */
+static bool worker_stages(struct cycle_args *a)
+{
+    uint32_t cycle = st.numgc + 1;
+    for (;;) {
+        if (a->stage == W_PASS) {
+            if (!a->pass)
+                __atomic_store_n(&work.stack_cycle, cycle, __ATOMIC_RELEASE);
+            work.stacks_left = scan_stacks_once(cycle);
+            wait_for_helper();
+            a->stage = W_DRAIN;
+        } else if (a->stage == W_DRAIN) {
+            if (!drain_with_helpers())
+                return false;
+            a->stage = work.stacks_left && ++a->pass < STACK_PASSES ? W_PASS : W_RAGGED;
+        } else if (a->stage == W_RAGGED) {
+            a->stage = ragged_barrier(a) ? W_DRAIN : W_END;
+        } else {
+            a->rec->worker_ns = slice.used + (plat_nanotime() - slice.t0);
+            mark_concurrent_end(a);
+            cycle_end(a);
+            return true;
+        }
+        if (over_share())
+            return false;
+    }
+}
+
+/* A concurrent mark's main worker (plat_gc_worker): one step — stack
+ * passes, drains, and at last the second pause and the end — if its share
+ * allows (always when idle, dedicated, or a task waits for the cycle). */
+static bool concurrent_step(void *arg, bool idle)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    uint64_t t0 = plat_nanotime();
+    slice.full = idle || m->main_ppm >= GC_PPM || __atomic_load_n(&m->waiters, __ATOMIC_ACQUIRE);
+    if (!slice.full && slice.used * GC_PPM > (t0 - m->mark_t0) * m->main_ppm)
+        return false; /* its share is used up: the CPU's tasks run */
+    slice.t0 = t0;
+    __atomic_store_n(&m->collector_cpu, plat_cpu_id() + 1, __ATOMIC_RELAXED);
+    if (worker_stages(arg))
+        return true;
+    slice.used += plat_nanotime() - t0;
+    __atomic_store_n(&m->collector_cpu, 0, __ATOMIC_RELAXED); /* its tasks assist */
+    return false;
 }
 
 /* Steps 1-2a, then either the whole stop-the-world mark and the end, or
@@ -720,7 +871,7 @@ static void gc_cycle(void *arg)
     mark_start(a);
     if (r->concurrent) {
         mark_concurrent_start(a);
-        plat_gc_worker(concurrent_worker, a);
+        plat_gc_worker(concurrent_step, a);
         return;
     }
     r->ncpu = plat_gc_parallel(mark_worker, 0);
@@ -827,13 +978,19 @@ static bool trigger_holds(enum gc_trigger t)
     return true;
 }
 
-/* Wait at safepoints until no cycle runs. */
+/* Wait at safepoints until no cycle runs.  A task yields meanwhile (the
+ * main worker may share its CPU), and counts as a waiter: the main worker
+ * then marks full time (Go's waiter parks, and its P's idle worker marks). */
 static void wait_cycle_done(void)
 {
+    if (!__atomic_load_n(&gc_running, __ATOMIC_ACQUIRE))
+        return;
+    __atomic_add_fetch(&gc_markwin_.waiters, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&gc_running, __ATOMIC_ACQUIRE)) {
         gc_safepoint();
-        plat_cpu_relax();
+        plat_gc_assist_park();
     }
+    __atomic_sub_fetch(&gc_markwin_.waiters, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Wait at safepoints until the running cycle marks (its assists then pace
@@ -845,7 +1002,7 @@ static void wait_mark_started(void)
     while (__atomic_load_n(&gc_running, __ATOMIC_ACQUIRE) &&
            __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_OFF) {
         gc_safepoint();
-        plat_cpu_relax();
+        plat_gc_assist_park(); /* the cycle's CPU may be this one's */
     }
 }
 
@@ -924,16 +1081,34 @@ bool gc_collect(void)
     return true;
 }
 
-bool gc_emergency(void)
+bool gc_start(void)
 {
     if (!plat_gc_supported() || plat_locks_held())
         return false;
-    wait_cycle_done();
-    if (!start_cycle(GC_TRIGGER_OOM, 0))
+    return start_cycle(GC_TRIGGER_CYCLE, 0); /* returns once a concurrent mark runs */
+}
+
+bool gc_emergency(void)
+{
+    if (!plat_gc_supported() || plat_locks_held() || (gc_debug_oom & GC_OOM_NO_EMERGENCY))
         return false;
-    wait_cycle_done();
-    gc_finish_sweep();
-    return true;
+    uint32_t n0 = gc_num_cycles();
+    if (__atomic_load_n(&gc_running, __ATOMIC_ACQUIRE)) {
+        /* out of memory while a cycle runs (a concurrent mark: its assists
+         * pace the others meanwhile): its end frees what it found dead */
+        __atomic_add_fetch(&st.oom_waits, 1, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_MARK)
+            __atomic_add_fetch(&st.oom_in_mark, 1, __ATOMIC_RELAXED);
+        wait_cycle_done();
+    }
+    /* one emergency cycle of our own — unless another task's cycle got in
+     * first, which collected as much */
+    if (start_cycle(GC_TRIGGER_OOM, 0) || gc_num_cycles() != n0) {
+        wait_cycle_done();
+        gc_finish_sweep();
+        return true;
+    }
+    return false;
 }
 
 void gc_test_clock_back(void)
@@ -1051,4 +1226,6 @@ void gc_read_stats(struct gc_stats *o)
     o->HeapLive = __atomic_load_n(&gc_pacer_.heap_live, __ATOMIC_RELAXED);
     o->GOGC = gc_pacer_.percent;
     o->EnableGC = plat_gc_supported();
+    o->OOMWaits = __atomic_load_n(&st.oom_waits, __ATOMIC_RELAXED);
+    o->OOMInMark = __atomic_load_n(&st.oom_in_mark, __ATOMIC_RELAXED);
 }

@@ -41,6 +41,11 @@ enum gc_trigger {
 /* runtime.GC(): run a complete cycle now (after the one in progress, if
  * any) and finish its sweep.  Returns false when the collector cannot run
  * here (no collector on this platform, or the caller holds a lock). */
+/* Tests: start a forced cycle (printed " (forced)") and return once its
+ * concurrent mark runs, without waiting for its end — a heap trigger's
+ * way, so the caller counts as no waiter (the main worker keeps its share).
+ * False if none started (a cycle was running: then it waited for that). */
+bool gc_start(void);
 bool gc_collect(void);
 /* debug.SetGCPercent: GOGC (>= 0), or -1 for off; returns the previous
  * value.  Out-of-range values are refused (returns INT32_MIN, no change). */
@@ -153,6 +158,14 @@ struct gc_cycle_record {
     uint64_t assist_wait_ns; /* their time parked: in debt, no grey work to take */
     uint64_t assist_work;   /* heap bytes scanned by assists */
     uint64_t assist_stolen; /* background scan credit assists took instead */
+    /* who marked (mgcpacer.c's WORKERS): the main worker's share of its
+     * CPU (GC_PPM: dedicated) and its time in steps while the world ran
+     * (stack passes, drains); the second workers' time and objects */
+    uint32_t main_ppm;
+    uint64_t worker_ns, second_ns, second_objects;
+    /* the ragged barrier: rounds, CPU flushes that handed work over, CPUs
+     * that did not answer in time; CPU flushes with work in the pause */
+    uint32_t ragged_rounds, ragged_flushes, ragged_missed, wb_pause_flushes;
     uint64_t stacks_conc;   /* of `stacks`, task stacks scanned while the world ran */
     uint32_t stacks_left;   /* tasks still running after the last concurrent pass
                                (their stacks scanned at the second pause) */
@@ -178,6 +191,10 @@ struct gc_stats {
     uint64_t HeapLive;      /* the pacer's heap_live now */
     int32_t GOGC;
     bool EnableGC;          /* a collector exists here */
+    /* ours: allocations that found no memory while a cycle ran (they
+     * waited for its end before their emergency cycle), and of those while
+     * it marked */
+    uint32_t OOMWaits, OOMInMark;
 };
 void gc_read_stats(struct gc_stats *out); /* 2 KiB: not on a task's stack */
 uint32_t gc_num_cycles(void);              /* NumGC, cheaply */
@@ -200,6 +217,7 @@ extern volatile uint32_t gc_debug_skip_roots;
  *   reached it:
  *     gccheckmark: 0x... (span 0x... class 5, 48 B) is reachable but was not
  *     marked; reached from object 0x... | from a task stack word at 0x...
+ *     [— what the host knows of that word: plat_gc_describe_word]
  *   and then marked (so it survives).  GC_CHECKMARK_FATAL ends with
  *   plat_panic("gccheckmark: N reachable objects were not marked") after
  *   the reports (Go's throw); GC_CHECKMARK_REPORT goes on (tests).  Costs a
@@ -222,6 +240,41 @@ void gc_set_clobber(bool on);
  * barrier (mbarrier.h).  Takes effect at the next cycle. */
 void gc_set_stoptheworld(uint32_t on);
 uint32_t gc_get_stoptheworld(void);
+
+/* Who marks during a concurrent mark, by Go's 25 % rule (mgcpacer.c's
+ * WORKERS).  Shares are in parts per million of one CPU's time. */
+#define GC_PPM 1000000u
+struct gc_workers {
+    uint32_t ncpu;
+    uint32_t go_dedicated, go_frac_ppm; /* Go: whole workers; share of every other P */
+    uint32_t main_ppm;                  /* ours: the cycle's CPU's main worker (GC_PPM: dedicated) */
+    uint32_t second_slots, second_ppm;  /* ours: second workers on other CPUs, their total share */
+};
+struct gc_workers gc_pacer_workers(uint32_t ncpu);
+/* Tests: 1 = the main worker dedicated and no second workers, whatever
+ * the CPU count (the negative control of the 25 % rule). */
+extern volatile uint32_t gc_debug_main_dedicated;
+/* Tests: no ragged barrier (the second pause flushes every CPU's barrier
+ * buffer, as before it). */
+extern volatile uint32_t gc_debug_no_ragged;
+/* Tests: GC_OOM_NO_EMERGENCY: an allocation that finds no memory runs no
+ * emergency cycle (and waits for none); GC_OOM_RETURN_NULL: mallocgc then
+ * returns NULL (counted in gc_debug_oom_nulls) instead of Go's fatal
+ * "out of memory" — the negative control of the emergency path. */
+enum { GC_OOM_NO_EMERGENCY = 1, GC_OOM_RETURN_NULL = 2 };
+extern volatile uint32_t gc_debug_oom;
+extern uint64_t gc_debug_oom_nulls;
+/* 1 + the CPU that runs the main worker of the concurrent mark under way
+ * (0: none).  Set and cleared with the world stopped: a running task sees
+ * it consistent with gc_phase. */
+uint32_t gc_mark_main_cpu(void);
+/* Second mark workers (the plan's second_slots): a host's scheduler calls
+ * this before it picks a task, holding no lock.  While a concurrent mark
+ * has grey work and a slot is free (or held by this CPU) and within its
+ * share, it scans up to `budget` objects and returns nonzero: the
+ * scheduler loops back instead of running a task.  0 otherwise (one load
+ * outside a mark); the slot is then released. */
+uint32_t gc_worker_mark_step(uint32_t budget);
 
 /* Idle-CPU marking (Go's idle mark workers): while a concurrent mark runs
  * with the world, a host's idle CPU scans up to `budget` grey objects.

@@ -44,14 +44,25 @@
  *   window takes the helper's role and scans batches from the global list;
  *   when it finds none it asks (gcwork_want) and the marker hands it the
  *   older half of its buffer.  Its work is background credit.
+ *   SECOND WORKERS (gc_worker_mark_step, Go's dedicated and fractional
+ *   workers past the first, mgcpacer.c's WORKERS): a CPU other than the
+ *   main worker's takes one of second_slots (a bit in second_mask) before
+ *   it picks a task, and scans batches from the global list while the
+ *   window is open, there is shared work, and the second workers' time is
+ *   within their share (second_ppm of the time since the world restarted;
+ *   whole slots have no limit); else it gives the slot up and runs tasks.
+ *   Its work is background credit.
  *   ASSISTS (gc_assist_alloc, Go's gcAssistAlloc): mallocgc debits the
  *   allocating task's account (struct gc_assist) by the bytes it asked
  *   for.  In debt:
  *     1. ratio = gc_pacer_assist_ratio(heap_live, goal, expected, done):
- *        scan bytes owed per byte; need = (debt + 256 KiB) × ratio: one
- *        assist pays for the next 256 KiB too (Go over-assists by 64 KiB
- *        of scan work instead — at an early, low ratio that is megabytes
- *        of credit still spendable once the heap nears the hard goal).
+ *        scan bytes owed per byte; need = debt × ratio + min(256 KiB ×
+ *        ratio, 64 KiB): one assist pays ahead for the next 256 KiB, or
+ *        for 64 KiB of scan work (Go's gcOverAssistWork) when that buys
+ *        less — near the goal a high ratio would otherwise make one
+ *        assist scan the whole heap, the mark's workers idle meanwhile
+ *        (Go's 64 KiB alone, at an early, low ratio, is megabytes of
+ *        credit still spendable once the heap nears the hard goal).
  *     2. Take what it can of the background credit (the markers' and the
  *        idle helper's scan work, added every 64 objects): a task on a CPU
  *        next to fast markers pays little.
@@ -200,14 +211,15 @@ void gc_checkmark_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi)
     }
 }
 
-static inline __attribute__((always_inline)) void drain_t(struct gcwork *w,
-                                                          bool (*roots_left)(void), const bool cm)
+static inline __attribute__((always_inline)) bool drain_t(struct gcwork *w,
+                                                          bool (*roots_left)(void),
+                                                          bool (*stop)(void), const bool cm)
 {
     for (uint64_t n = 0;; n++) {
         uintptr_t b = gcwork_try_get(w);
         if (!b) {
             if (!gcwork_get_full(w, roots_left))
-                return;
+                return true;
             continue;
         }
         scan_object(w, b, cm);
@@ -215,11 +227,18 @@ static inline __attribute__((always_inline)) void drain_t(struct gcwork *w,
             gcwork_balance(w);
             if (!cm)
                 gc_note_scan(w);
+            if (stop && stop())
+                return false;
         }
     }
 }
 
-void gc_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, false); }
+void gc_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, 0, false); }
+
+bool gc_drain_until(struct gcwork *w, bool (*roots_left)(void), bool (*stop)(void))
+{
+    return drain_t(w, roots_left, stop, false);
+}
 
 uint64_t gc_drain_budget(struct gcwork *w, uint64_t budget)
 {
@@ -237,7 +256,10 @@ uint64_t gc_drain_budget(struct gcwork *w, uint64_t budget)
     }
     return n;
 }
-void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void)) { drain_t(w, roots_left, true); }
+void gc_checkmark_drain(struct gcwork *w, bool (*roots_left)(void))
+{
+    drain_t(w, roots_left, 0, true);
+}
 
 void gc_note_scan(struct gcwork *w)
 {
@@ -254,6 +276,7 @@ void gc_note_scan(struct gcwork *w)
  * scan work, gcOverAssistWork, which at a low early ratio is megabytes of
  * credit that outlive the ratio; bytes bound the overshoot instead). */
 #define OVERASSIST_BYTES (256u << 10)
+#define OVERASSIST_WORK (64u << 10) /* ... and at most this much scan work (Go's) */
 #define HELP_BATCH 64               /* objects between checks of `bytes` */
 
 /* A CPU inside a helper step (the tests' scan hook may run a mutator
@@ -323,6 +346,60 @@ uint32_t gc_idle_mark_step(uint32_t budget)
     return h.nobj ? (uint32_t)h.nobj : __atomic_load_n(&m->open, __ATOMIC_RELAXED);
 }
 
+/* Whether this CPU holds a second worker's slot, taking a free one if
+ * there is (SECOND in the essay). */
+static bool second_claim(struct gc_markwin *m, uint64_t bit)
+{
+    uint64_t mask = __atomic_load_n(&m->second_mask, __ATOMIC_ACQUIRE);
+    while (!(mask & bit)) {
+        if ((uint32_t)__builtin_popcountll(mask) >= m->second_slots)
+            return false;
+        if (__atomic_compare_exchange_n(&m->second_mask, &mask, mask | bit, true,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            break;
+    }
+    return true;
+}
+
+static uint32_t second_release(struct gc_markwin *m, uint64_t bit)
+{
+    if (__atomic_load_n(&m->second_mask, __ATOMIC_RELAXED) & bit)
+        __atomic_and_fetch(&m->second_mask, ~bit, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* The second workers' time so far is within their share of the mark. */
+static bool second_within_share(const struct gc_markwin *m, uint64_t now)
+{
+    if (m->second_ppm >= m->second_slots * (uint64_t)GC_PPM)
+        return true; /* whole workers: no share to keep */
+    uint64_t used = __atomic_load_n(&m->second_ns, __ATOMIC_RELAXED);
+    return used * GC_PPM <= (now - m->mark_t0) * m->second_ppm;
+}
+
+uint32_t gc_worker_mark_step(uint32_t budget)
+{
+    struct gc_markwin *m = &gc_markwin_;
+    if (!__atomic_load_n(&m->open, __ATOMIC_ACQUIRE) || !m->second_slots)
+        return 0;
+    uint32_t cpu = plat_cpu_id();
+    uint64_t bit = 1ull << cpu;
+    if (m->main_cpu == cpu + 1 || !second_claim(m, bit))
+        return 0;
+    uint64_t t0 = plat_nanotime();
+    if (gcwork_empty()) { /* nothing shared: ask the marker, run tasks meanwhile */
+        gcwork_want();
+        return second_release(m, bit);
+    }
+    if (!second_within_share(m, t0))
+        return second_release(m, bit);
+    struct help h = {.objects = budget, .bytes = ~0ull, .background = true};
+    help_mark(&h);
+    __atomic_fetch_add(&m->second_ns, plat_nanotime() - t0, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&m->second_objects, h.nobj, __ATOMIC_RELAXED);
+    return h.nobj ? (uint32_t)h.nobj : second_release(m, bit);
+}
+
 /* Up to `want` of the background credit (step 2). */
 static uint64_t steal_credit(uint64_t want)
 {
@@ -373,8 +450,9 @@ static bool assist_round(struct gc_assist *a, uint64_t *scanned)
         a->credit = 0;
         return false;
     }
-    unsigned __int128 owed =
-        (unsigned __int128)((uint64_t)-a->credit + OVERASSIST_BYTES) * ratio >> GC_ASSIST_SHIFT;
+    unsigned __int128 owed = (unsigned __int128)(uint64_t)-a->credit * ratio >> GC_ASSIST_SHIFT;
+    unsigned __int128 over = (unsigned __int128)OVERASSIST_BYTES * ratio >> GC_ASSIST_SHIFT;
+    owed += over < OVERASSIST_WORK ? over : OVERASSIST_WORK;
     uint64_t need = owed > (1ull << 40) ? 1ull << 40 : owed < 1 ? 1 : (uint64_t)owed;
     uint64_t stolen = steal_credit(need);
     a->stolen += stolen;
@@ -404,7 +482,8 @@ static __attribute__((noinline)) void assist_slow(struct gc_assist *a)
 {
     struct gc_markwin *m = &gc_markwin_;
     uint32_t cpu = plat_cpu_id();
-    if (gc_debug_no_assist || helping[cpu] || m->collector_cpu == cpu + 1 || plat_locks_held())
+    if (gc_debug_no_assist || helping[cpu] ||
+        __atomic_load_n(&m->collector_cpu, __ATOMIC_RELAXED) == cpu + 1 || plat_locks_held())
         return; /* the debt stays: paid at a later allocation, or forgiven */
     uint64_t scanned;
     while (__atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) == GC_MARK && a->cycle == m->cycle) {

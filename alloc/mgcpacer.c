@@ -43,6 +43,20 @@
  *   explicit kfree of a collected object (heap_live overestimates then,
  *   so a cycle comes early, never late).
  *
+ * WORKERS (Go's startCycle, gcBackgroundUtilization = 25 %): a concurrent
+ *   mark's background workers should take a quarter of the CPUs:
+ *     total     = 0.25 × ncpu
+ *     dedicated = ⌊total + 0.5⌋, one fewer if that misses total by more
+ *                 than 30 % upwards (ncpu ≤ 3, 6), none more if downwards
+ *     fractional share per CPU = (total − dedicated) / ncpu when it missed
+ *   Go runs `dedicated` whole workers and lets every other P run a
+ *   fractional worker for that share of its time.  Ours (gc_pacer_workers):
+ *   the CPU that started the cycle runs the mark's main worker for
+ *   min(1, total) of its time (dedicated at 1, else fractional: 0.25, 0.5,
+ *   0.75 of a CPU on 1-3 CPUs), and whatever of the total is left (0.5 CPU
+ *   on 6 CPUs, 1 on 7-8) is second workers any other CPU's scheduler runs
+ *   before its tasks (gc_worker_mark_step): the same CPU total as Go's.
+ *
  * All arithmetic is integer (no floating point in alloc/); GOGC is capped
  * at GC_PERCENT_MAX so that the products cannot overflow for any heap the
  * window allows.
@@ -168,4 +182,24 @@ void gc_test_advance_clock(uint64_t ns)
 uint64_t gc_test_reset_clock(void)
 {
     return __atomic_exchange_n(&clock_offset, 0, __ATOMIC_RELAXED);
+}
+
+struct gc_workers gc_pacer_workers(uint32_t ncpu)
+{
+    struct gc_workers w = {.ncpu = ncpu};
+    uint64_t total = (uint64_t)ncpu * GC_PPM / 4; /* ppm of one CPU */
+    uint64_t ded = (total + GC_PPM / 2) / GC_PPM;
+    /* |ded / total − 1| > 0.3, in integers */
+    if (total && (ded * GC_PPM * 10 > total * 13 || ded * GC_PPM * 10 < total * 7)) {
+        if (ded * GC_PPM > total)
+            ded--;
+        w.go_frac_ppm = (uint32_t)((total - ded * GC_PPM) / ncpu);
+    }
+    w.go_dedicated = (uint32_t)ded;
+    uint64_t bg = ded * GC_PPM + (uint64_t)w.go_frac_ppm * ncpu; /* Go's background total */
+    w.main_ppm = (uint32_t)(bg < GC_PPM ? bg : GC_PPM);
+    uint64_t rest = bg - w.main_ppm;
+    w.second_slots = (uint32_t)((rest + GC_PPM - 1) / GC_PPM);
+    w.second_ppm = w.second_slots ? (uint32_t)rest : 0;
+    return w;
 }

@@ -76,6 +76,9 @@ void gc_mark_ptr(struct gcwork *w, uintptr_t p);
 void gc_scan_range(struct gcwork *w, uintptr_t lo, uintptr_t hi);
 /* Drain: scan grey objects until marking is done everywhere. */
 void gc_drain(struct gcwork *w, bool (*roots_left)(void));
+/* gc_drain that also returns (false, having flushed nothing) when stop()
+ * says so, checked every 64 objects; true when marking terminated. */
+bool gc_drain_until(struct gcwork *w, bool (*roots_left)(void), bool (*stop)(void));
 /* Scan up to budget grey objects from w and the global list, without
  * waiting for other markers; returns how many (what is left stays in w). */
 uint64_t gc_drain_budget(struct gcwork *w, uint64_t budget);
@@ -104,7 +107,21 @@ struct gc_markwin {
      * marker for the host's cores under emulation, and a second one
      * measured no faster. */
     uint32_t helper_cpu;
-    uint32_t collector_cpu; /* 1 + the collecting CPU: it never assists */
+    uint32_t collector_cpu; /* 1 + the CPU inside the cycle's own code or its main
+                               worker's step right now: it never assists */
+    uint32_t main_cpu;      /* 1 + the CPU whose scheduler runs the main worker */
+    /* Workers by Go's 25 % rule (gc_pacer_workers), set at the mark's
+     * start with the world stopped and read-only after: */
+    uint32_t main_ppm, second_slots, second_ppm;
+    uint64_t mark_t0;       /* the world restarted: the shares' clock starts */
+    /* Second workers (gc_worker_mark_step).  second_mask: bit c = CPU c
+     * holds a slot, popcount <= second_slots; a CPU sets its own bit by
+     * CAS and clears it itself (release), nobody else writes it.
+     * second_ns: their time marking (atomic add; read for the share and
+     * into the cycle's record at mark termination, world stopped). */
+    uint64_t second_mask, second_ns, second_objects;
+    uint32_t waiters;       /* tasks waiting for this cycle's end: the main worker
+                               then runs full time (atomic) */
     uint32_t cycle;         /* the cycle marking (NumGC + 1) */
     bool concurrent;        /* that mark runs with the world: allocations are charged */
     uint64_t scan_expected; /* heap scan work the pacer expects (the last cycle's) */
@@ -130,11 +147,15 @@ static inline void gc_set_page_mark(const mspan *s)
 /* World stopped.  start: barrier on, buffers and per-CPU queues ready
  * (false: no memory for them, the mark runs without).  flush_round: every
  * buffer greyed, every per-CPU queue with work handed to the global list;
- * true if there was any (the markers must drain again).  stop: barrier off;
+ * nonzero if there was any (the markers must drain again).  stop: barrier off;
  * returns the bytes the flushes marked. */
 bool gc_wb_start(void);
-bool gc_wb_flush_round(void);
+uint32_t gc_wb_flush_round(void); /* the CPUs whose flush found work */
 uint64_t gc_wb_stop(void);
+/* The ragged barrier's part on the calling CPU (world running, at a
+ * safepoint): its buffer greyed, its queue's work handed to the global
+ * list; true if there was any. */
+bool gc_wb_flush_mine(void);
 /* The scan hook (mbarrier.h): the object it waits for (0: none). */
 extern volatile uintptr_t gc_debug_hook_obj;
 void gc_debug_scan_hook(uintptr_t obj);

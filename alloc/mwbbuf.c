@@ -23,8 +23,13 @@
  * gc_wb_flush_round: flush every buffer and hand every CPU queue with work
  * to the global list; if any, the markers drain again; repeat until a
  * round finds nothing → gc_wb_stop (barrier off, queues disposed, their
- * marked bytes returned).  Go's ragged barrier has the same shape with the
- * world running.
+ * marked bytes returned).
+ * THE RAGGED BARRIER (a concurrent mark, before its second pause; Go's
+ * gcMarkDone forEachP): each CPU, at its host's safepoint with the world
+ * running, flushes its own buffer and hands its queue's work to the global
+ * list (gc_wb_flush_mine, pinned: still only the owner touches it); the
+ * main worker drains what they handed over and asks again, until a round
+ * finds nothing — so the pause's rounds find only what was stored since.
  */
 #include "malloc.h"
 #include "malloc_impl.h"
@@ -159,16 +164,32 @@ bool gc_wb_start(void)
     return true;
 }
 
-bool gc_wb_flush_round(void)
+/* c's buffer greyed into its queue, and the queue's work to the global
+ * list; whether there was any.  By c's owner, or with the world stopped. */
+static bool flush_to_global(struct wbcpu *c)
 {
-    bool work = false;
-    for (uint32_t i = 0; cpus && gc_wb_enabled && i < mheap_.ncpu; i++) {
-        flush(&cpus[i]);
-        if (cpus[i].gcw.buf->n) {
-            gcwork_flush(&cpus[i].gcw);
-            work = true;
-        }
-    }
+    flush(c);
+    if (!c->gcw.buf->n)
+        return false;
+    gcwork_flush(&c->gcw);
+    return true;
+}
+
+uint32_t gc_wb_flush_round(void)
+{
+    uint32_t work = 0;
+    for (uint32_t i = 0; cpus && gc_wb_enabled && i < mheap_.ncpu; i++)
+        work += flush_to_global(&cpus[i]);
+    return work;
+}
+
+bool gc_wb_flush_mine(void)
+{
+    if (!cpus || !__atomic_load_n(&gc_wb_enabled, __ATOMIC_ACQUIRE))
+        return false;
+    uint64_t tok = plat_pin();
+    bool work = flush_to_global(&cpus[plat_cpu_id()]);
+    plat_unpin(tok);
     return work;
 }
 

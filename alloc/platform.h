@@ -186,8 +186,10 @@ uint64_t plat_nanotime(void);
  *     one per task, zeroed when the task is made; code that is not a task
  *     may share one per CPU); NULL: this caller never assists.
  *   plat_gc_assist_park(): the caller is in assist debt and found neither
- *     grey work nor credit: let other work run for a moment (a task
- *     yields its CPU) before it looks again.  Unpinned, no lock held. */
+ *     grey work nor credit, or waits for a cycle to start or end: let
+ *     other work run for a moment (a task yields its CPU — the cycle's
+ *     main worker may share it) before it looks again.  Unpinned, no lock
+ *     held. */
 struct gc_assist;
 struct gc_assist *plat_gc_assist(void);
 void plat_gc_assist_park(void);
@@ -212,12 +214,33 @@ typedef void (*plat_gc_root_fn)(void *ctx, uintptr_t lo, uintptr_t hi, uint32_t 
  * A host without tasks of its own returns 0 and scans nothing. */
 uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle);
 /* plat_gc_worker(fn, arg): called by a concurrent cycle inside plat_gc_run,
- * the world running again: run fn(arg) — the rest of the cycle, ending
- * with the world stopped and restarted — as the mark's dedicated worker on
- * this CPU, on its own stack, once the caller of plat_gc_run can go on
- * without it (a task that triggered the cycle is requeued, for another CPU
- * to run).  A host with nothing to hand the caller to runs fn right away. */
-void plat_gc_worker(void (*fn)(void *), void *arg);
+ * the world running again: fn is the mark's main worker on this CPU, in
+ * steps (Go's 25 % rule may give it only a share of the CPU: mgcpacer.c's
+ * WORKERS).  Once the caller of plat_gc_run can go on without it (a task
+ * that triggered the cycle is requeued, for another CPU to run), the host
+ * calls fn(arg, idle) on this CPU's own stack, holding no lock, again and
+ * again until it returns true (the cycle is over: the world was stopped
+ * and restarted inside): each time this CPU is about to choose a task
+ * (idle = false: fn returns at once, false, when its share is used up)
+ * and whenever it has no task to run (idle = true: fn marks without
+ * limit).  A host with nothing to hand the caller to loops with idle =
+ * true.  A host that runs tasks must not halt a CPU with a step pending,
+ * and a task waiting for the cycle's end yields (plat_gc_assist_park). */
+void plat_gc_worker(bool (*fn)(void *, bool), void *arg);
+/* plat_gc_ragged(fn, timeout_ns): Go's forEachP for the ragged barrier of
+ * a concurrent mark (mgc.c), the world running: fn() runs on the calling
+ * CPU and on every other CPU at its next safepoint (the host asks a CPU
+ * that runs a task to come to one, and wakes an idle one); returns once
+ * all have run it, or after timeout_ns with the request withdrawn (a CPU
+ * that was inside fn by then finishes it before it next stops).  Returns
+ * how many CPUs ran fn.  Holding no lock.  A host without other CPUs runs
+ * fn once and returns 1. */
+uint32_t plat_gc_ragged(void (*fn)(void), uint64_t timeout_ns);
+/* plat_gc_describe_word(addr, buf, n): for a gccheckmark report, the world
+ * stopped: what the host knows of the root word at addr (a task's stack:
+ * which task, the word's offset from its saved rsp, whether the running
+ * mark scanned it while the world ran), short; "" if nothing. */
+void plat_gc_describe_word(uintptr_t addr, char *buf, size_t n);
 /* Spin-wait hint (pause; a host with more threads than cores may yield). */
 void plat_cpu_relax(void);
 /* Whether [lo, hi) is mapped readable memory (gc_add_root refuses others). */

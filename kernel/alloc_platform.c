@@ -28,6 +28,15 @@ static spinlock_t window_lock = SPINLOCK_INIT(LOCKRANK_WINDOW);
 static PLAT_NOSCAN uint64_t window_next = HEAP_WINDOW_BASE;
 uint32_t kernel_ncpu = 1;
 
+/* Tests (an out-of-memory heap on any machine): the heap may have at most
+ * kernel_debug_heap_limit bytes backed (0: no limit but physical memory).
+ * heap_backed: bytes plat_back mapped minus the pages plat_unback freed
+ * (atomic). */
+volatile uint64_t kernel_debug_heap_limit;
+static uint64_t heap_backed;
+
+uint64_t kernel_heap_backed(void) { return __atomic_load_n(&heap_backed, __ATOMIC_RELAXED); }
+
 __attribute__((weak)) void tlb_shootdown(uint64_t va, uint64_t size) { (void)va; (void)size; }
 
 void plat_heap_window(uintptr_t *base, uint64_t *size)
@@ -58,14 +67,21 @@ void plat_unback(uintptr_t base, uint64_t size)
 {
     for (uint64_t va = base; va < base + size; va += PLAT_PAGE_SIZE) {
         uint64_t pa;
-        if (unmap_page(va, &pa) == 0)
+        if (unmap_page(va, &pa) == 0) {
             frame_free(pa);
+            __atomic_sub_fetch(&heap_backed, PLAT_PAGE_SIZE, __ATOMIC_RELAXED);
+        }
     }
     tlb_shootdown(base, size);
 }
 
 bool plat_back(uintptr_t base, uint64_t size)
 {
+    uint64_t limit = kernel_debug_heap_limit;
+    if (__atomic_add_fetch(&heap_backed, size, __ATOMIC_RELAXED) > limit && limit) {
+        __atomic_sub_fetch(&heap_backed, size, __ATOMIC_RELAXED);
+        return false;
+    }
     for (uint64_t va = base; va < base + size; va += PLAT_PAGE_SIZE) {
         uint64_t pa = frame_alloc_zeroed();
         int err = pa ? map_page(va, pa, PTE_W | PTE_NX) : PG_ENOMEM;
@@ -74,14 +90,23 @@ bool plat_back(uintptr_t base, uint64_t size)
                 frame_free(pa);
             if (err != PG_ENOMEM)
                 panic("plat_back: mapping heap page 0x%lx failed (%d)", va, err);
-            plat_unback(base, va - base); /* all or nothing */
+            plat_unback(base, va - base); /* all or nothing; it uncounts what it frees */
+            __atomic_sub_fetch(&heap_backed, size - (va - base), __ATOMIC_RELAXED);
             return false;
         }
     }
     return true;
 }
 
-uint64_t plat_phys_free(void) { return frame_free_count() * FRAME_SIZE; }
+uint64_t plat_phys_free(void)
+{
+    uint64_t free = frame_free_count() * FRAME_SIZE, limit = kernel_debug_heap_limit;
+    if (limit) {
+        uint64_t b = kernel_heap_backed(), room = limit > b ? limit - b : 0;
+        free = room < free ? room : free;
+    }
+    return free;
+}
 
 uint32_t plat_ncpu(void) { return kernel_ncpu; }
 /* plat_pin, plat_unpin, plat_cpu_id, plat_cpu_cache: inline, in platform_inline.h */

@@ -234,7 +234,7 @@ static void window_close(const struct window *w, char *out, uint64_t size)
     read_memstats(&m);
     gc_read_stats(&s);
     uint64_t alloc = m.TotalAlloc - w->alloc0, pause = 0, pmax = 0, peak_ppm = 0, heap = 0;
-    uint64_t gc_cpu = 0;
+    uint64_t gc_cpu = 0, assist = 0, mark_cpu = 0;
     uint32_t cycles = s.NumGC - w->n0;
     for (uint32_t n = w->n0 + 1; n <= s.NumGC; n++) {
         struct gc_cycle_record r;
@@ -242,8 +242,13 @@ static void window_close(const struct window *w, char *out, uint64_t size)
             continue; /* more than GC_HISTORY cycles: the oldest are gone */
         uint64_t p = gc_record_pause(&r);
         pause += p;
-        /* GC CPU time in CPU-units of pause: the concurrent drain is one CPU */
-        gc_cpu += p + (r.concurrent ? r.mark_ns / (r.ncpu ? r.ncpu : 1) : 0);
+        /* GC CPU time over the CPUs (pauses are on all of them): the
+         * workers' and the assists' time while the world ran; idle marking
+         * left out, as Go's trace figure */
+        uint64_t conc = r.concurrent ? r.worker_ns + r.second_ns + r.assist_ns : 0;
+        gc_cpu += p + conc / (r.ncpu ? r.ncpu : 1);
+        assist += r.assist_ns;
+        mark_cpu += r.concurrent ? r.worker_ns + r.second_ns + r.assist_ns + r.idle_ns : 0;
         pmax = p > pmax ? p : pmax;
         uint64_t top = r.heap1 > r.heap0 ? r.heap1 : r.heap0; /* grows during a concurrent mark */
         uint64_t ppm = r.goal ? top * 1000000 / r.goal : 0;
@@ -254,11 +259,12 @@ static void window_close(const struct window *w, char *out, uint64_t size)
     uint64_t per_gib_x10 = alloc ? (uint64_t)cycles * 10 * (1ull << 30) / alloc : 0;
     ksnprintf(out, size,
               " cpus=%u seconds=%s alloc_mib=%lu cycles=%u cycles_per_gib=%lu.%lu gc_cpu_pct=%lu.%lu "
-              "peak_goal=%s max_heap_mib=%s pause_total_ms=%s pause_max_us=%s",
+              "peak_goal=%s max_heap_mib=%s pause_total_ms=%s pause_max_us=%s assist_pct=%lu.%lu",
               smp_ncpu(), milli3(b[0], elapsed / 1000), alloc >> 20, cycles, per_gib_x10 / 10,
               per_gib_x10 % 10, elapsed ? gc_cpu * 100 / elapsed : 0,
               elapsed ? gc_cpu * 1000 / elapsed % 10 : 0, milli3(b[1], peak_ppm),
-              milli3(b[2], heap * 1000000 >> 20), us1(b[3], pause / 1000), us1(b[4], pmax));
+              milli3(b[2], heap * 1000000 >> 20), us1(b[3], pause / 1000), us1(b[4], pmax),
+              mark_cpu ? assist * 100 / mark_cpu : 0, mark_cpu ? assist * 1000 / mark_cpu % 10 : 0);
 }
 
 static void bench_trees(uint32_t depth, int32_t gogc)

@@ -257,6 +257,74 @@ void plat_gc_start_world(void)
     __atomic_store_n(&release_epoch, stop_epoch, __ATOMIC_RELEASE);
 }
 
+/* ------------------------------------------------------------ the ragged barrier */
+
+/* Go's forEachP (plat_gc_ragged).  The requester writes fn, then `active`
+ * = a new epoch (seq_cst), pokes every other CPU (guard poisoned: a
+ * running task's next prologue goes to the scheduler; the work IPI wakes a
+ * halted one) and waits for each seen[c] == epoch; each CPU, at its
+ * scheduler's safepoint or in its idle loop (gcstw_ragged_poll), reads
+ * active (acquire), runs fn, and stores its seen[] (release).  Withdrawn
+ * (active = 0) when all have answered or at the timeout; a CPU that read
+ * the epoch before that finishes fn before it can next stop (it is not at
+ * a safepoint meanwhile).  One request at a time: the cycle's main
+ * worker's. */
+static struct {
+    void (*fn)(void);
+    uint32_t epoch;           /* the requester's counter */
+    uint32_t active;          /* the epoch being served, 0: none */
+    uint32_t seen[MAX_CPUS];  /* each CPU's last epoch served */
+} ragged;
+
+bool gcstw_ragged_wanted(uint32_t cpu)
+{
+    uint32_t e = __atomic_load_n(&ragged.active, __ATOMIC_RELAXED);
+    return e && __atomic_load_n(&ragged.seen[cpu], __ATOMIC_RELAXED) != e;
+}
+
+void gcstw_ragged_poll(void)
+{
+    uint32_t me = this_cpu()->cpu_id;
+    uint32_t e = __atomic_load_n(&ragged.active, __ATOMIC_ACQUIRE);
+    if (!e || __atomic_load_n(&ragged.seen[me], __ATOMIC_RELAXED) == e)
+        return;
+    ragged.fn();
+    __atomic_store_n(&ragged.seen[me], e, __ATOMIC_RELEASE);
+}
+
+static uint32_t ragged_answered(uint32_t e)
+{
+    uint32_t n = 0;
+    for (uint32_t c = 0; c < smp_ncpu(); c++)
+        n += __atomic_load_n(&ragged.seen[c], __ATOMIC_ACQUIRE) == e;
+    return n;
+}
+
+uint32_t plat_gc_ragged(void (*fn)(void), uint64_t timeout_ns)
+{
+    uint32_t me = this_cpu()->cpu_id, n = smp_ncpu() ? smp_ncpu() : 1;
+    ragged.fn = fn;
+    uint32_t e = ++ragged.epoch ? ragged.epoch : ++ragged.epoch; /* never 0 */
+    __atomic_store_n(&ragged.active, e, __ATOMIC_SEQ_CST);
+    gcstw_ragged_poll(); /* this CPU's own part */
+    for (uint32_t c = 0; c < n; c++)
+        if (c != me) {
+            task_preempt_cpu(c);
+            lapic_send_fixed(smp_apic_id(c), SMP_IPI_WORK_VECTOR);
+        }
+    uint64_t t0 = nanotime();
+    uint32_t done;
+    while ((done = ragged_answered(e)) < n && nanotime() - t0 < timeout_ns)
+        cpu_relax();
+    __atomic_store_n(&ragged.active, 0, __ATOMIC_SEQ_CST);
+    return ragged_answered(e);
+}
+
+void plat_gc_describe_word(uintptr_t addr, char *buf, size_t n)
+{
+    task_describe_stack_word(addr, buf, n);
+}
+
 /* ------------------------------------------------------------ running a cycle */
 
 struct run_args {
@@ -275,26 +343,39 @@ static void run_spilled(uint64_t sp, void *p)
 
 static void run_on_cpu_stack(void *p) { gc_spill_call(run_spilled, p); }
 
-/* A concurrent mark's dedicated worker, posted by the cycle's first half
- * on this CPU (plat_gc_worker) and run once that half has returned: by
- * plat_gc_run itself when the cycle started outside a task, else by the
- * scheduler after it requeued the triggering task (task.c, REASON_GC).
- * Written and read by this CPU only. */
-static struct run_args worker[MAX_CPUS];
+/* A concurrent mark's main worker, posted by the cycle's first half on
+ * this CPU (plat_gc_worker) and stepped once that half has returned: by
+ * plat_gc_run itself when the cycle started outside a task (steps back to
+ * back), else by this CPU's scheduler (task.c) before each choice of a
+ * task and whenever it has none, until a step ends the cycle.  Written
+ * and read by this CPU only. */
+static struct worker {
+    bool (*fn)(void *, bool);
+    void *arg;
+    bool idle, done; /* this step's argument and result */
+} worker[MAX_CPUS];
 
-void plat_gc_worker(void (*fn)(void *), void *arg)
+void plat_gc_worker(bool (*fn)(void *, bool), void *arg)
 {
-    worker[this_cpu()->cpu_id] = (struct run_args){fn, arg};
+    worker[this_cpu()->cpu_id] = (struct worker){.fn = fn, .arg = arg};
 }
 
-bool gcstw_run_worker(void)
+static void worker_step(void *p)
 {
-    uint32_t me = this_cpu()->cpu_id;
-    struct run_args w = worker[me];
-    if (!w.fn)
+    struct worker *w = p;
+    w->done = w->fn(w->arg, w->idle);
+}
+
+bool gcstw_run_worker(bool idle)
+{
+    struct worker *w = &worker[this_cpu()->cpu_id];
+    if (!w->fn)
         return false;
-    worker[me].fn = 0;
-    run_on_cpu_stack(&w); /* the cycle's CPU stack: a root from this frame up */
+    w->idle = idle;
+    struct run_args a = {worker_step, w};
+    run_on_cpu_stack(&a); /* the CPU's stack: a root from this frame up */
+    if (w->done)
+        w->fn = 0;
     return true;
 }
 
@@ -307,7 +388,8 @@ void plat_gc_run(void (*fn)(void *), void *arg)
         task_run_on_scheduler(run_on_cpu_stack, &a); /* parked; requeued for a worker */
     } else {
         run_on_cpu_stack(&a);
-        gcstw_run_worker();
+        while (gcstw_worker_pending())
+            gcstw_run_worker(true);
     }
 }
 

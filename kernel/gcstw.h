@@ -18,11 +18,17 @@ struct gcstw_knobs {
 };
 extern struct gcstw_knobs gcstw;
 
-/* A concurrent cycle's dedicated worker (plat_gc_worker), for task.c's
- * scheduler: whether the cycle started by this CPU's task has posted one,
- * and run it here (false: none). */
+/* A concurrent cycle's main mark worker (plat_gc_worker), for task.c's
+ * scheduler: whether the cycle started on this CPU has posted one, and run
+ * one step of it here (idle: this CPU has no task to run; the step then
+ * marks without a share limit).  Returns whether a worker was pending. */
 #include <stdbool.h>
 bool gcstw_worker_pending(void);
-bool gcstw_run_worker(void);
+bool gcstw_run_worker(bool idle);
+/* The ragged barrier (plat_gc_ragged): serve a pending request on this CPU
+ * (its scheduler's safepoint, idle loops); whether one waits for `cpu`
+ * (task.c keeps the guard poisoned then, as for a stop). */
+void gcstw_ragged_poll(void);
+bool gcstw_ragged_wanted(uint32_t cpu);
 
 #endif

@@ -52,4 +52,9 @@ extern const struct bootinfo *boot_info;
 /* ktest hook used by panic (tests/kernel/runner.c) */
 void ktest_on_panic(const char *msg);
 
+/* alloc_platform.c.  Tests: the heap may have at most this many bytes
+ * backed (0: no limit but physical memory); the bytes backed now. */
+extern volatile uint64_t kernel_debug_heap_limit;
+uint64_t kernel_heap_backed(void);
+
 #endif

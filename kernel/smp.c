@@ -64,6 +64,7 @@
 #include "acpi.h"
 #include "cpu.h"
 #include "frame.h"
+#include "gcstw.h"
 #include "gdt.h"
 #include "kernel.h"
 #include "lapic.h"
@@ -355,6 +356,7 @@ static void ap_idle(void)
             cpu_relax();
             continue;
         }
+        gcstw_ragged_poll();
         /* the collector: a batch of a concurrent mark, or of the background
          * sweep, then the slot again */
         if (gc_idle_mark_step(GC_IDLE_MARK_BUDGET) || gc_bgsweep_step(GC_BGSWEEP_BATCH))

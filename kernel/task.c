@@ -8,8 +8,12 @@
  *
  * sched_run():
  *   1. run sched_loop on every CPU (smp_run_on_all), the caller included;
- *   2. sched_loop pops its own queue, else steals from the longest other
- *      queue, else marks a batch for a concurrent mark (gc_idle_mark_step)
+ *   2. sched_loop steps a concurrent mark's main worker if this CPU runs
+ *      it (within its share of the CPU, Go's 25 % rule: mgcpacer.c) or a
+ *      second worker's batch (gc_worker_mark_step); then pops its own
+ *      queue, else steals from the longest other queue, else runs the
+ *      main worker's step without a limit if it has one, else marks a
+ *      batch for a concurrent mark (gc_idle_mark_step)
  *      or sweeps a batch of spans for the collector while any await their
  *      sweep (gc_bgsweep_step), then looks for work again, else
  *      halts until a wake IPI (never spins), and leaves when no task is
@@ -19,9 +23,9 @@
  *      EXIT (free its stack), MORESTACK / POPSEG (stackgrow.c grows or
  *      releases a segment on this g0 stack, then the task resumes at once),
  *      GC (a collector cycle it started runs on this g0 stack; a concurrent
- *      one leaves a mark worker behind: the task is requeued, woken for
- *      another CPU to steal, and this CPU runs the worker — the cycle's
- *      dedicated mark worker — before it schedules again).
+ *      one leaves its main mark worker behind: the task is requeued, woken
+ *      for another CPU to steal, and this CPU steps the worker at once and
+ *      then at every round of step 2 until the cycle ends).
  * Spawned tasks are spread round-robin over the CPUs.
  *
  * Invariants: a RUNNABLE task is in exactly one run queue; a RUNNING task
@@ -110,7 +114,8 @@ static void set_guard(uint32_t cpu, uint64_t guard)
     __atomic_store_n(&tcb[cpu].words[14], guard, __ATOMIC_RELAXED);
 }
 
-/* The guard for running t (0: none), unless a stop is pending.  Dekker with
+/* The guard for running t (0: none), unless a stop is pending (or a ragged
+ * barrier waits for this CPU: gcstw.c, the same pair).  Dekker with
  * plat_gc_stop_world (gcstw.c): it sets gc_stop_pending (seq_cst), then
  * poisons the guard (task_preempt_cpu); we store the guard, fence, then
  * read the flag — so either it sees our guard and overwrites it, or we see
@@ -119,7 +124,7 @@ static void set_guard_checked(uint32_t cpu, uint64_t guard)
 {
     set_guard(cpu, guard);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&gc_stop_pending, __ATOMIC_RELAXED))
+    if (__atomic_load_n(&gc_stop_pending, __ATOMIC_RELAXED) || gcstw_ragged_wanted(cpu))
         set_guard(cpu, STACK_PREEMPT);
 }
 
@@ -430,12 +435,13 @@ static void run(uint32_t cpu, struct task *t)
         case REASON_GC: /* a cycle from the task: run it here, on g0 */
             t->gc_fn(t->gc_arg);
             if (gcstw_worker_pending()) {
-                /* a concurrent mark: this CPU becomes its dedicated worker,
-                 * and the task goes on elsewhere (Go's gcStart returns) */
+                /* a concurrent mark: this CPU runs its main worker (all
+                 * its time, or a share: sched_loop steps it), and the task
+                 * goes on (Go's gcStart returns) */
                 stack_release(t);
                 make_runnable(cpu, t);
                 wake_one_idle(cpu);
-                gcstw_run_worker();
+                gcstw_run_worker(false);
                 return;
             }
             break;
@@ -465,6 +471,12 @@ static void sched_loop(void *unused)
     uint64_t seen_epoch = shrink_epoch;
     for (;;) {
         gc_safepoint(); /* safepoint (a): no task running, no lock held */
+        gcstw_ragged_poll(); /* and the ragged barrier's */
+        /* a concurrent mark's workers come before tasks: the main one on
+         * the cycle's CPU (within its share), second ones elsewhere */
+        gcstw_run_worker(false);
+        if (gc_worker_mark_step(GC_IDLE_MARK_BUDGET))
+            continue;
         struct task *t = rq_pop(cpu);
         if (!t)
             t = steal(cpu);
@@ -484,6 +496,8 @@ static void sched_loop(void *unused)
             run(cpu, t);
             continue;
         }
+        if (gcstw_run_worker(true)) /* nothing to run: the main worker marks */
+            continue;
         if (__atomic_load_n(&live_tasks, __ATOMIC_SEQ_CST) == 0)
             break;
         /* nothing to run: help a concurrent mark (Go's idle mark worker),
@@ -574,6 +588,24 @@ uint32_t task_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
     }
     spin_unlock(&all_lock);
     return left;
+}
+
+/* plat_gc_describe_word (gcstw.c), the world stopped: the task whose
+ * current stack holds addr, where the word lies from its saved rsp, and
+ * whether the running mark scanned that stack while the world ran. */
+void task_describe_stack_word(uintptr_t addr, char *buf, size_t n)
+{
+    buf[0] = 0;
+    uint32_t cycle = gc_stack_scan_cycle();
+    for (struct task *t = all_head; t; t = t->all_next)
+        if (addr >= t->stack_lo && addr < t->stack_hi) {
+            /* short: the report's line has 256 bytes in all */
+            bool below = addr < t->rsp;
+            ksnprintf(buf, n, "task %u (%s), rsp%c0x%lx, %s", t->id, t->name, below ? '-' : '+',
+                      below ? t->rsp - addr : addr - t->rsp,
+                      cycle && t->gc_scanned == cycle ? "scanned" : "not scanned");
+            return;
+        }
 }
 
 static void task_ranges(plat_gc_root_fn fn, void *ctx, void *t)

@@ -154,4 +154,10 @@ struct stack_stats {
 void task_stack_stats(enum task_mode m, struct stack_stats *out);
 void task_stats_reset(void);
 
+/* gccheckmark's report (plat_gc_describe_word), the world stopped: the
+ * task whose current stack holds addr, the word's offset from its saved
+ * rsp and whether the running mark scanned it while the world ran; "" if
+ * none. */
+void task_describe_stack_word(uintptr_t addr, char *buf, size_t n);
+
 #endif

@@ -417,7 +417,23 @@ void plat_gc_roots(plat_gc_root_fn fn, void *ctx) { (void)fn; (void)ctx; }
 void plat_gc_poll(void) {}
 struct gc_assist *plat_gc_assist(void) { return 0; } /* no collector here */
 void plat_gc_assist_park(void) { sched_yield(); }
-void plat_gc_worker(void (*fn)(void *), void *arg) { fn(arg); } /* never called: no collector */
+void plat_gc_describe_word(uintptr_t addr, char *buf, size_t n)
+{
+    (void)addr;
+    if (n)
+        buf[0] = 0;
+}
+uint32_t plat_gc_ragged(void (*fn)(void), uint64_t timeout_ns)
+{
+    (void)timeout_ns;
+    fn(); /* threads here have no safepoints of their own */
+    return 1;
+}
+void plat_gc_worker(bool (*fn)(void *, bool), void *arg)
+{
+    while (!fn(arg, true)) /* never called: no collector */
+        ;
+}
 uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
 {
     (void)fn, (void)ctx, (void)cycle;

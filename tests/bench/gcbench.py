@@ -319,6 +319,10 @@ def derive_go(w):
         cpu_ms = sum(c["cpu"][0] + c["cpu"][1] + c["cpu"][2] + c["cpu"][4] for c in cyc)
         if kv.get("seconds") and kv.get("gomaxprocs"):
             kv["gc_cpu_pct_trace"] = 100 * cpu_ms / 1000 / (kv["seconds"] * kv["gomaxprocs"])
+        # assists' share of the marking CPU time (assist / assist+background+idle)
+        mark_ms = sum(c["cpu"][1] + c["cpu"][2] + c["cpu"][3] for c in cyc)
+        if mark_ms > 0:
+            kv["assist_pct"] = 100 * sum(c["cpu"][1] for c in cyc) / mark_ms
     elif w["workload"] == "pause":
         kv["stw1_ms"] = med([c["clock"][0] for c in cyc])
         kv["mark_ms"] = med([c["clock"][1] for c in cyc])
@@ -542,7 +546,8 @@ def paced_cells(k, g):
             ratio(get(k, "peak_goal"), get(g, "peak_goal")), fmt(get(g, "peak_goal_median"), 3),
             fmt(get(k, "gc_cpu_pct")), fmt(get(g, "gc_cpu_pct")),
             fmt(get(k, "max_heap_mib")), fmt(get(g, "max_heap_mib")),
-            fmt(get(k, "pause_max_us"), 0), fmt(get(g, "pause_max_us"), 0)]
+            fmt(get(k, "pause_max_us"), 0), fmt(get(g, "pause_max_us"), 0),
+            fmt(get(k, "assist_pct")), fmt(get(g, "assist_pct"))]
 
 
 def md_paced(kern, gos, all_cpus):
@@ -551,16 +556,18 @@ def md_paced(kern, gos, all_cpus):
           "reached over its goal (ours: the larger of the heap at the cycle's start and at mark "
           "termination — a concurrent mark lets other CPUs allocate; Go: heap at mark termination, "
           "exact bytes from gcpacertrace); GC CPU % = collector CPU time / (elapsed × CPUs) "
-          "(ours: pauses on every CPU plus a concurrent mark's one CPU; Go: GCCPUFraction "
-          "over the run, idle-time marking left out). ours/Go < 1: fewer cycles / a heap held "
+          "(ours: pauses on every CPU plus the mark workers' and assists' time; Go: "
+          "GCCPUFraction over the run, idle-time marking left out); assist % = the assists' "
+          "share of the marking CPU time (assist / (assist + workers + idle); Go: gctrace's "
+          "cpu figures). ours/Go < 1: fewer cycles / a heap held "
           "closer below its goal. Peak/goal is the maximum over the run's cycles (the kernel "
           "prints only that); Go's median cycle is shown beside it: Go's maximum is often "
           "the run's first cycle, where the heap grows from the collected start faster than "
           "the concurrent mark ends.", "",
           "| workload | GOGC | CPUs | cycles/GiB ours | Go | ours/Go | peak/goal ours | Go | "
           "ours/Go | Go median | GC CPU % ours | Go | max heap MiB ours | Go | "
-          "longest pause µs ours | Go |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "longest pause µs ours | Go | assist % ours | Go |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for wl, key, label in PACED_ROWS:
         for ident in paced_ids(kern, gos, wl, key):
             sel = dict(zip(key, ident))

@@ -258,7 +258,23 @@ struct gc_assist *plat_gc_assist(void)
     return &account;
 }
 void plat_gc_assist_park(void) { sched_yield(); }
-void plat_gc_worker(void (*fn)(void *), void *arg) { fn(arg); } /* no tasks to hand back */
+void plat_gc_describe_word(uintptr_t addr, char *buf, size_t n)
+{
+    (void)addr;
+    if (n)
+        buf[0] = 0;
+}
+uint32_t plat_gc_ragged(void (*fn)(void), uint64_t timeout_ns)
+{
+    (void)timeout_ns;
+    fn(); /* threads here have no safepoints of their own */
+    return 1;
+}
+void plat_gc_worker(bool (*fn)(void *, bool), void *arg)
+{
+    while (!fn(arg, true)) /* no tasks to hand back: the steps run back to back */
+        ;
+}
 uint32_t plat_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
 {
     (void)fn, (void)ctx, (void)cycle;

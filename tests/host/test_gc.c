@@ -830,6 +830,30 @@ static void test_runway_and_assist_ratio(void)
     gc_pacer_ = saved;
 }
 
+/* Go's 25 % rule (gcControllerState.startCycle) for 1-8 CPUs, worked by
+ * hand from its formula, and ours: the same CPU total as one main worker
+ * (a share of its CPU below 4 CPUs) plus second workers. */
+static void test_workers_by_25_percent_rule(void)
+{
+    static const struct { uint32_t ded, frac, main, slots, second; } want[9] = {
+        [1] = {0, 250000, 250000, 0, 0},  [2] = {0, 250000, 500000, 0, 0},
+        [3] = {0, 250000, 750000, 0, 0},  [4] = {1, 0, 1000000, 0, 0},
+        [5] = {1, 0, 1000000, 0, 0},      [6] = {1, 83333, 1000000, 1, 499998},
+        [7] = {2, 0, 1000000, 1, 1000000}, [8] = {2, 0, 1000000, 1, 1000000},
+    };
+    for (uint32_t n = 1; n <= 8; n++) {
+        struct gc_workers w = gc_pacer_workers(n);
+        CHECK(w.go_dedicated == want[n].ded && w.go_frac_ppm == want[n].frac);
+        CHECK(w.main_ppm == want[n].main && w.second_slots == want[n].slots &&
+              w.second_ppm == want[n].second);
+        /* ours takes Go's background total */
+        CHECK(w.main_ppm + w.second_ppm == w.go_dedicated * GC_PPM + w.go_frac_ppm * n);
+    }
+    struct gc_workers w = gc_pacer_workers(16); /* 4 dedicated: 1 main + 3 second */
+    CHECK(w.go_dedicated == 4 && w.main_ppm == GC_PPM && w.second_slots == 3 &&
+          w.second_ppm == 3 * GC_PPM);
+}
+
 /* Allocating garbage past the goal starts cycles by itself; the live set
  * survives them all. */
 static void test_heap_trigger(void)
@@ -1212,6 +1236,7 @@ static void test_concurrent_mark_rescans_roots(void)
 
 static const struct tap_test tests[] = {
     {"forced_gc_rules", test_forced_gc_rules},
+    {"workers_by_25_percent_rule", test_workers_by_25_percent_rule},
     {"trace_format", test_trace_format},
     {"random_graphs", test_random_graphs},
     {"random_graphs_parallel_mark", test_random_graphs_parallel_mark},

@@ -3,6 +3,7 @@
 #define TESTS_KERNEL_TESTUTIL_H
 
 #include "../../alloc/malloc.h"
+#include "../../alloc/mgc.h"
 #include "kernel.h"
 #include "ktest.h"
 
@@ -20,6 +21,41 @@ static inline int testutil_contains(const char *s, const char *p)
         if (testutil_starts_with(s, p))
             return 1;
     return 0;
+}
+
+/* A checked binary tree of two-pointer nodes, 32 B each, 2^(depth+1) - 1
+ * of them: a live heap whose marks take a while, walked whole at the end.
+ * Build it with GOGC off (plain stores: no cycle may run meanwhile). */
+struct testutil_node {
+    struct testutil_node *l, *r;
+    uint64_t id, check;
+};
+static const uint8_t testutil_node_mask[1] __attribute__((unused)) = {0x3};
+static const gotype testutil_node_type __attribute__((unused)) = {
+    sizeof(struct testutil_node), 16, testutil_node_mask, "testutil_node"};
+static inline uint64_t testutil_node_check(uint64_t id) { return id * 0x9E3779B97F4A7C15ull + 7; }
+
+static inline __attribute__((unused)) struct testutil_node *testutil_tree_build(uint32_t depth,
+                                                                               uint64_t *id)
+{
+    struct testutil_node *t = newobject(&testutil_node_type);
+    t->id = ++*id;
+    t->check = testutil_node_check(t->id);
+    if (depth) {
+        t->l = testutil_tree_build(depth - 1, id);
+        t->r = testutil_tree_build(depth - 1, id);
+    }
+    return t;
+}
+
+/* Nodes reachable from t; *bad counts those corrupt or not live. */
+static inline __attribute__((unused)) uint32_t testutil_tree_count(const struct testutil_node *t,
+                                                                  uint32_t *bad)
+{
+    if (!t)
+        return 0;
+    *bad += t->check != testutil_node_check(t->id) || gc_object_state(t) != GC_OBJ_LIVE;
+    return 1 + testutil_tree_count(t->l, bad) + testutil_tree_count(t->r, bad);
 }
 
 /* heap_verify, or fail the test (and end it) naming the phase. */
