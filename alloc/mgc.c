@@ -59,7 +59,9 @@
  *      while every other CPU runs tasks with the
  *      barrier on (their barriered stores grey into their own queues,
  *      mwbbuf.c) and mallocgc allocating black; passes repeat (at most
- *      STACK_PASSES) while tasks were left.  (c) The world stopped again:
+ *      STACK_PASSES) while tasks were left, each after waiting up to 5 ms
+ *      (W_WAIT) for the running ones to come to a switch, where their own
+ *      scheduler scans them.  (c) The world stopped again:
  *      globals, CPU stacks, the root table and the task stacks no pass
  *      covered are scanned (what moved into them while the world ran),
  *      then the barrier rounds as above until nothing is grey.  The
@@ -72,7 +74,9 @@
  *      in a root scanned again in (c); and no task stores into another
  *      task's stack (Go's escape analysis; a rule here, mgc.h).
  *      WORKERS (Go's 25 % rule, mgcpacer.c): the main worker is a state
- *      machine (concurrent_step: stack pass, drain, end) that the host
+ *      machine (concurrent_step: stack pass, drain, wait for running
+ *      tasks, ragged barrier, end;
+ *      its stage in cycle_args) that the host
  *      steps on the cycle's CPU.  Dedicated (4+ CPUs) it runs to the end
  *      in one step; fractional (1-3 CPUs: 25/50/75 % of its CPU) a step
  *      runs only while its time in steps is within that share of the time
@@ -374,9 +378,12 @@ struct cycle_args {
     /* timestamps: start, mark start, world restarted / stopped again (a
      * concurrent mark's halves run apart: gc_cycle, then its worker) */
     uint64_t t0, t1, tm[2];
-    /* the main worker's progress (concurrent_step): stack pass, drain, end */
-    enum { W_PASS, W_DRAIN, W_RAGGED, W_END } stage;
+    /* the main worker's progress (concurrent_step): stack pass, drain,
+     * wait for running tasks, ragged barrier, end; passes and ragged
+     * rounds so far */
+    enum { W_PASS, W_DRAIN, W_WAIT, W_RAGGED, W_END } stage;
     uint32_t pass, ragged;
+    uint64_t wait_t0; /* W_WAIT's start */
 };
 static uintptr_t checkmark_extra_root; /* the cycle's extra root, for the pass */
 
@@ -597,6 +604,12 @@ static uint32_t scan_stacks_once(uint32_t cycle)
 }
 
 #define STACK_PASSES 4 /* then the running ones wait for the second pause */
+/* A pass that found tasks running waits this long, the window open, for
+ * them to come to a switch (their CPU's guard is poisoned: the next
+ * split-stack prologue), where their own scheduler scans them: else a task
+ * that computes without yielding is only scanned in the second pause, and
+ * all it holds is marked there. */
+#define STACK_WAIT_NS 5000000ull
 
 bool gc_scan_stack_for_mark(uint32_t cycle,
                             void (*each)(void (*fn)(void *, uintptr_t, uintptr_t, uint32_t),
@@ -820,7 +833,18 @@ static bool worker_stages(struct cycle_args *a)
         } else if (a->stage == W_DRAIN) {
             if (!drain_with_helpers())
                 return false;
-            a->stage = work.stacks_left && ++a->pass < STACK_PASSES ? W_PASS : W_RAGGED;
+            a->wait_t0 = plat_nanotime();
+            a->stage = work.stacks_left && ++a->pass < STACK_PASSES ? W_WAIT : W_RAGGED;
+        } else if (a->stage == W_WAIT) {
+            /* their schedulers scan them (gc_scan_stack_for_mark), and
+             * this claims the ones that stopped; the window open meanwhile */
+            __atomic_store_n(&gc_markwin_.open, 1, __ATOMIC_SEQ_CST);
+            work.stacks_left = scan_stacks_once(cycle);
+            if (!work.stacks_left || plat_nanotime() - a->wait_t0 > STACK_WAIT_NS)
+                a->stage = W_DRAIN;
+            else
+                for (int i = 0; i < 64; i++)
+                    plat_cpu_relax();
         } else if (a->stage == W_RAGGED) {
             a->stage = ragged_barrier(a) ? W_DRAIN : W_END;
         } else {

@@ -216,7 +216,9 @@ static uint64_t paid(const struct as_mutator *m) { return m->acct.work + m->acct
 KTEST(gc_assist_bounds_peak_heap, KTEST_QUICK)
 {
     if (smp_ncpu() < 2) {
-        kprintf("# one CPU: no task allocates while the collector's CPU marks\n");
+        /* the collector task waits in gc_collect: the main worker then
+         * runs full time (mgc.c WORKERS), and no task allocates meanwhile */
+        kprintf("# one CPU: the cycles are waited for, so no task allocates during a mark\n");
         return;
     }
     uint32_t stw = gc_get_stoptheworld(), cm = gc_get_checkmark();
