@@ -128,8 +128,10 @@
  * TRIGGERS (Go's gcTrigger): heap (mallocgc took a span and heap_live >=
  * trigger), time (sysmon: no cycle for 2 minutes; never before the first
  * cycle, never with GOGC off), cycle (gc_collect: runtime.GC(), printed
- * " (forced)"), and, ours, out of memory (mallocgc failed: one emergency
- * cycle before the panic).  One cycle at a time: gc_running (CAS); a CPU
+ * " (forced)"), and, ours, out of memory (mallocgc failed: it waits for a
+ * running cycle's end, then an emergency cycle — or one another task ran
+ * meanwhile — up to three before the panic).  One cycle at a time:
+ * gc_running (CAS); a CPU
  * that wants one while another runs waits at a safepoint, and the trigger
  * is tested again — except a heap or time trigger while the marks are
  * concurrent (gcstoptheworld=0): the running cycle satisfies it, and the

@@ -387,7 +387,10 @@ extern volatile uint32_t gc_debug_no_assist;
 /* mallocgc's hooks (malloc.c). */
 void gc_after_alloc(void *v);      /* a span was taken or a large object made */
 void gc_heap_live_add(int64_t bytes);
-bool gc_emergency(void);           /* OOM: one full cycle; false if none ran */
+/* OOM: wait for a running cycle's end, then one full cycle (or take one
+ * another task ran meanwhile); false if none ran (no collector, a lock
+ * held, GC off or GC_OOM_NO_EMERGENCY). */
+bool gc_emergency(void);
 void gc_safepoint(void);           /* a stop may be pending: honour it */
 
 /* Sweep counters (mgcsweep.c): objects the collector freed, by collected

@@ -576,8 +576,17 @@ uint32_t task_gc_scan_stacks(plat_gc_root_fn fn, void *ctx, uint32_t cycle)
             next = t->all_next;
             continue;
         }
-        /* claimed: it cannot finish, so it stays in the list while fn runs
-         * without the lock (fn may take the collector's locks) */
+        /* claimed — but its scheduler may have scanned it (scan_if_wanted)
+         * and let it run and switch again between the test above and the
+         * claim: a second scan would see what it stored since, as the mark
+         * never may (a negative control kept an object that way) */
+        if (__atomic_load_n(&t->gc_scanned, __ATOMIC_RELAXED) == cycle) {
+            next = t->all_next;
+            stack_release(t);
+            continue;
+        }
+        /* it cannot finish, so it stays in the list while fn runs without
+         * the lock (fn may take the collector's locks) */
         spin_unlock(&all_lock);
         stackgrow_gc_ranges(t, fn, ctx);
         stackgrow_scrub_dead(t);
