@@ -27,11 +27,9 @@
  *   2. No run fits → grow: reserve and prepare ceil(npages / 8192) arenas in
  *      one contiguous piece, allocate their metadata, publish them in the
  *      arena index, hand their pages to the page allocator; retry 1.
- *   3. Backing failed (physical memory exhausted) → scavenge free Ready
- *      pages (Ready → Prepared, the frames go back to the host), the run's
- *      size but at least SCAVENGE_MIN_PAGES, from the highest addresses
- *      down, and retry 1 once.  Still nothing → NULL (the caller reports
- *      OOM).
+ *   3. Backing failed (physical memory exhausted) → scavenge every free
+ *      Ready page (Ready → Prepared, the frames go back to the host) and
+ *      retry 1 once.  Still nothing → NULL (the caller reports OOM).
  *   4. Take an mspan from fixalloc, fill it in; needzero from the arenas'
  *      zeroedBase (memory above it was never handed out, so it is zero).
  *   5. Small span: nelems, divMul, bitmaps; large: one object.
@@ -161,8 +159,6 @@ static bool heap_grow_locked(uint64_t npages)
     return true;
 }
 
-#define SCAVENGE_MIN_PAGES 64u /* 512 KiB */
-
 /* First-fit pages, growing and scavenging as needed; 0 when out of memory. */
 static uintptr_t heap_alloc_pages_locked(uint64_t npages)
 {
@@ -176,12 +172,7 @@ static uintptr_t heap_alloc_pages_locked(uint64_t npages)
         if (oom) {
             if (scavenged)
                 return 0;
-            /* what this run needs, and a little more for the next ones —
-             * not every free page: under a tight limit that unbacks (and
-             * shoots down) all free memory at every failed growth, only to
-             * back it again page by page */
-            uint64_t want = npages > SCAVENGE_MIN_PAGES ? npages : SCAVENGE_MIN_PAGES;
-            pagealloc_scavenge(&mheap_.pages, want * PAGE_SIZE, heap_unback);
+            pagealloc_scavenge(&mheap_.pages, ~0ull >> 1, heap_unback);
             scavenged = true;
             continue;
         }

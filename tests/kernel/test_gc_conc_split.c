@@ -163,13 +163,19 @@ static __attribute__((noinline)) void scrub_below(void)
     SCRUB_REGS();
 }
 
+static bool my_stack_scanned(uint32_t n);
+
+/* A round starts only once this task's own stack was scanned in the
+ * running mark: a scan later in the cycle (a preemption mid-move, then its
+ * scheduler's scan) could see X in a register it saved and keep X, and the
+ * negative control would lose nothing. */
 static void t2c_mutator(void *arg)
 {
     (void)arg;
     uint32_t last = ~0u;
     while (!__atomic_load_n(&t2c.stop, __ATOMIC_ACQUIRE)) {
         uint32_t n = gc_num_cycles();
-        if (!in_concurrent_mark() || n == last) {
+        if (!in_concurrent_mark() || n == last || !my_stack_scanned(n)) {
             task_yield();
             continue;
         }
