@@ -608,10 +608,18 @@ void task_describe_stack_word(uintptr_t addr, char *buf, size_t n)
     uint32_t cycle = gc_stack_scan_cycle();
     for (struct task *t = all_head; t; t = t->all_next)
         if (addr >= t->stack_lo && addr < t->stack_hi) {
-            /* short: the report's line has 256 bytes in all */
+            /* short: the report's line has 256 bytes in all.  Parked in
+             * __morestack (req_sp set), the word may be one of the 13
+             * registers its stub saved (switch.S: rax first, r15 last) */
+            static const char *const reg[13] = {"r15", "r14", "r13", "r12", "rbx", "rbp", "r9",
+                                                "r8",  "rcx", "rdx", "rsi", "rdi", "rax"};
+            uint64_t regs = t->req_sp ? t->req_sp - 8 - 13 * 8 : 0;
+            const char *in = regs && addr >= regs && addr < regs + 13 * 8 ? reg[(addr - regs) / 8]
+                                                                          : 0;
             bool below = addr < t->rsp;
-            ksnprintf(buf, n, "task %u (%s), rsp%c0x%lx, %s", t->id, t->name, below ? '-' : '+',
-                      below ? t->rsp - addr : addr - t->rsp,
+            ksnprintf(buf, n, "task %u (%s), rsp%c0x%lx%s%s, %s", t->id, t->name,
+                      below ? '-' : '+', below ? t->rsp - addr : addr - t->rsp,
+                      in ? " saved " : "", in ? in : "",
                       cycle && t->gc_scanned == cycle ? "scanned" : "not scanned");
             return;
         }
