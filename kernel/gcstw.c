@@ -180,6 +180,8 @@ void plat_gc_poll(void)
 
 /* ------------------------------------------------------------ the collector's side */
 
+_Static_assert(MAX_CPUS <= 64, "gcstw.cpu_rip has 64 slots");
+
 /* NMI (smp.c): a straggler asked to say where it is. */
 int gc_nmi(struct trap_frame *f)
 {
@@ -191,6 +193,7 @@ int gc_nmi(struct trap_frame *f)
             t ? t->name : "(none, cpu stack)");
     gcstw.last_cpu = me;
     gcstw.last_rip = f->rip;
+    gcstw.cpu_rip[me] = f->rip;
     __atomic_add_fetch(&gcstw.reports, 1, __ATOMIC_RELEASE);
     return 1;
 }

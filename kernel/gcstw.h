@@ -15,6 +15,7 @@ struct gcstw_knobs {
     volatile uint32_t reports;
     volatile uint32_t last_cpu;
     volatile uint64_t last_rip;
+    volatile uint64_t cpu_rip[64]; /* each CPU's last reported rip (0: none); tests clear it */
 };
 extern struct gcstw_knobs gcstw;
 

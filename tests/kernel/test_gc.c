@@ -315,6 +315,7 @@ KTEST(gc_straggler_reported, KTEST_QUICK)
     st9.until = rdtsc() + tsc_hz() * 8 / 10;
     uint64_t old_deadline = gcstw.deadline_ns;
     uint32_t reports = gcstw.reports;
+    __builtin_memset((void *)gcstw.cpu_rip, 0, sizeof gcstw.cpu_rip);
     gcstw.deadline_ns = 100000000;
     gcstw.panic = 0;
     struct task *s = task_spawn("spinner", straggler_spin, 0, TASK_STACK_CONTIGUOUS);
@@ -325,11 +326,15 @@ KTEST(gc_straggler_reported, KTEST_QUICK)
     task_reap(c);
     gcstw.panic = 1;
     gcstw.deadline_ns = old_deadline;
-    uintptr_t at = gcstw.last_rip, fn = (uintptr_t)straggler_spin;
+    uintptr_t at = gcstw.cpu_rip[st9.spin_cpu], fn = (uintptr_t)straggler_spin;
     KCHECKF(st9.collected, "the cycle did not complete");
-    KCHECKF(gcstw.reports == reports + 1 && gcstw.last_cpu == st9.spin_cpu,
-            "%u reports (want 1), from cpu %u (the spinner ran on cpu %u)",
-            gcstw.reports - reports, gcstw.last_cpu, st9.spin_cpu);
+    /* another CPU may be reported too: under a loaded host a vCPU can go
+     * unscheduled past the 100 ms deadline (a time, not asserted) */
+    for (uint32_t c = 0; c < smp_ncpu(); c++)
+        if (c != st9.spin_cpu && gcstw.cpu_rip[c])
+            kprintf("# also reported: cpu %u at rip 0x%lx\n", c, gcstw.cpu_rip[c]);
+    KCHECKF(gcstw.reports > reports && at,
+            "%u reports, none from the spinner's cpu %u", gcstw.reports - reports, st9.spin_cpu);
     KCHECKF(at >= fn && at < fn + 128, "reported rip 0x%lx, the loop is at 0x%lx..0x%lx", at, fn,
             fn + 128);
 }
