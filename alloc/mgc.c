@@ -98,7 +98,7 @@
  *      a host's idle loop calls gc_idle_mark_step (Go's idle mark
  *      worker), and a task that allocates pays in scan work (mark assists,
  *      Go's gcAssistAlloc); each scans a bounded amount from the global
- *      list and flushes what it greyed back to it.  The collecting CPU,
+ *      list and flushes what it greyed back to it.  The main worker,
  *      when its drain finds the list empty, closes the window, waits for
  *      the helpers to leave, and drains again if they left work
  *      (drain_with_helpers).  Whatever is still grey at the second pause

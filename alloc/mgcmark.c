@@ -82,9 +82,10 @@
  *        over-assist, 256 KiB.
  *   So the closer heap_live gets to the goal, the more scanning each byte
  *   costs, until past 1.1 × goal a task can only wait for the mark to end
- *   (the bound tested by gc_assist_bounds_peak_heap).  The collecting CPU,
- *   a CPU already inside a helper step (the tests' scan hook runs
- *   mutators there) and a caller holding a lock never assist.
+ *   (the bound tested by gc_assist_bounds_peak_heap).  The main worker's
+ *   CPU while inside a step (collector_cpu), a CPU already inside a helper
+ *   step (the tests' scan hook runs mutators there) and a caller holding a
+ *   lock never assist.
  *
  * LOCKING: none; marking is lock free (atomic OR on mark words and page
  * marks).  The stop-the-world mark runs with the world stopped, so spans,

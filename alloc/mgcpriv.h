@@ -91,8 +91,9 @@ void gc_add_marked(uint64_t bytes);
 
 /* THE HELPERS' WINDOW of a concurrent mark (mgc.c opens and closes it,
  * mgcmark.c's idle helpers and assists work through it).
- *   open: set by the collecting CPU once the world runs, cleared before it
- *   stops it again; helpers: how many are inside a step (each joins,
+ *   open: set by the main worker once the world runs (and again for each
+ *   drain round and stack wait), cleared before it stops it again (and
+ *   between rounds); helpers: how many are inside a step (each joins,
  *   checks open again, drains, flushes its buffer to the global list,
  *   leaves).  The collector closes, then waits for helpers == 0 before it
  *   looks at the global list: seq_cst on both sides (a Dekker pair: a
