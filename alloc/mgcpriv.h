@@ -121,8 +121,11 @@ struct gc_markwin {
      * second_ns: their time marking (atomic add; read for the share and
      * into the cycle's record at mark termination, world stopped). */
     uint64_t second_mask, second_ns, second_objects;
-    uint32_t waiters;       /* tasks waiting for this cycle's end: the main worker
-                               then runs full time (atomic) */
+    /* tasks in wait_cycle_done: the main worker then runs full time.
+     * Each waiter adds 1 before it waits and takes it back after (seq_cst);
+     * concurrent_step reads it (acquire) at each step's start.  Never
+     * reset: a waiter may outlive the cycle it waited for. */
+    uint32_t waiters;
     uint32_t cycle;         /* the cycle marking (NumGC + 1) */
     bool concurrent;        /* that mark runs with the world: allocations are charged */
     uint64_t scan_expected; /* heap scan work the pacer expects (the last cycle's) */

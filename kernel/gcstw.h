@@ -15,7 +15,10 @@ struct gcstw_knobs {
     volatile uint32_t reports;
     volatile uint32_t last_cpu;
     volatile uint64_t last_rip;
-    volatile uint64_t cpu_rip[64]; /* each CPU's last reported rip (0: none); tests clear it */
+    /* each CPU's last reported rip (0: none): written by that CPU's NMI
+     * handler before it bumps `reports` (release), read by a test once the
+     * world restarted; tests clear it before a stop */
+    volatile uint64_t cpu_rip[64];
 };
 extern struct gcstw_knobs gcstw;
 
