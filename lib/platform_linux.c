@@ -10,7 +10,7 @@
  * malloc/free fast path) checks idle Ready bytes = Ready − in-use pages;
  * above GM_SCAV_HI (64 MiB + in-use) it calls heap_scavenge down to
  * GM_SCAV_LO (32 MiB + in-use/2), at most every 50 ms unless idle memory
- * exceeds 2 × in-use + 128 MiB (then at once: a program that just freed
+ * exceeds 2 × in-use + 64 MiB (then at once: a program that just freed
  * most of its heap sees RSS fall).  GOMALLOC_SCAVENGE=0 disables it.
  *
  * CPUS.  plat_ncpu() = 64 (PLAT_MAX_CPUS); plat_cpu_id() = the calling
@@ -163,7 +163,7 @@ static void maybe_scavenge(void)
     static uint64_t last;
     uint64_t now = plat_nanotime();
     if (now - __atomic_load_n(&last, __ATOMIC_RELAXED) < GM_SCAV_PERIOD_NS &&
-        ready - inuse <= 2 * inuse + (128ull << 20))
+        ready - inuse <= 2 * inuse + (64ull << 20))
         return;
     __atomic_store_n(&last, now, __ATOMIC_RELAXED);
     if (__atomic_exchange_n(&scav_busy, 1, __ATOMIC_ACQUIRE))
