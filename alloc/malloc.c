@@ -226,10 +226,10 @@ static uint64_t memory_bound(void)
     return plat_phys_free() + __atomic_load_n(&mheap_.ready_bytes, __ATOMIC_RELAXED);
 }
 
-struct large_args {
+struct large_args { /* whole words (platform.h plat_systemstack) */
     uint64_t size;
-    spanClass spc;
-    bool needzero;
+    uint64_t spc;
+    uint64_t needzero;
     void *v;
 };
 

@@ -70,9 +70,11 @@ static void uncache(mcache *c, spanClass spc)
     mcentral_uncache_span(&mheap_.central[spc], s);
 }
 
+/* Whole words, as every block a task hands to plat_systemstack (platform.h):
+ * a byte store into a stack slot would keep the stale upper bytes. */
 struct next_free_args {
     mcache *c;
-    spanClass spc;
+    uint64_t spc;
     mspan **sp;
     void *v;
 };

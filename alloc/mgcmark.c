@@ -288,7 +288,7 @@ volatile uint32_t gc_debug_no_assist;    /* tests: allocations never assist */
 
 struct help {
     uint64_t objects, bytes; /* limits: scan at most this many objects, stop at these bytes */
-    bool background;
+    uint64_t background;     /* a whole word (platform.h plat_systemstack) */
     uint64_t scanned, nobj;  /* what it did */
 };
 

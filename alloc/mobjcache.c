@@ -189,9 +189,9 @@ static uint32_t stash_locked(mcache *c, struct xfer *xf, const uintptr_t *objs, 
     return m;
 }
 
-struct push_args {
+struct push_args { /* whole words (platform.h plat_systemstack) */
     mcache *c;
-    uint8_t cls;
+    uint64_t cls;
     uintptr_t x;
 };
 

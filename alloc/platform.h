@@ -98,7 +98,16 @@ void plat_systemstack(void (*fn)(void *), void *arg);
  * on the CPU's scheduler stack (Go's systemstack).  A host whose threads
  * have big stacks just calls fn.  alloc/ wraps every slow path in it: the
  * mcache refill, large objects, kfree's slow and mcentral paths, the
- * stack allocator's refills. */
+ * stack allocator's refills.
+ * Its caller's argument block lives on a task stack, which the collector
+ * scans conservatively: alloc/ makes every field a whole word.  A byte
+ * field is stored as one byte, and the slot keeps the upper bytes of what
+ * an earlier frame left there — a heap address whose low byte changed
+ * points into a NEIGHBOURING object that nobody holds.  (gccheckmark
+ * reported exactly such a word, next_free_args' class byte over an old
+ * node pointer, as "reached from a task stack word" in gc_concurrent_
+ * stress_trees: the concurrent mark had scanned that stack before the
+ * store, so only the checkmark saw it.) */
 
 /* Optional: a per-CPU pointer slot that saves the fast paths the
  * cpu-id → mcache address arithmetic.  A platform_inline.h that defines

@@ -138,9 +138,9 @@ static void pool_free_locked(int order, uintptr_t x)
 
 static void cache_refill_body(void *p);
 
-struct refill_args {
+struct refill_args { /* whole words (platform.h plat_systemstack) */
     struct stackcache *c;
-    int order;
+    int64_t order;
     uint64_t keep;
 };
 
