@@ -56,11 +56,74 @@ static uint64_t ccheck(uint64_t id) { return id * 0x9E3779B97F4A7C15ull + 777; }
                      "r15", "memory")
 #define HIDE 0x5A5A5A5A5A5A5A5Aull
 
-/* The checkmark reports of the test (alloc_set_error_hook). */
-static uint32_t cc_reports, cc_from_object, cc_from_stack, cc_other;
+/* The checkmark reports of the test (alloc_set_error_hook).
+ *
+ * MISALIGNED STACK WORDS are not counted as losses.  The scan of task
+ * stacks is conservative, and a byte store into a stack slot keeps the
+ * upper bytes of what an earlier frame left there: a node pointer whose
+ * low byte was replaced points into a neighbouring node that nobody holds
+ * (alloc/platform.h plat_systemstack: gccheckmark found next_free_args'
+ * class byte over an old node pointer, 0x...425 into the node at
+ * 0x...420, a node deleted before the cycle).  When the slot was written
+ * after the concurrent mark scanned that stack, only the checkmark sees
+ * the word, and reports garbage.  These tests hold nodes by their base or
+ * by a field's address (8-byte aligned), never by a byte pointer, so a
+ * misaligned word is not a pointer they hold: such a report, and those of
+ * the objects it reached, are printed and counted (cc_misaligned) but are
+ * not losses.  An aligned word is always a loss. */
+static uint32_t cc_reports, cc_from_object, cc_from_stack, cc_other, cc_misaligned;
+#define CC_EXCUSED 64
+static uintptr_t cc_excused[CC_EXCUSED]; /* objects reached from misaligned words */
+
+/* The hex number after `key` in msg (0: none). */
+static uintptr_t cc_hex_after(const char *msg, const char *key)
+{
+    for (; *msg; msg++)
+        if (testutil_starts_with(msg, key)) {
+            uintptr_t v = 0;
+            for (const char *q = msg + __builtin_strlen(key);; q++) {
+                int d = *q >= '0' && *q <= '9' ? *q - '0' : *q >= 'a' && *q <= 'f' ? *q - 'a' + 10 : -1;
+                if (d < 0)
+                    return v;
+                v = v * 16 + (uintptr_t)d;
+            }
+        }
+    return 0;
+}
+
+static bool cc_is_excused(uintptr_t obj)
+{
+    for (uint32_t i = 0; i < CC_EXCUSED && cc_excused[i]; i++)
+        if (cc_excused[i] == obj)
+            return true;
+    return false;
+}
+
+/* The report's object was reached from a misaligned task stack word, or
+ * from an object that was: remember it (the world is stopped: the word is
+ * still there). */
+static bool cc_excuse(const char *msg)
+{
+    uintptr_t obj = cc_hex_after(msg, "gccheckmark: 0x");
+    uintptr_t word = cc_hex_after(msg, "from a task stack word at 0x");
+    uintptr_t from = cc_hex_after(msg, "reached from object 0x");
+    bool excused = (word && (*(const uintptr_t *)word & 7)) || (from && cc_is_excused(from));
+    for (uint32_t i = 0; excused && i < CC_EXCUSED; i++)
+        if (!cc_excused[i]) {
+            cc_excused[i] = obj;
+            break;
+        }
+    return excused;
+}
+
 static void cc_hook(const char *msg)
 {
     if (testutil_starts_with(msg, "gccheckmark: 0x")) {
+        if (cc_excuse(msg)) {
+            if (!cc_misaligned++)
+                kprintf("# not a loss (a misaligned stack word): %s\n", msg);
+            return;
+        }
         if (!cc_reports)
             kprintf("# %s\n", msg);
         cc_reports++;
@@ -81,7 +144,8 @@ struct cc_saved {
 static void cc_begin(struct cc_saved *s, int32_t gogc)
 {
     gc_collect(); /* start clean */
-    cc_reports = cc_from_object = cc_from_stack = cc_other = 0;
+    cc_reports = cc_from_object = cc_from_stack = cc_other = cc_misaligned = 0;
+    __builtin_memset(cc_excused, 0, sizeof cc_excused);
     s->stw = gc_get_stoptheworld();
     s->checkmark = gc_get_checkmark();
     s->gogc = gc_set_percent(gogc);
@@ -96,6 +160,32 @@ static void cc_end(const struct cc_saved *s)
     gc_set_percent(s->gogc);
     gc_set_checkmark(s->checkmark);
     alloc_set_error_hook(s->hook);
+}
+
+/* The rule above, on made-up reports: a word holding a misaligned address
+ * excuses its object and what that object reached; an aligned one does not
+ * (negative control: the same report with the word aligned counts). */
+KTEST(gc_checkmark_misaligned_stack_word_not_a_loss, KTEST_QUICK)
+{
+    volatile uintptr_t word = 0xffffc00004048425ull; /* a byte over a node pointer */
+    char msg[200];
+    cc_reports = cc_misaligned = 0;
+    __builtin_memset(cc_excused, 0, sizeof cc_excused);
+    ksnprintf(msg, sizeof msg, "gccheckmark: 0xffffc00004048420 (span 0xffffc00004048000 class 4, "
+              "32 B) is reachable but was not marked; reached from a task stack word at 0x%lx",
+              (unsigned long)(uintptr_t)&word);
+    cc_hook(msg);
+    cc_hook("gccheckmark: 0xffffc0000400b000 (span 0xffffc0000400a000 class 4, 32 B) is reachable "
+            "but was not marked; reached from object 0xffffc00004048420");
+    KCHECKF(cc_misaligned == 2 && cc_reports == 0, "misaligned: %u excused, %u losses",
+            cc_misaligned, cc_reports);
+    word = 0xffffc00004048420ull;
+    cc_hook(msg);
+    cc_hook("gccheckmark: 0xffffc0000400c000 (span 0xffffc0000400c000 class 4, 32 B) is reachable "
+            "but was not marked; reached from object 0xffffc00004048421");
+    KCHECKF(cc_misaligned == 2 && cc_reports == 2, "aligned: %u excused, %u losses", cc_misaligned,
+            cc_reports);
+    cc_reports = cc_misaligned = 0;
 }
 
 /* No task can run while the only CPU marks: say so (the test has nothing to show). */
@@ -266,24 +356,36 @@ KTEST(gc_concurrent_barrier_keeps_moved_object, KTEST_QUICK)
 }
 
 /* Negative control: the barrier off, the same round loses X — gccheckmark
- * reports it, reached from B (and marks it: nothing is freed). */
+ * reports it, reached from B (and marks it: nothing is freed).  A round
+ * can keep X all the same: the scans of stacks and registers are
+ * conservative, and a word that happens to hold X's address (a spilled
+ * span base, a stale frame) marks it.  So valid rounds repeat, up to
+ * NEG_ROUNDS, until one loses X; a barrier-off mark that never loses it
+ * fails (loaded smp8 boots kept X in about 1 round in 12). */
+#define NEG_ROUNDS 5
 KTEST(gc_concurrent_catches_missing_barrier, KTEST_QUICK)
 {
     if (one_cpu())
         return;
     struct cc_saved sv;
     cc_begin(&sv, 100);
-    uint32_t done = t2c_run(0);
+    uint32_t done = 1, rounds = 0, tries = 0;
+    while (done && rounds < NEG_ROUNDS && !(cc_reports && cc_from_object)) {
+        done = t2c_run(0);
+        rounds += done;
+        tries += t2c.rounds;
+        t2c_head = 0;
+        t2c_holder = 0;
+        gc_collect();
+    }
     uint32_t reports = cc_reports, from_object = cc_from_object;
     cc_end(&sv);
     KCHECKF(done, "no valid round in %u cycles (%u mutations tried)", T2C_TRIES, t2c.rounds);
     KCHECKF(reports >= 1 && from_object >= 1 && cc_other == 0,
-            "barrier off: %u checkmark reports (%u from an object), %u other", reports,
-            from_object, cc_other);
-    kprintf("# barrier off: %u report(s) after %u mutation(s)\n", reports, t2c.rounds);
-    t2c_head = 0;
-    t2c_holder = 0;
-    gc_collect();
+            "barrier off: %u checkmark reports (%u from an object), %u other, in %u valid "
+            "round(s)", reports, from_object, cc_other, rounds);
+    kprintf("# barrier off: %u report(s) in %u valid round(s), %u mutation(s)\n", reports, rounds,
+            tries);
 }
 
 /* ------------------------------------------------------------ T3c */
@@ -406,7 +508,8 @@ KTEST(gc_concurrent_stack_scanned_once_keeps_moved_pointer, KTEST_QUICK)
 }
 
 /* Negative control: the barrier off, X kept only by the scanned stack is
- * reported — the second pause no longer rescans that stack. */
+ * reported — the second pause no longer rescans that stack.  Valid rounds
+ * repeat (NEG_ROUNDS, as T2c's control: a conservative word can keep X). */
 KTEST(gc_concurrent_stack_scan_catches_missing_barrier, KTEST_QUICK)
 {
     if (one_cpu())
@@ -414,17 +517,22 @@ KTEST(gc_concurrent_stack_scan_catches_missing_barrier, KTEST_QUICK)
     struct cc_saved sv;
     cc_begin(&sv, 100);
     struct gc_cycle_record r;
-    uint32_t done = t3c_run(0, &r);
+    uint32_t done = 1, rounds = 0, tries = 0;
+    while (done && rounds < NEG_ROUNDS && !(cc_reports && cc_from_stack)) {
+        done = t3c_run(0, &r);
+        rounds += done;
+        tries += t3c.rounds;
+        t2c_head = 0;
+        gc_collect();
+    }
     uint32_t reports = cc_reports, from_stack = cc_from_stack;
     cc_end(&sv);
     KCHECKF(done, "no valid round in %u cycles (%u tried)", T2C_TRIES, t3c.rounds);
     KCHECKF(reports >= 1 && from_stack >= 1 && cc_other == 0,
-            "barrier off: %u checkmark reports (%u from a task stack word), %u other", reports,
-            from_stack, cc_other);
-    kprintf("# barrier off: %u report(s), %u from a task stack word, after %u try(s)\n",
-            reports, from_stack, t3c.rounds);
-    t2c_head = 0;
-    gc_collect();
+            "barrier off: %u checkmark reports (%u from a task stack word), %u other, in %u "
+            "valid round(s)", reports, from_stack, cc_other, rounds);
+    kprintf("# barrier off: %u report(s), %u from a task stack word, in %u valid round(s), %u "
+            "try(s)\n", reports, from_stack, rounds, tries);
 }
 
 /* ------------------------------------------------------------ T3d */
