@@ -25,6 +25,17 @@
  * The reports go through the error hook (alloc_report); the caller decides
  * whether they are fatal (GC_CHECKMARK_FATAL, Go's throw).
  *
+ * FALSE REPORTS.  Go's checkmark scans stacks precisely; ours scans them
+ * conservatively, as the real mark does — but the real mark scanned a
+ * task's stack once, while the world ran, and this pass reads it now.  A
+ * word stored after that scan which only LOOKS like a pointer (a byte
+ * store over the upper bytes of an old heap address, a stale slot in a
+ * fresh frame) can name an object nobody holds: reported as "reached from
+ * a task stack word", though the real mark was right.  alloc/ keeps its
+ * own frames free of such byte stores (platform.h plat_systemstack); the
+ * kernel tests treat a misaligned stack word as no loss
+ * (tests/kernel/test_gc_conc_split.c cc_hook).
+ *
  * COST: a full second mark on one CPU, plus clearing 1 MiB per arena.  A
  * debug mode: off by default, on in one boot of the test matrix.
  *
