@@ -69,7 +69,7 @@ static int64_t first_bad_word(const mspan *s, const void *v)
     const uint64_t *w = v;
     /* a kmalloc slot released by a freed-object cache keeps the key in its
      * first word until it is handed out again (mobjcache.c) */
-    for (uint64_t i = w[0] == mheap_.objcache_key; i < s->elemsize / 8; i++)
+    for (uint64_t i = objcache_is_key(w[0], mheap_.objcache_key); i < s->elemsize / 8; i++)
         if (w[i] != FREE_POISON)
             return (int64_t)i;
     return -1;

@@ -214,6 +214,8 @@ void malloc_init(void)
     for (uint32_t i = 1; i <= MAX_SMALL_SIZE / 8; i++)
         kmalloc_spc[i] = make_kmalloc_spanclass(size_to_class((uint64_t)i * 8));
     objcache_init();
+    for (uint32_t i = 0; i < n; i++) /* kmalloc's pop reads its own copy */
+        mheap_.mcaches[i].objcacheKey = mheap_.objcache_key;
     mheap_.ncpu = n;
 }
 
@@ -484,6 +486,8 @@ void *newarray(const gotype *typ, uint64_t n)
 void *__attribute__((noinline)) kmalloc_slow(uint64_t size, bool needzero)
 {
     void *v;
+    if (size - 1 < MAX_SMALL_SIZE) /* the fast path may have refused a cached object */
+        objcache_drop_bad_top(kmalloc_spc[(size + 7) >> 3]);
     if (size <= MAX_SMALL_SIZE)
         v = small_alloc(size, 0, needzero, 0, 0);
     else
@@ -608,7 +612,8 @@ static mspan *check_object(const char *op, bool freeing, uintptr_t x, uint32_t *
         bool allocated = mspan_allocated(s, idx);
         if (!allocated || (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit) ||
             /* freed into a cache (or released from one, pending) */
-            (spanclass_is_kmalloc(s->spanclass) && *(const uint64_t *)x == mheap_.objcache_key)) {
+            (spanclass_is_kmalloc(s->spanclass) &&
+             objcache_is_key(*(const uint64_t *)x, mheap_.objcache_key))) {
             report_unallocated(op, freeing, allocated, x, s);
             return 0;
         }

@@ -31,7 +31,8 @@ void kfree_slow(uintptr_t x);
 void kfree_pending(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi, mcache *c, uint64_t tok);
 /* The same with token 0 (pinned for free): one argument less to pass. */
 void kfree_pending0(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi, mcache *c);
-/* kfree from step 4 on, pinning with plat_pin (plat_owner_cache() was NULL). */
+/* kfree from step 4 on, pinning with plat_pin (plat_owner_cache() was
+ * &mcache_unowned). */
 void kfree_pinned(mspan *s, uintptr_t x, uint32_t idx);
 /* Step 4 found x's pendingFree bit set after claiming the slot: restore
  * freeindex, unpin, report the double free. */
@@ -47,26 +48,33 @@ static inline __attribute__((always_inline)) mcache *my_mcache(void)
 #endif
 }
 
-/* c's freed-object array of kmalloc span class spc (fc[spc - 136]), with
- * unsigned arithmetic so that the index is computed once. */
-static inline __attribute__((always_inline)) objcache *mcache_fc(mcache *c, spanClass spc)
+/* c's freed-object array of kmalloc span class spc (fc[spc - 136]), the
+ * constants folded: one shift and one lea. */
+static inline __attribute__((always_inline)) objcache *mcache_fc(mcache *c, uintptr_t spc)
 {
-    return (objcache *)((uintptr_t)c + __builtin_offsetof(mcache, fc) +
-                        ((uintptr_t)spc - KMALLOC_SPC_BASE) * sizeof(objcache));
+    return (objcache *)((uintptr_t)c +
+                        (__builtin_offsetof(mcache, fc) - KMALLOC_SPC_BASE * sizeof(objcache)) +
+                        (uintptr_t)spc * sizeof(objcache));
 }
 
 /* Pop the newest object of fc (top > base) into *v: SMALL ALLOCATION step
- * 2a.  Caller pinned on fc's CPU. */
-static inline __attribute__((always_inline)) void objcache_pop(objcache *fc, uintptr_t *top,
-                                                               spanClass spc, bool needzero,
-                                                               void **v)
+ * 2a.  false, with nothing changed, when its first word is not the key
+ * (freed twice at once on two CPUs, or written after its free: mobjcache.c
+ * DUPLICATES): kmalloc_slow drops and reports it.  Caller pinned on fc's
+ * CPU. */
+static inline __attribute__((always_inline)) bool objcache_pop(objcache *fc, uintptr_t *top,
+                                                               uint64_t key, spanClass spc,
+                                                               bool needzero, void **v)
 {
     uintptr_t o = top[-1];
+    if (__builtin_expect(*(const uint64_t *)o != key, 0))
+        return false;
     __atomic_store_n(&fc->top, top - 1, __ATOMIC_RELAXED);
     objcache_take(o);
     if (needzero) /* cached objects are dirty */
         __builtin_memset((void *)o, 0, class_to_size[spc - KMALLOC_SPC_BASE]);
     *v = (void *)o;
+    return true;
 }
 
 /* SMALL ALLOCATION step 2b: *v = the next free slot of s, or false. */
@@ -95,27 +103,24 @@ static inline __attribute__((always_inline)) bool kmalloc_fast(size_t size, bool
 {
     if (__builtin_expect(size > MAX_SMALL_SIZE, 0))
         return false;
-    spanClass spc = kmalloc_spc[(size + 7) >> 3];
+    uintptr_t spc = kmalloc_spc[(size + 7) >> 3]; /* a word: no second zero extension */
 #ifdef PLAT_HAVE_OWNER_CACHE
-    /* pinned for free, or kmalloc_slow pins and does the same */
+    /* pinned for free, or mcache_unowned (every test below misses) and
+     * kmalloc_slow pins and does the same */
     mcache *c = (mcache *)plat_owner_cache();
-    if (__builtin_expect(!c, 0))
-        return false;
     objcache *fc = mcache_fc(c, spc);
     uintptr_t *top = fc->top;
-    if (__builtin_expect(top != fc->base, 1)) {
-        objcache_pop(fc, top, spc, needzero, v);
-        return true;
-    }
+    if (__builtin_expect(top != fc->base, 1))
+        return objcache_pop(fc, top, c->objcacheKey, spc, needzero, v);
     return kmalloc_from_span(c->alloc[spc], needzero, v);
 #else
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
     objcache *fc = mcache_fc(c, spc);
     uintptr_t *top = fc->top;
-    bool ok = true;
+    bool ok;
     if (__builtin_expect(top != fc->base, 1))
-        objcache_pop(fc, top, spc, needzero, v);
+        ok = objcache_pop(fc, top, c->objcacheKey, spc, needzero, v);
     else
         ok = kmalloc_from_span(c->alloc[spc], needzero, v);
     plat_unpin(tok);
@@ -180,7 +185,7 @@ static inline __attribute__((always_inline)) void kfree_owner(mspan *s, uintptr_
 
 /* FREE step 5 of mobjcache.c's essay: x onto c's array of its class;
  * pinned (tok) and unpins. */
-static inline __attribute__((always_inline)) void objcache_push(mcache *c, spanClass spc,
+static inline __attribute__((always_inline)) void objcache_push(mcache *c, uintptr_t spc,
                                                                 uintptr_t x, uint64_t tok)
 {
     objcache *fc = mcache_fc(c, spc);
@@ -196,14 +201,14 @@ static inline __attribute__((always_inline)) void objcache_push(mcache *c, spanC
 }
 
 /* The same when the fast path's pin failed (PLAT_HAVE_OWNER_CACHE and
- * plat_owner_cache() NULL): pins with plat_pin. */
+ * plat_owner_cache() == &mcache_unowned): pins with plat_pin. */
 void objcache_push_pinning(uintptr_t x, spanClass spc);
 
 /* FREE of a kmalloc object, steps 4-5 of mobjcache.c's essay: allocated?
- * swap the key in (the old word was the key: already freed), then onto
+ * store the key (the old word was a key: already freed), then onto
  * this CPU's array of its class. */
 static inline __attribute__((always_inline)) void kfree_cached(const mspan *s, uintptr_t x,
-                                                               uint32_t idx, spanClass spc)
+                                                               uint32_t idx, uintptr_t spc)
 {
     /* 4a. allocated?  Go's isFree: freeindex first (acquire: a sweep
      * publishes allocBits before it resets freeindex) */
@@ -213,32 +218,34 @@ static inline __attribute__((always_inline)) void kfree_cached(const mspan *s, u
         kfree_slow(x); /* reports */
         return;
     }
-    /* 4b. one atomic swap: an allocated slot holds the key iff it is freed
-     * (in a cache, or pending in its span); of two frees of x at once, one
-     * sees the other's key */
+    /* 4b. an allocated slot holds the key iff it is freed (the key in a
+     * cache, the released key pending in its span): a plain load and
+     * store, no atomic swap.  Two frees of x at once on two CPUs may both
+     * pass: the copy that leaves its cache second is caught then
+     * (mobjcache.c DUPLICATES). */
     uint64_t key = mheap_.objcache_key;
-    if (__builtin_expect(__atomic_exchange_n((uint64_t *)x, key, __ATOMIC_ACQ_REL) == key, 0)) {
+    if (__builtin_expect(objcache_is_key(*(const volatile uint64_t *)x, key), 0)) {
         objcache_double_free(x);
         return;
     }
+    *(volatile uint64_t *)x = key;
     objcache_poison(x, s->elemsize);
     /* 5. push */
 #ifdef PLAT_HAVE_OWNER_CACHE
-    mcache *c = (mcache *)plat_owner_cache();
-    if (__builtin_expect(!c, 0)) {
-        objcache_push_pinning(x, spc);
-        return;
-    }
-    objcache_push(c, spc, x, 0);
+    /* mcache_unowned's arrays are full: objcache_push_slow pins */
+    objcache_push((mcache *)plat_owner_cache(), spc, x, 0);
 #else
     uint64_t tok = plat_pin();
     objcache_push(my_mcache(), spc, x, tok);
 #endif
 }
 
-/* FREE steps 1-4 inline; the rest through kfree_pending / kfree_slow
- * (kfree_pinned when pinning is not free). */
-static inline __attribute__((always_inline)) void kfree_inline(void *p)
+/* FREE steps 1-4 inline; the rest through kfree_pending / slow, which is
+ * kfree_slow or a wrapper's filter in front of it (lib/preload.c: its
+ * over-aligned pointers) — a constant, folded when inlined (kfree_pinned
+ * when pinning is not free). */
+static inline __attribute__((always_inline)) void kfree_inline_with(void *p,
+                                                                   void (*slow)(uintptr_t))
 {
     uintptr_t x = (uintptr_t)p;
     /* 1. span: window offset → arena index → page map.  Never NULL: holes
@@ -253,34 +260,39 @@ static inline __attribute__((always_inline)) void kfree_inline(void *p)
     uint64_t off = x - s->startAddr;
     if (__builtin_expect(off >= __atomic_load_n(&s->freeLimit, __ATOMIC_RELAXED), 0))
         goto slow;
-    /* 3. object start */
-    uint32_t idx = obj_index((uint32_t)off, s->divMul);
-    if (__builtin_expect((uint64_t)idx * s->elemsize != off, 0))
+    /* 3. object start (obj_index in 64 bits: off < freeLimit < 2^32) */
+    uint64_t idx = (off * (uint64_t)s->divMul) >> 32;
+    if (__builtin_expect(idx * s->elemsize != off, 0))
         goto slow;
-    spanClass spc = s->spanclass;
-    if (__builtin_expect(spanclass_is_kmalloc(spc), 1)) {
-        kfree_cached(s, x, idx, spc);
+    uintptr_t spc = s->spanclass; /* a word: zero-extended once */
+    if (__builtin_expect(spc >= KMALLOC_SPC_BASE, 1)) {
+        kfree_cached(s, x, (uint32_t)idx, spc);
         return;
     }
 #ifdef PLAT_HAVE_OWNER_CACHE
     {
         mcache *c = (mcache *)plat_owner_cache();
-        if (__builtin_expect(!c, 0)) {
-            kfree_pinned(s, x, idx);
+        if (__builtin_expect(c == &mcache_unowned, 0)) {
+            kfree_pinned(s, x, (uint32_t)idx);
             return;
         }
-        kfree_owner(s, x, idx, c, 0); /* pinned for free: token 0 */
+        kfree_owner(s, x, (uint32_t)idx, c, 0); /* pinned for free: token 0 */
         return;
     }
 #else
     {
         uint64_t tok = plat_pin();
-        kfree_owner(s, x, idx, my_mcache(), tok);
+        kfree_owner(s, x, (uint32_t)idx, my_mcache(), tok);
         return;
     }
 #endif
 slow:
-    kfree_slow(x);
+    slow(x);
+}
+
+static inline __attribute__((always_inline)) void kfree_inline(void *p)
+{
+    kfree_inline_with(p, kfree_slow);
 }
 
 #endif

@@ -42,11 +42,20 @@
 
 mspan mcache_emptyspan; /* nelems 0, allocCache 0: never yields a slot */
 
+/* Statically complete: a thread may reach the fast paths before
+ * malloc_init.  Its arrays are NULL (top == base == end: empty and full),
+ * its spans the empty span, its tag no span's cachedBy. */
+mcache mcache_unowned = {
+    .alloc = {[0 ... NUM_SPAN_CLASSES - 1] = &mcache_emptyspan},
+    .tag = -1,
+};
+
 void mcache_init(mcache *c, uint32_t cpu)
 {
     __builtin_memset(c, 0, sizeof *c);
     c->cpu = cpu;
     c->tag = (int32_t)cpu + 1;
+    c->objcacheKey = mheap_.objcache_key; /* 0 before objcache_init: malloc_init sets it */
     c->flushGen = mheap_.sweepgen;
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)
         c->alloc[i] = &mcache_emptyspan;

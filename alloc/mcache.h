@@ -55,6 +55,8 @@ typedef struct mcache {
     objcache fc[NUM_SIZE_CLASSES];
     int64_t fcMoved[NUM_SIZE_CLASSES];
     uintptr_t *fcBlock;                /* fc[*].slots' storage (first push) */
+    uint64_t objcacheKey; /* mheap_.objcache_key (set with it), for kmalloc's pop:
+                             its own line is hot there, mheap_'s is not */
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
     uint32_t flushGen; /* mheap_.sweepgen when last prepared for sweep (Go's
@@ -64,6 +66,13 @@ typedef struct mcache {
 /* The span every empty alloc[] slot points at: nelems 0, allocCache 0, so
  * the fast path always misses.  Never in any list. */
 extern mspan mcache_emptyspan;
+
+/* What PLAT_HAVE_OWNER_CACHE's plat_owner_cache() returns when the caller
+ * is not pinned for free (alloc/platform.h): an mcache no CPU owns, which
+ * no one writes, whose every fast path misses — pop finds its arrays empty,
+ * push finds them full, every alloc[] is the empty span — so the fast
+ * paths need no NULL test; their slow paths see it and pin. */
+extern mcache mcache_unowned;
 
 void mcache_init(mcache *c, uint32_t cpu);
 /* Slow path: the next free slot of class spc after refilling alloc[spc]

@@ -21,30 +21,52 @@
  *     batch when theirs is empty, and where an exiting thread's objects
  *     wait for the next thread.
  *
- * THE KEY (mheap_.objcache_key: odd, drawn at malloc_init).  An allocated
- * kmalloc slot (Go's isFree rule) holds the key in its first word iff it
- * was freed: kfree swaps it in, a cached or pending object keeps it, and
- * kmalloc clears it whenever it hands a slot out, from an array or from
- * the span (a swept slot may still hold it).  So one atomic swap tells a
- * double free of a cached or pending object, and settles two CPUs freeing
- * x at once: exactly one of them swaps the key in.  Odd: no pointer a
- * program stores equals it; other data equals it with probability 2^-63
- * (that object's free is then reported as a double free and it leaks).
- * Why a swap rather than a load and a store: the swap is what makes two
- * simultaneous frees safe; its price is a serialised cache miss when the
- * object is cold (a huge FIFO batch: W2 100000 x 256 B).
+ * THE KEY (mheap_.objcache_key = KEY: odd, bit 1 clear, drawn at
+ * malloc_init).  A kmalloc slot's first word is KEY while the object sits
+ * in a cache, and KEY | 2 (the released key) once a cache released it to
+ * its span (pending, then a free slot until handed out).  kfree stores KEY;
+ * release_batch stores KEY | 2; kmalloc clears the word whenever it hands a
+ * slot out, from an array or from the span.  So an allocated slot holding
+ * either key was freed already: one load and compare tells a double free
+ * of a cached or pending object.  Odd: no pointer a program stores equals
+ * it; other data equals it with probability 2^-62 (that object's free is
+ * then reported as a double free and it leaks).
+ *
+ * DUPLICATES.  kfree tests and stores the key with a plain load and store,
+ * not an atomic swap: the swap's lock prefix drains the store buffer, and
+ * cost W1's malloc/free pair 40 % of its time (0.129 s against 0.078 s,
+ * tcmalloc 0.062 s).  The price: two frees of x at the same instant on two
+ * CPUs can both load x's first word before either stores the key, and
+ * both push x — a double free no test at the free can see.  It is caught
+ * when the second copy leaves its cache, because every exit checks the
+ * key first:
+ *   - kmalloc's pop hands x out only if its first word is KEY (handing out
+ *     clears it, so the other copy then fails); else kmalloc_slow drops
+ *     the copy and reports it (objcache_drop_bad_top);
+ *   - a release to the span (release_batch) requires KEY, an allocated slot
+ *     and no pending bit, and writes KEY | 2 before setting the bit; else
+ *     it reports and drops the copy;
+ *   - refill from the transfer cache checks the object it hands out.
+ * A dropped copy's push counted a free that was none: a pop counts it as a
+ * malloc, a release undoes the free (alloc_undo_frees).  Until the second
+ * copy leaves, heap_verify reports "cached twice".  Still missed: the two
+ * copies leaving their caches within the same few instructions too (two
+ * pops at once on two CPUs), or a program writing KEY itself into a freed
+ * object's first word.  A write after free to the first word of a cached
+ * object is reported the same way, when the object is next handed out.
  *
  * FREE (kfree of a kmalloc object, inline in malloc_fast.h: kfree_cached)
  *   1-3. As every kfree: span, gate, object start (malloc.c FREE).
  *   4. Allocated (freeindex, then allocBits)?  Else the slow path reports
- *      it.  Swap the object's first word with the key (one xchg): the old
- *      word was the key → already freed (cached, or pending in its span):
- *      objcache_double_free reports, nothing else changes.
- *   5. Pin; fc = &mcache.fc[cls]; top == end (full, or never used) →
- *      objcache_push_slow; else *top++ = x, pushes + 1.  No lock, one
- *      atomic (the swap).
- * MALLOC (kmalloc_fast): pin; top > base → pop the newest object, clear its
- *   first word (the key), zero it for calloc.  Else the span fast path as
+ *      it.  The first word is KEY or KEY | 2 → already freed (cached, or
+ *      pending in its span): objcache_double_free reports, nothing else
+ *      changes.  Else store KEY (a plain store: DUPLICATES).
+ *   5. Pin; fc = &mcache.fc[cls]; top == end (full, never used, or
+ *      mcache_unowned's) → objcache_push_slow; else *top++ = x, pushes + 1.
+ *      No lock, no atomic read-modify-write.
+ * MALLOC (kmalloc_fast): pin; top > base → the newest object, if its first
+ *   word is KEY (else kmalloc_slow drops it: DUPLICATES): pop it, clear its
+ *   first word, zero it for calloc.  Else the span fast path as
  *   before, clearing the slot's key; when the span is full, kmalloc's slow
  *   path asks objcache_refill for a batch from the transfer cache before
  *   it refills the span from mcentral.
@@ -56,8 +78,9 @@
  *   release (to spans): each object becomes an ordinary pending free —
  *     pendingFree bit, pendingCount, mcentral_note_free when its span is
  *     not cached (malloc.c step 6) — so memory flows back to the page heap
- *     when caches overflow.  It keeps the key (debug builds too: their
- *     poison checks accept the key in a free slot's first word).
+ *     when caches overflow.  Its first word becomes KEY | 2 (debug builds
+ *     too: their poison checks accept either key in a free slot's first
+ *     word).
  *   flush: thread exit (lib: to the transfer cache), malloc_flush_mcache
  *     and fork repair (to the spans).
  *
@@ -79,6 +102,7 @@
  */
 #include "debug.h"
 #include "lockrank.h"
+#include "malloc_fast.h"
 #include "malloc_impl.h"
 #include "mcache.h"
 #include "mcentral.h"
@@ -113,7 +137,8 @@ void objcache_init(void)
      * that no program data matches it by design */
     uint64_t k = plat_nanotime() ^ (uint64_t)(uintptr_t)&k;
     k = (k ^ (k >> 31)) * 0x9E3779B97F4A7C15ull;
-    mheap_.objcache_key = (k ^ (k >> 29)) | 1;
+    /* odd, and bit 1 clear: KEY | OBJCACHE_RELEASED is the released key */
+    mheap_.objcache_key = ((k ^ (k >> 29)) | 1) & ~OBJCACHE_RELEASED;
     uint64_t total = 0;
     for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++)
         total += XFER_FACTOR * objcache_capacity(cls);
@@ -131,6 +156,7 @@ void objcache_init(void)
 /* c's arrays, on its first push (false: no metadata memory; the caller
  * then frees the object the old way). */
 volatile uint32_t objcache_debug_no_block;
+volatile uint32_t objcache_debug_trust_key;
 
 static bool alloc_block(mcache *c)
 {
@@ -153,25 +179,111 @@ static bool alloc_block(mcache *c)
     return true;
 }
 
-/* One cached object back to its span as a pending free (malloc.c steps
- * 5-6 without the checks: a cached object is allocated and not pending by
- * the invariant, which a set bit here would prove broken). */
-static void release_one(mcache *c, uintptr_t x)
+/* A cached object that is not fit to leave its cache (DUPLICATES): report
+ * it; it is dropped.  Its push counted a free that was none: the caller
+ * balances it (a pop counts a malloc; a release undoes the free). */
+static void report_lost(uintptr_t x, const char *what)
 {
-    mspan *s = span_of(x);
-    uint32_t idx = mspan_obj_index(s, x);
-    uint64_t bit = 1ull << (idx % 64);
-    uint64_t old = __atomic_fetch_or(&s->pendingFree[idx / 64], bit, __ATOMIC_SEQ_CST);
-    ALLOC_CHECK(!(old & bit), s, "objcache: cached object 0x%lx was already pending free",
-                (unsigned long)x);
-    int32_t n = __atomic_fetch_add(&s->pendingCount, 1, __ATOMIC_SEQ_CST);
+    const mspan *s = span_of(x);
+    alloc_report("objcache: cached object 0x%lx (span 0x%lx class %u, %lu B) %s: freed twice at "
+                 "once on two CPUs, or written after its free; dropped",
+                 (unsigned long)x, s ? (unsigned long)s->startAddr : 0ul,
+                 s ? (unsigned)spanclass_sizeclass(s->spanclass) : 0u,
+                 s ? (unsigned long)s->elemsize : 0ul, what);
+}
+
+/* Releases to one span, applied with one atomic OR per bitmap word and one
+ * add per span: a cache overflowing in a FIFO or LIFO batch releases runs
+ * of neighbouring slots (W2 100000 x 16 B spent 65 % of its time in one
+ * OR and one add per object). */
+struct release_run {
+    mspan *s;      /* the run's span (NULL: none yet) */
+    uint32_t w;    /* the bitmap word bits belongs to */
+    uint64_t bits; /* slots of word w whose first word is KEY | 2, bits not set yet */
+    int32_t count; /* pending frees added to s by this run so far */
+};
+
+/* Set the run's bits in pendingFree.  A bit already set means another CPU
+ * released a copy of the same object at this instant (DUPLICATES): that
+ * copy counted the pending free; this one is reported and dropped. */
+static void run_flush_word(struct release_run *r)
+{
+    uint64_t bits = r->bits;
+    if (!bits)
+        return;
+    uint64_t old = __atomic_fetch_or(&r->s->pendingFree[r->w], bits, __ATOMIC_SEQ_CST);
+    uint64_t dup = objcache_debug_trust_key ? 0 : old & bits;
+    for (uint64_t d = dup; d; d &= d - 1) {
+        uint32_t i = r->w * 64 + (uint32_t)__builtin_ctzll(d);
+        alloc_undo_frees(r->s, 1);
+        report_lost(r->s->startAddr + (uint64_t)i * r->s->elemsize, "was released twice");
+    }
+    r->count += __builtin_popcountll(bits & ~dup);
+    r->bits = 0;
+}
+
+/* The run's pending count, and mcentral_note_free on the span's first
+ * pending free and when every allocated object is pending (malloc.c step
+ * 6; Dekker with mcentral_uncache_span: the bits and count are set with
+ * seq_cst RMWs before cachedBy is read). */
+static void run_flush_span(mcache *c, struct release_run *r)
+{
+    run_flush_word(r);
+    int32_t k = r->count;
+    mspan *s = r->s;
+    if (!k)
+        return;
+    r->count = 0;
+    int32_t n = __atomic_fetch_add(&s->pendingCount, k, __ATOMIC_SEQ_CST);
     int32_t cb = __atomic_load_n(&s->cachedBy, __ATOMIC_SEQ_CST);
     if (c && cb != 0 && cb != c->tag) /* into a span another CPU has cached */
-        c->remoteFrees++;
-    /* Dekker with mcentral_uncache_span, as free_pending (malloc.c) */
+        c->remoteFrees += (uint64_t)k;
     if (cb == 0 &&
-        (n == 0 || (uint32_t)n + 1 >= __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED)))
+        (n == 0 || (uint32_t)(n + k) >= __atomic_load_n(&s->allocCount, __ATOMIC_RELAXED)))
         mcentral_note_free(&mheap_.central[s->spanclass], s);
+}
+
+/* Cached objects objs[0..n) back to their spans as pending frees (malloc.c
+ * steps 5-6 without the free-time checks).  Each one's first word must
+ * still be KEY and its slot allocated and not pending, else a second copy
+ * of it was (DUPLICATES): reported and dropped.  KEY | 2 goes in before
+ * the pending bit: once the bit is set, a sweep may free the slot and hand
+ * it out again.  A second copy later in the same batch finds KEY | 2. */
+static void release_batch(mcache *c, const uintptr_t *objs, uint32_t n)
+{
+    struct release_run r = {0, 0, 0, 0};
+    uint64_t key = mheap_.objcache_key;
+    bool trust = objcache_debug_trust_key;
+    for (uint32_t i = 0; i < n; i++) {
+        uintptr_t x = objs[i];
+        mspan *s = span_of(x);
+        uint32_t idx = mspan_obj_index(s, x);
+        uint64_t bit = 1ull << (idx % 64);
+        const char *bad = 0;
+        if (!trust && *(volatile uint64_t *)x != key)
+            bad = "lost its key";
+        else if (!trust && (!mspan_allocated(s, idx) ||
+                            (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit)))
+            bad = "is already free or pending in its span";
+        if (bad) {
+            alloc_undo_frees(s, 1);
+            report_lost(x, bad);
+            continue;
+        }
+        if (s != r.s) {
+            if (r.s)
+                run_flush_span(c, &r);
+            r.s = s;
+            r.w = idx / 64;
+        } else if (idx / 64 != r.w) {
+            run_flush_word(&r);
+            r.w = idx / 64;
+        }
+        *(volatile uint64_t *)x = key | OBJCACHE_RELEASED;
+        r.bits |= bit;
+    }
+    if (r.s)
+        run_flush_span(c, &r);
 }
 
 /* Move objs[0..n) into the transfer cache (xf locked); the rest back to
@@ -184,8 +296,7 @@ static uint32_t stash_locked(mcache *c, struct xfer *xf, const uintptr_t *objs, 
     uint32_t m = n < room ? n : room;
     __builtin_memcpy(xf->objs + xf->n, objs, m * sizeof(uintptr_t));
     __atomic_store_n(&xf->n, xf->n + m, __ATOMIC_RELAXED);
-    for (uint32_t i = m; i < n; i++)
-        release_one(c, objs[i]);
+    release_batch(c, objs + m, n - m);
     return m;
 }
 
@@ -227,6 +338,10 @@ static void push_slow_body(void *p)
 
 void objcache_push_slow(mcache *c, spanClass spc, uintptr_t x, uint64_t tok)
 {
+    if (c == &mcache_unowned) { /* not pinned (PLAT_HAVE_OWNER_CACHE) */
+        objcache_push_pinning(x, spc);
+        return;
+    }
     struct push_args a = {c, spanclass_sizeclass(spc), x};
     plat_systemstack(push_slow_body, &a);
     plat_unpin(tok);
@@ -255,8 +370,31 @@ void *objcache_refill(mcache *c, spanClass spc)
     __atomic_store_n(&fc->top, fc->base + k - 1, __ATOMIC_RELEASE);
     plat_unlock(&xf->lock);
     uintptr_t v = fc->base[k - 1];
+    if (*(volatile uint64_t *)v != mheap_.objcache_key) { /* kmalloc_slow drops it */
+        __atomic_store_n(&fc->top, fc->base + k, __ATOMIC_RELEASE);
+        return 0;
+    }
     objcache_take(v);
     return (void *)v;
+}
+
+void objcache_drop_bad_top(spanClass spc)
+{
+    uint64_t tok = plat_pin();
+    objcache *fc = &my_mcache()->fc[spanclass_sizeclass(spc)];
+    uintptr_t *top = fc->top, x = 0;
+    if (top != fc->base && *(volatile uint64_t *)top[-1] != mheap_.objcache_key) {
+        x = top[-1];
+        if (objcache_debug_trust_key) { /* negative control: hand it out */
+            *(volatile uint64_t *)x = mheap_.objcache_key;
+            x = 0;
+        } else {
+            __atomic_store_n(&fc->top, top - 1, __ATOMIC_RELEASE);
+        }
+    }
+    plat_unpin(tok);
+    if (x)
+        report_lost(x, "lost its key");
 }
 
 static void flush_class(mcache *c, uint8_t cls, bool to_spans)
@@ -301,8 +439,7 @@ static void flush_transfer_body(void *p)
         plat_lock(&xf->lock);
         uint32_t n = xf->n;
         xf->n = 0;
-        for (uint32_t i = 0; i < n; i++)
-            release_one(0, xf->objs[i]);
+        release_batch(0, xf->objs, n);
         plat_unlock(&xf->lock);
     }
 }

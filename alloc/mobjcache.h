@@ -10,10 +10,12 @@
  *   - An object in a cache (a CPU's array or the transfer cache) is
  *     ALLOCATED as far as its span knows (allocBits / freeindex) and not
  *     pending.
- *   - THE KEY (mheap_.objcache_key, odd, drawn at malloc_init): an
- *     allocated kmalloc slot holds it in its first word iff it was freed
- *     (cached, or pending in its span); kmalloc clears it whenever it hands
- *     a slot out (debug builds put the poison there instead).
+ *   - THE KEY (mheap_.objcache_key, odd, bit 1 clear, drawn at
+ *     malloc_init): an allocated kmalloc slot holds it in its first word
+ *     iff it was freed — KEY while cached, KEY | 2 once released to its
+ *     span (objcache_is_key tests both); kmalloc clears it whenever it
+ *     hands a slot out (debug builds put the poison there instead), and
+ *     hands an object out of a cache only if it holds KEY.
  *   - Mallocs and Frees count cached objects as freed: a push counts a free
  *     at once (objcache.pushes), a pop a malloc (derived, see objcache_counts).
  */
@@ -59,12 +61,17 @@ void objcache_init(void);
 /* kfree's push when the array is full or not yet allocated: spill its
  * older half to the transfer cache (what does not fit there goes back to
  * the spans as pending frees), then push x.  Caller pinned on c's CPU
- * (tok) and x checked (allocated, first word swapped to the key); unpins. */
+ * (tok) and x checked (allocated, first word now the key); unpins.
+ * c == &mcache_unowned (not pinned): pins, as objcache_push_pinning. */
 void objcache_push_slow(struct mcache *c, spanClass spc, uintptr_t x, uint64_t tok);
 /* The CPU's array of class spc is empty: take a batch from the transfer
  * cache and return one object of it (its first word cleared), or 0 when
  * the transfer cache is empty too.  Caller pinned on c's CPU. */
 void *objcache_refill(struct mcache *c, spanClass spc);
+/* kmalloc_slow, for a small size class: if the newest object of this
+ * CPU's array of spc lacks the key (kmalloc_fast refused it), take it out
+ * and report it (DUPLICATES in mobjcache.c).  Pins itself. */
+void objcache_drop_bad_top(spanClass spc);
 /* Empty c's arrays: into the transfer cache (to_spans false; what does not
  * fit goes to the spans) or straight back to the spans as pending frees
  * (to_spans: the memory becomes free at the spans' next sweep).  Caller
@@ -85,6 +92,15 @@ uint64_t objcache_cached(uint8_t cls);
  * start of its class holding the key, and no object is cached twice.
  * false + message otherwise.  Quiescent. */
 bool objcache_verify(char *err, uint64_t errlen);
+
+/* The key of a freed kmalloc slot: KEY (mheap_.objcache_key) while it is
+ * in a cache, KEY | 2 once released to its span (pending, then free until
+ * handed out).  w is either: one test (KEY has bit 1 clear). */
+#define OBJCACHE_RELEASED 2ull
+static inline bool objcache_is_key(uint64_t w, uint64_t key)
+{
+    return (w & ~OBJCACHE_RELEASED) == key;
+}
 
 /* Hand out o, just popped from a cache: its first word must not keep the
  * key (a later kfree would take it for a double free).  Debug builds check
@@ -114,6 +130,11 @@ static inline __attribute__((always_inline)) void objcache_poison(uintptr_t x, u
  * arrays (persistentalloc failed): its frees then go straight back to the
  * spans as pending frees, and its mallocs use the spans alone. */
 extern volatile uint32_t objcache_debug_no_block;
+/* Tests' negative control: 1 turns off what catches a duplicate when it
+ * leaves its cache (DUPLICATES): objcache_drop_bad_top puts the key back
+ * instead of dropping the object (so it is handed out), release_batch skips
+ * its checks.  The fast path's test stays; nothing else reads this. */
+extern volatile uint32_t objcache_debug_trust_key;
 
 /* fork (lib/preload.c): hold every transfer lock across fork. */
 void objcache_fork_lock(void);

@@ -124,9 +124,10 @@ void plat_set_cpu_cache(uint32_t cpu, void *p);
  * its CPU slot outright: lib/platform_inline.h) defines PLAT_HAVE_OWNER_CACHE
  * and `static inline void *plat_owner_cache(void)`: the calling CPU's mcache
  * when the caller is pinned for free — plat_pin() would return 0 and
- * plat_unpin(0) does nothing — else NULL.  kmalloc/kfree's inline fast paths
- * (malloc_fast.h) then skip plat_pin/plat_unpin, and take the ordinary
- * pinned path, out of line, when it returns NULL. */
+ * plat_unpin(0) does nothing — else &mcache_unowned (alloc/mcache.h; never
+ * NULL, including before the heap is initialised).  kmalloc/kfree's inline
+ * fast paths (malloc_fast.h) then skip plat_pin/plat_unpin; with
+ * mcache_unowned every fast path misses and the slow path pins. */
 
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
  * while held (kernel) and restores them on unlock.  Zero-initialised is

@@ -21,8 +21,8 @@ extern __thread uint32_t gm_slot __attribute__((tls_model("initial-exec")));
 extern __thread uint32_t gm_mode __attribute__((tls_model("initial-exec")));
 /* the slot's mcache (PLAT_HAVE_CPU_CACHE), set with the slot */
 extern __thread void *gm_cache __attribute__((tls_model("initial-exec")));
-/* gm_cache while gm_mode == GM_MODE_OWNER, else NULL (PLAT_HAVE_OWNER_CACHE):
- * the fast paths' whole pin is this one TLS load and a test. */
+/* gm_cache while gm_mode == GM_MODE_OWNER, else &mcache_unowned
+ * (PLAT_HAVE_OWNER_CACHE): the fast paths' whole pin is this one TLS load. */
 extern __thread void *gm_owner_cache __attribute__((tls_model("initial-exec")));
 
 uint64_t gm_pin_slow(void);

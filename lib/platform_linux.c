@@ -38,7 +38,7 @@
 __thread uint32_t gm_slot __attribute__((tls_model("initial-exec")));
 __thread uint32_t gm_mode __attribute__((tls_model("initial-exec")));
 __thread void *gm_cache __attribute__((tls_model("initial-exec")));
-__thread void *gm_owner_cache __attribute__((tls_model("initial-exec")));
+__thread void *gm_owner_cache __attribute__((tls_model("initial-exec"))) = &mcache_unowned;
 static void *slot_cache[PLAT_MAX_CPUS];
 
 void plat_set_cpu_cache(uint32_t cpu, void *p)
@@ -236,7 +236,7 @@ static void unlock_shared(uint32_t slot) { futex_unlock(&shared_lock[slot][0]); 
 
 static void become_shared(uint32_t mode)
 {
-    gm_owner_cache = 0; /* first: the fast paths pin from here on */
+    gm_owner_cache = &mcache_unowned; /* first: the fast paths pin from here on */
     gm_slot = GM_EXCL_SLOTS + (uint32_t)my_tid() % GM_SHARED_SLOTS;
     gm_cache = slot_cache[gm_slot];
     gm_mode = mode;

@@ -241,17 +241,24 @@ static void test_large_and_null(void)
  * owner (whose kfree takes the owner-undo path) and another CPU (pending
  * path) went unreported once in 20 000 rounds, and left a pending free on
  * a free slot ("pending free of a free slot"): the next sweep then freed a
- * live object.  Every round must report the double free at least once and
- * leave the heap consistent. */
+ * live object.  With the freed-object caches (kmalloc's classes), the two
+ * frees can both pass kfree's key test and leave the object in both CPUs'
+ * caches; the copy that leaves second is reported then (mobjcache.c
+ * DUPLICATES).  So every round's double free must be reported exactly
+ * once — at the free, or when the caches are flushed before each
+ * heap_verify — and the heap must stay consistent. */
 static volatile uint64_t race_round, race_done;
 static void *volatile race_obj;
-static int race_reports; /* atomic */
+static int race_reports, race_later; /* atomic */
 
 static void race_hook(const char *msg)
 {
     if (strstr(msg, "double free"))
         __atomic_fetch_add(&race_reports, 1, __ATOMIC_RELAXED);
-    else
+    else if (strstr(msg, "freed twice at once")) {
+        __atomic_fetch_add(&race_reports, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&race_later, 1, __ATOMIC_RELAXED);
+    } else
         capture_hook(msg);
 }
 
@@ -277,12 +284,12 @@ static void test_owner_undo_races_remote_double_free(void)
     enum { ROUNDS = 300000, VERIFY_EVERY = 1000 };
     pthread_t t;
     pthread_create(&t, NULL, race_remote, (void *)(uintptr_t)ROUNDS);
-    int missed = 0, first_bad = 0;
+    int bad = 0;
+    race_reports = race_later = 0;
     for (uint64_t r = 1; r <= ROUNDS; r++) {
         void *x = kmalloc(64);
         REQUIRE(x);
         race_obj = x;
-        int before = __atomic_load_n(&race_reports, __ATOMIC_RELAXED);
         __atomic_store_n(&race_round, r, __ATOMIC_RELEASE);
         for (int spin = (int)(r % 64); spin > 0; spin--)
             __asm__ volatile("" ::: "memory"); /* vary who goes first */
@@ -290,19 +297,20 @@ static void test_owner_undo_races_remote_double_free(void)
         for (unsigned spin = 0; __atomic_load_n(&race_done, __ATOMIC_ACQUIRE) != r;)
             if (++spin % 4096 == 0)
                 sched_yield();
-        if (__atomic_load_n(&race_reports, __ATOMIC_RELAXED) == before && !missed++)
-            first_bad = (int)r;
-        if (r % VERIFY_EVERY == 0) {
+        if (r % VERIFY_EVERY == 0 && !bad) { /* the remote thread waits for round r + 1 */
+            malloc_flush_all_mcaches(); /* every cached copy leaves */
             char err[512];
-            if (!heap_verify(err, sizeof err)) {
-                CHECKF(0, "round %lu: %s", UL(r), err);
-                break;
+            int n = __atomic_load_n(&race_reports, __ATOMIC_RELAXED);
+            if (!heap_verify(err, sizeof err) || (uint64_t)n != r) {
+                CHECKF(0, "round %lu: %d reports for %lu double frees; heap_verify: %s", UL(r),
+                       n, UL(r), heap_verify(err, sizeof err) ? "ok" : err);
+                bad = 1;
             }
         }
     }
     pthread_join(t, NULL);
-    CHECKF(missed == 0, "%d of %d double frees went unreported (first in round %d)", missed,
-           ROUNDS, first_bad);
+    printf("# %d double frees: %d reported at the free, %d when the copy left its cache\n",
+           ROUNDS, race_reports - race_later, race_later);
     host_set_cpu(0);
     malloc_flush_all_mcaches();
     VERIFY();

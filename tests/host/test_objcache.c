@@ -322,6 +322,105 @@ static void test_verify_catches_broken_caches(void)
     CHECK_NO_HOOK();
 }
 
+/* DUPLICATES (mobjcache.c): two frees of x at once on CPUs 0 and 1 both
+ * pass kfree's plain key test when each loads x's first word before the
+ * other stores the key.  Made here deterministically: x's first word is
+ * put back between the two frees.  x is then in both CPUs' arrays; the
+ * copy that leaves second — popped by kmalloc, or released to the span —
+ * must be reported and dropped, never handed out while x is in use.
+ * trust_key: the negative control (objcache_debug_trust_key), where the
+ * second copy must be handed out again. */
+static uint64_t *make_duplicate(void)
+{
+    host_set_cpu(1);
+    kfree(kmalloc(48)); /* CPU 1's arrays exist */
+    host_set_cpu(0);
+    uint64_t *x = kmalloc(48);
+    if (!x)
+        return 0;
+    x[0] = 0x1234;
+    kfree(x); /* CPU 0: the key in */
+    x[0] = 0x1234; /* as CPU 1 loaded it before CPU 0's store */
+    host_set_cpu(1);
+    kfree(x); /* CPU 1: passes, stores the key */
+    return x;
+}
+
+static void duplicate_popped(bool trust_key)
+{
+    hook_reset();
+    quiesce();
+    uint64_t *x = make_duplicate();
+    REQUIRE(x);
+    CHECK_NO_HOOK();
+    host_set_cpu(0);
+    uint64_t *a = kmalloc(48); /* CPU 0's copy: handed out */
+    CHECK(a == x);
+    host_set_cpu(1);
+    objcache_debug_trust_key = trust_key;
+    uint64_t *b = kmalloc(48), *c = kmalloc(48); /* CPU 1's copy leaves */
+    objcache_debug_trust_key = 0;
+    a[0] = 0xA, a[1] = 0xAA; /* (after: debug builds check a handed-out slot's poison) */
+    if (trust_key) {
+        CHECKF(b == x || c == x, "control: x %p not handed out twice (b %p c %p)", (void *)x,
+               (void *)b, (void *)c);
+        CHECK_NO_HOOK();
+    } else {
+        CHECK(b && c && b != x && c != x);
+        b[0] = c[0] = b[1] = c[1] = 0xB;
+        CHECK(a[0] == 0xA && a[1] == 0xAA);
+        CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) lost its key: freed "
+                   "twice at once on two CPUs, or written after its free; dropped",
+                   UL(x), UL(span_at(x)->startAddr));
+    }
+    host_set_cpu(0);
+    kfree(a);
+    host_set_cpu(1);
+    if (b != x)
+        kfree(b);
+    if (c != x)
+        kfree(c);
+    host_set_cpu(0);
+    quiesce();
+    VERIFY();
+}
+
+static void test_duplicate_caught_when_popped(void) { duplicate_popped(false); }
+static void test_duplicate_control_handed_out_twice(void) { duplicate_popped(true); }
+
+/* The same duplicate leaving by a release to its span: CPU 1's copy goes
+ * first (pending, the released key), so CPU 0's copy no longer holds the
+ * key when popped; and two releases of one object report the second. */
+static void test_duplicate_caught_when_released(void)
+{
+    hook_reset();
+    quiesce();
+    uint64_t *x = make_duplicate();
+    REQUIRE(x);
+    unsigned long sa = UL(span_at(x)->startAddr);
+    objcache_flush(&mheap_.mcaches[1], true); /* CPU 1's copy: pending in the span */
+    CHECK_NO_HOOK();
+    CHECK(span_at(x)->pendingCount == 1);
+    host_set_cpu(0);
+    uint64_t *a = kmalloc(48);
+    CHECK(a && a != x);
+    CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) lost its key: freed "
+               "twice at once on two CPUs, or written after its free; dropped", UL(x), sa);
+    kfree(a);
+    quiesce();
+    VERIFY();
+    x = make_duplicate(); /* both copies released */
+    REQUIRE(x);
+    sa = UL(span_at(x)->startAddr);
+    objcache_flush(&mheap_.mcaches[1], true);
+    objcache_flush(&mheap_.mcaches[0], true);
+    CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) lost its key: freed "
+               "twice at once on two CPUs, or written after its free; dropped", UL(x), sa);
+    host_set_cpu(0);
+    quiesce();
+    VERIFY();
+}
+
 /* Every CPU allocates and frees the others' objects at random: contents
  * intact, statistics exact, heap_verify at each quiescent point. */
 static void test_cross_cpu_churn_checks_content(void)
@@ -381,6 +480,9 @@ static const struct tap_test tests[] = {
     {"heapdump_shows_cached", test_heapdump_shows_cached},
     {"verify_catches_broken_caches", test_verify_catches_broken_caches},
     {"cross_cpu_churn_checks_content", test_cross_cpu_churn_checks_content},
+    {"duplicate_caught_when_popped", test_duplicate_caught_when_popped},
+    {"duplicate_control_handed_out_twice", test_duplicate_control_handed_out_twice},
+    {"duplicate_caught_when_released", test_duplicate_caught_when_released},
 };
 
 int main(int argc, char **argv)
