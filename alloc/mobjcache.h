@@ -135,6 +135,9 @@ extern volatile uint32_t objcache_debug_no_block;
  * instead of dropping the object (so it is handed out), release_batch skips
  * its checks.  The fast path's test stays; nothing else reads this. */
 extern volatile uint32_t objcache_debug_trust_key;
+/* Tests' negative control: 1 makes a full transfer cache keep its oldest
+ * objects and release the new ones instead (the policy before W7's fix). */
+extern volatile uint32_t objcache_debug_keep_oldest;
 
 /* fork (lib/preload.c): hold every transfer lock across fork. */
 void objcache_fork_lock(void);

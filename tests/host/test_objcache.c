@@ -421,6 +421,62 @@ static void test_duplicate_caught_when_released(void)
     VERIFY();
 }
 
+/* W7 in small: free a random 90 % of many objects, then the rest in
+ * address order.  The caches then hold the objects freed last, which sit
+ * in a few neighbouring spans; every other span must have emptied and gone
+ * back to the page heap.  keep_oldest: the negative control
+ * (objcache_debug_keep_oldest), where the transfer cache keeps the first
+ * random objects and they pin hundreds of spans. */
+static uint64_t spans_pinned_after_random_frees(bool keep_oldest)
+{
+    enum { N = 512 * 1024 }; /* 10 % of it: ten times what the caches hold */
+    static void *obj[N];
+    static uint32_t perm[N];
+    quiesce();
+    host_set_cpu(0);
+    objcache_debug_keep_oldest = keep_oldest;
+    for (uint32_t i = 0; i < N; i++) {
+        obj[i] = kmalloc(48);
+        perm[i] = i;
+    }
+    rng_seed(11);
+    for (uint32_t i = N - 1; i > 0; i--) {
+        uint32_t j = (uint32_t)(rng() % (i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (uint32_t i = 0; i < N / 10 * 9; i++) { /* a random 90 % */
+        kfree(obj[perm[i]]);
+        obj[perm[i]] = 0;
+    }
+    for (uint32_t i = 0; i < N; i++) /* the rest in allocation (address) order */
+        if (obj[i])
+            kfree(obj[i]);
+    objcache_debug_keep_oldest = 0;
+    uint64_t n = mheap_.central[make_kmalloc_spanclass(5)].nspans;
+    quiesce();
+    return n;
+}
+
+static void test_old_objects_leave_the_transfer_cache(void)
+{
+    hook_reset();
+    /* the caches hold the last objects freed (a CPU's array and the
+     * transfer cache), one in ten slots: they span about ten times their
+     * number in slots */
+    uint64_t cached = objcache_capacity(5) * 5;
+    uint64_t per_span = class_to_allocnpages[5] * PAGE_SIZE / class_to_size[5];
+    uint64_t bound = cached * 10 / per_span * 5 / 4 + 4;
+    uint64_t kept = spans_pinned_after_random_frees(false);
+    uint64_t control = spans_pinned_after_random_frees(true);
+    printf("# spans of 48 B objects left after freeing all: %lu (the oldest objects kept: %lu)\n",
+           UL(kept), UL(control));
+    CHECKF(kept <= bound, "%lu spans still in use (at most %lu expected)", UL(kept), UL(bound));
+    CHECKF(control > 2 * bound, "control: only %lu spans pinned", UL(control));
+    CHECK_NO_HOOK();
+    VERIFY();
+}
+
 /* Every CPU allocates and frees the others' objects at random: contents
  * intact, statistics exact, heap_verify at each quiescent point. */
 static void test_cross_cpu_churn_checks_content(void)
@@ -483,6 +539,7 @@ static const struct tap_test tests[] = {
     {"duplicate_caught_when_popped", test_duplicate_caught_when_popped},
     {"duplicate_control_handed_out_twice", test_duplicate_control_handed_out_twice},
     {"duplicate_caught_when_released", test_duplicate_caught_when_released},
+    {"old_objects_leave_the_transfer_cache", test_old_objects_leave_the_transfer_cache},
 };
 
 int main(int argc, char **argv)
