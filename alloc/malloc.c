@@ -774,10 +774,10 @@ void __attribute__((noinline)) objcache_push_pinning(uintptr_t x, spanClass spc)
     objcache_push(my_mcache(), spc, x, tok);
 }
 
-void __attribute__((noinline)) kfree_pinned(mspan *s, uintptr_t x, uint32_t idx)
+void __attribute__((noinline)) kfree_pinned(mspan *s, uintptr_t x)
 {
     uint64_t tok = plat_pin();
-    kfree_owner(s, x, idx, my_mcache(), tok);
+    kfree_owner(s, x, mspan_obj_index(s, x), my_mcache(), tok);
 }
 
 void kfree(void *p) { kfree_inline(p); }

@@ -31,9 +31,9 @@ void kfree_slow(uintptr_t x);
 void kfree_pending(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi, mcache *c, uint64_t tok);
 /* The same with token 0 (pinned for free): one argument less to pass. */
 void kfree_pending0(mspan *s, uintptr_t x, uint32_t idx, uint32_t fi, mcache *c);
-/* kfree from step 4 on, pinning with plat_pin (plat_owner_cache() was
- * &mcache_unowned). */
-void kfree_pinned(mspan *s, uintptr_t x, uint32_t idx);
+/* kfree of a collected object from step 4 on, pinning with plat_pin
+ * (PLAT_HAVE_OWNER_CACHE: out of line). */
+void kfree_pinned(mspan *s, uintptr_t x);
 /* Step 4 found x's pendingFree bit set after claiming the slot: restore
  * freeindex, unpin, report the double free. */
 void kfree_owner_conflict(mspan *s, uintptr_t x, uint32_t idx, uint64_t tok);
@@ -203,6 +203,10 @@ static inline __attribute__((always_inline)) void objcache_push(mcache *c, uintp
 /* The same when the fast path's pin failed (PLAT_HAVE_OWNER_CACHE and
  * plat_owner_cache() == &mcache_unowned): pins with plat_pin. */
 void objcache_push_pinning(uintptr_t x, spanClass spc);
+/* kfree of x (checked, its first word the key) whose span another CPU has
+ * cached: back to the span as a pending free, counted as a free of this
+ * CPU.  Pins itself (mobjcache.c). */
+void objcache_free_remote(uintptr_t x, uintptr_t spc);
 
 /* FREE of a kmalloc object, steps 4-5 of mobjcache.c's essay: allocated?
  * store the key (the old word was a key: already freed), then onto
@@ -230,13 +234,27 @@ static inline __attribute__((always_inline)) void kfree_cached(const mspan *s, u
     }
     *(volatile uint64_t *)x = key;
     objcache_poison(x, s->elemsize);
-    /* 5. push */
+    /* 5. push — unless another CPU is carving x's span: then x goes back
+     * to the span (mobjcache.c, PASSIVE FALSE SHARING) */
+    uint64_t cm = __atomic_load_n(&s->cachedMask, __ATOMIC_RELAXED);
 #ifdef PLAT_HAVE_OWNER_CACHE
-    /* mcache_unowned's arrays are full: objcache_push_slow pins */
-    objcache_push((mcache *)plat_owner_cache(), spc, x, 0);
+    /* mcache_unowned's arrays are full: objcache_push_slow pins; its
+     * othersMask is every CPU, so the release path pins too */
+    mcache *c = (mcache *)plat_owner_cache();
+    if (__builtin_expect(cm & c->othersMask, 0)) {
+        objcache_free_remote(x, spc);
+        return;
+    }
+    objcache_push(c, spc, x, 0);
 #else
     uint64_t tok = plat_pin();
-    objcache_push(my_mcache(), spc, x, tok);
+    mcache *c = my_mcache();
+    if (__builtin_expect(cm & c->othersMask, 0)) {
+        plat_unpin(tok);
+        objcache_free_remote(x, spc);
+        return;
+    }
+    objcache_push(c, spc, x, tok);
 #endif
 }
 
@@ -258,7 +276,7 @@ static inline __attribute__((always_inline)) void kfree_inline_with(void *p,
                                __ATOMIC_ACQUIRE);
     /* 2. one gate for: small, in use, no tiny blocks, inside the objects */
     uint64_t off = x - s->startAddr;
-    if (__builtin_expect(off >= __atomic_load_n(&s->freeLimit, __ATOMIC_RELAXED), 0))
+    if (__builtin_expect(!mspan_below_free_limit(s, off), 0))
         goto slow;
     /* 3. object start (obj_index in 64 bits: off < freeLimit < 2^32) */
     uint64_t idx = (off * (uint64_t)s->divMul) >> 32;
@@ -270,15 +288,10 @@ static inline __attribute__((always_inline)) void kfree_inline_with(void *p,
         return;
     }
 #ifdef PLAT_HAVE_OWNER_CACHE
-    {
-        mcache *c = (mcache *)plat_owner_cache();
-        if (__builtin_expect(c == &mcache_unowned, 0)) {
-            kfree_pinned(s, x, (uint32_t)idx);
-            return;
-        }
-        kfree_owner(s, x, (uint32_t)idx, c, 0); /* pinned for free: token 0 */
-        return;
-    }
+    /* collected objects (rare here: the preload library has none) out of
+     * line, so that kmalloc's path keeps no registers for them */
+    kfree_pinned(s, x);
+    return;
 #else
     {
         uint64_t tok = plat_pin();

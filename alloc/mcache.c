@@ -48,6 +48,7 @@ mspan mcache_emptyspan; /* nelems 0, allocCache 0: never yields a slot */
 mcache mcache_unowned = {
     .alloc = {[0 ... NUM_SPAN_CLASSES - 1] = &mcache_emptyspan},
     .tag = -1,
+    .othersMask = ~0ull, /* every cached span is another CPU's: kfree pins */
 };
 
 void mcache_init(mcache *c, uint32_t cpu)
@@ -55,6 +56,7 @@ void mcache_init(mcache *c, uint32_t cpu)
     __builtin_memset(c, 0, sizeof *c);
     c->cpu = cpu;
     c->tag = (int32_t)cpu + 1;
+    c->othersMask = ~(1ull << cpu);
     c->objcacheKey = mheap_.objcache_key; /* 0 before objcache_init: malloc_init sets it */
     c->flushGen = mheap_.sweepgen;
     for (int i = 0; i < NUM_SPAN_CLASSES; i++)

@@ -59,6 +59,8 @@ typedef struct mcache {
                              its own line is hot there, mheap_'s is not */
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
+    uint64_t othersMask; /* ~(1 << cpu): a span's cachedMask & this → another
+                            CPU has it cached (kfree, PASSIVE FALSE SHARING) */
     uint32_t flushGen; /* mheap_.sweepgen when last prepared for sweep (Go's
                           flushGen): != sweepgen → stale spans to hand back */
 } __attribute__((aligned(64))) mcache;

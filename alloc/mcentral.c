@@ -329,6 +329,7 @@ static void give_to_cache_locked(mspan *s, uint32_t sg, uint32_t cpu)
     debug_check_span(s, "cache");
     __atomic_store_n(&s->sweepgen, sg + 3, __ATOMIC_RELEASE);
     __atomic_store_n(&s->cachedBy, (int32_t)cpu + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->cachedMask, 1ull << cpu, __ATOMIC_RELAXED);
     __atomic_store_n(&s->allocCountBeforeCache, (int64_t)s->allocCount, __ATOMIC_RELAXED);
     mspan_refill_alloc_cache(s, s->freeindex / 64);
     s->allocCache >>= s->freeindex % 64;
@@ -372,6 +373,7 @@ void mcentral_uncache_span(mcentral *c, mspan *s)
     uint32_t sg = mheap_.sweepgen;
     bool stale = s->sweepgen == sg + 1;
     /* seq_cst store then seq_cst load: pairs with kfree (see malloc.c). */
+    __atomic_store_n(&s->cachedMask, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&s->cachedBy, 0, __ATOMIC_SEQ_CST);
     if (stale || __atomic_load_n(&s->pendingCount, __ATOMIC_SEQ_CST) != 0) {
         sweep_and_file_locked(c, s);

@@ -61,9 +61,25 @@
  *      it.  The first word is KEY or KEY | 2 → already freed (cached, or
  *      pending in its span): objcache_double_free reports, nothing else
  *      changes.  Else store KEY (a plain store: DUPLICATES).
- *   5. Pin; fc = &mcache.fc[cls]; top == end (full, never used, or
- *      mcache_unowned's) → objcache_push_slow; else *top++ = x, pushes + 1.
- *      No lock, no atomic read-modify-write.
+ *   5. Pin.  x's span cached by another CPU → objcache_free_remote (PASSIVE
+ *      FALSE SHARING).  Else fc = &mcache.fc[cls]; top == end (full, never
+ *      used, or mcache_unowned's) → objcache_push_slow; else *top++ = x,
+ *      pushes + 1.  No lock, no atomic read-modify-write.
+ *
+ * PASSIVE FALSE SHARING.  A CPU that frees an object of a span another CPU
+ * is still carving objects from does not keep it: the object's neighbours
+ * are that CPU's newest objects, and this CPU would hand the object out
+ * again at once — two CPUs writing one cache line for good (W6: a thread
+ * frees the object another thread allocated next to its own, and mallocs
+ * one of the same size: 3.1 s against 0.12 s, 27 times the time, as with
+ * tcmalloc).  It goes back to its span as a pending free
+ * (objcache_free_remote: two atomic RMWs), like mimalloc's frees to
+ * another thread's page.  Price: 5 instructions on every kfree (the load
+ * of cachedBy and two tests), and producer/consumer churn, whose consumer
+ * frees into the producer's span, pays the atomics (W5 2P mix +30 %, still
+ * ahead of every peer).  Spans no CPU holds (cachedBy 0), the usual case
+ * for memory freed by another thread a while later (larson), still go to
+ * this CPU's cache.
  * MALLOC (kmalloc_fast): pin; top > base → the newest object, if its first
  *   word is KEY (else kmalloc_slow drops it: DUPLICATES): pop it, clear its
  *   first word, zero it for calloc.  Else the span fast path as
@@ -392,6 +408,15 @@ void *objcache_refill(mcache *c, spanClass spc)
     }
     objcache_take(v);
     return (void *)v;
+}
+
+void __attribute__((noinline)) objcache_free_remote(uintptr_t x, uintptr_t spc)
+{
+    uint64_t tok = plat_pin();
+    mcache *c = my_mcache();
+    c->smallFreeCount[spc]++; /* a drop in release_batch undoes it */
+    release_batch(c, &x, 1);
+    plat_unpin(tok);
 }
 
 void objcache_drop_bad_top(spanClass spc)

@@ -69,6 +69,11 @@ typedef struct mspan {
     spanList *list;            /* the mcentral set holding the span; NULL if none */
     int32_t cachedBy;          /* CPU id + 1 while in that mcache's alloc[]; else 0.
                                   Invariant: list == NULL || cachedBy == 0 */
+    uint64_t cachedMask;       /* 1 << CPU id while cachedBy != 0, else 0; stored
+                                  with it.  Read without the lock by kfree (one
+                                  test against mcache.othersMask: another CPU is
+                                  carving this span); a stale value only picks
+                                  the other, also correct, path */
 
     /* ---- immutable while state != mSpanDead (written under mheap_.lock) ---- */
     uintptr_t startAddr; /* page aligned, first byte */
@@ -141,6 +146,21 @@ static inline uint64_t mspan_below_mask(uint32_t w, uint32_t fi)
     if (fi >= lo + 64)
         return ~0ull;
     return (1ull << (fi - lo)) - 1;
+}
+
+/* kfree's gate: off < freeLimit, read once (freeLimit changes under
+ * mprof_lock while kfrees run: a relaxed load).  On x86-64 one cmp with a
+ * memory operand, which the compiler does not make of an atomic load. */
+static inline __attribute__((always_inline)) bool mspan_below_free_limit(const mspan *s,
+                                                                         uint64_t off)
+{
+#if defined(__x86_64__)
+    bool below;
+    __asm__("cmpq %2, %1" : "=@ccb"(below) : "r"(off), "m"(s->freeLimit));
+    return below;
+#else
+    return off < __atomic_load_n(&s->freeLimit, __ATOMIC_RELAXED);
+#endif
 }
 
 /* Slot index of address p (p inside [startAddr, limit)). */

@@ -12,7 +12,7 @@
  *      GC sweep (sweepone's one look, mcentral.c).  Large collected objects sit in
  *      their class's full sets.
  *   2. mcaches: each alloc[spc] is the empty span or an in-use span of
- *      class spc, cachedBy this CPU, in no list, sweepgen h+3 or h+1, not
+ *      class spc, cachedBy (and cachedMask) this CPU, in no list, sweepgen h+3 or h+1, not
  *      seen before.
  *   3. Arenas, page by page: an allocated page starts a span s with
  *      spans[] == s on all its pages, all allocated, pageInUse set exactly on
@@ -189,8 +189,9 @@ static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, ui
         if (s->state != mSpanInUse || s->spanclass != spc)
             return fail(v, s, "mcentral %d %s holds a span not in use or of another class", spc,
                         name);
-        if (s->list != l || s->cachedBy)
-            return fail(v, s, "mcentral %d %s: span's list/cachedBy disagree", spc, name);
+        if (s->list != l || s->cachedBy || s->cachedMask)
+            return fail(v, s, "mcentral %d %s: span's list/cachedBy/cachedMask disagree", spc,
+                        name);
         if (s->sweepgen != (swept ? sg : sg - 2))
             return fail(v, s, "mcentral %d %s: wrong sweepgen", spc, name);
         if (!spanclass_is_kmalloc(s->spanclass) &&
@@ -227,8 +228,8 @@ static bool verify_mcache(struct vstate *v, struct walk *w, uint32_t cpu, uint32
         if (s->state != mSpanInUse || s->spanclass != spc || spanclass_sizeclass(spc) == 0)
             return fail(v, s, "mcache %u alloc[%d] holds a span not in use or of another class",
                         cpu, spc);
-        if (s->cachedBy != (int32_t)cpu + 1 || s->list)
-            return fail(v, s, "mcache %u alloc[%d]: cachedBy/list disagree", cpu, spc);
+        if (s->cachedBy != (int32_t)cpu + 1 || s->cachedMask != 1ull << cpu || s->list)
+            return fail(v, s, "mcache %u alloc[%d]: cachedBy/cachedMask/list disagree", cpu, spc);
         if (s->sweepgen != sg + 3 && s->sweepgen != sg + 1)
             return fail(v, s, "mcache %u alloc[%d]: sweepgen not h+3/h+1", cpu, spc);
         if (!spanclass_is_kmalloc(s->spanclass) &&

@@ -168,6 +168,10 @@ static void test_transfer_between_cpus(void)
     host_set_cpu(0);
     for (uint32_t i = 0; i < n; i++)
         REQUIRE((orig[i] = p[i] = kmalloc(64)));
+    /* CPU 0 hands its span back: frees into a span another CPU is carving
+     * go back to the span, not into CPU 1's cache (free_into_a_span_another
+     * _cpu_carves) */
+    mcache_release_all(&mheap_.mcaches[0]);
     struct memstats a = stats_now();
     host_set_cpu(1);
     for (uint32_t i = 0; i < n; i++)
@@ -322,6 +326,44 @@ static void test_verify_catches_broken_caches(void)
     CHECK_NO_HOOK();
 }
 
+/* PASSIVE FALSE SHARING (mobjcache.c): CPU 1 frees an object of the span
+ * CPU 0 is carving.  It must not land in CPU 1's cache, whose next malloc
+ * would hand it out next to CPU 0's newest objects: it goes back to its
+ * span as a pending free (released key, counted as a free and a remote
+ * free), and CPU 1's next malloc of the class returns another object. */
+static void test_free_into_a_span_another_cpu_carves(void)
+{
+    hook_reset();
+    quiesce();
+    host_set_cpu(1);
+    kfree(kmalloc(48)); /* CPU 1's arrays exist */
+    host_set_cpu(0);
+    uint64_t *x = kmalloc(48);
+    REQUIRE(x);
+    mspan *s = span_at(x);
+    REQUIRE(s->cachedBy == 1);
+    struct memstats a = stats_now();
+    uint64_t remote = mheap_.mcaches[1].remoteFrees;
+    host_set_cpu(1);
+    uint32_t kept = objcache_n(cache_of(1, x));
+    kfree(x);
+    CHECKF(objcache_n(cache_of(1, x)) == kept, "cpu 1 cached the object (%u -> %u)", kept,
+           objcache_n(cache_of(1, x)));
+    CHECK(s->pendingCount == 1 && x[0] == (mheap_.objcache_key | OBJCACHE_RELEASED));
+    CHECK(mheap_.mcaches[1].remoteFrees == remote + 1);
+    CHECK(stats_now().Frees == a.Frees + 1);
+    uint64_t *y = kmalloc(48);
+    CHECK(y && y != x);
+    kfree(x); /* still a double free */
+    CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class 5, 48 B)", UL(x),
+               UL(s->startAddr));
+    kfree(y);
+    VERIFY();
+    host_set_cpu(0);
+    quiesce();
+    VERIFY();
+}
+
 /* DUPLICATES (mobjcache.c): two frees of x at once on CPUs 0 and 1 both
  * pass kfree's plain key test when each loads x's first word before the
  * other stores the key.  Made here deterministically: x's first word is
@@ -330,14 +372,17 @@ static void test_verify_catches_broken_caches(void)
  * must be reported and dropped, never handed out while x is in use.
  * trust_key: the negative control (objcache_debug_trust_key), where the
  * second copy must be handed out again. */
+static void *dup_keep; /* keeps x's span in use when x is released */
 static uint64_t *make_duplicate(void)
 {
     host_set_cpu(1);
     kfree(kmalloc(48)); /* CPU 1's arrays exist */
     host_set_cpu(0);
+    dup_keep = kmalloc(48);
     uint64_t *x = kmalloc(48);
-    if (!x)
+    if (!x || !dup_keep || span_of((uintptr_t)x) != span_of((uintptr_t)dup_keep))
         return 0;
+    mcache_release_all(&mheap_.mcaches[0]); /* else CPU 1's free goes to the span */
     x[0] = 0x1234;
     kfree(x); /* CPU 0: the key in */
     x[0] = 0x1234; /* as CPU 1 loaded it before CPU 0's store */
@@ -381,6 +426,7 @@ static void duplicate_popped(bool trust_key)
     if (c != x)
         kfree(c);
     host_set_cpu(0);
+    kfree(dup_keep);
     quiesce();
     VERIFY();
 }
@@ -402,11 +448,12 @@ static void test_duplicate_caught_when_released(void)
     CHECK_NO_HOOK();
     CHECK(span_at(x)->pendingCount == 1);
     host_set_cpu(0);
-    uint64_t *a = kmalloc(48);
-    CHECK(a && a != x);
+    uint64_t *a = kmalloc(48); /* may be x again: from its span, once swept */
+    CHECK(a != NULL);
     CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) lost its key: freed "
                "twice at once on two CPUs, or written after its free; dropped", UL(x), sa);
     kfree(a);
+    kfree(dup_keep);
     quiesce();
     VERIFY();
     x = make_duplicate(); /* both copies released */
@@ -417,6 +464,7 @@ static void test_duplicate_caught_when_released(void)
     CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) lost its key: freed "
                "twice at once on two CPUs, or written after its free; dropped", UL(x), sa);
     host_set_cpu(0);
+    kfree(dup_keep);
     quiesce();
     VERIFY();
 }
@@ -536,6 +584,7 @@ static const struct tap_test tests[] = {
     {"heapdump_shows_cached", test_heapdump_shows_cached},
     {"verify_catches_broken_caches", test_verify_catches_broken_caches},
     {"cross_cpu_churn_checks_content", test_cross_cpu_churn_checks_content},
+    {"free_into_a_span_another_cpu_carves", test_free_into_a_span_another_cpu_carves},
     {"duplicate_caught_when_popped", test_duplicate_caught_when_popped},
     {"duplicate_control_handed_out_twice", test_duplicate_control_handed_out_twice},
     {"duplicate_caught_when_released", test_duplicate_caught_when_released},
