@@ -53,12 +53,16 @@
  *      and "no tiny block here" cost one compare.
  *   3. Object start (divMul index, times elemsize == offset).
  *   K. A kmalloc class (the C heap: lib/, kernel): allocated (Go's isFree
- *      rule, as in step 5)?  Swap the key into the object's first word
- *      (the old word was the key → already freed: a double free, reported)
- *      and push it onto this CPU's
- *      freed-object array of its class — reusable at once by the next
- *      kmalloc of that class on this CPU, no lock (mobjcache.c).  Steps
- *      4-6 below serve collected objects that C code frees explicitly.
+ *      rule, as in step 5)?  Test and store the key in the object's first
+ *      word with a plain load and store (a key there → already freed: a
+ *      double free, reported; two frees at the same instant are caught
+ *      when the second copy leaves its cache: mobjcache.c DUPLICATES) and
+ *      push it onto this CPU's freed-object array of its class — reusable
+ *      at once by the next kmalloc of that class on this CPU, no lock, no
+ *      atomic — unless another CPU is carving the object's span: then
+ *      back to the span as a pending free (mobjcache.c PASSIVE FALSE
+ *      SHARING).  Steps 4-6 below serve collected objects that C code
+ *      frees explicitly.
  *   4. Owner undo: pinned, the span is cached by this CPU (cachedBy ==
  *      c->tag) and the slot is freeindex-1 with its allocBits bit clear →
  *      xchg freeindex = idx, then check its pendingFree bit (see OWNER UNDO
@@ -86,15 +90,16 @@
  *     step  function                            file
  *     1-3   kfree_inline                        malloc_fast.h (inline)
  *     K     kfree_cached → objcache_push        malloc_fast.h (inline),
- *           (full: objcache_push_slow)          mobjcache.c
+ *           (full: objcache_push_slow; another  mobjcache.c
+ *           CPU's span: objcache_free_remote)
  *     4     kfree_owner                         malloc_fast.h (inline)
  *     4 ✗   kfree_owner_conflict                malloc.c (race lost: report)
  *     5     kfree_pending / kfree_pending0      malloc.c → free_pending
  *     6     mcentral_note_free                  mcentral.c
  *     slow  kfree_slow → check_object,          malloc.c
  *           kfree_large, free_pending
- *     pin   kfree_pinned (platform without a    malloc.c
- *           free pin, PLAT_HAVE_OWNER_CACHE)
+ *     pin   kfree_pinned (collected objects     malloc.c
+ *           with PLAT_HAVE_OWNER_CACHE)
  *     sweep mspan_sweep_bits (pending → free)   mspan.c, by mcache.c /
  *                                               mcentral.c
  *
