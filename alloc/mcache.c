@@ -51,6 +51,8 @@ mcache mcache_unowned = {
     .othersMask = ~0ull, /* every cached span is another CPU's: kfree pins */
 };
 
+_Static_assert(PLAT_MAX_CPUS <= 64, "mspan.cachedMask has one bit per CPU");
+
 void mcache_init(mcache *c, uint32_t cpu)
 {
     __builtin_memset(c, 0, sizeof *c);

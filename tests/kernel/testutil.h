@@ -58,10 +58,14 @@ static inline __attribute__((unused)) uint32_t testutil_tree_count(const struct 
     return 1 + testutil_tree_count(t->l, bad) + testutil_tree_count(t->r, bad);
 }
 
-/* heap_verify, or fail the test (and end it) naming the phase. */
+/* heap_verify, or fail the test (and end it) naming the phase.  The sweep
+ * is finished first: a background sweeper on an idle CPU freeing a span
+ * between heap_verify's walk and its statistics would fail it (smp8:
+ * "HeapInuse ... != in-use span bytes ...", one span apart). */
 #define testutil_verify_or_fail(phase)                                                   \
     do {                                                                                 \
         char err_[300];                                                                  \
+        gc_finish_sweep();                                                               \
         if (!heap_verify(err_, sizeof err_)) {                                           \
             ktest_fail(__FILE__, __LINE__, "heap_verify after %s: %s", phase, err_);      \
             ktest_abort();                                                               \
