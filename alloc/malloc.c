@@ -51,7 +51,8 @@
  *      of a small in-use span with no tiny blocks and 0 otherwise (large,
  *      manual, dead, sentinel, tiny blocks) — so in use, small, in range
  *      and "no tiny block here" cost one compare.
- *   3. Object start (divMul index, times elemsize == offset).
+ *   3. Object start and index in one multiply by the inverse of elemsize's
+ *      odd part, rotated by its power of two (mspan_exact_index).
  *   K. A kmalloc class (the C heap: lib/, kernel): allocated (Go's isFree
  *      rule, as in step 5)?  Test and store the key in the object's first
  *      word with a plain load and store (a key there → already freed: a

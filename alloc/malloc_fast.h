@@ -278,13 +278,14 @@ static inline __attribute__((always_inline)) void kfree_inline_with(void *p,
     uint64_t off = x - s->startAddr;
     if (__builtin_expect(!mspan_below_free_limit(s, off), 0))
         goto slow;
-    /* 3. object start (obj_index in 64 bits: off < freeLimit < 2^32) */
-    uint64_t idx = (off * (uint64_t)s->divMul) >> 32;
-    if (__builtin_expect(idx * s->elemsize != off, 0))
+    /* 3. object start and its index in one multiply (off < freeLimit <
+     * 2^32: mspan_exact_index) */
+    uint32_t idx = mspan_exact_index(s, (uint32_t)off);
+    if (__builtin_expect(idx == UINT32_MAX, 0))
         goto slow;
     uintptr_t spc = s->spanclass; /* a word: zero-extended once */
-    if (__builtin_expect(spc >= KMALLOC_SPC_BASE, 1)) {
-        kfree_cached(s, x, (uint32_t)idx, spc);
+    if (PLAT_KFREE_FAST_KMALLOC_ONLY || __builtin_expect(spc >= KMALLOC_SPC_BASE, 1)) {
+        kfree_cached(s, x, idx, spc); /* (the gate admitted kmalloc spans only) */
         return;
     }
 #ifdef PLAT_HAVE_OWNER_CACHE
@@ -295,7 +296,7 @@ static inline __attribute__((always_inline)) void kfree_inline_with(void *p,
 #else
     {
         uint64_t tok = plat_pin();
-        kfree_owner(s, x, (uint32_t)idx, my_mcache(), tok);
+        kfree_owner(s, x, idx, my_mcache(), tok);
         return;
     }
 #endif

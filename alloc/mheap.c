@@ -234,12 +234,15 @@ static void init_small(mspan *t, uint8_t cls, uint64_t *bits, uint32_t nmaps)
     t->nelems = (uint32_t)((t->npages * PAGE_SIZE) / t->elemsize);
     t->nwords = (t->nelems + 63) / 64;
     t->divMul = class_to_divmagic[cls];
+    mspan_exact_consts(t->elemsize, &t->objInv, &t->objShift);
     t->limit = t->startAddr + (uint64_t)t->nelems * t->elemsize;
     t->allocBits = bits;
     t->gcmarkBits = bits + t->nwords;
     t->pendingFree = bits + 2 * t->nwords;
     t->tinyBits = nmaps == 4 ? bits + 3 * t->nwords : 0;
-    t->freeLimit = t->limit - t->startAddr; /* kfree fast path admitted */
+    /* kfree fast path admitted (platform.h: PLAT_KFREE_FAST_KMALLOC_ONLY) */
+    t->freeLimit = !PLAT_KFREE_FAST_KMALLOC_ONLY || spanclass_is_kmalloc(t->spanclass)
+                       ? t->limit - t->startAddr : 0;
     t->allocCache = ~0ull;
     t->state = mSpanInUse;
     mheap_.inuse_pages += t->npages;

@@ -353,7 +353,8 @@ static void span_drop_samples(mspan *s, uint32_t n)
 {
     uint32_t left = s->profSamples - (n < s->profSamples ? n : s->profSamples);
     __atomic_store_n(&s->profSamples, left, __ATOMIC_RELAXED);
-    if (!left && !s->tinyBits && spanclass_sizeclass(s->spanclass) && s->state == mSpanInUse)
+    if (!left && !s->tinyBits && spanclass_sizeclass(s->spanclass) && s->state == mSpanInUse &&
+        (!PLAT_KFREE_FAST_KMALLOC_ONLY || spanclass_is_kmalloc(s->spanclass)))
         __atomic_store_n(&s->freeLimit, s->limit - s->startAddr, __ATOMIC_RELAXED);
 }
 

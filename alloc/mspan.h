@@ -88,6 +88,9 @@ typedef struct mspan {
                             from the span (set 0 by the owner, never restored:
                             tiny blocks are never freed) */
     uint32_t divMul;     /* class_to_divmagic[class]: idx = obj_index(off, divMul) */
+    uint32_t objInv;     /* kfree's object-start test (mspan_exact_index): the
+                            inverse of elemsize's odd part mod 2^32 ... */
+    uint8_t objShift;    /* ... and elemsize's power-of-two exponent */
     uint32_t nelems;     /* objects; large: 1 */
     uint32_t nwords;     /* words per bitmap = ceil(nelems / 64) */
     spanClass spanclass; /* class << 1 | noscan; class 0 = large */
@@ -161,6 +164,31 @@ static inline __attribute__((always_inline)) bool mspan_below_free_limit(const m
 #else
     return off < __atomic_load_n(&s->freeLimit, __ATOMIC_RELAXED);
 #endif
+}
+
+/* kfree's object start in one multiply: with elemsize = d0 * 2^objShift
+ * (d0 odd) and objInv = d0^-1 mod 2^32, for off < 2^32
+ *       rotr32(off * objInv, objShift) < nelems
+ *   <=> off is a multiple of elemsize below nelems * elemsize,
+ * and the rotated value is then the slot index (exact division by a
+ * multiplicative inverse).  UINT32_MAX when off is not an object start. */
+static inline __attribute__((always_inline)) uint32_t mspan_exact_index(const mspan *s,
+                                                                        uint32_t off)
+{
+    uint32_t v = off * s->objInv, k = s->objShift;
+    uint32_t q = (v >> k) | (v << ((32 - k) & 31));
+    return q < s->nelems ? q : UINT32_MAX;
+}
+
+/* The two constants of mspan_exact_index for elemsize d. */
+static inline void mspan_exact_consts(uint64_t d, uint32_t *inv, uint8_t *shift)
+{
+    uint8_t k = (uint8_t)__builtin_ctzll(d);
+    uint32_t d0 = (uint32_t)(d >> k), x = d0; /* d0 * d0 == 1 mod 8: 3 bits right */
+    for (int i = 0; i < 4; i++)                /* Newton: 3 → 6 → 12 → 24 → 48 bits */
+        x *= 2 - d0 * x;
+    *inv = x;
+    *shift = k;
 }
 
 /* Slot index of address p (p inside [startAddr, limit)). */

@@ -129,6 +129,16 @@ void plat_set_cpu_cache(uint32_t cpu, void *p);
  * fast paths (malloc_fast.h) then skip plat_pin/plat_unpin; with
  * mcache_unowned every fast path misses and the slow path pins. */
 
+/* Optional: PLAT_KFREE_FAST_KMALLOC_ONLY 1 — a host whose C code frees
+ * kmalloc objects all the time and collected ones hardly ever (the
+ * preload library has no collector).  Collected spans then keep kfree's
+ * gate closed (freeLimit 0), so a span that passes it is a kmalloc span
+ * and the fast path skips the class test; kfree of a collected object
+ * takes the slow path, which handles it in full. */
+#ifndef PLAT_KFREE_FAST_KMALLOC_ONLY
+#define PLAT_KFREE_FAST_KMALLOC_ONLY 0
+#endif
+
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
  * while held (kernel) and restores them on unlock.  Zero-initialised is
  * unlocked; every lock also needs its rank (alloc/lockrank.h), set with

@@ -46,6 +46,10 @@ static inline void plat_systemstack(void (*fn)(void *), void *arg) { fn(arg); }
 
 static inline uint32_t plat_cpu_id(void) { return gm_slot; }
 
+/* No collector here: kfree's fast path serves kmalloc spans only
+ * (alloc/platform.h). */
+#define PLAT_KFREE_FAST_KMALLOC_ONLY 1
+
 #ifndef GM_NO_CPU_CACHE
 #define PLAT_HAVE_CPU_CACHE 1
 static inline void *plat_cpu_cache(void) { return gm_cache; }

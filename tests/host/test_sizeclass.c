@@ -7,6 +7,7 @@
  * runner); here the tables are checked against Go's published values and
  * against their defining properties.
  */
+#include "mspan.h"
 #include "sizeclass.h"
 #include "tap.h"
 
@@ -88,6 +89,40 @@ static void test_divmul_exact(void)
                 if (++bad > 3)
                     break;
             }
+    }
+}
+
+/* kfree's object-start test (mspan_exact_index): for every class, every
+ * offset of its span and beyond, and offsets spread over 32 bits, the
+ * slot index exactly when the offset is an object start below nelems. */
+static uint32_t exact_want(uint64_t off, uint32_t size, uint32_t nelems)
+{
+    return off % size == 0 && off / size < nelems ? (uint32_t)(off / size) : UINT32_MAX;
+}
+
+static void test_exact_index_is_division(void)
+{
+    for (int c = 1; c < NUM_SIZE_CLASSES; c++) {
+        mspan s = {0};
+        s.elemsize = class_to_size[c];
+        s.nelems = class_span_bytes(c) / class_to_size[c];
+        mspan_exact_consts(s.elemsize, &s.objInv, &s.objShift);
+        uint32_t size = (uint32_t)s.elemsize;
+        int bad = 0;
+        uint64_t x = 0x9E3779B97F4A7C15ull;
+        for (uint64_t i = 0; i < class_span_bytes(c) + 2 * size + 4096 && bad < 3; i++) {
+            uint32_t off = (uint32_t)i;
+            if (i >= class_span_bytes(c) + 2 * size) { /* then anywhere in 32 bits */
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                off = (uint32_t)x;
+            }
+            uint32_t got = mspan_exact_index(&s, off), want = exact_want(off, size, s.nelems);
+            if (got != want) {
+                CHECKF(0, "class %d (%u B): exact index of %u = %u, want %u", c, size, off, got,
+                       want);
+                bad++;
+            }
+        }
     }
 }
 
@@ -184,6 +219,7 @@ static const struct tap_test tests[] = {
     {"size_to_class_smallest", test_size_to_class_smallest},
     {"lookup_tables", test_lookup_tables},
     {"divmul_exact", test_divmul_exact},
+    {"exact_index_is_division", test_exact_index_is_division},
     {"tail_waste_bound", test_tail_waste_bound},
     {"max_waste", test_max_waste},
     {"alignment", test_alignment},
