@@ -74,10 +74,11 @@
  * one of the same size: 3.1 s against 0.12 s, 27 times the time, as with
  * tcmalloc).  It goes back to its span as a pending free
  * (objcache_free_remote: two atomic RMWs), like mimalloc's frees to
- * another thread's page.  Price: 5 instructions on every kfree (the load
- * of cachedBy and two tests), and producer/consumer churn, whose consumer
- * frees into the producer's span, pays the atomics (W5 2P mix +30 %, still
- * ahead of every peer).  Spans no CPU holds (cachedBy 0), the usual case
+ * another thread's page.  Price: 3 instructions on every kfree (the
+ * span's cachedMask ANDed with the mcache's othersMask, and a branch;
+ * W1's pair about 7 % slower), and producer/consumer churn, whose consumer
+ * frees into the producer's span, pays the atomics (W5 2P mix: from 17 %
+ * faster to 30 % slower across A/B runs, still ahead of every peer).  Spans no CPU holds (cachedBy 0), the usual case
  * for memory freed by another thread a while later (larson), still go to
  * this CPU's cache.
  * MALLOC (kmalloc_fast): pin; top > base → the newest object, if its first
