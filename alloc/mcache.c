@@ -44,7 +44,12 @@ mspan mcache_emptyspan; /* nelems 0, allocCache 0: never yields a slot */
 
 /* Statically complete: a thread may reach the fast paths before
  * malloc_init.  Its arrays are NULL (top == base == end: empty and full),
- * its spans the empty span, its tag no span's cachedBy. */
+ * its spans the empty span, its tag no span's cachedBy.  Before
+ * malloc_init, kmalloc_spc is all 0 and kmalloc_fast takes "fc" of span
+ * class 0, which lies 136 arrays below fc[0], in this struct's counters:
+ * zero, and never written (no CPU owns this mcache), so that array is
+ * empty too and alloc[0] is the empty span.  Every preload process's
+ * first malloc takes this path. */
 mcache mcache_unowned = {
     .alloc = {[0 ... NUM_SPAN_CLASSES - 1] = &mcache_emptyspan},
     .tag = -1,
