@@ -467,6 +467,75 @@ static void test_duplicate_caught_when_released(void)
     kfree(dup_keep);
     quiesce();
     VERIFY();
+    /* the second copy holds the key again (as if the program wrote it):
+     * the span's pending bit still refuses it */
+    x = make_duplicate();
+    REQUIRE(x);
+    sa = UL(span_at(x)->startAddr);
+    objcache_flush(&mheap_.mcaches[1], true);
+    x[0] = mheap_.objcache_key;
+    objcache_flush(&mheap_.mcaches[0], true);
+    CHECK(span_at(x)->pendingCount == 1);
+    CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) is already free or "
+               "pending in its span: freed twice at once on two CPUs, or written after its free; "
+               "dropped", UL(x), sa);
+    host_set_cpu(0);
+    kfree(dup_keep);
+    quiesce();
+    VERIFY();
+}
+
+/* A write after free into the first word of cached objects: each is
+ * reported once and never handed out, whichever way it leaves its cache —
+ * kmalloc's pop on its CPU, a refill from the transfer cache on another,
+ * the release to the spans at the flush.  The statistics stay exact. */
+static void test_write_after_free_caught_when_reused(void)
+{
+    hook_reset();
+    quiesce();
+    enum { MAXN = 4096 };
+    static uint64_t *obj[MAXN];
+    uint32_t n = objcache_capacity(5) * 2; /* CPU 1's array and the transfer cache hold all */
+    REQUIRE(n <= MAXN);
+    host_set_cpu(1);
+    for (uint32_t i = 0; i < n; i++)
+        REQUIRE((obj[i] = kmalloc(48)));
+    mcache_release_all(&mheap_.mcaches[1]); /* frees stay in the caches (no span carved) */
+    for (uint32_t i = 0; i < n; i++)
+        kfree(obj[i]);
+    REQUIRE(objcache_cached(5) == n);
+    for (uint32_t i = 0; i < n; i++)
+        obj[i][0] = 0xbad; /* the use after free */
+    struct memstats a = stats_now();
+    static uint64_t *got[2 * 64];
+    uint32_t k = 0, handed_bad = 0;
+    for (uint32_t cpu = 1; cpu <= 2; cpu++) { /* 1: its array; 2: refills from transfer */
+        host_set_cpu(cpu);
+        for (uint32_t i = 0; i < 64; i++, k++) {
+            got[k] = kmalloc(48);
+            for (uint32_t j = 0; j < n; j++)
+                handed_bad += got[k] == obj[j];
+        }
+    }
+    CHECKF(handed_bad == 0, "%u corrupted objects handed out", handed_bad);
+    uint32_t at_reuse = (uint32_t)hook_count;
+    for (uint32_t i = 0; i < k; i++) {
+        host_set_cpu(i < 64 ? 1 : 2);
+        kfree(got[i]);
+    }
+    host_set_cpu(0);
+    quiesce(); /* the rest leave at the flush */
+    printf("# %u corrupted objects: %u reported when kmalloc reached them, %d at the flush\n", n,
+           at_reuse, hook_count - (int)at_reuse);
+    CHECKF(at_reuse > 0 && hook_count == (int)n, "%d reports for %u corrupted objects",
+           hook_count, n);
+    CHECK(strstr(hook_msg, "lost its key: freed twice at once on two CPUs, or written after its "
+                           "free; dropped"));
+    struct memstats b = stats_now();
+    CHECKF(b.HeapObjects == a.HeapObjects + n, "HeapObjects %lu -> %lu: the %u dropped objects "
+           "stay allocated", UL(a.HeapObjects), UL(b.HeapObjects), n);
+    hook_count = 0;
+    VERIFY();
 }
 
 /* W7 in small: free a random 90 % of many objects, then the rest in
@@ -588,6 +657,7 @@ static const struct tap_test tests[] = {
     {"duplicate_caught_when_popped", test_duplicate_caught_when_popped},
     {"duplicate_control_handed_out_twice", test_duplicate_control_handed_out_twice},
     {"duplicate_caught_when_released", test_duplicate_caught_when_released},
+    {"write_after_free_caught_when_reused", test_write_after_free_caught_when_reused},
     {"old_objects_leave_the_transfer_cache", test_old_objects_leave_the_transfer_cache},
 };
 
