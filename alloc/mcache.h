@@ -55,8 +55,9 @@ typedef struct mcache {
     objcache fc[NUM_SIZE_CLASSES];
     int64_t fcMoved[NUM_SIZE_CLASSES];
     uintptr_t *fcBlock;                /* fc[*].slots' storage (first push) */
-    uint64_t objcacheKey; /* mheap_.objcache_key (set with it), for kmalloc's pop:
-                             its own line is hot there, mheap_'s is not */
+    uint64_t objcacheKey; /* == mheap_.objcache_key, copied by malloc_init before
+                             any CPU allocates (never written again), for
+                             kmalloc's pop: this line is hot there, mheap_'s not */
     uint32_t cpu;
     int32_t tag; /* cpu + 1: the cachedBy value of this mcache's spans */
     uint64_t othersMask; /* ~(1 << cpu): a span's cachedMask & this → another

@@ -69,11 +69,15 @@ typedef struct mspan {
     spanList *list;            /* the mcentral set holding the span; NULL if none */
     int32_t cachedBy;          /* CPU id + 1 while in that mcache's alloc[]; else 0.
                                   Invariant: list == NULL || cachedBy == 0 */
-    uint64_t cachedMask;       /* 1 << CPU id while cachedBy != 0, else 0; stored
-                                  with it.  Read without the lock by kfree (one
-                                  test against mcache.othersMask: another CPU is
-                                  carving this span); a stale value only picks
-                                  the other, also correct, path */
+    uint64_t cachedMask;       /* == cachedBy ? 1 << (cachedBy - 1) : 0 (heap_verify),
+                                  kept beside cachedBy so that kfree needs one
+                                  test (against mcache.othersMask: another CPU is
+                                  carving this span).  Written with cachedBy by
+                                  the mcentral lock holder (relaxed); read by
+                                  kfree without lock or fence: any value picks a
+                                  correct path — the push, or the release to the
+                                  span, whose own Dekker with mcentral_uncache_span
+                                  re-reads cachedBy (mobjcache.c run_flush_span) */
 
     /* ---- immutable while state != mSpanDead (written under mheap_.lock) ---- */
     uintptr_t startAddr; /* page aligned, first byte */
