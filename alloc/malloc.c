@@ -184,9 +184,11 @@ alloc_error_hook_t alloc_set_error_hook(alloc_error_hook_t hook)
     return __atomic_exchange_n(&error_hook, hook, __ATOMIC_ACQ_REL);
 }
 
-void alloc_undo_frees(const mspan *s, uint32_t n)
+void alloc_undo_frees(const mspan *s, uint32_t n) { alloc_undo_frees_class(s->spanclass, n); }
+
+void alloc_undo_frees_class(spanClass spc, uint32_t n)
 {
-    __atomic_fetch_add(&undone_frees[s->spanclass], n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&undone_frees[spc], n, __ATOMIC_RELAXED);
 }
 
 uint64_t alloc_undone_frees(spanClass spc)

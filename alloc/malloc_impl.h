@@ -17,6 +17,7 @@ int alloc_format(char *buf, size_t n, const char *fmt, ...) __attribute__((forma
 /* A sweep dropped `n` pending frees of s that were double frees: take them
  * back out of the free statistics. */
 void alloc_undo_frees(const mspan *s, uint32_t n);
+void alloc_undo_frees_class(spanClass spc, uint32_t n); /* the same, by class */
 /* The child's statistics correction after fork (mfork.c), added to the
  * free count of size class c ([0] = large objects) and to the large free
  * bytes by read_memstats. */

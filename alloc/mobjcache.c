@@ -16,7 +16,7 @@
  * OWNS
  *   - per CPU and size class, a LIFO array of freed objects (mcache.fc[cls],
  *     capacity objcache_capacity(cls): about 64 KiB of objects, 4..1024);
- *   - per size class, a transfer cache (xfer[cls]): a bounded array under a
+ *   - per size class, a transfer cache (xfer[cls]): a bounded ring under a
  *     lock, where CPUs leave the older half of a full array and take a
  *     batch when theirs is empty, and where an exiting thread's objects
  *     wait for the next thread.
@@ -133,13 +133,39 @@
 #define CACHE_MAX 1024u
 #define XFER_FACTOR 4u /* transfer cache = XFER_FACTOR CPU arrays */
 
-/* The transfer caches.  objs[0..n): objects, the newest on top. */
+/* The transfer caches: rings of cap slots.  Their n objects sit at ring
+ * positions 0 (the oldest) .. n - 1 (the newest); position i is
+ * objs[(head + i) % cap].  A ring, so that releasing the oldest objects
+ * moves none of the others (a shifted array cost W2 100000 x 16 B a
+ * quarter of its instructions in memmove). */
 static PLAT_NOSCAN struct xfer {
     plat_lock_t lock;
-    uint32_t n;   /* under lock; read without it only as a hint */
+    uint32_t n;    /* under lock; read without it only as a hint */
+    uint32_t head; /* under lock: the oldest object's slot */
     uint32_t cap;
     uintptr_t *objs;
 } xfer[NUM_SIZE_CLASSES];
+
+static spanClass xfer_spanclass(const struct xfer *xf)
+{
+    return make_kmalloc_spanclass((uint8_t)(xf - xfer));
+}
+
+/* Ring positions [i, i + k) of xf (i + k <= cap) as at most two runs of
+ * its array, in order. */
+struct xfer_runs {
+    uintptr_t *p[2];
+    uint32_t n[2];
+};
+
+static struct xfer_runs runs_of(const struct xfer *xf, uint32_t i, uint32_t k)
+{
+    uint32_t at = xf->head + i;
+    if (at >= xf->cap)
+        at -= xf->cap;
+    uint32_t first = xf->cap - at < k ? xf->cap - at : k;
+    return (struct xfer_runs){{xf->objs + at, xf->objs}, {first, k - first}};
+}
 
 uint32_t objcache_capacity(uint8_t cls)
 {
@@ -164,6 +190,7 @@ void objcache_init(void)
     for (uint8_t cls = 0; cls < NUM_SIZE_CLASSES; cls++) {
         xfer[cls].lock = (plat_lock_t)PLAT_LOCK_INIT(LOCKRANK_TRANSFER);
         xfer[cls].n = 0;
+        xfer[cls].head = 0;
         xfer[cls].cap = mem && cls ? XFER_FACTOR * objcache_capacity(cls) : 0;
         xfer[cls].objs = mem && cls ? mem : 0;
         if (mem && cls)
@@ -204,11 +231,15 @@ static bool alloc_block(mcache *c)
 static void report_lost(uintptr_t x, const char *what)
 {
     const mspan *s = span_of(x);
+    if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != mSpanInUse) {
+        alloc_report("objcache: cached object 0x%lx (no span in use there) %s: freed twice at "
+                     "once on two CPUs, or written after its free; dropped", (unsigned long)x, what);
+        return;
+    }
     alloc_report("objcache: cached object 0x%lx (span 0x%lx class %u, %lu B) %s: freed twice at "
                  "once on two CPUs, or written after its free; dropped",
-                 (unsigned long)x, s ? (unsigned long)s->startAddr : 0ul,
-                 s ? (unsigned)spanclass_sizeclass(s->spanclass) : 0u,
-                 s ? (unsigned long)s->elemsize : 0ul, what);
+                 (unsigned long)x, (unsigned long)s->startAddr,
+                 (unsigned)spanclass_sizeclass(s->spanclass), (unsigned long)s->elemsize, what);
 }
 
 /* Releases to one span, applied with one atomic OR per bitmap word and one
@@ -262,44 +293,85 @@ static void run_flush_span(mcache *c, struct release_run *r)
         mcentral_note_free(&mheap_.central[s->spanclass], s);
 }
 
-/* Cached objects objs[0..n) back to their spans as pending frees (malloc.c
- * steps 5-6 without the free-time checks).  Each one's first word must
- * still be KEY and its slot allocated and not pending, else a second copy
- * of it was (DUPLICATES): reported and dropped.  KEY | 2 goes in before
- * the pending bit: once the bit is set, a sweep may free the slot and hand
- * it out again.  A second copy later in the same batch finds KEY | 2. */
-static void release_batch(mcache *c, const uintptr_t *objs, uint32_t n)
+/* Slots of bitmap word w of s that a cached object may be released from:
+ * allocated (below freeindex, or allocBits set) and not pending.  Read once
+ * per word: freeindex only grows while the span holds our objects, and a
+ * pending bit set after this read is caught by run_flush_word. */
+static uint64_t word_releasable(const mspan *s, uint32_t w)
 {
-    struct release_run r = {0, 0, 0, 0};
-    uint64_t key = mheap_.objcache_key;
+    uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
+    uint64_t below = fi >= w * 64 + 64 ? ~0ull : fi > w * 64 ? (1ull << (fi - w * 64)) - 1 : 0;
+    uint64_t alloc = __atomic_load_n(&s->allocBits[w], __ATOMIC_RELAXED) | below;
+    return alloc & ~__atomic_load_n(&s->pendingFree[w], __ATOMIC_ACQUIRE);
+}
+
+/* objs[i..n) while they lie in the run's span: checked (DUPLICATES: first
+ * word KEY, slot allocated and not pending), keyed and added to the run.
+ * Returns the index of the first object outside the span.  The span's
+ * fields, the word and its bits stay in registers: a batch holds long runs
+ * of one span's objects, and the page map walk and bitmap loads per object
+ * were 30 of its 57 instructions. */
+static uint32_t release_span_run(struct release_run *r, const uintptr_t *objs, uint32_t i,
+                                 uint32_t n)
+{
+    mspan *s = r->s;
+    uintptr_t start = s->startAddr, len = s->limit - start;
+    uint32_t divmul = s->divMul;
+    uint64_t key = mheap_.objcache_key, ok = 0, bits = 0;
     bool trust = objcache_debug_trust_key;
-    for (uint32_t i = 0; i < n; i++) {
+    run_flush_word(r);
+    uint32_t w = UINT32_MAX;
+    for (; i < n && objs[i] - start < len; i++) {
         uintptr_t x = objs[i];
-        mspan *s = span_of(x);
-        uint32_t idx = mspan_obj_index(s, x);
+        uint32_t idx = obj_index((uint32_t)(x - start), divmul);
+        if (idx / 64 != w) {
+            r->bits = bits;
+            run_flush_word(r);
+            r->w = w = idx / 64;
+            bits = 0;
+            ok = word_releasable(s, w);
+        }
         uint64_t bit = 1ull << (idx % 64);
-        const char *bad = 0;
-        if (!trust && *(volatile uint64_t *)x != key)
-            bad = "lost its key";
-        else if (!trust && (!mspan_allocated(s, idx) ||
-                            (__atomic_load_n(&s->pendingFree[idx / 64], __ATOMIC_ACQUIRE) & bit)))
-            bad = "is already free or pending in its span";
+        const char *bad = trust                               ? 0
+                          : *(volatile uint64_t *)x != key    ? "lost its key"
+                          : !(ok & bit)                       ? "is already free or pending in its span"
+                                                              : 0;
         if (bad) {
             alloc_undo_frees(s, 1);
             report_lost(x, bad);
+            continue;
+        }
+        /* KEY | 2 before the pending bit: once the bit is set, a sweep may
+         * free the slot and hand it out again */
+        *(volatile uint64_t *)x = key | OBJCACHE_RELEASED;
+        bits |= bit;
+    }
+    r->bits = bits;
+    return i;
+}
+
+/* Cached objects objs[0..n) back to their spans as pending frees (malloc.c
+ * steps 5-6 without the free-time checks), a run of one span's objects at
+ * a time.  An object refused (release_refusal) is reported and dropped; a
+ * second copy later in the same batch finds KEY | 2. */
+static void release_batch(mcache *c, spanClass spc, const uintptr_t *objs, uint32_t n)
+{
+    struct release_run r = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < n;) {
+        mspan *s = span_of(objs[i]);
+        if (!s || __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != mSpanInUse ||
+            s->spanclass != spc || objs[i] - s->startAddr >= s->limit - s->startAddr) {
+            /* a stale copy whose span went back to the heap */
+            alloc_undo_frees_class(spc, 1);
+            report_lost(objs[i++], "is not an object of a span of its class");
             continue;
         }
         if (s != r.s) {
             if (r.s)
                 run_flush_span(c, &r);
             r.s = s;
-            r.w = idx / 64;
-        } else if (idx / 64 != r.w) {
-            run_flush_word(&r);
-            r.w = idx / 64;
         }
-        *(volatile uint64_t *)x = key | OBJCACHE_RELEASED;
-        r.bits |= bit;
+        i = release_span_run(&r, objs, i, n);
     }
     if (r.s)
         run_flush_span(c, &r);
@@ -321,15 +393,19 @@ static uint32_t stash_locked(mcache *c, struct xfer *xf, const uintptr_t *objs, 
 {
     if (!to_spans && n > xf->cap - xf->n && n <= xf->cap && !objcache_debug_keep_oldest) {
         uint32_t k = n - (xf->cap - xf->n); /* the oldest k make room for objs */
-        release_batch(c, xf->objs, k);
-        __builtin_memmove(xf->objs, xf->objs + k, (xf->n - k) * sizeof(uintptr_t));
+        struct xfer_runs old = runs_of(xf, 0, k);
+        release_batch(c, xfer_spanclass(xf), old.p[0], old.n[0]);
+        release_batch(c, xfer_spanclass(xf), old.p[1], old.n[1]);
+        xf->head = (xf->head + k) % xf->cap;
         __atomic_store_n(&xf->n, xf->n - k, __ATOMIC_RELAXED);
     }
     uint32_t room = to_spans ? 0 : xf->cap - xf->n;
     uint32_t m = n < room ? n : room;
-    __builtin_memcpy(xf->objs + xf->n, objs, m * sizeof(uintptr_t));
+    struct xfer_runs dst = runs_of(xf, xf->n, m);
+    __builtin_memcpy(dst.p[0], objs, dst.n[0] * sizeof(uintptr_t));
+    __builtin_memcpy(dst.p[1], objs + dst.n[0], dst.n[1] * sizeof(uintptr_t));
     __atomic_store_n(&xf->n, xf->n + m, __ATOMIC_RELAXED);
-    release_batch(c, objs + m, n - m);
+    release_batch(c, xfer_spanclass(xf), objs + m, n - m);
     return m;
 }
 
@@ -396,7 +472,9 @@ void *objcache_refill(mcache *c, spanClass spc)
         return 0;
     }
     xf->n -= k;
-    __builtin_memcpy(fc->base, xf->objs + xf->n, k * sizeof(uintptr_t));
+    struct xfer_runs src = runs_of(xf, xf->n, k); /* the newest k */
+    __builtin_memcpy(fc->base, src.p[0], src.n[0] * sizeof(uintptr_t));
+    __builtin_memcpy(fc->base + src.n[0], src.p[1], src.n[1] * sizeof(uintptr_t));
     c->fcMoved[cls] += k;
     /* the top one is handed out: never in the array as far as a reader
      * holding the lock can tell */
@@ -416,7 +494,7 @@ void __attribute__((noinline)) objcache_free_remote(uintptr_t x, uintptr_t spc)
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
     c->smallFreeCount[spc]++; /* a drop in release_batch undoes it */
-    release_batch(c, &x, 1);
+    release_batch(c, (spanClass)spc, &x, 1);
     plat_unpin(tok);
 }
 
@@ -479,9 +557,11 @@ static void flush_transfer_body(void *p)
     for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
         struct xfer *xf = &xfer[cls];
         plat_lock(&xf->lock);
-        uint32_t n = xf->n;
+        struct xfer_runs all = runs_of(xf, 0, xf->n);
         xf->n = 0;
-        release_batch(0, xf->objs, n);
+        xf->head = 0;
+        release_batch(0, xfer_spanclass(xf), all.p[0], all.n[0]);
+        release_batch(0, xfer_spanclass(xf), all.p[1], all.n[1]);
         plat_unlock(&xf->lock);
     }
 }
@@ -591,7 +671,9 @@ static bool each(const uintptr_t *a, uint32_t n, uint8_t cls, bool check, char *
 static bool walk_all(bool check, char *err, uint64_t errlen)
 {
     for (uint8_t cls = 1; cls < NUM_SIZE_CLASSES; cls++) {
-        if (!each(xfer[cls].objs, xfer[cls].n, cls, check, err, errlen))
+        struct xfer_runs xr = runs_of(&xfer[cls], 0, xfer[cls].n);
+        if (!each(xr.p[0], xr.n[0], cls, check, err, errlen) ||
+            !each(xr.p[1], xr.n[1], cls, check, err, errlen))
             return false;
         for (uint32_t i = 0; i < mheap_.ncpu; i++) {
             const objcache *fc = &mheap_.mcaches[i].fc[cls];

@@ -483,6 +483,27 @@ static void test_duplicate_caught_when_released(void)
     kfree(dup_keep);
     quiesce();
     VERIFY();
+    /* the second copy outlives its span: every object of the span was
+     * released and swept, and the span went back to the page heap */
+    x = make_duplicate();
+    REQUIRE(x);
+    mspan *xs = span_at(x);
+    objcache_flush(&mheap_.mcaches[1], true);
+    host_set_cpu(2);
+    kfree(dup_keep);
+    objcache_flush(&mheap_.mcaches[2], true);
+    REQUIRE(xs->state != mSpanInUse); /* x and dup_keep were its only objects */
+    struct memstats before = stats_now();
+    objcache_flush(&mheap_.mcaches[0], true);
+    CHECK_HOOK("objcache: cached object 0x%lx (no span in use there) is not an object of a span "
+               "of its class: freed twice at once on two CPUs, or written after its free; "
+               "dropped", UL(x));
+    struct memstats after = stats_now();
+    CHECKF(after.Frees == before.Frees - 1, "frees %lu → %lu: the dropped copy's free not undone",
+           UL(before.Frees), UL(after.Frees));
+    host_set_cpu(0);
+    quiesce();
+    VERIFY();
 }
 
 /* A write after free into the first word of cached objects: each is
@@ -594,6 +615,56 @@ static void test_old_objects_leave_the_transfer_cache(void)
     VERIFY();
 }
 
+/* The transfer cache is a ring (mobjcache.c): frees that overflow it many
+ * times over, so that its head wraps, must leave exactly the newest objects
+ * cached — a suffix of the free order whose length objcache_cached counts,
+ * none older — and another CPU's refill must take the newest of the ring.
+ * keep_oldest: the negative control (objcache_debug_keep_oldest), whose
+ * cached objects are not a suffix. */
+static bool cached_set_is_newest_suffix(bool keep_oldest)
+{
+    enum { N = 7 * 4096 + 300 };
+    static void *obj[N];
+    quiesce();
+    host_set_cpu(0);
+    objcache_debug_keep_oldest = keep_oldest;
+    for (uint32_t i = 0; i < N; i++)
+        REQUIRE((obj[i] = kmalloc(48)));
+    for (uint32_t i = 0; i < N; i++)
+        kfree(obj[i]);
+    objcache_debug_keep_oldest = 0;
+    uint64_t key = mheap_.objcache_key, cached = objcache_cached(5), b = N;
+    while (b > 0 && *(uint64_t *)obj[b - 1] == key)
+        b--;
+    uint64_t older = 0; /* cached objects older than the suffix */
+    for (uint64_t i = 0; i < b; i++)
+        older += *(uint64_t *)obj[i] == key;
+    bool suffix = older == 0 && N - b == cached;
+    printf("# %s: %lu objects cached, a suffix of %lu, %lu older ones\n",
+           keep_oldest ? "control" : "ring", UL(cached), UL(N - b), UL(older));
+    if (suffix && !keep_oldest) {
+        CHECKF(cached >= 4 * objcache_capacity(5), "%lu cached: the ring is not full", UL(cached));
+        host_set_cpu(1); /* the ring's newest: b + ring size - 1 */
+        void *p = kmalloc(48);
+        uint64_t ring = cached - objcache_n(&mheap_.mcaches[0].fc[5]);
+        CHECKF(p == obj[b + ring - 1], "CPU 1 got %p, not the ring's newest %p", p,
+               obj[b + ring - 1]);
+        kfree(p);
+        host_set_cpu(0);
+    }
+    VERIFY();
+    quiesce();
+    return suffix;
+}
+
+static void test_transfer_ring_keeps_the_newest(void)
+{
+    hook_reset();
+    CHECKF(cached_set_is_newest_suffix(false), "the cached objects are not the newest");
+    CHECKF(!cached_set_is_newest_suffix(true), "control: the oldest kept, yet a suffix");
+    CHECK_NO_HOOK();
+}
+
 /* Every CPU allocates and frees the others' objects at random: contents
  * intact, statistics exact, heap_verify at each quiescent point. */
 static void test_cross_cpu_churn_checks_content(void)
@@ -659,6 +730,7 @@ static const struct tap_test tests[] = {
     {"duplicate_caught_when_released", test_duplicate_caught_when_released},
     {"write_after_free_caught_when_reused", test_write_after_free_caught_when_reused},
     {"old_objects_leave_the_transfer_cache", test_old_objects_leave_the_transfer_cache},
+    {"transfer_ring_keeps_the_newest", test_transfer_ring_keeps_the_newest},
 };
 
 int main(int argc, char **argv)
