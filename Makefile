@@ -203,10 +203,11 @@ heapmap gcplot: %: $(BUILD)/pics.log
 
 # ---------------------------------------------------------------- host tests
 # Every tests/host/test_*.c is one binary, linked with alloc/, the portable
-# kernel pieces and the Linux platform, under ASan and UBSan.
+# kernel pieces and the Linux platform, under ASan and UBSan.  With the
+# preload library's flat page map (the kernel tests the two-level one).
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -fno-sanitize-recover=undefined -I. -Ikernel -Ialloc -Itests/host \
-	-DGOKERNEL_HOST=1 -DALLOC_DEBUG=1 -pthread
+	-DGOKERNEL_HOST=1 -DALLOC_DEBUG=1 -DPLAT_FLAT_PAGEMAP=1 -pthread
 HOST_PORTABLE := kernel/fmt.c kernel/memmap.c kernel/cmdline.c
 HOST_LIB_SRCS := $(ALLOC_SRCS) $(filter $(wildcard kernel/*.c),$(HOST_PORTABLE)) \
 	$(filter-out $(wildcard tests/host/test_*.c),$(wildcard tests/host/*.c))

@@ -9,6 +9,10 @@
  *   - The arena index: a flat table with one heapArena* per 64 MiB of the
  *     window (persistentalloc'd at init), so address → arena → page → span
  *     is two loads (span_of in mheap.h).
+ *   - With PLAT_FLAT_PAGEMAP (the preload library), the flat page map:
+ *     8 bytes per page of the whole window (1/1024 of it, plat_map_pagemap
+ *     at init, backed by the host as it is written), a copy of spans[] that
+ *     takes kfree from address to span in one load (page_span).
  *   - heapArena metadata per arena (spans[], pageInUse, pageMarks,
  *     heap bitmap, zeroedBase).
  *   - The page allocator (mpagealloc.c) over all arenas, mspan structs
@@ -43,7 +47,8 @@
  *
  * INVARIANTS (checked by heap_verify)
  *   - For every page of an in-use or manual span s: spans[page] == s and the
- *     page is allocated in the page allocator; pageInUse is set exactly for
+ *     page is allocated in the page allocator; for every page of every
+ *     arena, pagemap[page] == spans[page] - &mheap_nospan (flat map); pageInUse is set exactly for
  *     the first page of each mSpanInUse span.
  *   - inuse_pages == pages of mSpanInUse spans; manual_pages likewise.
  *   - ready_bytes == (inuse + manual + free-not-scavenged pages) * PAGE_SIZE.
@@ -87,6 +92,12 @@ void mheap_init(void)
     mheap_noarena = (heapArena *)(void *)nospans;
     for (uint64_t i = 0; i < n; i++)
         mheap_.arenas[i] = mheap_noarena;
+#if PLAT_FLAT_PAGEMAP
+    /* all zero: every page maps to &mheap_nospan, as through mheap_noarena */
+    mheap_.pagemap = plat_map_pagemap((mheap_.window_size >> PAGE_SHIFT) * sizeof(intptr_t));
+    if (!mheap_.pagemap)
+        plat_panic("mheap_init: cannot map the flat page map (window size / 1024 bytes)");
+#endif
     pagealloc_init(&mheap_.pages);
     /* Not zeroed on reuse: mheap_alloc writes every field, so a racing
      * lock-free reader of a recycled span never sees a transient NULL
@@ -211,6 +222,10 @@ static void set_spans_locked(uintptr_t base, uint64_t npages, mspan *s)
         uintptr_t p = base + i * PAGE_SIZE;
         heapArena *ha = arena_of(p);
         __atomic_store_n(&ha->spans[(p - ha->base) >> PAGE_SHIFT], s, __ATOMIC_RELEASE);
+#if PLAT_FLAT_PAGEMAP
+        __atomic_store_n(&mheap_.pagemap[(p - mheap_.window_base) >> PAGE_SHIFT],
+                         (intptr_t)((uintptr_t)s - (uintptr_t)&mheap_nospan), __ATOMIC_RELEASE);
+#endif
     }
 }
 

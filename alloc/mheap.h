@@ -68,6 +68,12 @@ typedef struct mheap {
                               the window: kfree loads both) */
     heapArena **arenas;    /* [window_size >> ARENA_SHIFT]; entries set once (L),
                               read lock free with acquire */
+    intptr_t *pagemap;     /* PLAT_FLAT_PAGEMAP: [window_size >> PAGE_SHIFT]; per
+                              page, its spans[] entry as an offset from
+                              &mheap_nospan (so the zero of untouched memory
+                              is the sentinel): pagemap[p] == spans[p] -
+                              &mheap_nospan, written with spans[] (L), read
+                              lock free with acquire (page_span) */
     heapArena *allArenas;  /* (L) */
     uint64_t narenas;      /* (L) */
 
@@ -117,6 +123,21 @@ static inline heapArena *arena_of(uintptr_t p)
         return 0;
     heapArena *ha = arena_index(off);
     return ha == mheap_noarena ? 0 : ha;
+}
+
+/* The spans[] entry of the page at window offset woff < window_size,
+ * lock free: &mheap_nospan for a page of no arena (as spans[] of
+ * mheap_noarena), possibly stale for a free page.  With PLAT_FLAT_PAGEMAP
+ * one load, else two dependent ones (kfree's step 1). */
+static inline __attribute__((always_inline)) mspan *page_span(uint64_t woff)
+{
+#if PLAT_FLAT_PAGEMAP
+    intptr_t d = __atomic_load_n(&mheap_.pagemap[woff >> PAGE_SHIFT], __ATOMIC_ACQUIRE);
+    return (mspan *)((uintptr_t)&mheap_nospan + (uintptr_t)d);
+#else
+    return __atomic_load_n(&arena_index(woff)->spans[(woff >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)],
+                           __ATOMIC_ACQUIRE);
+#endif
 }
 
 /* spans[] entry for p's page: NULL outside the heap and for pages that

@@ -139,6 +139,22 @@ void plat_set_cpu_cache(uint32_t cpu, void *p);
 #define PLAT_KFREE_FAST_KMALLOC_ONLY 0
 #endif
 
+/* Optional: PLAT_FLAT_PAGEMAP 1 — a host whose untouched memory costs
+ * nothing (a process: anonymous pages are backed on first write) provides
+ * plat_map_pagemap(bytes): a zero-filled, readable and writable table of
+ * `bytes` = window size / 1024 (8 bytes per 8 KiB page of the heap window),
+ * or NULL.  alloc/ keeps a flat page → span map there beside the arenas'
+ * spans[] (mheap.h), so that kfree finds a pointer's span with one load
+ * instead of two dependent ones.  Every entry must stay readable for the
+ * life of the heap: kfree reads the entry of any pointer in the window.
+ * The kernel backs memory eagerly and keeps the two-level map. */
+#ifndef PLAT_FLAT_PAGEMAP
+#define PLAT_FLAT_PAGEMAP 0
+#endif
+#if PLAT_FLAT_PAGEMAP
+void *plat_map_pagemap(uint64_t bytes);
+#endif
+
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts
  * while held (kernel) and restores them on unlock.  Zero-initialised is
  * unlocked; every lock also needs its rank (alloc/lockrank.h), set with

@@ -17,7 +17,8 @@
  *   3. Arenas, page by page: an allocated page starts a span s with
  *      spans[] == s on all its pages, all allocated, pageInUse set exactly on
  *      the first page of in-use spans (so no page is in two spans); free
- *      pages have no pageInUse bit.  Per span: geometry (nelems, elemsize,
+ *      pages have no pageInUse bit; the flat page map (if any) equals
+ *      spans[] on every page.  Per span: geometry (nelems, elemsize,
  *      limit), freeindex <= nelems, allocCount == |{i : i < freeindex or
  *      allocBits[i]}|, no alloc bit past nelems, gcmarkBits clear unless
  *      the span awaits its GC sweep (then only on allocated slots),
@@ -314,9 +315,27 @@ static bool check_page_mark(struct vstate *v, const heapArena *ha, uint64_t pg, 
     return true;
 }
 
+/* 3a. the flat page map's copy of the arena's spans[] (PLAT_FLAT_PAGEMAP). */
+static bool verify_pagemap(struct vstate *v, const heapArena *ha)
+{
+#if PLAT_FLAT_PAGEMAP
+    const intptr_t *flat = &mheap_.pagemap[(ha->base - mheap_.window_base) >> PAGE_SHIFT];
+    for (uint64_t pg = 0; pg < PAGES_PER_ARENA; pg++)
+        if ((uintptr_t)&mheap_nospan + (uintptr_t)flat[pg] != (uintptr_t)ha->spans[pg])
+            return fail(v, ha->spans[pg], "flat page map of page 0x%lx names 0x%lx, spans[] 0x%lx",
+                        UL(ha->base + pg * PAGE_SIZE),
+                        UL((uintptr_t)&mheap_nospan + (uintptr_t)flat[pg]), UL(ha->spans[pg]));
+#else
+    (void)v, (void)ha;
+#endif
+    return true;
+}
+
 /* 3. one arena, page by page: returns false at the first broken rule. */
 static bool verify_arena(struct vstate *v, struct walk *w, heapArena *ha)
 {
+    if (!verify_pagemap(v, ha))
+        return false;
     for (uint64_t pg = 0; pg < PAGES_PER_ARENA;) {
         uintptr_t addr = ha->base + pg * PAGE_SIZE;
         bool inuse_bit = (ha->pageInUse[pg / 8] >> (pg % 8)) & 1;

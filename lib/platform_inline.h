@@ -50,6 +50,10 @@ static inline uint32_t plat_cpu_id(void) { return gm_slot; }
  * (alloc/platform.h). */
 #define PLAT_KFREE_FAST_KMALLOC_ONLY 1
 
+/* kfree's page → span in one load (alloc/platform.h; window_linux.c maps
+ * the table) */
+#define PLAT_FLAT_PAGEMAP 1
+
 #ifndef GM_NO_CPU_CACHE
 #define PLAT_HAVE_CPU_CACHE 1
 static inline void *plat_cpu_cache(void) { return gm_cache; }

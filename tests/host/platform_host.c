@@ -90,6 +90,14 @@ void plat_heap_window(uintptr_t *base, uint64_t *size)
     *size = window_size;
 }
 
+/* alloc/platform.h PLAT_FLAT_PAGEMAP: as the preload library's. */
+void *plat_map_pagemap(uint64_t bytes)
+{
+    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? 0 : p;
+}
+
 uintptr_t plat_reserve(uint64_t size, uint64_t align)
 {
     plat_lock(&host_lock);

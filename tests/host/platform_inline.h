@@ -27,6 +27,9 @@ static inline uint32_t plat_cpu_id(void) { return host_cur_cpu; }
  * these hooks every thread but the one that ran malloc_init must call
  * host_set_cpu before it allocates. */
 #define PLAT_HAVE_CPU_CACHE 1
+
+/* as the preload library: the flat page map (alloc/platform.h) */
+#define PLAT_FLAT_PAGEMAP 1
 #ifndef __PIC__ /* the benchmarks are linked -no-pie: one %fs-relative load */
 extern __thread void *host_cur_cache __attribute__((tls_model("local-exec")));
 #else

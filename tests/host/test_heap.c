@@ -759,7 +759,18 @@ static void test_verify_detects_corruption(void)
     CHECKF(strstr(err, "pageInUse") != NULL, "%s", err);
     ha->pageInUse[pg / 8] ^= (uint8_t)(1u << (pg % 8));
     VERIFY();
+    /* the flat page map names no span for p's page: heap_verify says so;
+     * kfree's fast path then finds the sentinel, and its slow path, which
+     * looks p up through the arena's spans[], frees p all the same */
+    intptr_t *flat = &mheap_.pagemap[((uintptr_t)p - mheap_.window_base) >> PAGE_SHIFT];
+    intptr_t keep = *flat;
+    *flat = 0;
+    CHECK(!heap_verify(err, sizeof err));
+    CHECKF(strstr(err, "flat page map of page") != NULL, "%s", err);
+    uint64_t frees = s->pendingCount + objcache_cached(spanclass_sizeclass(s->spanclass));
     kfree(p);
+    CHECK(s->pendingCount + objcache_cached(spanclass_sizeclass(s->spanclass)) == frees + 1);
+    *flat = keep;
     VERIFY();
     CHECK_NO_HOOK();
 }
