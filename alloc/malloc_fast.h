@@ -266,11 +266,12 @@ static inline __attribute__((always_inline)) void kfree_inline_with(void *p,
                                                                    void (*slow)(uintptr_t))
 {
     uintptr_t x = (uintptr_t)p;
-    /* 1. span: window offset → page map (page_span: the flat map, or the
-     * arena index then the arena's spans[]).  Never NULL: holes map to the
-     * sentinels (mheap.h), whose freeLimit 0 fails step 2. */
+    /* 1. span: window offset (below fast_size: the window, or the part
+     * whose flat page map is backed) → page map (page_span: the flat map,
+     * or the arena index then the arena's spans[]).  Never NULL: holes map
+     * to the sentinels (mheap.h), whose freeLimit 0 fails step 2. */
     uint64_t woff = x - mheap_.window_base;
-    if (__builtin_expect(woff >= mheap_.window_size, 0))
+    if (__builtin_expect(!below_fast_size(woff), 0))
         goto slow;
     mspan *s = page_span(woff);
     /* 2. one gate for: small, in use, no tiny blocks, inside the objects */

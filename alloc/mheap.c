@@ -9,10 +9,11 @@
  *   - The arena index: a flat table with one heapArena* per 64 MiB of the
  *     window (persistentalloc'd at init), so address → arena → page → span
  *     is two loads (span_of in mheap.h).
- *   - With PLAT_FLAT_PAGEMAP (the preload library), the flat page map:
- *     8 bytes per page of the whole window (1/1024 of it, plat_map_pagemap
- *     at init, backed by the host as it is written), a copy of spans[] that
- *     takes kfree from address to span in one load (page_span).
+ *   - With PLAT_FLAT_PAGEMAP (the preload library, host tests), the flat
+ *     page map: 8 bytes per page of the whole window (1/1024 of it,
+ *     address space reserved at init, backed as arenas are added: 64 KiB
+ *     per arena), a copy of spans[] that takes kfree from address to span
+ *     in one load (page_span) below fast_size, the backed part.
  *   - heapArena metadata per arena (spans[], pageInUse, pageMarks,
  *     heap bitmap, zeroedBase).
  *   - The page allocator (mpagealloc.c) over all arenas, mspan structs
@@ -93,10 +94,13 @@ void mheap_init(void)
     for (uint64_t i = 0; i < n; i++)
         mheap_.arenas[i] = mheap_noarena;
 #if PLAT_FLAT_PAGEMAP
-    /* all zero: every page maps to &mheap_nospan, as through mheap_noarena */
-    mheap_.pagemap = plat_map_pagemap((mheap_.window_size >> PAGE_SHIFT) * sizeof(intptr_t));
-    if (!mheap_.pagemap)
-        plat_panic("mheap_init: cannot map the flat page map (window size / 1024 bytes)");
+    /* backed as arenas come (pagemap_cover_locked); until then, and for
+     * good without it, kfree's fast path takes nothing (fast_size 0) */
+    mheap_.pagemap = (intptr_t *)plat_pagemap_reserve((mheap_.window_size >> PAGE_SHIFT) *
+                                                      sizeof(intptr_t));
+    mheap_.fast_size = 0;
+#else
+    mheap_.fast_size = mheap_.window_size;
 #endif
     pagealloc_init(&mheap_.pages);
     /* Not zeroed on reuse: mheap_alloc writes every field, so a racing
@@ -125,6 +129,33 @@ static void heap_unback(uintptr_t base, uint64_t bytes)
     __atomic_fetch_sub(&mheap_.ready_bytes, bytes, __ATOMIC_RELAXED);
 }
 
+#if PLAT_FLAT_PAGEMAP
+/* Back the flat page map for window addresses below end (new arenas, and
+ * whatever plat_reserve placed below them: persistentalloc's regions,
+ * whose entries stay zero, the sentinel) and open kfree's fast path to
+ * them.  false: the host refused the memory. */
+static bool pagemap_cover_locked(uintptr_t end)
+{
+    alloc_assert_locked(&mheap_.lock, __func__);
+    if (!mheap_.pagemap)
+        return true; /* none: kfree's slow path finds every span */
+    uint64_t need = ((end - mheap_.window_base) >> PAGE_SHIFT) * sizeof(intptr_t);
+    need = (need + PLAT_PAGE_SIZE - 1) & ~(uint64_t)(PLAT_PAGE_SIZE - 1);
+    if (need > mheap_.pagemap_backed) {
+        if (!plat_pagemap_back((uintptr_t)mheap_.pagemap + mheap_.pagemap_backed,
+                               need - mheap_.pagemap_backed))
+            return false;
+        mheap_.pagemap_backed = need;
+    }
+    uint64_t fast = mheap_.pagemap_backed / sizeof(intptr_t) << PAGE_SHIFT;
+    __atomic_store_n(&mheap_.fast_size, fast < mheap_.window_size ? fast : mheap_.window_size,
+                     __ATOMIC_RELEASE);
+    return true;
+}
+#else
+static bool pagemap_cover_locked(uintptr_t end) { return (void)end, true; }
+#endif
+
 /* Add ceil(npages / 8192) new arenas. */
 static bool heap_grow_locked(uint64_t npages)
 {
@@ -139,7 +170,7 @@ static bool heap_grow_locked(uint64_t npages)
     if (base - mheap_.window_base >= mheap_.window_size ||
         base + bytes - mheap_.window_base > mheap_.window_size)
         plat_panic("mheap: plat_reserve returned memory outside the heap window");
-    if (!plat_prepare(base, bytes))
+    if (!plat_prepare(base, bytes) || !pagemap_cover_locked(base + bytes))
         return false; /* stays Reserved (counted), unused */
     uint64_t n = bytes >> ARENA_SHIFT;
     /* Metadata for all the new arenas first (chained through next), so a
@@ -223,7 +254,8 @@ static void set_spans_locked(uintptr_t base, uint64_t npages, mspan *s)
         heapArena *ha = arena_of(p);
         __atomic_store_n(&ha->spans[(p - ha->base) >> PAGE_SHIFT], s, __ATOMIC_RELEASE);
 #if PLAT_FLAT_PAGEMAP
-        __atomic_store_n(&mheap_.pagemap[(p - mheap_.window_base) >> PAGE_SHIFT],
+        if (mheap_.pagemap)
+            __atomic_store_n(&mheap_.pagemap[(p - mheap_.window_base) >> PAGE_SHIFT],
                          (intptr_t)((uintptr_t)s - (uintptr_t)&mheap_nospan), __ATOMIC_RELEASE);
 #endif
     }

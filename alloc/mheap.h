@@ -63,17 +63,25 @@ typedef struct mheap {
 
     uintptr_t window_base; /* plat_heap_window (immutable after init) */
     uint64_t window_size;
+    uint64_t fast_size;    /* kfree's fast path takes window offsets below it
+                              (KFREE_FAST_WINDOW): window_size, or with
+                              PLAT_FLAT_PAGEMAP the part whose page map is
+                              backed (grows under L with a release store,
+                              after the backing) */
     uint64_t objcache_key; /* the first word of every free kmalloc slot
                               (mobjcache.c; set at malloc_init, odd; next to
                               the window: kfree loads both) */
     heapArena **arenas;    /* [window_size >> ARENA_SHIFT]; entries set once (L),
                               read lock free with acquire */
-    intptr_t *pagemap;     /* PLAT_FLAT_PAGEMAP: [window_size >> PAGE_SHIFT]; per
-                              page, its spans[] entry as an offset from
-                              &mheap_nospan (so the zero of untouched memory
-                              is the sentinel): pagemap[p] == spans[p] -
-                              &mheap_nospan, written with spans[] (L), read
-                              lock free with acquire (page_span) */
+    intptr_t *pagemap;     /* PLAT_FLAT_PAGEMAP: [window_size >> PAGE_SHIFT]
+                              reserved (NULL: none); per page, its spans[]
+                              entry as an offset from &mheap_nospan (so the
+                              zero of fresh memory is the sentinel):
+                              pagemap[p] == spans[p] - &mheap_nospan for
+                              every page of every arena, written with
+                              spans[] (L), read lock free with acquire
+                              (page_span) below fast_size */
+    uint64_t pagemap_backed; /* (L) bytes of pagemap backed, from its start */
     heapArena *allArenas;  /* (L) */
     uint64_t narenas;      /* (L) */
 
@@ -125,8 +133,23 @@ static inline heapArena *arena_of(uintptr_t p)
     return ha == mheap_noarena ? 0 : ha;
 }
 
-/* The spans[] entry of the page at window offset woff < window_size,
- * lock free: &mheap_nospan for a page of no arena (as spans[] of
+/* kfree's window test: woff < fast_size, read once (it grows under the
+ * heap lock while kfrees run: an acquire load, after the page map it
+ * covers was backed).  On x86-64 one cmp with a memory operand (loads are
+ * acquire there), which the compiler does not make of an atomic load. */
+static inline __attribute__((always_inline)) bool below_fast_size(uint64_t woff)
+{
+#if defined(__x86_64__)
+    bool below;
+    __asm__("cmpq %2, %1" : "=@ccb"(below) : "r"(woff), "m"(mheap_.fast_size));
+    return below;
+#else
+    return woff < __atomic_load_n(&mheap_.fast_size, __ATOMIC_ACQUIRE);
+#endif
+}
+
+/* The spans[] entry of the page at window offset woff < fast_size, lock
+ * free: &mheap_nospan for a page of no arena (as spans[] of
  * mheap_noarena), possibly stale for a free page.  With PLAT_FLAT_PAGEMAP
  * one load, else two dependent ones (kfree's step 1). */
 static inline __attribute__((always_inline)) mspan *page_span(uint64_t woff)

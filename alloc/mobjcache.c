@@ -294,14 +294,15 @@ static void run_flush_span(mcache *c, struct release_run *r)
 }
 
 /* Slots of bitmap word w of s that a cached object may be released from:
- * allocated (below freeindex, or allocBits set) and not pending.  Read once
- * per word: freeindex only grows while the span holds our objects, and a
+ * allocated (Go's isFree rule: below freeindex, or allocBits set) and not
+ * pending.  Read once per word, as safe as per object: a cached object's
+ * slot stays allocated until it is released (a sweep, which resets
+ * freeindex, publishes allocBits first and keeps the slot's bit), and a
  * pending bit set after this read is caught by run_flush_word. */
 static uint64_t word_releasable(const mspan *s, uint32_t w)
 {
     uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
-    uint64_t below = fi >= w * 64 + 64 ? ~0ull : fi > w * 64 ? (1ull << (fi - w * 64)) - 1 : 0;
-    uint64_t alloc = __atomic_load_n(&s->allocBits[w], __ATOMIC_RELAXED) | below;
+    uint64_t alloc = __atomic_load_n(&s->allocBits[w], __ATOMIC_RELAXED) | mspan_below_mask(w, fi);
     return alloc & ~__atomic_load_n(&s->pendingFree[w], __ATOMIC_ACQUIRE);
 }
 
@@ -329,7 +330,9 @@ static uint32_t release_span_run(struct release_run *r, const uintptr_t *objs, u
             run_flush_word(r);
             r->w = w = idx / 64;
             bits = 0;
-            ok = word_releasable(s, w);
+            /* (past nwords only for a stale copy racing the span's reuse:
+             * nothing is releasable, the copy is reported) */
+            ok = w < s->nwords ? word_releasable(s, w) : 0;
         }
         uint64_t bit = 1ull << (idx % 64);
         const char *bad = trust                               ? 0
@@ -352,7 +355,7 @@ static uint32_t release_span_run(struct release_run *r, const uintptr_t *objs, u
 
 /* Cached objects objs[0..n) back to their spans as pending frees (malloc.c
  * steps 5-6 without the free-time checks), a run of one span's objects at
- * a time.  An object refused (release_refusal) is reported and dropped; a
+ * a time.  An object refused (release_span_run) is reported and dropped; a
  * second copy later in the same batch finds KEY | 2. */
 static void release_batch(mcache *c, spanClass spc, const uintptr_t *objs, uint32_t n)
 {

@@ -139,20 +139,25 @@ void plat_set_cpu_cache(uint32_t cpu, void *p);
 #define PLAT_KFREE_FAST_KMALLOC_ONLY 0
 #endif
 
-/* Optional: PLAT_FLAT_PAGEMAP 1 — a host whose untouched memory costs
- * nothing (a process: anonymous pages are backed on first write) provides
- * plat_map_pagemap(bytes): a zero-filled, readable and writable table of
- * `bytes` = window size / 1024 (8 bytes per 8 KiB page of the heap window),
- * or NULL.  alloc/ keeps a flat page → span map there beside the arenas'
- * spans[] (mheap.h), so that kfree finds a pointer's span with one load
- * instead of two dependent ones.  Every entry must stay readable for the
- * life of the heap: kfree reads the entry of any pointer in the window.
- * The kernel backs memory eagerly and keeps the two-level map. */
+/* Optional: PLAT_FLAT_PAGEMAP 1 — the host gives alloc/ a flat page → span
+ * table beside the arenas' spans[] (mheap.h): 8 bytes per 8 KiB page of
+ * the heap window, 1/1024 of it, so that kfree finds a pointer's span with
+ * one load instead of two dependent ones.
+ *   plat_pagemap_reserve(bytes): address space for the table, no memory
+ *     (0 if none: alloc/ then does without, every kfree on its slow path);
+ *   plat_pagemap_back(p, bytes): [p, p + bytes) of it becomes readable and
+ *     writable zero memory, for good; page multiples, called in increasing
+ *     order, never twice for a page; false when the host refuses (an
+ *     address-space limit): alloc/ then fails the heap growth that needed
+ *     it, as out of memory.
+ * alloc/ backs the table as the heap grows, so it costs 64 KiB per 64 MiB
+ * arena.  The kernel backs memory eagerly and keeps the two-level map. */
 #ifndef PLAT_FLAT_PAGEMAP
 #define PLAT_FLAT_PAGEMAP 0
 #endif
 #if PLAT_FLAT_PAGEMAP
-void *plat_map_pagemap(uint64_t bytes);
+uintptr_t plat_pagemap_reserve(uint64_t bytes);
+bool plat_pagemap_back(uintptr_t p, uint64_t bytes);
 #endif
 
 /* Spinlock: fair (ticket), not recursive.  plat_lock disables interrupts

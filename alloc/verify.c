@@ -319,6 +319,11 @@ static bool check_page_mark(struct vstate *v, const heapArena *ha, uint64_t pg, 
 static bool verify_pagemap(struct vstate *v, const heapArena *ha)
 {
 #if PLAT_FLAT_PAGEMAP
+    if (!mheap_.pagemap)
+        return true;
+    if (ha->base + ARENA_BYTES - mheap_.window_base > mheap_.fast_size)
+        return fail(v, 0, "arena 0x%lx lies past kfree's fast window (%lu bytes)", UL(ha->base),
+                    UL(mheap_.fast_size));
     const intptr_t *flat = &mheap_.pagemap[(ha->base - mheap_.window_base) >> PAGE_SHIFT];
     for (uint64_t pg = 0; pg < PAGES_PER_ARENA; pg++)
         if ((uintptr_t)&mheap_nospan + (uintptr_t)flat[pg] != (uintptr_t)ha->spans[pg])

@@ -5,9 +5,9 @@
  * alloc/ wants one fixed window [base, base + size) that every heap range
  * comes from (its arena index is a flat table over it), decided at the
  * first call and constant after.  The window is GM_HEAP_WINDOW (64 GiB) of
- * address space, in one of two modes (and alloc/'s flat page map beside it,
- * plat_map_pagemap: 1/1024 of its size, 64 MiB of address space, backed
- * only where written):
+ * address space, in one of two modes (alloc/'s flat page map, 1/1024 of
+ * the window, goes beside it the same way: plat_pagemap_reserve and
+ * plat_pagemap_back at the end of this file):
  *
  * RESERVED (the default).  One PROT_NONE | MAP_NORESERVE mapping of the
  * whole window at initialisation (halved until the mmap succeeds, e.g.
@@ -21,8 +21,7 @@
  * ON DEMAND (when RLIMIT_AS is finite — `ulimit -v` — or the reservation
  * fails at every size).  Under RLIMIT_AS every mapping counts, PROT_NONE
  * too, so a reserved window would use up the limit (1 GB: no window at
- * all; 8 GB: a 4 GiB window).  Instead the window is only an address range
- * (of 4-8 times the limit, at least 1 GiB, at most 64 GiB):
+ * all; 8 GB: a 4 GiB window).  Instead the window is only an address range:
  * the middle of the largest gap between the process's mappings below
  * 2^47 (/proc/self/maps; the kernel places new mappings top-down from
  * below the stack and brk grows up from the program, so neither reaches
@@ -149,15 +148,6 @@ static void window_on_demand_init(void)
 {
     uintptr_t glo, ghi;
     window_on_demand = 1;
-    /* No wider than 4-8 times the limit (at least 1 GiB): arenas are never
-     * returned, but their unmapped pages are reused before the heap grows,
-     * so the window's used part stays near the peak heap.  A wider window
-     * would only cost the flat page map (1/1024 of the window, mapped in
-     * full and counted by the limit: 8 MiB at most for a 1 GB limit). */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        while (window_size > (1ull << 30) && window_size / 8 >= rl.rlim_cur)
-            window_size /= 2;
     if (!largest_gap(&glo, &ghi) || ghi - glo < (1ull << 30) + 2 * GM_WINDOW_ALIGN) {
         glo = GM_GUESS_BASE; /* MAP_FIXED_NOREPLACE keeps a wrong guess safe */
         ghi = GM_GUESS_BASE + 2 * GM_HEAP_WINDOW;
@@ -231,16 +221,6 @@ static bool reserve_may_fit(uint64_t size)
     uint64_t unused = mapped_bytes - gm_ready_bytes();
     uint64_t room = (lim > vm ? lim - vm : 0) + (unused < mapped_bytes ? unused : 0);
     return size <= room + GM_WINDOW_ALIGN;
-}
-
-/* alloc/platform.h PLAT_FLAT_PAGEMAP: 1/1024 of the window, untouched
- * pages not backed (NORESERVE), every page readable (kfree reads the entry
- * of any pointer in the window, in an arena or not). */
-void *plat_map_pagemap(uint64_t bytes)
-{
-    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? 0 : p;
 }
 
 uintptr_t plat_reserve(uint64_t size, uint64_t align)
@@ -362,4 +342,39 @@ uint64_t plat_phys_free(void)
     uint64_t r = gm_ready_bytes();
     uint64_t w = window_size;
     return r >= w ? 0 : w - r;
+}
+
+/* ------------------------------------------------------------ page map */
+
+/* alloc/platform.h PLAT_FLAT_PAGEMAP.  Reserved window: a PROT_NONE
+ * reservation of its own, made read-write piece by piece.  On demand: an
+ * address range just below the window (the window sits in the middle of
+ * the largest gap), mapped piece by piece with MAP_FIXED_NOREPLACE, so
+ * that the limit is charged 64 KiB per arena and never for the rest. */
+uintptr_t plat_pagemap_reserve(uint64_t bytes)
+{
+    plat_lock(&window_lock);
+    window_init_locked();
+    uintptr_t p = 0;
+    if (!window_on_demand) {
+        void *m = mmap(0, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        p = m == MAP_FAILED ? 0 : (uintptr_t)m;
+    } else if (window_base > bytes + GM_WINDOW_ALIGN) {
+        p = (window_base - bytes - GM_WINDOW_ALIGN) & ~(uintptr_t)(GM_WINDOW_ALIGN - 1);
+    }
+    plat_unlock(&window_lock);
+    return p;
+}
+
+bool plat_pagemap_back(uintptr_t p, uint64_t bytes)
+{
+    if (!window_on_demand)
+        return mprotect((void *)p, bytes, PROT_READ | PROT_WRITE) == 0;
+    void *m = mmap((void *)p, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (m == (void *)p)
+        return true;
+    if (m != MAP_FAILED) /* a kernel without MAP_FIXED_NOREPLACE took it as a hint */
+        munmap(m, bytes);
+    return false;
 }

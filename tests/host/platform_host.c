@@ -90,12 +90,17 @@ void plat_heap_window(uintptr_t *base, uint64_t *size)
     *size = window_size;
 }
 
-/* alloc/platform.h PLAT_FLAT_PAGEMAP: as the preload library's. */
-void *plat_map_pagemap(uint64_t bytes)
+/* alloc/platform.h PLAT_FLAT_PAGEMAP: as the preload library's reserved
+ * mode (a PROT_NONE reservation, made read-write piece by piece). */
+uintptr_t plat_pagemap_reserve(uint64_t bytes)
 {
-    void *p = mmap(0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    return p == MAP_FAILED ? 0 : p;
+    void *p = mmap(0, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? 0 : (uintptr_t)p;
+}
+
+bool plat_pagemap_back(uintptr_t p, uint64_t bytes)
+{
+    return mprotect((void *)p, bytes, PROT_READ | PROT_WRITE) == 0;
 }
 
 uintptr_t plat_reserve(uint64_t size, uint64_t align)

@@ -643,10 +643,10 @@ static bool cached_set_is_newest_suffix(bool keep_oldest)
     printf("# %s: %lu objects cached, a suffix of %lu, %lu older ones\n",
            keep_oldest ? "control" : "ring", UL(cached), UL(N - b), UL(older));
     if (suffix && !keep_oldest) {
-        CHECKF(cached >= 4 * objcache_capacity(5), "%lu cached: the ring is not full", UL(cached));
+        uint64_t ring = cached - objcache_n(&mheap_.mcaches[0].fc[5]);
+        CHECKF(ring == 4 * objcache_capacity(5), "%lu in the ring: not full", UL(ring));
         host_set_cpu(1); /* the ring's newest: b + ring size - 1 */
         void *p = kmalloc(48);
-        uint64_t ring = cached - objcache_n(&mheap_.mcaches[0].fc[5]);
         CHECKF(p == obj[b + ring - 1], "CPU 1 got %p, not the ring's newest %p", p,
                obj[b + ring - 1]);
         kfree(p);

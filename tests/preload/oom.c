@@ -15,8 +15,16 @@
  *
  * Prints "oom: sequence: 500 MiB ok, 900 MiB ok" and exits 0 when every
  * allocation succeeded (a freed block's address space serves the next).
+ *
+ *   oom --raise MIB N        malloc(100) first, then raise the soft
+ *                            RLIMIT_AS to the hard one, then keep N blocks
+ *                            of MIB MiB, each touched once
+ *
+ * Prints "oom: limit raised: N x MIB MiB live" and exits 0, or 1 at the
+ * first NULL (an allocator that sized itself by the first limit).
  */
 #include <errno.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,10 +77,36 @@ static int sequence(int n, char **mib)
     return ok ? 0 : 1;
 }
 
+static int raised(size_t mib, int n)
+{
+    void *early = malloc(100); /* the allocator starts under the first limit */
+    struct rlimit rl;
+    if (!early || getrlimit(RLIMIT_AS, &rl) != 0)
+        return 1;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_AS, &rl) != 0) {
+        perror("oom: setrlimit");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        char *p = malloc(mib << 20);
+        if (!p) {
+            printf("oom: limit raised: block %d of %zu MiB is NULL\n", i, mib);
+            return 1;
+        }
+        p[0] = 1; /* kept: the blocks add up */
+    }
+    printf("oom: limit raised: %d x %zu MiB live\n", n, mib);
+    free(early);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--sequence"))
         return sequence(argc - 2, argv + 2);
+    if (argc > 3 && !strcmp(argv[1], "--raise"))
+        return raised(strtoull(argv[2], NULL, 0), atoi(argv[3]));
     size_t block = argc > 1 ? strtoull(argv[1], NULL, 0) : 1 << 20;
     uint64_t cap = (argc > 2 ? strtoull(argv[2], NULL, 0) : 65536) << 20;
     if (block < sizeof(void *)) {

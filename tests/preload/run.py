@@ -202,6 +202,30 @@ def ulimit_checks(build, lib, env_c, want):
         out = ours.stdout.decode(errors="replace").strip()
         ok = ours.returncode == 0 and ours.stdout == plain.stdout
         results.append((ok, "%s: %s" % (name, out), "glibc: " + plain.stdout.decode(errors="replace")))
+    # tiny limits: ls and python3 still start (the flat page map is backed
+    # per arena, not for the whole window)
+    for kib, pname, argv in [(8192, "ls /", ["ls", "/"]),
+                             (16384, "python3 -c 'print(1)'", [sys.executable, "-c", "print(1)"])]:
+        name = "ulimit -v %d KiB: %s as with glibc" % (kib, pname)
+        if not want(name):
+            continue
+        plain, ours = ulimited(kib, "", argv, env_c), ulimited(kib, lib, argv, env_c)
+        ok = plain.returncode == 0 and ours.returncode == 0 and plain.stdout == ours.stdout
+        results.append((ok, name, "exit %d (glibc %d) %s" % (ours.returncode, plain.returncode,
+                                                            ours.stderr.decode(errors="replace")[-500:])))
+    # a limit raised after the first malloc is the limit (the window is not
+    # sized by the first one): 6 x 500 MiB after starting under 256 MB
+    name = "soft ulimit -v 256 MB raised at run time: 6 x 500 MiB"
+    if want(name):
+        argv = [os.path.join(pre, "oom"), "--raise", "500", "6"]
+        cmd = ["bash", "-c", 'ulimit -S -v %d && LD_PRELOAD="$GM_PRELOAD" exec "$@"' % (256 << 10),
+               "bash"] + argv
+        env = dict(env_c, GM_PRELOAD=lib)
+        env.pop("LD_PRELOAD", None)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+        out = p.stdout.decode(errors="replace").strip()
+        results.append((p.returncode == 0, "%s: %s" % (name, out),
+                        p.stderr.decode(errors="replace")[-500:]))
     # the rest of the library in the on-demand window mode
     for name, argv, pre_lib in [
             ("ulimit -v 8 GB: API unit tests", [os.path.join(pre, "test_api")], ""),
