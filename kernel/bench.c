@@ -44,7 +44,7 @@
  *     and is then more than 70 % used, so a CPU that has hardly flushed
  *     since boot (the APs) keeps 256 entries and thrashes on the run's
  *     ~1 MB working set — it ran `touch` at 0.5 of its 1-CPU rate on two
- *     CPUs, 1.8 with the flushes.  On hardware a flush costs a few hundred
+ *     CPUs, 1.0-2.1 (median 1.8 over 21 boots) with the flushes.  On hardware a flush costs a few hundred
  *     TLB refills; both k = 1 and k > 1 pay it, inside the timed part.
  *     Three runs per k:
  *       cross    per-core design, arrays rotating (the remote-free case);
