@@ -48,9 +48,10 @@
  *
  * INVARIANTS (checked by heap_verify)
  *   - For every page of an in-use or manual span s: spans[page] == s and the
- *     page is allocated in the page allocator; for every page of every
- *     arena, pagemap[page] == spans[page] - &mheap_nospan (flat map); pageInUse is set exactly for
+ *     page is allocated in the page allocator; pageInUse is set exactly for
  *     the first page of each mSpanInUse span.
+ *   - Flat map: every arena lies below fast_size, and for each of its pages
+ *     pagemap[page] == spans[page] - &mheap_nospan.
  *   - inuse_pages == pages of mSpanInUse spans; manual_pages likewise.
  *   - ready_bytes == (inuse + manual + free-not-scavenged pages) * PAGE_SIZE.
  *   - prepared_bytes == pages grown * PAGE_SIZE == narenas * 64 MiB.
@@ -256,7 +257,8 @@ static void set_spans_locked(uintptr_t base, uint64_t npages, mspan *s)
 #if PLAT_FLAT_PAGEMAP
         if (mheap_.pagemap)
             __atomic_store_n(&mheap_.pagemap[(p - mheap_.window_base) >> PAGE_SHIFT],
-                         (intptr_t)((uintptr_t)s - (uintptr_t)&mheap_nospan), __ATOMIC_RELEASE);
+                             (intptr_t)((uintptr_t)s - (uintptr_t)&mheap_nospan),
+                             __ATOMIC_RELEASE);
 #endif
     }
 }

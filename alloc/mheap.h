@@ -64,7 +64,7 @@ typedef struct mheap {
     uintptr_t window_base; /* plat_heap_window (immutable after init) */
     uint64_t window_size;
     uint64_t fast_size;    /* kfree's fast path takes window offsets below it
-                              (KFREE_FAST_WINDOW): window_size, or with
+                              (below_fast_size): window_size, or with
                               PLAT_FLAT_PAGEMAP the part whose page map is
                               backed (grows under L with a release store,
                               after the backing) */
