@@ -359,8 +359,10 @@ uintptr_t plat_pagemap_reserve(uint64_t bytes)
     if (!window_on_demand) {
         void *m = mmap(0, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         p = m == MAP_FAILED ? 0 : (uintptr_t)m;
-    } else if (window_base > bytes + GM_WINDOW_ALIGN) {
-        p = (window_base - bytes - GM_WINDOW_ALIGN) & ~(uintptr_t)(GM_WINDOW_ALIGN - 1);
+    } else if (window_base > bytes) {
+        /* right below: the window has at least GM_WINDOW_ALIGN (64 MiB) of
+         * its gap on each side, and the map is at most that */
+        p = (window_base - bytes) & ~(uintptr_t)(PLAT_PAGE_SIZE - 1);
     }
     plat_unlock(&window_lock);
     return p;
