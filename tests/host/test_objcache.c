@@ -621,6 +621,14 @@ static void test_old_objects_leave_the_transfer_cache(void)
  * none older — and another CPU's refill must take the newest of the ring.
  * keep_oldest: the negative control (objcache_debug_keep_oldest), whose
  * cached objects are not a suffix. */
+/* x's first word is the key (x still cached), read only while its span is
+ * in use: a released object's span may have gone back to the page heap */
+static bool holds_key(const void *x)
+{
+    const mspan *s = span_at(x);
+    return s && s->state == mSpanInUse && *(const uint64_t *)x == mheap_.objcache_key;
+}
+
 static bool cached_set_is_newest_suffix(bool keep_oldest)
 {
     enum { N = 7 * 4096 + 300 };
@@ -633,12 +641,12 @@ static bool cached_set_is_newest_suffix(bool keep_oldest)
     for (uint32_t i = 0; i < N; i++)
         kfree(obj[i]);
     objcache_debug_keep_oldest = 0;
-    uint64_t key = mheap_.objcache_key, cached = objcache_cached(5), b = N;
-    while (b > 0 && *(uint64_t *)obj[b - 1] == key)
+    uint64_t cached = objcache_cached(5), b = N;
+    while (b > 0 && holds_key(obj[b - 1]))
         b--;
     uint64_t older = 0; /* cached objects older than the suffix */
     for (uint64_t i = 0; i < b; i++)
-        older += *(uint64_t *)obj[i] == key;
+        older += holds_key(obj[i]);
     bool suffix = older == 0 && N - b == cached;
     printf("# %s: %lu objects cached, a suffix of %lu, %lu older ones\n",
            keep_oldest ? "control" : "ring", UL(cached), UL(N - b), UL(older));
