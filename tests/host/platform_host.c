@@ -98,9 +98,12 @@ uintptr_t plat_pagemap_reserve(uint64_t bytes)
     return p == MAP_FAILED ? 0 : (uintptr_t)p;
 }
 
+static int pagemap_refuse;
+void host_set_pagemap_refuse(int on) { pagemap_refuse = on; }
+
 bool plat_pagemap_back(uintptr_t p, uint64_t bytes)
 {
-    return mprotect((void *)p, bytes, PROT_READ | PROT_WRITE) == 0;
+    return !pagemap_refuse && mprotect((void *)p, bytes, PROT_READ | PROT_WRITE) == 0;
 }
 
 uintptr_t plat_reserve(uint64_t size, uint64_t align)

@@ -22,6 +22,10 @@ uint64_t host_heap_window_size(void);
 void host_set_phys_limit(uint64_t bytes);
 uint64_t host_ready_bytes(void);
 
+/* Nonzero: plat_pagemap_back refuses (as under an address-space limit),
+ * so a heap growth that needs more of the flat page map fails. */
+void host_set_pagemap_refuse(int on);
+
 /* Simulated CPUs: plat_ncpu() returns host_ncpu (default 1, set before the
  * allocator is initialised); plat_cpu_id() returns the calling thread's
  * host_set_cpu value (default 0; ids >= ncpu become 0). */

@@ -772,11 +772,103 @@ static void test_verify_detects_corruption(void)
     CHECK(s->pendingCount + objcache_cached(spanclass_sizeclass(s->spanclass)) == frees + 1);
     *flat = keep;
     VERIFY();
+    /* an arena past kfree's fast window */
+    uint64_t fast = mheap_.fast_size;
+    mheap_.fast_size = (uintptr_t)p - mheap_.window_base;
+    CHECK(!heap_verify(err, sizeof err));
+    CHECKF(strstr(err, "past kfree's fast window") != NULL, "%s", err);
+    mheap_.fast_size = fast;
+    VERIFY();
     CHECK_NO_HOOK();
+}
+
+/* kfree on three CPUs while a fourth grows the heap by whole arenas: the
+ * flat page map is backed and fast_size raised under the heap lock while
+ * frees read both (mheap.h: fast_size's release store after the backing).
+ * Every free of an object in a new arena must work, silently, and the heap
+ * verify after. */
+enum { GROW_WORKERS = 3, GROW_SLOTS = 4096 };
+static void *grow_slot[GROW_SLOTS];
+static volatile int grow_done;
+static int grow_null;
+
+static void *grow_worker(void *arg)
+{
+    host_set_cpu((uint32_t)(uintptr_t)arg);
+    uint64_t s = 0x9E3779B97F4A7C15ull * ((uintptr_t)arg + 1);
+    while (!grow_done) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        void *p = kmalloc(16 + s % 1000);
+        if (!p) {
+            __atomic_fetch_add(&grow_null, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        kfree(__atomic_exchange_n(&grow_slot[(s >> 32) % GROW_SLOTS], p, __ATOMIC_ACQ_REL));
+    }
+    return NULL;
+}
+
+static void test_frees_while_the_page_map_grows(void)
+{
+    hook_reset();
+    quiesce();
+    uint64_t fast0 = mheap_.fast_size;
+    pthread_t t[GROW_WORKERS];
+    grow_done = 0;
+    for (uintptr_t i = 0; i < GROW_WORKERS; i++)
+        pthread_create(&t[i], NULL, grow_worker, (void *)(i + 1));
+    host_set_cpu(0);
+    for (int i = 0; i < 3; i++) { /* larger than all the arenas: the heap grows */
+        void *big = kmalloc(mheap_.fast_size + (64ull << 20));
+        CHECK(big != NULL);
+        kfree(big);
+        heap_scavenge(~0ull >> 1); /* its pages: not Ready any more */
+    }
+    grow_done = 1;
+    for (int i = 0; i < GROW_WORKERS; i++)
+        pthread_join(t[i], NULL);
+    CHECKF(mheap_.fast_size >= fast0 + 3 * (64ull << 20), "fast window %lu → %lu",
+           (unsigned long)fast0, (unsigned long)mheap_.fast_size);
+    CHECKF(grow_null == 0, "%d failed allocations", grow_null);
+    CHECK_NO_HOOK();
+    VERIFY();
+    for (int i = 0; i < GROW_SLOTS; i++) {
+        kfree(grow_slot[i]);
+        grow_slot[i] = NULL;
+    }
+    quiesce();
+    VERIFY();
+}
+
+/* The host refuses more of the flat page map (an address-space limit): the
+ * heap growth that needed it fails as out of memory — NULL, no report, the
+ * heap and kfree's fast window unchanged — and succeeds once it is allowed. */
+static void test_pagemap_refused_is_oom(void)
+{
+    hook_reset();
+    quiesce();
+    uint64_t fast = mheap_.fast_size, arenas = mheap_.narenas;
+    size_t big = (size_t)(fast + (256ull << 20)); /* more than the arenas so far */
+    host_set_pagemap_refuse(1);
+    void *p = kmalloc(big);
+    host_set_pagemap_refuse(0);
+    CHECKF(p == NULL, "a %lu-byte block without its page map", (unsigned long)big);
+    CHECK(mheap_.fast_size == fast);
+    CHECK_NO_HOOK();
+    VERIFY();
+    p = kmalloc(big);
+    CHECKF(p != NULL, "no %lu-byte block once the map may grow", (unsigned long)big);
+    CHECKF(mheap_.fast_size > fast && mheap_.narenas > arenas, "fast window %lu → %lu",
+           (unsigned long)fast, (unsigned long)mheap_.fast_size);
+    kfree(p);
+    CHECK_NO_HOOK();
+    VERIFY();
 }
 
 static const struct tap_test tests[] = {
     {"verify_detects_corruption", test_verify_detects_corruption},
+    /* early: it doubles the heap's arenas three times */
+    {"frees_while_the_page_map_grows", test_frees_while_the_page_map_grows},
     {"every_size_class", test_every_size_class},
     {"kmalloc_zero", test_kmalloc_zero},
     {"tiny_packing", test_tiny_packing},
@@ -792,6 +884,7 @@ static const struct tap_test tests[] = {
     {"cross_cpu_free", test_cross_cpu_free},
     {"pthread_storm", test_pthread_storm},
     {"scavenge", test_scavenge},
+    {"pagemap_refused_is_oom", test_pagemap_refused_is_oom},
 };
 
 int main(int argc, char **argv)

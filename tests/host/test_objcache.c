@@ -434,17 +434,37 @@ static void duplicate_popped(bool trust_key)
 static void test_duplicate_caught_when_popped(void) { duplicate_popped(false); }
 static void test_duplicate_control_handed_out_twice(void) { duplicate_popped(true); }
 
-/* The same duplicate leaving by a release to its span: CPU 1's copy goes
- * first (pending, the released key), so CPU 0's copy no longer holds the
- * key when popped; and two releases of one object report the second. */
-static void test_duplicate_caught_when_released(void)
+/* A duplicate (make_duplicate) whose CPU 1 copy went back to its span
+ * (pending, the released key); *sa = its span's start. */
+static uint64_t *released_duplicate(unsigned long *sa)
 {
     hook_reset();
     quiesce();
     uint64_t *x = make_duplicate();
+    if (x) {
+        *sa = UL(span_at(x)->startAddr);
+        objcache_flush(&mheap_.mcaches[1], true);
+    }
+    return x;
+}
+
+/* dup_keep freed, the caches flushed, the heap checked. */
+static void end_duplicate(void)
+{
+    host_set_cpu(0);
+    kfree(dup_keep);
+    quiesce();
+    VERIFY();
+}
+
+/* The same duplicate leaving by a release to its span: CPU 1's copy goes
+ * first (pending, the released key), so CPU 0's copy no longer holds the
+ * key when popped. */
+static void test_duplicate_caught_when_released(void)
+{
+    unsigned long sa;
+    uint64_t *x = released_duplicate(&sa);
     REQUIRE(x);
-    unsigned long sa = UL(span_at(x)->startAddr);
-    objcache_flush(&mheap_.mcaches[1], true); /* CPU 1's copy: pending in the span */
     CHECK_NO_HOOK();
     CHECK(span_at(x)->pendingCount == 1);
     host_set_cpu(0);
@@ -453,42 +473,46 @@ static void test_duplicate_caught_when_released(void)
     CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) lost its key: freed "
                "twice at once on two CPUs, or written after its free; dropped", UL(x), sa);
     kfree(a);
-    kfree(dup_keep);
-    quiesce();
-    VERIFY();
-    x = make_duplicate(); /* both copies released */
+    end_duplicate();
+}
+
+/* Both copies released: the second is reported. */
+static void test_duplicate_released_twice(void)
+{
+    unsigned long sa;
+    uint64_t *x = released_duplicate(&sa);
     REQUIRE(x);
-    sa = UL(span_at(x)->startAddr);
-    objcache_flush(&mheap_.mcaches[1], true);
     objcache_flush(&mheap_.mcaches[0], true);
     CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) lost its key: freed "
                "twice at once on two CPUs, or written after its free; dropped", UL(x), sa);
-    host_set_cpu(0);
-    kfree(dup_keep);
-    quiesce();
-    VERIFY();
-    /* the second copy holds the key again (as if the program wrote it):
-     * the span's pending bit still refuses it */
-    x = make_duplicate();
+    end_duplicate();
+}
+
+/* The second copy holds the key again (as if the program wrote it): the
+ * span's pending bit still refuses it. */
+static void test_duplicate_rekeyed_refused_by_pending_bit(void)
+{
+    unsigned long sa;
+    uint64_t *x = released_duplicate(&sa);
     REQUIRE(x);
-    sa = UL(span_at(x)->startAddr);
-    objcache_flush(&mheap_.mcaches[1], true);
     x[0] = mheap_.objcache_key;
     objcache_flush(&mheap_.mcaches[0], true);
     CHECK(span_at(x)->pendingCount == 1);
     CHECK_HOOK("objcache: cached object 0x%lx (span 0x%lx class 5, 48 B) is already free or "
                "pending in its span: freed twice at once on two CPUs, or written after its free; "
                "dropped", UL(x), sa);
-    host_set_cpu(0);
-    kfree(dup_keep);
-    quiesce();
-    VERIFY();
-    /* the second copy outlives its span: every object of the span was
-     * released and swept, and the span went back to the page heap */
-    x = make_duplicate();
+    end_duplicate();
+}
+
+/* The second copy outlives its span: every object of the span was
+ * released and swept, and the span went back to the page heap.  Reported,
+ * and its free undone. */
+static void test_duplicate_outlives_its_span(void)
+{
+    unsigned long sa;
+    uint64_t *x = released_duplicate(&sa);
     REQUIRE(x);
     mspan *xs = span_at(x);
-    objcache_flush(&mheap_.mcaches[1], true);
     host_set_cpu(2);
     kfree(dup_keep);
     objcache_flush(&mheap_.mcaches[2], true);
@@ -736,6 +760,9 @@ static const struct tap_test tests[] = {
     {"duplicate_caught_when_popped", test_duplicate_caught_when_popped},
     {"duplicate_control_handed_out_twice", test_duplicate_control_handed_out_twice},
     {"duplicate_caught_when_released", test_duplicate_caught_when_released},
+    {"duplicate_released_twice", test_duplicate_released_twice},
+    {"duplicate_rekeyed_refused_by_pending_bit", test_duplicate_rekeyed_refused_by_pending_bit},
+    {"duplicate_outlives_its_span", test_duplicate_outlives_its_span},
     {"write_after_free_caught_when_reused", test_write_after_free_caught_when_reused},
     {"old_objects_leave_the_transfer_cache", test_old_objects_leave_the_transfer_cache},
     {"transfer_ring_keeps_the_newest", test_transfer_ring_keeps_the_newest},

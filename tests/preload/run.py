@@ -24,7 +24,10 @@
    ls / and python3 -c give glibc's output; build/preload/oom (malloc
    until NULL) and oom_cxx (new until bad_alloc) must get at least
    OOM_MIN_RATIO of the bytes glibc gets (the ratio is in the test name);
-   the API unit tests and stress pass in that mode too (at 8 GB).
+   the API unit tests and stress pass in that mode too (at 8 GB); ls /
+   at 8192 KiB and python3 at 16384 KiB behave as with glibc; oom --raise
+   keeps 6 x 500 MiB live after starting under a 256 MB soft limit and
+   raising it (the window and page map are not sized by the first limit).
 Prints TAP and ends with "N passed, N failed"; exit 1 on any failure.
 Arguments after the options select tests whose name contains one of them
 (e.g. `run.py --build build fork stress`).
