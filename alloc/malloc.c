@@ -53,10 +53,11 @@
  *      and "no tiny block here" cost one compare.
  *   3. Object start and index in one multiply by the inverse of elemsize's
  *      odd part, rotated by its power of two (mspan_exact_index).
- *   K. A kmalloc class (the C heap: lib/, kernel): allocated (Go's isFree
- *      rule, as in step 5)?  Test and store the key in the object's first
- *      word with a plain load and store (a key there → already freed: a
- *      double free, reported; two frees at the same instant are caught
+ *   K. A kmalloc class (the C heap: lib/, kernel): test and store the key
+ *      in the object's first word with a plain load and store (a key there
+ *      → not a live object: every slot of a kmalloc span that is free,
+ *      pending or cached holds one, mobjcache.c THE KEY; a double free or a
+ *      slot never handed out, reported; two frees at the same instant are caught
  *      when the second copy leaves its cache: mobjcache.c DUPLICATES) and
  *      push it onto this CPU's freed-object array of its class — reusable
  *      at once by the next kmalloc of that class on this CPU, no lock, no
@@ -761,7 +762,7 @@ static void kfree_slow_body(void *p)
         return;
     }
     if (spanclass_is_kmalloc(s->spanclass)) { /* a pending kmalloc object keeps the key */
-        kfree_cached(s, x, idx, s->spanclass);
+        kfree_cached(s, x, s->spanclass);
         return;
     }
     uint64_t tok = plat_pin();

@@ -208,22 +208,15 @@ void objcache_push_pinning(uintptr_t x, spanClass spc);
  * CPU.  Pins itself (mobjcache.c). */
 void objcache_free_remote(uintptr_t x, uintptr_t spc);
 
-/* FREE of a kmalloc object, steps 4-5 of mobjcache.c's essay: allocated?
- * store the key (the old word was a key: already freed), then onto
- * this CPU's array of its class. */
+/* FREE of a kmalloc object, steps 4-5 of mobjcache.c's essay: store the
+ * key (the old word was a key: not a live object), then onto this CPU's
+ * array of its class. */
 static inline __attribute__((always_inline)) void kfree_cached(const mspan *s, uintptr_t x,
-                                                               uint32_t idx, uintptr_t spc)
+                                                               uintptr_t spc)
 {
-    /* 4a. allocated?  Go's isFree: freeindex first (acquire: a sweep
-     * publishes allocBits before it resets freeindex) */
-    uint32_t fi = __atomic_load_n(&s->freeindex, __ATOMIC_ACQUIRE);
-    if (idx >= fi &&
-        !((__atomic_load_n(&s->allocBits[idx / 64], __ATOMIC_RELAXED) >> (idx % 64)) & 1)) {
-        kfree_slow(x); /* reports */
-        return;
-    }
-    /* 4b. an allocated slot holds the key iff it is freed (the key in a
-     * cache, the released key pending in its span): a plain load and
+    /* 4. a slot holds a key iff it is not a live object (cached, pending
+     * or free in its span — a new span's slots were keyed before its gate
+     * opened: mobjcache.c THE KEY), so no allocated test: a plain load and
      * store, no atomic swap.  Two frees of x at once on two CPUs may both
      * pass: the copy that leaves its cache second is caught then
      * (mobjcache.c DUPLICATES). */
@@ -285,7 +278,7 @@ static inline __attribute__((always_inline)) void kfree_inline_with(void *p,
         goto slow;
     uintptr_t spc = s->spanclass; /* a word: zero-extended once */
     if (PLAT_KFREE_FAST_KMALLOC_ONLY || __builtin_expect(spc >= KMALLOC_SPC_BASE, 1)) {
-        kfree_cached(s, x, idx, spc); /* (the gate admitted kmalloc spans only) */
+        kfree_cached(s, x, spc); /* (the gate admitted kmalloc spans only) */
         return;
     }
 #ifdef PLAT_HAVE_OWNER_CACHE

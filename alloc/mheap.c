@@ -39,6 +39,10 @@
  *      zeroedBase (memory above it was never handed out, so it is zero).
  *   5. Small span: nelems, divMul, bitmaps; large: one object.
  *   6. spans[] = s for every page; pageInUse bit for the first page; stats.
+ *   7. Unlock.  A small kmalloc span: its slots' first words get the
+ *      released key (objcache_key_span, mobjcache.c THE KEY), then kfree's
+ *      gate opens (freeLimit); until then its frees take the slow path.
+ *      Outside the lock: the stores fault fresh pages in.
  * FREE A SPAN (mheap_free_span): lock; clear pageInUse; pagealloc_free
  *   (pages stay Ready); free bitmaps and the mspan; stats.  spans[] entries
  *   are left stale — readers always validate state and range, and mspan
@@ -289,9 +293,10 @@ static void init_small(mspan *t, uint8_t cls, uint64_t *bits, uint32_t nmaps)
     t->gcmarkBits = bits + t->nwords;
     t->pendingFree = bits + 2 * t->nwords;
     t->tinyBits = nmaps == 4 ? bits + 3 * t->nwords : 0;
-    /* kfree fast path admitted (platform.h: PLAT_KFREE_FAST_KMALLOC_ONLY) */
-    t->freeLimit = !PLAT_KFREE_FAST_KMALLOC_ONLY || spanclass_is_kmalloc(t->spanclass)
-                       ? t->limit - t->startAddr : 0;
+    /* kfree fast path admitted (platform.h: PLAT_KFREE_FAST_KMALLOC_ONLY);
+     * a kmalloc span's opens at step 7, once its slots hold the key */
+    t->freeLimit = PLAT_KFREE_FAST_KMALLOC_ONLY || spanclass_is_kmalloc(t->spanclass)
+                       ? 0 : t->limit - t->startAddr;
     t->allocCache = ~0ull;
     t->state = mSpanInUse;
     mheap_.inuse_pages += t->npages;
@@ -403,6 +408,8 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
         init_large(&t, bits);
     publish_locked(s, &t);
     plat_unlock(&mheap_.lock);
+    if (cls != 0 && !manual && spanclass_is_kmalloc(spc))
+        objcache_key_span(s); /* step 7 */
     return s;
 }
 

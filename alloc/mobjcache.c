@@ -24,13 +24,20 @@
  * THE KEY (mheap_.objcache_key = KEY: odd, bit 1 clear, drawn at
  * malloc_init).  A kmalloc slot's first word is KEY while the object sits
  * in a cache, and KEY | 2 (the released key) once a cache released it to
- * its span (pending, then a free slot until handed out).  kfree stores KEY;
+ * its span (pending, then a free slot until handed out) — and in every
+ * slot of a new span, never handed out yet (objcache_key_span, before
+ * mheap_alloc opens the span's kfree gate).  kfree stores KEY;
  * release_batch stores KEY | 2; kmalloc clears the word whenever it hands a
- * slot out, from an array or from the span.  So an allocated slot holding
- * either key was freed already: one load and compare tells a double free
- * of a cached or pending object.  Odd: no pointer a program stores equals
- * it; other data equals it with probability 2^-62 (that object's free is
- * then reported as a double free and it leaks).
+ * slot out, from an array or from the span.  So
+ *     first word is a key  ⇔  the slot is not a live object
+ * (free, pending or cached; heap_verify checks the free and pending
+ * slots): one load and compare tells a double free, and a free of a slot
+ * never handed out, without reading freeindex or allocBits.  Odd: no
+ * pointer a program stores equals it; other data equals it with
+ * probability 2^-62 (that object's free is then reported as a double free
+ * and it leaks).  The price: a new kmalloc span's slots are written once
+ * (one store per object, before the first is handed out; W2's 100000-
+ * object batches create spans all the time and pay it).
  *
  * DUPLICATES.  kfree tests and stores the key with a plain load and store,
  * not an atomic swap: the swap's lock prefix drains the store buffer, and
@@ -57,10 +64,10 @@
  *
  * FREE (kfree of a kmalloc object, inline in malloc_fast.h: kfree_cached)
  *   1-3. As every kfree: span, gate, object start (malloc.c FREE).
- *   4. Allocated (freeindex, then allocBits)?  Else the slow path reports
- *      it.  The first word is KEY or KEY | 2 → already freed (cached, or
- *      pending in its span): objcache_double_free reports, nothing else
- *      changes.  Else store KEY (a plain store: DUPLICATES).
+ *   4. The first word is KEY or KEY | 2 → not a live object (cached,
+ *      pending or free in its span: THE KEY): objcache_double_free
+ *      reports, nothing else changes.  Else store KEY (a plain store:
+ *      DUPLICATES).
  *   5. Pin.  x's span cached by another CPU → objcache_free_remote (PASSIVE
  *      FALSE SHARING).  Else fc = &mcache.fc[cls]; top == end (full, never
  *      used, or mcache_unowned's) → objcache_push_slow; else *top++ = x,
@@ -203,6 +210,7 @@ void objcache_init(void)
 volatile uint32_t objcache_debug_no_block;
 volatile uint32_t objcache_debug_trust_key;
 volatile uint32_t objcache_debug_keep_oldest;
+volatile uint32_t objcache_debug_no_span_keys;
 
 static bool alloc_block(mcache *c)
 {
@@ -587,6 +595,16 @@ static void double_free_body(void *p)
 }
 
 void objcache_double_free(uintptr_t x) { plat_systemstack(double_free_body, (void *)x); }
+
+void objcache_key_span(mspan *s)
+{
+    uint64_t k = mheap_.objcache_key | OBJCACHE_RELEASED;
+    if (!objcache_debug_no_span_keys)
+        for (uintptr_t p = s->startAddr; p < s->limit; p += s->elemsize)
+            *(uint64_t *)p = k;
+    /* release: a kfree that passes the gate sees the keys */
+    __atomic_store_n(&s->freeLimit, s->limit - s->startAddr, __ATOMIC_RELEASE);
+}
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 

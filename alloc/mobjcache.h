@@ -82,6 +82,11 @@ void objcache_flush(struct mcache *c, bool to_spans);
 void objcache_flush_transfer(void);
 /* kfree found the key in x's first word: report the double free. */
 void objcache_double_free(uintptr_t x);
+/* mheap_alloc, a new small kmalloc span s (published, its gate closed, no
+ * slot handed out): every slot's first word = KEY | 2, then open kfree's
+ * gate (freeLimit, release).  So every free slot of a kmalloc span holds a
+ * key, and kfree's key test alone tells an object that is not allocated. */
+void objcache_key_span(struct mspan *s);
 /* Statistics of CPU c, size class cls: *pops = objects handed out of the
  * array, *pushes = frees into it (racy unless quiescent). */
 void objcache_counts(const struct mcache *c, uint8_t cls, uint64_t *pops, uint64_t *pushes);
@@ -138,6 +143,10 @@ extern volatile uint32_t objcache_debug_trust_key;
 /* Tests' negative control: 1 makes a full transfer cache keep its oldest
  * objects and release the new ones instead (the policy before W7's fix). */
 extern volatile uint32_t objcache_debug_keep_oldest;
+/* Tests' negative control: 1 makes objcache_key_span open the gate without
+ * keying the slots (kfree then takes a never-allocated slot for a live
+ * object). */
+extern volatile uint32_t objcache_debug_no_span_keys;
 
 /* fork (lib/preload.c): hold every transfer lock across fork. */
 void objcache_fork_lock(void);

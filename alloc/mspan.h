@@ -87,10 +87,12 @@ typedef struct mspan {
                             (large: startAddr + requested size) */
     uint64_t freeLimit;  /* kfree's fast-path gate: x - startAddr < freeLimit
                             admits x to the short checks.  limit - startAddr for
-                            small in-use spans without tiny blocks; 0 for large,
-                            manual and dead spans and once a tiny block was cut
-                            from the span (set 0 by the owner, never restored:
-                            tiny blocks are never freed) */
+                            small in-use spans without tiny blocks (a kmalloc
+                            span's once its slots hold the key: mheap_alloc
+                            step 7); 0 for large, manual and dead spans and
+                            once a tiny block was cut from the span (set 0 by
+                            the owner, never restored: tiny blocks are never
+                            freed) */
     uint32_t divMul;     /* class_to_divmagic[class]: idx = obj_index(off, divMul) */
     uint32_t objInv;     /* kfree's object-start test (mspan_exact_index): the
                             inverse of elemsize's odd part mod 2^32 ... */

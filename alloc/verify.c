@@ -46,6 +46,7 @@
 #include "malloc.h"
 #include "malloc_impl.h"
 #include "mheap.h"
+#include "mobjcache.h"
 #include "mstats.h"
 
 #define UL(x) ((unsigned long)(x))
@@ -92,6 +93,20 @@ static inline uint64_t valid_mask(const mspan *s, uint32_t w)
     return ~0ull;
 }
 
+/* THE KEY (mobjcache.c): the slots in `dead` (of word w) of kmalloc span
+ * s, neither live nor cached, hold a key in their first word.  The first
+ * slot that does not, or UINT32_MAX. */
+static uint32_t first_keyless(const mspan *s, uint32_t w, uint64_t dead)
+{
+    for (; dead; dead &= dead - 1) {
+        uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(dead);
+        if (!objcache_is_key(*(const uint64_t *)(s->startAddr + (uint64_t)i * s->elemsize),
+                             mheap_.objcache_key))
+            return i;
+    }
+    return UINT32_MAX;
+}
+
 /* Per-span object invariants of a small in-use span. */
 static bool check_small(struct vstate *v, const mspan *s)
 {
@@ -107,7 +122,8 @@ static bool check_small(struct vstate *v, const mspan *s)
         return fail(v, s, "freeLimit is neither 0 nor limit - startAddr");
     /* marks: only a collected span awaiting its GC sweep holds any, and
      * only on allocated slots */
-    bool gcswept = spanclass_is_kmalloc(s->spanclass) || s->markgen == mheap_.sweepgen;
+    bool kmalloc = spanclass_is_kmalloc(s->spanclass);
+    bool gcswept = kmalloc || s->markgen == mheap_.sweepgen;
     uint32_t alloc = 0, pend = 0;
     for (uint32_t w = 0; w < s->nwords; w++) {
         uint64_t vm = valid_mask(s, w);
@@ -125,6 +141,10 @@ static bool check_small(struct vstate *v, const mspan *s)
             return fail(v, s, "tiny block bit on a free slot (word %u)", w);
         if (s->tinyBits && s->tinyBits[w] && s->freeLimit)
             return fail(v, s, "span holds tiny blocks but kfree's fast path is open");
+        uint32_t nokey = kmalloc ? first_keyless(s, w, (~a | p) & vm) : UINT32_MAX;
+        if (nokey != UINT32_MAX)
+            return fail(v, s, "free or pending slot %u of a kmalloc span lacks the key "
+                        "(written after free?)", nokey);
         if (ALLOC_DEBUG) { /* free and pending slots hold the poison */
             char perr[160];
             for (uint64_t dead = (~a | p) & vm; dead; dead &= dead - 1) {

@@ -219,6 +219,9 @@ static void test_pending_in_full_swept(void)
     mcentral *c = &mheap_.central[spc];
     CHECK(!strcmp(mcentral_set_name(c, s->list, mheap_.sweepgen), "full swept"));
     uint32_t idx = mspan_obj_index(s, (uintptr_t)objs[3]);
+    /* a release's steps (mobjcache.c release_span_run): the released key,
+     * then the bit */
+    *(uint64_t *)objs[3] = mheap_.objcache_key | OBJCACHE_RELEASED;
     __atomic_fetch_or(&s->pendingFree[idx / 64], 1ull << (idx % 64), __ATOMIC_ACQ_REL);
     __atomic_fetch_add(&s->pendingCount, 1, __ATOMIC_SEQ_CST);
     repair_and_check();

@@ -326,6 +326,92 @@ static void test_verify_catches_broken_caches(void)
     CHECK_NO_HOOK();
 }
 
+/* heap_verify passes (ok), or fails with want in its message. */
+#define VERIFY_OR_FAIL(ok, want)                                                  \
+    do {                                                                          \
+        char e_[512];                                                             \
+        bool v_ = heap_verify(e_, sizeof e_);                                     \
+        if (ok)                                                                   \
+            CHECKF(v_, "%s", e_);                                                 \
+        else                                                                      \
+            CHECKF(!v_ && strstr(e_, want), "verify: want \"%s\": %s", want,       \
+                   v_ ? "passed" : e_);                                           \
+    } while (0)
+
+/* THE KEY (mobjcache.c): a new kmalloc span's slots hold the released key
+ * before its kfree gate opens, so a free of a slot never handed out is
+ * refused by kfree's key test alone (no allocated test on the fast path).
+ * no_keys: the negative control (objcache_debug_no_span_keys), where the
+ * slots are not keyed: the free must pass unseen into this CPU's cache —
+ * heap_verify then sees a free slot cached, and the release to its span
+ * drops it.  true when the free was refused at kfree. */
+static bool never_handed_out_refused(bool no_keys)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    objcache_debug_no_span_keys = no_keys;
+    char *a = kmalloc(3000); /* a class no other test here keeps a span of */
+    objcache_debug_no_span_keys = 0;
+    REQUIRE(a);
+    mspan *s = span_at(a);
+    REQUIRE(s->allocCount == 1 && s->nelems > 1); /* a new span */
+    char *never = a + (uint64_t)(s->nelems - 1) * s->elemsize;
+    REQUIRE(!mspan_allocated(s, s->nelems - 1));
+    VERIFY_OR_FAIL(!no_keys, "lacks the key");
+    kfree(never);
+    bool refused = hook_count == 1;
+    if (refused) {
+        CHECK_HOOK("kfree: double free of 0x%lx (span 0x%lx class %u, %lu B)", UL(never),
+                   UL(s->startAddr), (unsigned)spanclass_sizeclass(s->spanclass),
+                   UL(s->elemsize));
+    } else {
+        CHECK_NO_HOOK();
+        char e[256];
+        CHECKF(!objcache_verify(e, sizeof e) && strstr(e, "is a free slot"), "%s", e);
+        objcache_flush(&mheap_.mcaches[0], true); /* the release refuses it */
+        CHECK(hook_count == 1 && strstr(hook_msg, "already free or pending in its span"));
+        hook_reset();
+    }
+    CHECK(!mspan_allocated(s, s->nelems - 1));
+    kfree(a);
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+    return refused;
+}
+
+static void test_never_handed_out_refused(void) { CHECK(never_handed_out_refused(false)); }
+
+static void test_never_handed_out_control_unkeyed(void)
+{
+    CHECKF(!never_handed_out_refused(true), "control: unkeyed slot's free refused anyway");
+}
+
+/* heap_verify: a free slot of a kmalloc span whose first word lost the key
+ * (a write after free, or a span never keyed). */
+static void test_verify_catches_keyless_free_slot(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    char *a = kmalloc(48);
+    REQUIRE(a);
+    mspan *s = span_at(a);
+    uint64_t *never = (uint64_t *)(a + s->elemsize); /* the next slot: not handed out */
+    REQUIRE(s->freeindex == mspan_obj_index(s, (uintptr_t)never));
+    VERIFY(); /* control */
+    uint64_t saved = *never;
+    *never = 0x1234;
+    char err[512];
+    CHECK(!heap_verify(err, sizeof err) && strstr(err, "lacks the key"));
+    printf("# %s\n", err);
+    *never = saved;
+    VERIFY();
+    kfree(a);
+    CHECK_NO_HOOK();
+}
+
 /* PASSIVE FALSE SHARING (mobjcache.c): CPU 1 frees an object of the span
  * CPU 0 is carving.  It must not land in CPU 1's cache, whose next malloc
  * would hand it out next to CPU 0's newest objects: it goes back to its
@@ -755,6 +841,9 @@ static const struct tap_test tests[] = {
     {"calloc_from_cache_is_zero", test_calloc_from_cache_is_zero},
     {"heapdump_shows_cached", test_heapdump_shows_cached},
     {"verify_catches_broken_caches", test_verify_catches_broken_caches},
+    {"never_handed_out_refused", test_never_handed_out_refused},
+    {"never_handed_out_control_unkeyed", test_never_handed_out_control_unkeyed},
+    {"verify_catches_keyless_free_slot", test_verify_catches_keyless_free_slot},
     {"cross_cpu_churn_checks_content", test_cross_cpu_churn_checks_content},
     {"free_into_a_span_another_cpu_carves", test_free_into_a_span_another_cpu_carves},
     {"duplicate_caught_when_popped", test_duplicate_caught_when_popped},
