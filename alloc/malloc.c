@@ -851,4 +851,5 @@ void malloc_flush_all_mcaches(void)
     objcache_flush_transfer();
     for (uint32_t i = 0; i < mheap_.ncpu; i++)
         mcache_release_all(&mheap_.mcaches[i]);
+    mcentral_drain_all_held();
 }

@@ -115,9 +115,10 @@ void malloc_flush_mcache(void);
 /* The same, but the freed objects go to the transfer caches, where other
  * CPUs reuse them (a thread that exits: lib/platform_linux.c). */
 void malloc_park_mcache(void);
-/* malloc_flush_mcache for every CPU's mcache, and the transfer caches
- * emptied: only when no other CPU is allocating (tests, shutdown, a
- * stopped world). */
+/* malloc_flush_mcache for every CPU's mcache, the transfer caches
+ * emptied, and the empty spans the mcentrals hold back to the page heap
+ * (mcentral.c HELD EMPTY SPANS): only when no other CPU is allocating
+ * (tests, shutdown, a stopped world). */
 void malloc_flush_all_mcaches(void);
 /* In a child process after fork(), before anything else allocates: make
  * the heap consistent again when other CPUs (threads) may have been inside

@@ -24,6 +24,7 @@
  *      goal: a little free memory in exchange for sweeps that pay off).
  *      Claim, sweep; use it if a slot is free, else push it on full swept
  *      and try the next (bounded by a budget, as in Go).
+ *   4a. Else a held empty span (a kmalloc class: HELD EMPTY SPANS).
  *   4. Else unlock and grow: a fresh span from mheap_alloc (nspans++, and
  *      nslack++ when step 3 chose to grow).  Out of memory while growing
  *      for slack → steps 1-3 again without the pacing (sweep after all).
@@ -36,7 +37,22 @@
  *   A span whose sweep leaves allocCount == 0 goes back to the page heap
  *   (nspans--, and nslack-- if nonzero) — except a collected class's while
  *   a mark runs (may_release_empty): it waits on partial swept for the next
- *   GC sweep, as a concurrent marker may still scan an object in it.
+ *   GC sweep, as a concurrent marker may still scan an object in it; and a
+ *   kmalloc class's while the hold has room (below).
+ * HELD EMPTY SPANS (kmalloc classes).  A batch of frees larger than the
+ *   freed-object caches (W2: 100000 objects) empties whole spans, and the
+ *   next batch grows them again: each 8 KiB span paid the page heap twice
+ *   (mheap lock, page allocator summaries, pageInUse, bitmaps) and the
+ *   keying of its slots, about a quarter of W2 100000 x 256 B's time.  So
+ *   an empty kmalloc span stays in its mcentral's held list — in use,
+ *   swept, every slot keyed, ready for step 4a — while mheap_.held_pages
+ *   stays within held_max_pages (32 MiB); past that it is freed as before.
+ *   Held memory goes back to the page heap when the heap needs pages
+ *   (mheap_alloc step 1b, before it grows) and at malloc_flush_all_mcaches;
+ *   the library's scavenger counts it as free (its RSS target is unchanged:
+ *   the 32 MiB fits in the free memory it leaves resident anyway).  The
+ *   collected classes do not hold: their empty spans are the sweep's
+ *   result, and the page reclaimer and heap goal count on their pages.
  * REMOTE FREES (mcentral_note_free): kfree calls this only on a span's
  *   first pending free and when the span is probably becoming empty.  If the
  *   span is in a swept set:
@@ -73,12 +89,14 @@
  * state mSpanInUse, list == that set, cachedBy == 0, sweepgen h (swept sets)
  * or h-2 (unswept sets); full sets hold spans with allocCount == nelems,
  * partial sets spans with allocCount < nelems; every set's n counts its
- * links.
+ * links.  Held: kmalloc classes only, allocCount == pendingCount == 0, and
+ *     mheap_.held_pages = Σ over every held list of npages <= held_max_pages.
  *
  * LOCKING: c->lock (rank MCENTRAL) protects the sets and every span's
  * list/next/prev/cachedBy fields, and is held while sweeping a span that no
- * mcache holds.  mheap_alloc / mheap_free_span are called with it held or
- * not (rank MHEAP is above).
+ * mcache holds.  mheap_free_span is called with it held or not (rank MHEAP
+ * is above); mheap_alloc never with it held (its step 1b drains the held
+ * spans, taking every kmalloc class's lock in turn).
  */
 #include "debug.h"
 #include "mgc.h"
@@ -122,6 +140,7 @@ const char *mcentral_set_name(const mcentral *c, const spanList *l, uint32_t sg)
     if (l == &c->partial[1 - (sg / 2) % 2]) return "partial unswept";
     if (l == &c->full[(sg / 2) % 2]) return "full swept";
     if (l == &c->full[1 - (sg / 2) % 2]) return "full unswept";
+    if (l == &c->held) return "held";
     return "none";
 }
 
@@ -205,6 +224,58 @@ static bool may_release_empty(const mcentral *c)
            __atomic_load_n(&gc_phase, __ATOMIC_ACQUIRE) != GC_MARK;
 }
 
+/* s (swept, in no set) is empty: hold it, or free its pages (HELD EMPTY
+ * SPANS). */
+static void span_empty_locked(mcentral *c, mspan *s)
+{
+    alloc_assert_locked(&c->lock, __func__);
+    if (spanclass_is_kmalloc(c->spanclass) &&
+        __atomic_load_n(&mheap_.held_pages, __ATOMIC_RELAXED) + s->npages <=
+            mheap_.held_max_pages) {
+        __atomic_fetch_add(&mheap_.held_pages, s->npages, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->sweepgen, mheap_.sweepgen, __ATOMIC_RELEASE);
+        list_push(&c->held, s);
+        return;
+    }
+    span_gone(c);
+    mheap_free_span(s);
+}
+
+/* Step 4a: a held empty span, off the held list, or NULL. */
+static mspan *take_held_locked(mcentral *c)
+{
+    mspan *s = list_pop(&c->held);
+    if (s)
+        __atomic_fetch_sub(&mheap_.held_pages, s->npages, __ATOMIC_RELAXED);
+    return s;
+}
+
+uint64_t mcentral_drain_held(mcentral *c)
+{
+    if (!__atomic_load_n(&c->held.n, __ATOMIC_RELAXED)) /* a hint: most classes hold none */
+        return 0;
+    uint64_t pages = 0;
+    for (;;) { /* one span per c->lock: the page heap's lock is not taken under it */
+        plat_lock(&c->lock);
+        mspan *s = take_held_locked(c);
+        if (s)
+            span_gone(c);
+        plat_unlock(&c->lock);
+        if (!s)
+            return pages;
+        pages += s->npages;
+        mheap_free_span(s);
+    }
+}
+
+uint64_t mcentral_drain_all_held(void)
+{
+    uint64_t pages = 0;
+    for (uint32_t spc = KMALLOC_SPC_BASE; spc < NUM_SPAN_CLASSES; spc++)
+        pages += mcentral_drain_held(&mheap_.central[spc]);
+    return pages;
+}
+
 /* Sweep s (owned by the caller, in no set) and file it: back to the heap
  * when empty (see may_release_empty), else on partial/full swept.  Returns
  * false if freed. */
@@ -219,8 +290,7 @@ static bool sweep_and_file_locked(mcentral *c, mspan *s)
     } else {
         mspan_sweep(s);
         if (s->allocCount == 0 && may_release_empty(c)) {
-            span_gone(c);
-            mheap_free_span(s);
+            span_empty_locked(c, s);
             return false;
         }
     }
@@ -342,6 +412,8 @@ mspan *mcentral_cache_span(mcentral *c, uint32_t cpu)
         gc_deduct_sweep_credit(class_to_allocnpages[spanclass_sizeclass(c->spanclass)] * PAGE_SIZE);
     plat_lock(&c->lock);
     mspan *s = take_existing_locked(c, mheap_.sweepgen, true, &slack);
+    if (!s)
+        s = take_held_locked(c); /* 4a */
     if (!s) {
         /* 4. grow */
         plat_unlock(&c->lock);
@@ -380,8 +452,7 @@ void mcentral_uncache_span(mcentral *c, mspan *s)
     } else {
         __atomic_store_n(&s->sweepgen, sg, __ATOMIC_RELEASE);
         if (s->allocCount == 0 && may_release_empty(c)) {
-            span_gone(c);
-            mheap_free_span(s); /* nothing was ever kept in it */
+            span_empty_locked(c, s); /* nothing was ever kept in it */
         } else {
             list_push(s->allocCount < s->nelems ? partial_swept(c, sg) : full_swept(c, sg), s);
         }

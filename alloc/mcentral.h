@@ -18,11 +18,26 @@ typedef struct mcentral {
      * Swept sets hold spans with sweepgen == h, unswept ones sweepgen == h-2. */
     spanList partial[2];
     spanList full[2];
-    uint32_t nspans; /* in-use spans of the class (cached or in a set) */
+    /* held: empty kmalloc spans kept for reuse instead of freed (HELD
+     * EMPTY SPANS in mcentral.c): in use, swept, allocCount 0, no pending
+     * free, every slot keyed; counted in nspans, and their pages in
+     * mheap_.held_pages. */
+    spanList held;
+    uint32_t nspans; /* in-use spans of the class (cached, in a set or held) */
     uint32_t nslack; /* spans grown for slack (step 3 pacing), <= nspans */
 } __attribute__((aligned(64))) mcentral;
 
+/* The bound on mheap_.held_pages: 32 MiB, no more than the free memory the
+ * preload library's scavenger leaves resident anyway (GM_SCAV_LO). */
+#define HELD_MAX_PAGES ((32ull << 20) / PAGE_SIZE)
+
 void mcentral_init(mcentral *c, spanClass spc);
+/* Every empty span c holds back to the page heap; the pages freed.  Takes
+ * c->lock, then mheap_.lock without c->lock: the caller holds neither. */
+uint64_t mcentral_drain_held(mcentral *c);
+/* The same for every class: the heap needs pages (mheap_alloc before it
+ * grows), or a caller gives memory back (malloc_flush_all_mcaches). */
+uint64_t mcentral_drain_all_held(void);
 
 /* A span with at least one free slot for an mcache, swept, with allocCache
  * set up at freeindex; marked cached by CPU `cpu`.  NULL when the heap is

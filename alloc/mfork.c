@@ -43,7 +43,9 @@
  *      ground truth (drop pending bits on slots that are not allocated;
  *      clear gcmarkBits).  A span cached by another CPU gets needzero = 1:
  *      its owner may have died between a sweep's freeindex reset and its
- *      needzero store.
+ *      needzero store.  A kmalloc span whose kfree gate is still closed was
+ *      being keyed (mheap_alloc step 7; no slot handed out yet): key it and
+ *      open the gate (objcache_key_span).
  *   2. Every CPU's freed-object caches and the transfer caches back to
  *      the spans (objcache_flush: pending frees; the frees were counted
  *      at kfree).  Every other CPU's mcache: mcache_release_all — the normal uncache
@@ -74,6 +76,7 @@
 #include "malloc.h"
 #include "malloc_impl.h"
 #include "mheap.h"
+#include "mobjcache.h"
 #include "mstats.h"
 
 /* Added to the free counts by read_memstats: [0] large objects, [c] class c. */
@@ -145,6 +148,10 @@ static void repair_span(mspan *s, void *arg)
     }
     if (s->cachedBy != 0 && s->cachedBy != keep_tag)
         s->needzero = 1;
+    /* a kmalloc span's gate still closed: its creator died keying it
+     * (mheap_alloc step 7), before any slot was handed out */
+    if (spanclass_is_kmalloc(s->spanclass) && s->freeLimit == 0 && alloc == 0)
+        objcache_key_span(s);
 }
 
 /* 3. Orphans to mcentral; pending frees made findable. */

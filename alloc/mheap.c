@@ -29,6 +29,10 @@
  *   1. Lock.  base = pagealloc_alloc(npages) — lowest-address first fit; it
  *      backs (plat_back, Prepared → Ready) every scavenged page of the run
  *      through heap_back, which counts Ready bytes.
+ *   1b. No run fits, and the mcentrals hold empty kmalloc spans (mcentral.c
+ *      HELD EMPTY SPANS) → unlock, give them all back to the page heap
+ *      (mcentral_drain_all_held: the mcentral locks, then this one; the
+ *      caller holds neither), lock, retry 1 — before the heap grows.
  *   2. No run fits → grow: reserve and prepare ceil(npages / 8192) arenas in
  *      one contiguous piece, allocate their metadata, publish them in the
  *      arena index, hand their pages to the page allocator; retry 1.
@@ -84,6 +88,8 @@ static void fill_nospan(mspan **spans)
         spans[i] = &mheap_nospan;
 }
 
+volatile uint32_t mheap_debug_no_drain;
+
 void mheap_init(void)
 {
     mheap_.lock.rank = LOCKRANK_MHEAP;
@@ -113,6 +119,8 @@ void mheap_init(void)
      * bitmap pointer. */
     fixalloc_init(&mheap_.spanalloc, sizeof(mspan), false, &mheap_.meta_bytes);
     mheap_.sweepgen = 0;
+    mheap_.held_pages = 0;
+    mheap_.held_max_pages = HELD_MAX_PAGES;
     for (uint32_t i = 0; i < NUM_SPAN_CLASSES; i++)
         mcentral_init(&mheap_.central[i], (spanClass)i);
     mheap_.inited = true;
@@ -207,14 +215,14 @@ static bool heap_grow_locked(uint64_t npages)
 }
 
 /* First-fit pages, growing and scavenging as needed; 0 when out of memory. */
-static uintptr_t heap_alloc_pages_locked(uint64_t npages)
+static uintptr_t heap_alloc_pages_locked(uint64_t npages, bool may_grow)
 {
     ALLOC_DLOCKED(&mheap_.lock);
     bool grown = false, scavenged = false;
     for (;;) {
         bool oom = false;
         uintptr_t base = pagealloc_alloc(&mheap_.pages, npages, heap_back, &oom);
-        if (base)
+        if (base || !may_grow)
             return base;
         if (oom) {
             if (scavenged)
@@ -383,7 +391,17 @@ mspan *mheap_alloc(uint64_t npages, spanClass spc, bool manual)
         gc_reclaim(npages);
     }
     plat_lock(&mheap_.lock);
-    uintptr_t base = heap_alloc_pages_locked(npages);
+    /* step 1b: no run fits, and the mcentrals hold empty spans → give
+     * those back first (mcentral.c HELD EMPTY SPANS), then grow */
+    bool drain = __atomic_load_n(&mheap_.held_pages, __ATOMIC_RELAXED) != 0 &&
+                 !mheap_debug_no_drain;
+    uintptr_t base = heap_alloc_pages_locked(npages, !drain);
+    if (!base && drain) {
+        plat_unlock(&mheap_.lock);
+        mcentral_drain_all_held();
+        plat_lock(&mheap_.lock);
+        base = heap_alloc_pages_locked(npages, true);
+    }
     uint64_t *bits;
     uint32_t nmaps;
     mspan *s = base ? take_span_struct_locked(npages, spc, cls, manual, &bits, &nmaps) : 0;

@@ -95,7 +95,13 @@ typedef struct mheap {
     uint64_t reserved_bytes; /* arena address space reserved (all states) */
     uint64_t prepared_bytes; /* arena bytes made Prepared (Prepared + Ready) */
     uint64_t ready_bytes;    /* arena bytes Ready */
-    uint64_t inuse_pages;    /* pages in mSpanInUse spans */
+    uint64_t inuse_pages;    /* pages in mSpanInUse spans (held ones too) */
+    uint64_t held_pages;     /* pages of empty kmalloc spans the mcentrals
+                                hold (mcentral.c HELD EMPTY SPANS): changed
+                                under the holding class's c->lock (atomic
+                                add), read without a lock as an estimate;
+                                <= held_max_pages; Σ held spans' pages */
+    uint64_t held_max_pages; /* the bound: HELD_MAX_PAGES (tests lower it) */
     uint64_t manual_pages;   /* pages in mSpanManual spans */
     uint64_t nspans[NUM_SIZE_CLASSES]; /* in-use spans per size class (0 = large) */
     uint64_t large_live;     /* large objects (in-use class 0 spans) */
@@ -103,6 +109,9 @@ typedef struct mheap {
 } mheap;
 
 extern mheap mheap_;
+/* Tests' negative control: 1 makes mheap_alloc grow the heap without first
+ * taking back the empty spans the mcentrals hold (step 1b). */
+extern volatile uint32_t mheap_debug_no_drain;
 
 /* SENTINELS: every entry of the arena index that is not an arena points at
  * mheap_noarena, whose spans[] (the only field that exists) all point at

@@ -112,6 +112,8 @@
  * INVARIANTS (heap_verify, objcache_verify; quiescent)
  *   - each cached object is an object start of its class, allocated, not
  *     pending, first word == key, cached once (debug: the rest poisoned);
+ *   - every free or pending slot of a kmalloc span holds KEY or KEY | 2,
+ *     and every kmalloc span's gate is open (THE KEY);
  *   - Σ live objects of kmalloc class cls in spans
  *         = (Mallocs - Frees of cls) + objcache_cached(cls);
  *   - per CPU: pops = pushes + fcMoved - n (objcache_counts).

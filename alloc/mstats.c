@@ -6,6 +6,9 @@
  *   - Page heap (under mheap_.lock): HeapSys = pages grown, HeapInuse =
  *     in-use span pages, StackInuse = manual span pages, HeapIdle = free
  *     pages, HeapReleased = free scavenged pages, address-space states.
+ *     The empty kmalloc spans mcentral holds (mcentral.c HELD EMPTY SPANS)
+ *     count as HeapIdle, not HeapInuse: Go's rule that in-use spans have an
+ *     object in them and idle ones have none.
  *   - Per CPU (mcache, owner-written, read relaxed): small mallocs are added
  *     at refill plus the in-flight count of cached spans, frees at kfree,
  *     owner undos (kfree step 4) count as one malloc and one free each,
@@ -48,10 +51,13 @@ void read_memstats_heap(struct memstats *o)
 {
     plat_lock(&mheap_.lock);
     o->HeapSys = pagealloc_total_pages(&mheap_.pages) * PAGE_SIZE;
-    o->HeapInuse = mheap_.inuse_pages * PAGE_SIZE;
+    /* (held_pages changes under mcentral locks: read once, both fields
+     * use the same value, so HeapSys = HeapInuse + StackInuse + HeapIdle) */
+    uint64_t held = __atomic_load_n(&mheap_.held_pages, __ATOMIC_RELAXED);
+    o->HeapInuse = (mheap_.inuse_pages - held) * PAGE_SIZE;
     o->StackInuse = mheap_.manual_pages * PAGE_SIZE;
     o->StackSys = o->StackInuse;
-    o->HeapIdle = pagealloc_free_pages(&mheap_.pages) * PAGE_SIZE;
+    o->HeapIdle = (pagealloc_free_pages(&mheap_.pages) + held) * PAGE_SIZE;
     o->HeapReleased = pagealloc_scav_pages(&mheap_.pages) * PAGE_SIZE;
     o->Arenas = mheap_.narenas;
     o->Reserved = mheap_.reserved_bytes - mheap_.prepared_bytes;

@@ -11,6 +11,7 @@
  *      collected class no span swept this cycle is behind one awaiting its
  *      GC sweep (sweepone's one look, mcentral.c).  Large collected objects sit in
  *      their class's full sets.
+ *      Held lists: empty kmalloc spans (allocCount, pendingCount 0).
  *   2. mcaches: each alloc[spc] is the empty span or an in-use span of
  *      class spc, cachedBy (and cachedMask) this CPU, in no list, sweepgen h+3 or h+1, not
  *      seen before.
@@ -24,11 +25,13 @@
  *      the span awaits its GC sweep (then only on allocated slots),
  *      pendingFree ⊆ allocated, pendingCount == popcount(pendingFree),
  *      allocCache == ~allocBits at freeindex (or 0 at a word boundary),
- *      freeLimit 0 or limit - startAddr (0 if tiny blocks), tinyBits ⊆ allocated; every
+ *      freeLimit 0 or limit - startAddr (0 if tiny blocks; never 0 for a
+ *      kmalloc span, whose free and pending slots hold a key), tinyBits ⊆ allocated; every
  *      small in-use span was found in exactly one place in 1–2; a collected
  *      span awaiting its GC sweep with any mark has its pageMarks bit (I8:
  *      the page reclaimer frees spans without one).
- *   4. Heap counters: in-use/manual pages, spans per class (mheap's and
+ *   4. Heap counters: in-use/manual pages, held pages (== the held lists'
+ *      pages, <= held_max_pages), spans per class (mheap's and
  *      the two mcentrals' nspans; nslack <= nspans), large objects,
  *      Ready and Prepared bytes agree with the walk and the page allocator;
  *      pagealloc_verify passes.
@@ -36,7 +39,7 @@
  *      allocated, not pending object start of its class holding the key,
  *      cached once (and, debug, still poisoned); the live objects of the
  *      walk minus the cached ones are what the statistics must show.
- *   5. Statistics: HeapInuse, HeapObjects (= Mallocs - Frees) and HeapAlloc
+ *   5. Statistics: HeapInuse (held spans are idle), HeapObjects (= Mallocs - Frees) and HeapAlloc
  *      equal what the walk counted.
  * LOCKING: takes every mcentral lock in class order, then mheap_.lock (the
  * documented order), so it is safe against itself, but the CPU-private
@@ -124,6 +127,8 @@ static bool check_small(struct vstate *v, const mspan *s)
      * only on allocated slots */
     bool kmalloc = spanclass_is_kmalloc(s->spanclass);
     bool gcswept = kmalloc || s->markgen == mheap_.sweepgen;
+    if (kmalloc && s->freeLimit == 0) /* (set at mheap_alloc step 7, then never cleared) */
+        return fail(v, s, "kmalloc span's kfree gate closed: its keying never finished");
     uint32_t alloc = 0, pend = 0;
     for (uint32_t w = 0; w < s->nwords; w++) {
         uint64_t vm = valid_mask(s, w);
@@ -190,13 +195,23 @@ struct walk {
     uint64_t nlarge_gc;                /* large collected objects: in their mcentral */
     uint64_t nspans[NUM_SIZE_CLASSES];
     uint64_t live_objs, live_bytes;
+    uint64_t held_pages;               /* pages of the spans in held lists */
 };
 
-/* 1. one mcentral set (li: 0/1 partial, 2/3 full). */
+/* A held empty span (mcentral.c HELD EMPTY SPANS). */
+static bool verify_held(struct vstate *v, struct walk *w, const mspan *s)
+{
+    if (!spanclass_is_kmalloc(s->spanclass) || s->allocCount != 0 || s->pendingCount != 0)
+        return fail(v, s, "mcentral %d held: not an empty kmalloc span", s->spanclass);
+    w->held_pages += s->npages;
+    return true;
+}
+
+/* 1. one mcentral set (li: 0/1 partial, 2/3 full, 4 held). */
 static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, uint32_t sg)
 {
-    spanList *l = li < 2 ? &c->partial[li] : &c->full[li - 2];
-    bool full = li >= 2, swept = (li & 1) == (int)((sg / 2) % 2);
+    spanList *l = li < 2 ? &c->partial[li] : li < 4 ? &c->full[li - 2] : &c->held;
+    bool full = li == 2 || li == 3, swept = (li & 1) == (int)((sg / 2) % 2), held = li == 4;
     const char *name = mcentral_set_name(c, l, sg);
     int spc = c->spanclass;
     uint64_t n = 0;
@@ -213,8 +228,12 @@ static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, ui
         if (s->list != l || s->cachedBy || s->cachedMask)
             return fail(v, s, "mcentral %d %s: span's list/cachedBy/cachedMask disagree", spc,
                         name);
-        if (s->sweepgen != (swept ? sg : sg - 2))
+        if (held) {
+            if (!verify_held(v, w, s))
+                return false;
+        } else if (s->sweepgen != (swept ? sg : sg - 2)) {
             return fail(v, s, "mcentral %d %s: wrong sweepgen", spc, name);
+        }
         if (!spanclass_is_kmalloc(s->spanclass) &&
             (swept ? s->markgen != sg : s->markgen != sg && s->markgen != sg - 2))
             return fail(v, s, "mcentral %d %s: markgen %u", spc, name, s->markgen);
@@ -224,7 +243,7 @@ static bool verify_set(struct vstate *v, struct walk *w, mcentral *c, int li, ui
                             "awaiting its GC sweep", spc, name);
             gc_work |= s->markgen != sg;
         }
-        if (full != (s->allocCount == s->nelems))
+        if (!held && full != (s->allocCount == s->nelems))
             return fail(v, s, "mcentral %d %s: fullness does not match the set", spc, name);
         if (s->verifyMark == epoch)
             return fail(v, s, "span is in two places (mcentral %d %s)", spc, name);
@@ -403,6 +422,9 @@ static bool verify_counters(struct vstate *v, const struct walk *w)
     if (w->manual_pages != mheap_.manual_pages)
         return fail(v, 0, "manual_pages %lu != walked %lu", UL(mheap_.manual_pages),
                     UL(w->manual_pages));
+    if (w->held_pages != mheap_.held_pages || w->held_pages > mheap_.held_max_pages)
+        return fail(v, 0, "held_pages %lu != walked %lu (bound %lu)", UL(mheap_.held_pages),
+                    UL(w->held_pages), UL(mheap_.held_max_pages));
     if (w->nlarge != mheap_.large_live)
         return fail(v, 0, "large_live %lu != walked %lu", UL(mheap_.large_live), UL(w->nlarge));
     for (int c = 0; c < NUM_SIZE_CLASSES; c++)
@@ -452,7 +474,7 @@ static bool verify_locked(struct vstate *v, struct walk *w)
     ALLOC_DLOCKED(&mheap_.lock);
     uint32_t sg = mheap_.sweepgen;
     for (int spc = 0; spc < NUM_SPAN_CLASSES; spc++)
-        for (int li = 0; li < 4; li++)
+        for (int li = 0; li < 5; li++)
             if (!verify_set(v, w, &mheap_.central[spc], li, sg))
                 return false;
     for (uint32_t cpu = 0; cpu < mheap_.ncpu; cpu++)
@@ -494,9 +516,9 @@ bool heap_verify(char *err, size_t errlen)
     /* 5. statistics */
     struct memstats st;
     read_memstats(&st);
-    if (st.HeapInuse != w.inuse_pages * PAGE_SIZE)
-        return fail(&v, 0, "HeapInuse %lu != in-use span bytes %lu", UL(st.HeapInuse),
-                    UL(w.inuse_pages * PAGE_SIZE));
+    if (st.HeapInuse != (w.inuse_pages - w.held_pages) * PAGE_SIZE)
+        return fail(&v, 0, "HeapInuse %lu != in-use span bytes %lu - held %lu", UL(st.HeapInuse),
+                    UL(w.inuse_pages * PAGE_SIZE), UL(w.held_pages * PAGE_SIZE));
     if (st.Mallocs - st.Frees != st.HeapObjects || st.HeapObjects != w.live_objs)
         return fail(&v, 0, "Mallocs %lu - Frees %lu != HeapObjects %lu / live objects %lu",
                     UL(st.Mallocs), UL(st.Frees), UL(st.HeapObjects), UL(w.live_objs));

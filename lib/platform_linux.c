@@ -7,7 +7,9 @@
  * SCAVENGING.  alloc/ only scavenges when backing fails; a process needs its
  * free memory back sooner.  plat_unlock of the page-heap lock (rank
  * LOCKRANK_MHEAP — every span allocation and free passes there, never the
- * malloc/free fast path) checks idle Ready bytes = Ready − in-use pages;
+ * malloc/free fast path) checks idle Ready bytes = Ready − in-use pages
+ * (the empty spans mcentral holds count as idle: alloc/mcentral.c HELD
+ * EMPTY SPANS; at most 32 MiB, so GM_SCAV_LO's resident total holds);
  * above GM_SCAV_HI (64 MiB + in-use) it calls heap_scavenge down to
  * GM_SCAV_LO (32 MiB + in-use/2), at most every 50 ms unless idle memory
  * exceeds 2 × in-use + 64 MiB (then at once: a program that just freed
@@ -154,7 +156,12 @@ static void maybe_scavenge(void)
     if (!scav_enabled || gm_in_scavenge)
         return;
     uint64_t ready = __atomic_load_n(&mheap_.ready_bytes, __ATOMIC_RELAXED);
-    uint64_t inuse = (__atomic_load_n(&mheap_.inuse_pages, __ATOMIC_RELAXED) +
+    /* held empty spans count as free (mcentral.c HELD EMPTY SPANS): they
+     * are at most 32 MiB, within GM_SCAV_LO's slack, so the page heap's
+     * free pages are scavenged down to the same resident total */
+    uint64_t inuse_pages = __atomic_load_n(&mheap_.inuse_pages, __ATOMIC_RELAXED);
+    uint64_t held = __atomic_load_n(&mheap_.held_pages, __ATOMIC_RELAXED);
+    uint64_t inuse = ((held < inuse_pages ? inuse_pages - held : 0) +
                       __atomic_load_n(&mheap_.manual_pages, __ATOMIC_RELAXED)) * PAGE_SIZE;
     if (ready <= inuse || ready - inuse <= GM_SCAV_HI(inuse))
         return;

@@ -166,6 +166,30 @@ static void test_orphan_fresh(void)
     CHECK_NO_HOOK();
 }
 
+/* The same, but the CPU died while keying the span's slots (mheap_alloc
+ * step 7): its gate is closed and its slots lack the key.  The repair
+ * keys them; held (or freed) as an empty span, it must verify, and a
+ * free of one of its slots must be refused. */
+static void test_orphan_fresh_unkeyed(void)
+{
+    hook_reset();
+    mspan *s = mheap_alloc(class_to_allocnpages[5], spc48(), false);
+    REQUIRE(s);
+    __atomic_store_n(&s->freeLimit, 0, __ATOMIC_RELAXED); /* as before step 7 ended */
+    for (uint32_t i = 1; i < s->nelems; i += 2)
+        *(uint64_t *)(s->startAddr + (uint64_t)i * s->elemsize) = 0;
+    VERIFY_FAILS("gate closed: its keying never finished");
+    repair_and_check();
+    if (s->state == mSpanInUse) { /* held: keyed, gate open */
+        CHECK(s->freeLimit == s->limit - s->startAddr);
+        kfree((void *)(s->startAddr + s->elemsize));
+        CHECK(hook_count == 1 && strstr(hook_msg, "double free"));
+        hook_reset();
+    }
+    use_heap_again();
+    CHECK_NO_HOOK();
+}
+
 /* A sweep of a cached span stopped halfway: it took b's pending free
  * (exchange) and published the new allocBits, but died before resetting
  * freeindex, allocCount and pendingCount.  b's free is lost (a leak). */
@@ -277,6 +301,7 @@ static const struct tap_test tests[] = {
     {"torn_remote_free", test_torn_remote_free},
     {"orphan_uncached", test_orphan_uncached},
     {"orphan_fresh", test_orphan_fresh},
+    {"orphan_fresh_unkeyed", test_orphan_fresh_unkeyed},
     {"half_sweep", test_half_sweep},
     {"pending_in_full_swept", test_pending_in_full_swept},
     {"keep_cpu", test_keep_cpu},

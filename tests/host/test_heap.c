@@ -10,7 +10,10 @@
 #include "heap_testlib.h"
 #include "mgc.h"
 #include "mheap.h"
+#include "mobjcache.h"
 #include "sizeclass.h"
+
+#define UL(x) ((unsigned long)(x))
 
 static uint64_t align_of_class(uint32_t size)
 {
@@ -708,6 +711,126 @@ static void test_pthread_storm(void)
     CHECK_NO_HOOK();
 }
 
+/* ---- HELD EMPTY SPANS (mcentral.c) ---- */
+
+/* Everything cached back to the spans as pending frees, swept, and the
+ * spans filed — without malloc_flush_all_mcaches' drain of held spans. */
+static void flush_keeping_held(void)
+{
+    for (uint32_t i = 0; i < mheap_.ncpu; i++)
+        objcache_flush(&mheap_.mcaches[i], true);
+    objcache_flush_transfer();
+    for (uint32_t i = 0; i < mheap_.ncpu; i++)
+        mcache_release_all(&mheap_.mcaches[i]);
+}
+
+/* n objects of kmalloc(3000) (class 41: 8 to a 3-page span), freed and
+ * flushed: their spans empty and are held (within the bound). */
+static void make_held_spans(void **objs, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        REQUIRE((objs[i] = kmalloc(3000)));
+    for (uint32_t i = 0; i < n; i++)
+        kfree(objs[i]);
+    flush_keeping_held();
+}
+
+/* An empty kmalloc span stays in its mcentral's held list: in use, idle in
+ * the statistics, keyed; the class's next refill takes it again without a
+ * new span from the page heap. */
+static void test_empty_span_held_then_reused(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    struct memstats base = stats_now();
+    mcentral *c = &mheap_.central[make_kmalloc_spanclass(size_to_class(3000))];
+    void *objs[8];
+    make_held_spans(objs, 8);
+    mspan *s = span_of((uintptr_t)objs[0]);
+    CHECK(s->state == mSpanInUse && s->list == &c->held && s->allocCount == 0);
+    CHECK(c->held.n == 1 && mheap_.held_pages == s->npages);
+    struct memstats st = stats_now();
+    CHECKF(st.HeapInuse == base.HeapInuse && st.HeapIdle == base.HeapIdle,
+           "HeapInuse %lu → %lu, HeapIdle %lu → %lu: a held span is idle", UL(base.HeapInuse),
+           UL(st.HeapInuse), UL(base.HeapIdle), UL(st.HeapIdle));
+    VERIFY();
+    kfree(objs[3]); /* its slots keep the key: a double free is refused */
+    CHECK(hook_count == 1 && strstr(hook_msg, "double free"));
+    hook_reset();
+    uint64_t nspans = mheap_.nspans[size_to_class(3000)];
+    void *again = kmalloc(3000);
+    CHECK(again && span_of((uintptr_t)again) == s && c->held.n == 0 && mheap_.held_pages == 0);
+    CHECK(mheap_.nspans[size_to_class(3000)] == nspans); /* no new span */
+    VERIFY();
+    kfree(again);
+    quiesce();
+    CHECK(c->held.n == 0 && mheap_.held_pages == 0); /* drained */
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* held_pages never passes held_max_pages: past it, empty spans go back to
+ * the page heap as before. */
+static void test_held_spans_bounded(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    mheap_.held_max_pages = 2 * class_to_allocnpages[size_to_class(3000)];
+    enum { N = 8 * 5 };
+    void *objs[N];
+    make_held_spans(objs, N); /* five spans empty, two held */
+    const mcentral *c = &mheap_.central[make_kmalloc_spanclass(size_to_class(3000))];
+    CHECKF(c->held.n == 2 && mheap_.held_pages == mheap_.held_max_pages,
+           "%lu spans held, %lu pages", UL(c->held.n), UL(mheap_.held_pages));
+    CHECK(mheap_.nspans[size_to_class(3000)] == 2);
+    VERIFY();
+    mheap_.held_max_pages = HELD_MAX_PAGES;
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
+/* Memory runs out while spans are held: mheap_alloc takes them back to the
+ * page heap before it fails (step 1b).  no_drain: the negative control
+ * (mheap_debug_no_drain), where the allocation must fail with 4 MiB held.
+ * true when the 6 MiB allocation succeeded. */
+static bool held_spans_drained_when_memory_runs_out(bool no_drain)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce(); /* every free page scavenged: Ready = in use */
+    host_set_phys_limit(host_ready_bytes() + (8ull << 20));
+    enum { N = (4 << 20) / 3072 };
+    static void *objs[N];
+    make_held_spans(objs, N);
+    uint64_t held = mheap_.held_pages;
+    CHECKF(held * PAGE_SIZE >= (3ull << 20), "only %lu pages held", UL(held));
+    mheap_debug_no_drain = no_drain;
+    void *big = kmalloc(6 << 20); /* the budget left is 4 MiB */
+    mheap_debug_no_drain = 0;
+    CHECK(no_drain ? mheap_.held_pages == held : mheap_.held_pages == 0);
+    CHECK_NO_HOOK(); /* exhaustion is silent for kmalloc */
+    VERIFY();
+    kfree(big);
+    host_set_phys_limit(4ull << 30);
+    quiesce();
+    VERIFY();
+    return big != NULL;
+}
+
+static void test_held_spans_drained_when_memory_runs_out(void)
+{
+    CHECK(held_spans_drained_when_memory_runs_out(false));
+}
+
+static void test_held_spans_control_no_drain(void)
+{
+    CHECKF(!held_spans_drained_when_memory_runs_out(true),
+           "control: 6 MiB allocated with 4 MiB held and 4 MiB of budget left");
+}
+
 /* Scavenging returns free pages (Ready → Prepared) and they come back. */
 static void test_scavenge(void)
 {
@@ -884,6 +1007,10 @@ static const struct tap_test tests[] = {
     {"cross_cpu_free", test_cross_cpu_free},
     {"pthread_storm", test_pthread_storm},
     {"scavenge", test_scavenge},
+    {"empty_span_held_then_reused", test_empty_span_held_then_reused},
+    {"held_spans_bounded", test_held_spans_bounded},
+    {"held_spans_drained_when_memory_runs_out", test_held_spans_drained_when_memory_runs_out},
+    {"held_spans_control_no_drain", test_held_spans_control_no_drain},
     {"pagemap_refused_is_oom", test_pagemap_refused_is_oom},
 };
 
