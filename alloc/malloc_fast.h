@@ -191,7 +191,7 @@ static inline __attribute__((always_inline)) void objcache_push(mcache *c, uintp
     objcache *fc = mcache_fc(c, spc);
     uintptr_t *top = fc->top;
     if (__builtin_expect(top == fc->end, 0)) {
-        objcache_push_slow(c, spc, x, tok);
+        objcache_push_slow(c, fc, x, tok); /* (fc, not spc: no register kept for it) */
         return;
     }
     *top = x;

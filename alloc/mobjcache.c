@@ -458,13 +458,14 @@ static void push_slow_body(void *p)
     fc->pushes++;
 }
 
-void objcache_push_slow(mcache *c, spanClass spc, uintptr_t x, uint64_t tok)
+void objcache_push_slow(mcache *c, objcache *fc, uintptr_t x, uint64_t tok)
 {
+    uint8_t cls = (uint8_t)(fc - c->fc);
     if (c == &mcache_unowned) { /* not pinned (PLAT_HAVE_OWNER_CACHE) */
-        objcache_push_pinning(x, spc);
+        objcache_push_pinning(x, make_kmalloc_spanclass(cls));
         return;
     }
-    struct push_args a = {c, spanclass_sizeclass(spc), x};
+    struct push_args a = {c, cls, x};
     plat_systemstack(push_slow_body, &a);
     plat_unpin(tok);
 }

@@ -58,12 +58,12 @@ struct mspan;
 uint32_t objcache_capacity(uint8_t cls);
 
 void objcache_init(void);
-/* kfree's push when the array is full or not yet allocated: spill its
- * older half to the transfer cache (what does not fit there goes back to
- * the spans as pending frees), then push x.  Caller pinned on c's CPU
- * (tok) and x checked (allocated, first word now the key); unpins.
+/* kfree's push when c's array fc (&c->fc[cls]) is full or not yet
+ * allocated: spill its older half to the transfer cache (what does not
+ * fit there goes back to the spans as pending frees), then push x.  Caller
+ * pinned on c's CPU (tok) and x checked (first word now the key); unpins.
  * c == &mcache_unowned (not pinned): pins, as objcache_push_pinning. */
-void objcache_push_slow(struct mcache *c, spanClass spc, uintptr_t x, uint64_t tok);
+void objcache_push_slow(struct mcache *c, objcache *fc, uintptr_t x, uint64_t tok);
 /* The CPU's array of class spc is empty: take a batch from the transfer
  * cache and return one object of it (its first word cleared), or 0 when
  * the transfer cache is empty too.  Caller pinned on c's CPU. */
