@@ -316,12 +316,38 @@ static uint64_t word_releasable(const mspan *s, uint32_t w)
     return alloc & ~__atomic_load_n(&s->pendingFree[w], __ATOMIC_ACQUIRE);
 }
 
+/* The release's inner loop: objs[i..n) while each lies in word w of the
+ * run's span (start, len, divmul) and passes the checks (first word KEY, a
+ * releasable slot: ok) — keyed KEY | 2 (before its pending bit is set: once
+ * it is, a sweep may free the slot and hand it out again), its bit added
+ * to *bits.  Returns the index of the first object that is not.  No call
+ * inside, so the span's fields, the key and the bits stay in registers
+ * (37 → 25 instructions per released object). */
+static inline __attribute__((always_inline)) uint32_t
+release_word(const uintptr_t *objs, uint32_t i, uint32_t n, uintptr_t start, uintptr_t len,
+             uint32_t divmul, uint32_t w, uint64_t key, uint64_t ok, uint64_t *bits)
+{
+    uint64_t b = *bits;
+    for (; i < n; i++) {
+        uintptr_t x = objs[i];
+        if (x - start >= len)
+            break;
+        uint32_t idx = obj_index((uint32_t)(x - start), divmul);
+        uint64_t bit = 1ull << (idx % 64);
+        if (idx / 64 != w || *(volatile uint64_t *)x != key || !(ok & bit))
+            break;
+        *(volatile uint64_t *)x = key | OBJCACHE_RELEASED;
+        b |= bit;
+    }
+    *bits = b;
+    return i;
+}
+
 /* objs[i..n) while they lie in the run's span: checked (DUPLICATES: first
- * word KEY, slot allocated and not pending), keyed and added to the run.
- * Returns the index of the first object outside the span.  The span's
- * fields, the word and its bits stay in registers: a batch holds long runs
- * of one span's objects, and the page map walk and bitmap loads per object
- * were 30 of its 57 instructions. */
+ * word KEY, slot allocated and not pending), keyed and added to the run,
+ * one bitmap word at a time (release_word).  Returns the index of the
+ * first object outside the span.  (Run-wise, the page map walk and bitmap
+ * loads per object were 30 of its 57 instructions.) */
 static uint32_t release_span_run(struct release_run *r, const uintptr_t *objs, uint32_t i,
                                  uint32_t n)
 {
@@ -329,13 +355,15 @@ static uint32_t release_span_run(struct release_run *r, const uintptr_t *objs, u
     uintptr_t start = s->startAddr, len = s->limit - start;
     uint32_t divmul = s->divMul;
     uint64_t key = mheap_.objcache_key, ok = 0, bits = 0;
-    bool trust = objcache_debug_trust_key;
     run_flush_word(r);
     uint32_t w = UINT32_MAX;
-    for (; i < n && objs[i] - start < len; i++) {
+    for (;;) {
+        i = release_word(objs, i, n, start, len, divmul, w, key, ok, &bits);
+        if (i >= n || objs[i] - start >= len)
+            break;
         uintptr_t x = objs[i];
         uint32_t idx = obj_index((uint32_t)(x - start), divmul);
-        if (idx / 64 != w) {
+        if (idx / 64 != w) { /* the next word */
             r->bits = bits;
             run_flush_word(r);
             r->w = w = idx / 64;
@@ -343,19 +371,16 @@ static uint32_t release_span_run(struct release_run *r, const uintptr_t *objs, u
             /* (past nwords only for a stale copy racing the span's reuse:
              * nothing is releasable, the copy is reported) */
             ok = w < s->nwords ? word_releasable(s, w) : 0;
-        }
-        uint64_t bit = 1ull << (idx % 64);
-        const char *bad = trust                               ? 0
-                          : *(volatile uint64_t *)x != key    ? "lost its key"
-                          : !(ok & bit)                       ? "is already free or pending in its span"
-                                                              : 0;
-        if (bad) {
-            alloc_undo_frees(s, 1);
-            report_lost(x, bad);
             continue;
         }
-        /* KEY | 2 before the pending bit: once the bit is set, a sweep may
-         * free the slot and hand it out again */
+        uint64_t bit = 1ull << (idx % 64);
+        i++;
+        if (!objcache_debug_trust_key) { /* refused (the control takes it anyway) */
+            alloc_undo_frees(s, 1);
+            report_lost(x, *(volatile uint64_t *)x != key ? "lost its key"
+                                                          : "is already free or pending in its span");
+            continue;
+        }
         *(volatile uint64_t *)x = key | OBJCACHE_RELEASED;
         bits |= bit;
     }
