@@ -23,7 +23,8 @@
  *                      of a thread without its own slot)
  *     9  hchan         a channel's lock (alloc/chan.c): held   (leaf)
  *                      for one element copy
- *    10  stackpool     alloc/stack.c pool_lock                 → mheap
+ *    10  stackpool     alloc/stack.c pool_lock                 → mcentral (mheap_alloc's
+ *                                                                drain of held spans), mheap
  *    12  stacklarge    alloc/stack.c large_lock                (leaf in practice)
  *    18  transfer      alloc/mobjcache.c transfer cache of a   → mcentral (a release
  *                      kmalloc size class (many: fork holds      to the spans)
@@ -31,7 +32,9 @@
  *    20  mcentral      mheap_.central[spc].lock (many)         → mheap, persistent
  *                      (the collector's sweepers take them one
  *                      at a time, also on entry to mheap_alloc
- *                      of a span that is not manual)
+ *                      of a span that is not manual, and its
+ *                      step 1b drains held spans one class at a
+ *                      time, for any span)
  *    30  mheap         mheap_.lock: pages, arenas, spans,      → persistent, window,
  *                      gcbits, heap statistics                   paging, frames, shootdown
  *    35  bigalign      lib/preload.c over-aligned side table   (leaf)

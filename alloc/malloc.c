@@ -49,7 +49,8 @@
  *      to the sentinel span, mheap.h).
  *   2. One gate: x - startAddr < span.freeLimit, which is the object bytes
  *      of a small in-use span with no tiny blocks and 0 otherwise (large,
- *      manual, dead, sentinel, tiny blocks) — so in use, small, in range
+ *      manual, dead, sentinel, tiny blocks, a kmalloc span whose slots are
+ *      still being keyed) — so in use, small, in range
  *      and "no tiny block here" cost one compare.
  *   3. Object start and index in one multiply by the inverse of elemsize's
  *      odd part, rotated by its power of two (mspan_exact_index).
@@ -333,6 +334,24 @@ static inline void profile_count(mcache *c, uint64_t size, uint64_t *sampled)
         *sampled = size;
 }
 
+/* kmalloc's slot v of span *sp lacks the released key (mobjcache.c THE
+ * KEY): report it and leave it allocated (objcache_span_slot_bad), and take
+ * the next slot that holds it (refilling as needed); NULL when memory runs
+ * out.  Pinned on c's CPU.  Out of line: small_alloc's mallocgc copy must
+ * not pay for the loop. */
+static void *__attribute__((noinline)) kmalloc_next_keyed_slot(mcache *c, spanClass spc,
+                                                               mspan **sp, void *v)
+{
+    uint64_t want = c->objcacheKey | OBJCACHE_RELEASED;
+    while (v && *(const uint64_t *)v != want && !objcache_span_slot_bad(*sp, (uintptr_t)v)) {
+        *sp = c->alloc[spc];
+        v = mspan_next_free_fast(*sp);
+        if (!v)
+            v = mcache_next_free(c, spc, sp);
+    }
+    return v;
+}
+
 /* Slow path of kmalloc and the body of mallocgc for small sizes (typ ==
  * NULL or pointer free → noscan).  sampled: NULL for kmalloc (its own span
  * classes, no tiny allocator, not profiled); mallocgc's, see profile_count.
@@ -364,6 +383,9 @@ static inline __attribute__((always_inline)) void *small_alloc(uint64_t size, co
         goto out;
     }
     if (!v && !(v = mcache_next_free(c, spc, &s)))
+        goto out;
+    if (kmalloc && __builtin_expect(*(const uint64_t *)v != (c->objcacheKey | OBJCACHE_RELEASED), 0) &&
+        !(v = kmalloc_next_keyed_slot(c, spc, &s, v)))
         goto out;
     debug_check_free_slot(s, v);
     uint64_t elemsize = class_to_size[cls];

@@ -77,11 +77,16 @@ static inline __attribute__((always_inline)) bool objcache_pop(objcache *fc, uin
     return true;
 }
 
-/* SMALL ALLOCATION step 2b: *v = the next free slot of s, or false. */
-static inline __attribute__((always_inline)) bool kmalloc_from_span(mspan *s, bool needzero,
-                                                                    void **v)
+/* SMALL ALLOCATION step 2b: *v = the next free slot of s, or false.  A
+ * free slot holds the released key (mobjcache.c THE KEY); one that does not
+ * was written after its free or freed into a cache while free (a double
+ * free the key could not see): left to kmalloc_slow, whose small_alloc
+ * takes it, reports it (objcache_span_slot_bad), leaves it allocated and
+ * takes the next. */
+static inline __attribute__((always_inline)) bool kmalloc_from_span(mspan *s, uint64_t key,
+                                                                    bool needzero, void **v)
 {
-    if (__builtin_expect(!mspan_try_next_free(s, v), 0))
+    if (__builtin_expect(!mspan_try_next_free_if(s, key | OBJCACHE_RELEASED, v), 0))
         return false;
 #if ALLOC_DEBUG
     debug_check_free_slot(s, *v);
@@ -112,7 +117,7 @@ static inline __attribute__((always_inline)) bool kmalloc_fast(size_t size, bool
     uintptr_t *top = fc->top;
     if (__builtin_expect(top != fc->base, 1))
         return objcache_pop(fc, top, c->objcacheKey, spc, needzero, v);
-    return kmalloc_from_span(c->alloc[spc], needzero, v);
+    return kmalloc_from_span(c->alloc[spc], c->objcacheKey, needzero, v);
 #else
     uint64_t tok = plat_pin();
     mcache *c = my_mcache();
@@ -122,7 +127,7 @@ static inline __attribute__((always_inline)) bool kmalloc_fast(size_t size, bool
     if (__builtin_expect(top != fc->base, 1))
         ok = objcache_pop(fc, top, c->objcacheKey, spc, needzero, v);
     else
-        ok = kmalloc_from_span(c->alloc[spc], needzero, v);
+        ok = kmalloc_from_span(c->alloc[spc], c->objcacheKey, needzero, v);
     plat_unpin(tok);
     return ok;
 #endif

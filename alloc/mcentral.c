@@ -45,8 +45,11 @@
  *   (mheap lock, page allocator summaries, pageInUse, bitmaps) and the
  *   keying of its slots, about a quarter of W2 100000 x 256 B's time.  So
  *   an empty kmalloc span stays in its mcentral's held list — in use,
- *   swept, every slot keyed, ready for step 4a — while mheap_.held_pages
- *   stays within held_max_pages (32 MiB); past that it is freed as before.
+ *   swept, every slot keyed, ready for step 4a (which refreshes its
+ *   sweepgen, stale after a collector cycle, and sweeps it if a stray
+ *   pending free reached it) — while mheap_.held_pages stays within
+ *   held_max_pages (32 MiB, claimed with a CAS: classes hold under their
+ *   own locks); past that it is freed as before.
  *   Held memory goes back to the page heap when the heap needs pages
  *   (mheap_alloc step 1b, before it grows) and at malloc_flush_all_mcaches;
  *   the library's scavenger counts it as free (its RSS target is unchanged:
@@ -61,6 +64,9 @@
  *     - it is in full swept → move it to full unswept with sweepgen h-2, so
  *       step 3 above finds it (a span never receives frees without being
  *       marked as needing a sweep).
+ *   A held span (empty) can only receive a duplicate's second copy
+ *   (mobjcache.c DUPLICATES): it is swept at once (the sweep reports and
+ *   drops the bit) and held again.
  *   Cached spans are left to their mcache (swept at uncache).
  *
  * THE COLLECTOR'S SWEEPERS (mgcsweep.c) use the same sets and claim:
@@ -154,7 +160,7 @@ static void list_push(spanList *l, mspan *s)
     else
         l->last = s;
     l->first = s;
-    l->n++;
+    __atomic_store_n(&l->n, l->n + 1, __ATOMIC_RELAXED); /* (drain reads it unlocked) */
 }
 
 static void list_remove(spanList *l, mspan *s)
@@ -169,7 +175,7 @@ static void list_remove(spanList *l, mspan *s)
         l->last = s->prev;
     s->next = s->prev = 0;
     s->list = 0;
-    l->n--;
+    __atomic_store_n(&l->n, l->n - 1, __ATOMIC_RELAXED);
 }
 
 static mspan *list_pop(spanList *l)
@@ -229,24 +235,39 @@ static bool may_release_empty(const mcentral *c)
 static void span_empty_locked(mcentral *c, mspan *s)
 {
     alloc_assert_locked(&c->lock, __func__);
-    if (spanclass_is_kmalloc(c->spanclass) &&
-        __atomic_load_n(&mheap_.held_pages, __ATOMIC_RELAXED) + s->npages <=
-            mheap_.held_max_pages) {
-        __atomic_fetch_add(&mheap_.held_pages, s->npages, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->sweepgen, mheap_.sweepgen, __ATOMIC_RELEASE);
-        list_push(&c->held, s);
-        return;
+    /* room in the bound: a CAS, as other classes add under their own locks */
+    uint64_t h = __atomic_load_n(&mheap_.held_pages, __ATOMIC_RELAXED);
+    while (spanclass_is_kmalloc(c->spanclass) && h + s->npages <= mheap_.held_max_pages) {
+        if (__atomic_compare_exchange_n(&mheap_.held_pages, &h, h + s->npages, true,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&s->sweepgen, mheap_.sweepgen, __ATOMIC_RELEASE);
+            list_push(&c->held, s);
+            return;
+        }
     }
     span_gone(c);
     mheap_free_span(s);
 }
 
-/* Step 4a: a held empty span, off the held list, or NULL. */
+/* s off the held list (c->lock held). */
+static void unhold_locked(mcentral *c, mspan *s)
+{
+    list_remove(&c->held, s);
+    __atomic_fetch_sub(&mheap_.held_pages, s->npages, __ATOMIC_RELAXED);
+}
+
+/* Step 4a: a held empty span, off the held list, or NULL.  Swept first if
+ * a pending free reached it (only a duplicate's second copy can:
+ * mobjcache.c DUPLICATES; the sweep reports and drops it), as step 1. */
 static mspan *take_held_locked(mcentral *c)
 {
-    mspan *s = list_pop(&c->held);
-    if (s)
-        __atomic_fetch_sub(&mheap_.held_pages, s->npages, __ATOMIC_RELAXED);
+    mspan *s = c->held.first;
+    if (!s)
+        return 0;
+    unhold_locked(c, s);
+    __atomic_store_n(&s->sweepgen, mheap_.sweepgen, __ATOMIC_RELAXED); /* (stale after a GC) */
+    if (__atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) != 0)
+        mspan_sweep(s);
     return s;
 }
 
@@ -277,8 +298,8 @@ uint64_t mcentral_drain_all_held(void)
 }
 
 /* Sweep s (owned by the caller, in no set) and file it: back to the heap
- * when empty (see may_release_empty), else on partial/full swept.  Returns
- * false if freed. */
+ * when empty (see may_release_empty) or held (span_empty_locked), else on
+ * partial/full swept.  Returns false if not filed in a set. */
 static bool sweep_and_file_locked(mcentral *c, mspan *s)
 {
     alloc_assert_locked(&c->lock, __func__);
@@ -471,9 +492,19 @@ void mcentral_note_free(mcentral *c, mspan *s)
         return;
     }
     spanList *l = s->list;
+    if (l == &c->held) {
+        /* a held (empty) span with a pending free: a duplicate's second
+         * copy (mobjcache.c DUPLICATES) — the sweep reports and drops it,
+         * and the span is held again (or freed) */
+        unhold_locked(c, s);
+        sweep_and_file_locked(c, s);
+        plat_unlock(&c->lock);
+        return;
+    }
     bool swept = l == partial_swept(c, sg) || l == full_swept(c, sg);
     if ((uint32_t)__atomic_load_n(&s->pendingCount, __ATOMIC_ACQUIRE) >= s->allocCount) {
-        /* Every object is pending free: sweep now; the span returns to the heap. */
+        /* Every object is pending free: sweep now; the span returns to the
+         * heap, or is held. */
         if (swept || try_acquire(s, sg)) {
             list_remove(l, s);
             sweep_and_file_locked(c, s);

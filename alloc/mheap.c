@@ -25,7 +25,8 @@
  *      reclaimer sweep npages worth of wholly garbage spans back into the
  *      page heap (mgcsweep.c), so that garbage is reused before the heap
  *      grows.  Both take mcentral locks: no lock may be held here (stacks,
- *      whose pool lock is held, come as manual spans).
+ *      whose pool lock is held, come as manual spans; step 1b takes
+ *      mcentral locks for them too, which their rank allows).
  *   1. Lock.  base = pagealloc_alloc(npages) — lowest-address first fit; it
  *      backs (plat_back, Prepared → Ready) every scavenged page of the run
  *      through heap_back, which counts Ready bytes.

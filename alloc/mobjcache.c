@@ -28,11 +28,18 @@
  * slot of a new span, never handed out yet (objcache_key_span, before
  * mheap_alloc opens the span's kfree gate).  kfree stores KEY;
  * release_batch stores KEY | 2; kmalloc clears the word whenever it hands a
- * slot out, from an array or from the span.  So
+ * slot out, from an array or from the span.  So, unless the program
+ * wrote into a slot after freeing it,
  *     first word is a key  ⇔  the slot is not a live object
  * (free, pending or cached; heap_verify checks the free and pending
  * slots): one load and compare tells a double free, and a free of a slot
- * never handed out, without reading freeindex or allocBits.  Odd: no
+ * never handed out, without reading freeindex or allocBits.  A write after
+ * free that erases a free slot's key, followed by a second free, passes
+ * that test and leaves the slot in a cache while its span holds it free:
+ * kmalloc therefore hands a slot out of its span only if it holds KEY | 2
+ * (objcache_span_slot_bad reports it otherwise and leaves it allocated),
+ * so whichever copy goes first is the only one (host test
+ * freed_free_slot_handed_out_once).  Odd: no
  * pointer a program stores equals it; other data equals it with
  * probability 2^-62 (that object's free is then reported as a double free
  * and it leaks).  The price: a new kmalloc span's slots are written once
@@ -91,7 +98,7 @@
  * MALLOC (kmalloc_fast): pin; top > base → the newest object, if its first
  *   word is KEY (else kmalloc_slow drops it: DUPLICATES): pop it, clear its
  *   first word, zero it for calloc.  Else the span fast path as
- *   before, clearing the slot's key; when the span is full, kmalloc's slow
+ *   before, if the slot holds KEY | 2 (THE KEY), clearing it; when the span is full, kmalloc's slow
  *   path asks objcache_refill for a batch from the transfer cache before
  *   it refills the span from mcentral.
  * SLOW PATHS
@@ -212,7 +219,6 @@ void objcache_init(void)
 volatile uint32_t objcache_debug_no_block;
 volatile uint32_t objcache_debug_trust_key;
 volatile uint32_t objcache_debug_keep_oldest;
-volatile uint32_t objcache_debug_no_span_keys;
 
 static bool alloc_block(mcache *c)
 {
@@ -624,12 +630,22 @@ static void double_free_body(void *p)
 
 void objcache_double_free(uintptr_t x) { plat_systemstack(double_free_body, (void *)x); }
 
+bool objcache_span_slot_bad(mspan *s, uintptr_t x)
+{
+    if (objcache_debug_trust_key)
+        return true;
+    alloc_report("kmalloc: free slot 0x%lx (span 0x%lx class %u, %lu B) lost its key: written "
+                 "after its free, or freed again while free; left allocated",
+                 (unsigned long)x, (unsigned long)s->startAddr,
+                 (unsigned)spanclass_sizeclass(s->spanclass), (unsigned long)s->elemsize);
+    return false;
+}
+
 void objcache_key_span(mspan *s)
 {
     uint64_t k = mheap_.objcache_key | OBJCACHE_RELEASED;
-    if (!objcache_debug_no_span_keys)
-        for (uintptr_t p = s->startAddr; p < s->limit; p += s->elemsize)
-            *(uint64_t *)p = k;
+    for (uintptr_t p = s->startAddr; p < s->limit; p += s->elemsize)
+        *(uint64_t *)p = k;
     /* release: a kfree that passes the gate sees the keys */
     __atomic_store_n(&s->freeLimit, s->limit - s->startAddr, __ATOMIC_RELEASE);
 }

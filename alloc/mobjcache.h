@@ -11,11 +11,13 @@
  *     ALLOCATED as far as its span knows (allocBits / freeindex) and not
  *     pending.
  *   - THE KEY (mheap_.objcache_key, odd, bit 1 clear, drawn at
- *     malloc_init): an allocated kmalloc slot holds it in its first word
- *     iff it was freed — KEY while cached, KEY | 2 once released to its
- *     span (objcache_is_key tests both); kmalloc clears it whenever it
- *     hands a slot out (debug builds put the poison there instead), and
- *     hands an object out of a cache only if it holds KEY.
+ *     malloc_init): a kmalloc slot holds it in its first word iff it is not
+ *     a live object — KEY while cached, KEY | 2 once released to its span
+ *     and while free there (a new span's slots are keyed before its kfree
+ *     gate opens); objcache_is_key tests both.  kmalloc clears it whenever
+ *     it hands a slot out (debug builds put the poison there instead), and
+ *     hands an object out of a cache only if it holds KEY, out of its span
+ *     only if it holds KEY | 2.
  *   - Mallocs and Frees count cached objects as freed: a push counts a free
  *     at once (objcache.pushes), a pop a malloc (derived, see objcache_counts).
  */
@@ -82,6 +84,13 @@ void objcache_flush(struct mcache *c, bool to_spans);
 void objcache_flush_transfer(void);
 /* kfree found the key in x's first word: report the double free. */
 void objcache_double_free(uintptr_t x);
+/* Slot x, just taken from kmalloc span s (its owner, pinned), lacks the
+ * released key: written after its free, or pushed into a cache while free
+ * (a double free of a free slot whose key a write after free erased).
+ * Report it and leave it allocated (a leak: whichever copy a cache holds
+ * stays the one owner); false.  objcache_debug_trust_key: hand it out
+ * anyway (true). */
+bool objcache_span_slot_bad(struct mspan *s, uintptr_t x);
 /* mheap_alloc, a new small kmalloc span s (published, its gate closed, no
  * slot handed out): every slot's first word = KEY | 2, then open kfree's
  * gate (freeLimit, release).  So every free slot of a kmalloc span holds a
@@ -138,15 +147,12 @@ extern volatile uint32_t objcache_debug_no_block;
 /* Tests' negative control: 1 turns off what catches a duplicate when it
  * leaves its cache (DUPLICATES): objcache_drop_bad_top puts the key back
  * instead of dropping the object (so it is handed out), release_batch skips
- * its checks.  The fast path's test stays; nothing else reads this. */
+ * its checks, and objcache_span_slot_bad hands a keyless span slot out.
+ * The fast paths' tests stay; nothing else reads this. */
 extern volatile uint32_t objcache_debug_trust_key;
 /* Tests' negative control: 1 makes a full transfer cache keep its oldest
  * objects and release the new ones instead (the policy before W7's fix). */
 extern volatile uint32_t objcache_debug_keep_oldest;
-/* Tests' negative control: 1 makes objcache_key_span open the gate without
- * keying the slots (kfree then takes a never-allocated slot for a live
- * object). */
-extern volatile uint32_t objcache_debug_no_span_keys;
 
 /* fork (lib/preload.c): hold every transfer lock across fork. */
 void objcache_fork_lock(void);

@@ -247,6 +247,27 @@ static inline __attribute__((always_inline)) bool mspan_try_next_free(mspan *s, 
     return true;
 }
 
+/* The same, only if the slot's first word is `first` (kmalloc spans: the
+ * released key); otherwise false with nothing changed, and the caller's
+ * slow path takes the slot with mspan_try_next_free and deals with it. */
+static inline __attribute__((always_inline)) bool mspan_try_next_free_if(mspan *s, uint64_t first,
+                                                                         void **v)
+{
+    uint64_t cache = s->allocCache;
+    if (__builtin_expect(cache == 0, 0))
+        return false;
+    uint32_t bit = (uint32_t)__builtin_ctzll(cache);
+    uint32_t result = s->freeindex + bit;
+    uintptr_t o = s->startAddr + (uint64_t)result * s->elemsize;
+    if (__builtin_expect(*(const uint64_t *)o != first, 0))
+        return false;
+    s->allocCache = cache >> bit >> 1;
+    __atomic_store_n(&s->freeindex, result + 1, __ATOMIC_RELAXED);
+    mspan_owner_count(&s->allocCount, 1);
+    *v = (void *)o;
+    return true;
+}
+
 /* The same, returning the object or NULL. */
 static inline void *mspan_next_free_fast(mspan *s)
 {

@@ -105,9 +105,9 @@ static void test_torn_owner_undo(void)
     CHECK_NO_HOOK();
 }
 
-/* A release to the span (mobjcache.c release_one: a freed kmalloc
- * object, its first word the key) whose pending bit is set but whose
- * pendingCount++ did not happen. */
+/* A release to the span (mobjcache.c release_span_run: a freed kmalloc
+ * object, its first word the released key) whose pending bit is set but
+ * whose pendingCount++ did not happen. */
 static void test_torn_remote_free(void)
 {
     hook_reset();
@@ -116,7 +116,7 @@ static void test_torn_remote_free(void)
     REQUIRE(a && b);
     mspan *s = span_of((uintptr_t)a);
     uint32_t idx = mspan_obj_index(s, (uintptr_t)a);
-    *(uint64_t *)a = mheap_.objcache_key; /* kfree's swap */
+    *(uint64_t *)a = mheap_.objcache_key | OBJCACHE_RELEASED; /* the release's key */
     __atomic_fetch_or(&s->pendingFree[idx / 64], 1ull << (idx % 64), __ATOMIC_ACQ_REL);
     VERIFY_FAILS("pendingCount != popcount(pendingFree)");
     struct memstats before = stats_now();

@@ -770,6 +770,55 @@ static void test_empty_span_held_then_reused(void)
     CHECK_NO_HOOK();
 }
 
+/* A pending free reaches a held (empty) span: only a duplicate's second
+ * copy can do that (mobjcache.c DUPLICATES), when its release raced the
+ * first copy's release and sweep.  Set as run_flush_span does (bit, count,
+ * mcentral_note_free), it must be reported and dropped by a sweep, and the
+ * span held again with the counts right — also after the collector moved
+ * sweepgen on (a held span's sweepgen is then stale, and note_free used to
+ * take it for an unswept one).  Then the same bit without note_free: the
+ * refill that takes the span sweeps it first (step 4a). */
+static void stray_pending_bit(mspan *s, uint32_t idx)
+{
+    mheap_.mcaches[0].smallFreeCount[s->spanclass]++; /* the copy's free was counted */
+    *(uint64_t *)(s->startAddr + (uint64_t)idx * s->elemsize) =
+        mheap_.objcache_key | OBJCACHE_RELEASED;
+    __atomic_fetch_or(&s->pendingFree[idx / 64], 1ull << (idx % 64), __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&s->pendingCount, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_stray_pending_free_on_a_held_span(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    mcentral *c = &mheap_.central[make_kmalloc_spanclass(size_to_class(3000))];
+    void *objs[8];
+    make_held_spans(objs, 8);
+    mspan *s = span_of((uintptr_t)objs[0]);
+    REQUIRE(s->list == &c->held && mheap_.held_pages == s->npages);
+    mheap_.sweepgen += 2; /* a collector cycle ended meanwhile (kmalloc spans: nothing to sweep) */
+    stray_pending_bit(s, 2);
+    mcentral_note_free(c, s);
+    CHECK(hook_count == 1 && strstr(hook_msg, "sweep: double free of"));
+    hook_reset();
+    CHECKF(s->list == &c->held && s->pendingCount == 0 && mheap_.held_pages == s->npages,
+           "list %s pending %d held_pages %lu", mcentral_set_name(c, s->list, mheap_.sweepgen),
+           s->pendingCount, UL(mheap_.held_pages));
+    VERIFY();
+    stray_pending_bit(s, 3);
+    void *again = kmalloc(3000); /* step 4a takes s: swept first */
+    CHECK(again && span_of((uintptr_t)again) == s);
+    CHECK(hook_count == 1 && strstr(hook_msg, "sweep: double free of"));
+    hook_reset();
+    CHECK(s->pendingCount == 0 && mheap_.held_pages == 0);
+    VERIFY();
+    kfree(again);
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
 /* held_pages never passes held_max_pages: past it, empty spans go back to
  * the page heap as before. */
 static void test_held_spans_bounded(void)
@@ -1009,6 +1058,7 @@ static const struct tap_test tests[] = {
     {"scavenge", test_scavenge},
     {"empty_span_held_then_reused", test_empty_span_held_then_reused},
     {"held_spans_bounded", test_held_spans_bounded},
+    {"stray_pending_free_on_a_held_span", test_stray_pending_free_on_a_held_span},
     {"held_spans_drained_when_memory_runs_out", test_held_spans_drained_when_memory_runs_out},
     {"held_spans_control_no_drain", test_held_spans_control_no_drain},
     {"pagemap_refused_is_oom", test_pagemap_refused_is_oom},

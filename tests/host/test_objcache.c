@@ -326,39 +326,27 @@ static void test_verify_catches_broken_caches(void)
     CHECK_NO_HOOK();
 }
 
-/* heap_verify passes (ok), or fails with want in its message. */
-#define VERIFY_OR_FAIL(ok, want)                                                  \
-    do {                                                                          \
-        char e_[512];                                                             \
-        bool v_ = heap_verify(e_, sizeof e_);                                     \
-        if (ok)                                                                   \
-            CHECKF(v_, "%s", e_);                                                 \
-        else                                                                      \
-            CHECKF(!v_ && strstr(e_, want), "verify: want \"%s\": %s", want,       \
-                   v_ ? "passed" : e_);                                           \
-    } while (0)
-
 /* THE KEY (mobjcache.c): a new kmalloc span's slots hold the released key
  * before its kfree gate opens, so a free of a slot never handed out is
  * refused by kfree's key test alone (no allocated test on the fast path).
- * no_keys: the negative control (objcache_debug_no_span_keys), where the
- * slots are not keyed: the free must pass unseen into this CPU's cache —
- * heap_verify then sees a free slot cached, and the release to its span
- * drops it.  true when the free was refused at kfree. */
-static bool never_handed_out_refused(bool no_keys)
+ * erase_key: the negative control, where that slot's key is erased first
+ * (as if the span had not been keyed): the free must pass unseen into this
+ * CPU's cache — objcache_verify then sees a free slot cached, and the
+ * release to its span drops it.  true when the free was refused at kfree. */
+static bool never_handed_out_refused(bool erase_key)
 {
     hook_reset();
     host_set_cpu(0);
     quiesce();
-    objcache_debug_no_span_keys = no_keys;
     char *a = kmalloc(3000); /* a class no other test here keeps a span of */
-    objcache_debug_no_span_keys = 0;
     REQUIRE(a);
     mspan *s = span_at(a);
     REQUIRE(s->allocCount == 1 && s->nelems > 1); /* a new span */
     char *never = a + (uint64_t)(s->nelems - 1) * s->elemsize;
     REQUIRE(!mspan_allocated(s, s->nelems - 1));
-    VERIFY_OR_FAIL(!no_keys, "lacks the key");
+    VERIFY();
+    if (erase_key)
+        *(uint64_t *)never = 0;
     kfree(never);
     bool refused = hook_count == 1;
     if (refused) {
@@ -372,6 +360,7 @@ static bool never_handed_out_refused(bool no_keys)
         objcache_flush(&mheap_.mcaches[0], true); /* the release refuses it */
         CHECK(hook_count == 1 && strstr(hook_msg, "already free or pending in its span"));
         hook_reset();
+        *(uint64_t *)never = mheap_.objcache_key | OBJCACHE_RELEASED; /* repaired */
     }
     CHECK(!mspan_allocated(s, s->nelems - 1));
     kfree(a);
@@ -383,9 +372,60 @@ static bool never_handed_out_refused(bool no_keys)
 
 static void test_never_handed_out_refused(void) { CHECK(never_handed_out_refused(false)); }
 
-static void test_never_handed_out_control_unkeyed(void)
+static void test_never_handed_out_control_keyless(void)
 {
-    CHECKF(!never_handed_out_refused(true), "control: unkeyed slot's free refused anyway");
+    CHECKF(!never_handed_out_refused(true), "control: keyless slot's free refused anyway");
+}
+
+/* A write after free erases a free slot's key, and the slot is freed
+ * again: kfree's key test cannot see it, and the slot sits in this CPU's
+ * cache while its span holds it free.  Whoever takes it first, the other
+ * must not: kmalloc's pop hands it out (and clears the word), and when the
+ * span's turn comes, the hand-out test (kmalloc_from_span) finds no key,
+ * reports the slot and leaves it allocated.  trust: the negative control
+ * (objcache_debug_trust_key), where the span hands it out a second time.
+ * true when the slot was handed out once only. */
+static bool freed_free_slot_handed_out_once(bool trust)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    uint64_t *keep = kmalloc(48), *x = kmalloc(48);
+    REQUIRE(keep && x && span_at(x) == span_at(keep));
+    kfree(x);
+    malloc_flush_mcache(); /* released and swept: x is a free slot */
+    REQUIRE(!mspan_allocated(span_at(x), mspan_obj_index(span_at(x), (uintptr_t)x)));
+    x[0] = 0x1234; /* the write after free */
+    kfree(x);      /* the double free, unseen */
+    CHECK_NO_HOOK();
+    uint64_t *a = kmalloc(48); /* the pop */
+    CHECK(a == x); /* (nothing written to it: debug builds check a free slot's poison) */
+    objcache_debug_trust_key = trust;
+    uint64_t *b = kmalloc(48); /* the span: keep's, x the next free slot */
+    objcache_debug_trust_key = 0;
+    bool once = b != x;
+    if (once) {
+        CHECK_HOOK("kmalloc: free slot 0x%lx (span 0x%lx class 5, 48 B) lost its key: written "
+                   "after its free, or freed again while free; left allocated", UL(x),
+                   UL(span_at(x)->startAddr));
+        kfree(b);
+    }
+    kfree(a);
+    kfree(keep);
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+    return once;
+}
+
+static void test_freed_free_slot_handed_out_once(void)
+{
+    CHECK(freed_free_slot_handed_out_once(false));
+}
+
+static void test_freed_free_slot_control_twice(void)
+{
+    CHECKF(!freed_free_slot_handed_out_once(true), "control: the slot was not handed out twice");
 }
 
 /* heap_verify: a free slot of a kmalloc span whose first word lost the key
@@ -844,8 +884,10 @@ static const struct tap_test tests[] = {
     {"heapdump_shows_cached", test_heapdump_shows_cached},
     {"verify_catches_broken_caches", test_verify_catches_broken_caches},
     {"never_handed_out_refused", test_never_handed_out_refused},
-    {"never_handed_out_control_unkeyed", test_never_handed_out_control_unkeyed},
+    {"never_handed_out_control_keyless", test_never_handed_out_control_keyless},
     {"verify_catches_keyless_free_slot", test_verify_catches_keyless_free_slot},
+    {"freed_free_slot_handed_out_once", test_freed_free_slot_handed_out_once},
+    {"freed_free_slot_control_twice", test_freed_free_slot_control_twice},
     {"cross_cpu_churn_checks_content", test_cross_cpu_churn_checks_content},
     {"free_into_a_span_another_cpu_carves", test_free_into_a_span_another_cpu_carves},
     {"duplicate_caught_when_popped", test_duplicate_caught_when_popped},
