@@ -30,8 +30,9 @@
  *   1. Lock.  base = pagealloc_alloc(npages) — lowest-address first fit; it
  *      backs (plat_back, Prepared → Ready) every scavenged page of the run
  *      through heap_back, which counts Ready bytes.
- *   1b. No run fits, and the mcentrals hold empty kmalloc spans (mcentral.c
- *      HELD EMPTY SPANS) → unlock, give them all back to the page heap
+ *   1b. No run fits (or backing it failed), and the mcentrals hold empty
+ *      kmalloc spans (mcentral.c HELD EMPTY SPANS) → unlock, give them
+ *      all back to the page heap
  *      (mcentral_drain_all_held: the mcentral locks, then this one; the
  *      caller holds neither), lock, retry 1 — before the heap grows.
  *   2. No run fits → grow: reserve and prepare ceil(npages / 8192) arenas in
@@ -215,7 +216,9 @@ static bool heap_grow_locked(uint64_t npages)
     return true;
 }
 
-/* First-fit pages, growing and scavenging as needed; 0 when out of memory. */
+/* First-fit pages, growing and scavenging as needed; 0 when out of memory.
+ * may_grow false: neither, 0 when nothing fits or backing fails (step 1b
+ * drains the held spans first). */
 static uintptr_t heap_alloc_pages_locked(uint64_t npages, bool may_grow)
 {
     ALLOC_DLOCKED(&mheap_.lock);
