@@ -819,6 +819,81 @@ static void test_stray_pending_free_on_a_held_span(void)
     CHECK_NO_HOOK();
 }
 
+/* The hold on every CPU: four threads, one simulated CPU and one size class
+ * each, fill spans, check and free every object, and flush to the spans,
+ * so that their classes empty spans at once under their own mcentral
+ * locks and race for a bound of a few spans (span_empty_locked's CAS) and
+ * for held spans at refill (step 4a).  held_pages must never pass the
+ * bound (sampled by every thread), and heap_verify must find it equal to
+ * the held lists afterwards.  Control: heap_verify catches a held_pages
+ * that does not match the lists. */
+enum { HOLD_THREADS = 4, HOLD_ROUNDS = 200, HOLD_OBJS = 64 };
+static const size_t hold_size[HOLD_THREADS] = {1024, 2048, 3072, 4096};
+static int hold_bad, hold_over;
+
+static void *hold_thread(void *arg)
+{
+    uint32_t cpu = (uint32_t)(uintptr_t)arg;
+    host_set_cpu(cpu);
+    size_t size = hold_size[cpu];
+    uint64_t *obj[HOLD_OBJS];
+    for (int r = 0; r < HOLD_ROUNDS; r++) {
+        for (int i = 0; i < HOLD_OBJS; i++) {
+            obj[i] = kmalloc(size);
+            if (!obj[i]) {
+                __atomic_fetch_add(&hold_bad, 1, __ATOMIC_RELAXED);
+                return NULL;
+            }
+            obj[i][0] = obj[i][1] = (uint64_t)(cpu * 100000 + r * 100 + i);
+        }
+        for (int i = 0; i < HOLD_OBJS; i++) {
+            if (obj[i][1] != (uint64_t)(cpu * 100000 + r * 100 + i))
+                __atomic_fetch_add(&hold_bad, 1, __ATOMIC_RELAXED);
+            kfree(obj[i]);
+        }
+        uint64_t tok = plat_pin(); /* this CPU's caches back to the spans: they empty */
+        objcache_flush(&mheap_.mcaches[cpu], true);
+        mcache_release_all(&mheap_.mcaches[cpu]);
+        plat_unpin(tok);
+        if (__atomic_load_n(&mheap_.held_pages, __ATOMIC_RELAXED) > mheap_.held_max_pages)
+            __atomic_fetch_add(&hold_over, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void test_held_spans_on_all_cpus(void)
+{
+    hook_reset();
+    host_set_cpu(0);
+    quiesce();
+    uint64_t biggest = 0;
+    for (int t = 0; t < HOLD_THREADS; t++)
+        if (class_to_allocnpages[size_to_class(hold_size[t])] > biggest)
+            biggest = class_to_allocnpages[size_to_class(hold_size[t])];
+    mheap_.held_max_pages = 3 * biggest; /* fewer than the threads empty at once */
+    hold_bad = hold_over = 0;
+    pthread_t th[HOLD_THREADS];
+    for (uintptr_t i = 0; i < HOLD_THREADS; i++)
+        REQUIRE(pthread_create(&th[i], NULL, hold_thread, (void *)i) == 0);
+    for (int i = 0; i < HOLD_THREADS; i++)
+        pthread_join(th[i], NULL);
+    host_set_cpu(0);
+    CHECKF(hold_bad == 0, "%d objects lost or overwritten", hold_bad);
+    CHECKF(hold_over == 0, "held_pages above the bound %d times", hold_over);
+    CHECKF(mheap_.held_pages > 0 && mheap_.held_pages <= mheap_.held_max_pages,
+           "held_pages %lu (bound %lu)", UL(mheap_.held_pages), UL(mheap_.held_max_pages));
+    VERIFY();
+    mheap_.held_pages += 1; /* control: the counter off the lists */
+    char err[512];
+    CHECK(!heap_verify(err, sizeof err) && strstr(err, "held_pages"));
+    printf("# %s\n", err);
+    mheap_.held_pages -= 1;
+    mheap_.held_max_pages = HELD_MAX_PAGES;
+    quiesce();
+    VERIFY();
+    CHECK_NO_HOOK();
+}
+
 /* held_pages never passes held_max_pages: past it, empty spans go back to
  * the page heap as before. */
 static void test_held_spans_bounded(void)
@@ -1059,6 +1134,7 @@ static const struct tap_test tests[] = {
     {"empty_span_held_then_reused", test_empty_span_held_then_reused},
     {"held_spans_bounded", test_held_spans_bounded},
     {"stray_pending_free_on_a_held_span", test_stray_pending_free_on_a_held_span},
+    {"held_spans_on_all_cpus", test_held_spans_on_all_cpus},
     {"held_spans_drained_when_memory_runs_out", test_held_spans_drained_when_memory_runs_out},
     {"held_spans_control_no_drain", test_held_spans_control_no_drain},
     {"pagemap_refused_is_oom", test_pagemap_refused_is_oom},
