@@ -97,11 +97,20 @@ typedef struct mheap {
     uint64_t ready_bytes;    /* arena bytes Ready */
     uint64_t inuse_pages;    /* pages in mSpanInUse spans (held ones too) */
     uint64_t held_pages;     /* pages of empty kmalloc spans the mcentrals
-                                hold (mcentral.c HELD EMPTY SPANS): changed
-                                under the holding class's c->lock (atomic
-                                add), read without a lock as an estimate;
-                                <= held_max_pages; Σ held spans' pages */
-    uint64_t held_max_pages; /* the bound: HELD_MAX_PAGES (tests lower it) */
+                                hold (mcentral.c HELD EMPTY SPANS).  Written
+                                by whoever holds or unholds a span, under
+                                that class's c->lock only: classes race, so
+                                a hold claims room with a CAS and an unhold
+                                subtracts atomically (relaxed: the count
+                                orders nothing; the lists are under their
+                                locks).  Read without a lock as an estimate
+                                (mheap_alloc step 1b, the library's
+                                scavenger, MemStats), exactly by heap_verify
+                                with every lock held.
+                                held_pages <= held_max_pages at every
+                                instant; = Σ held spans' pages, quiescent */
+    uint64_t held_max_pages; /* the bound: HELD_MAX_PAGES, set at init (tests
+                                change it while no other CPU allocates) */
     uint64_t manual_pages;   /* pages in mSpanManual spans */
     uint64_t nspans[NUM_SIZE_CLASSES]; /* in-use spans per size class (0 = large) */
     uint64_t large_live;     /* large objects (in-use class 0 spans) */

@@ -60,7 +60,10 @@ struct mspan;
 /* Doubly linked list of spans; the owner's lock protects it. */
 typedef struct spanList {
     struct mspan *first, *last;
-    uint64_t n; /* == number of spans linked (checked by heap_verify) */
+    uint64_t n; /* == number of spans linked (checked by heap_verify);
+                   written under the owner's lock with relaxed atomic stores,
+                   so that mcentral_drain_held may read a held list's count
+                   unlocked as a hint (it locks before it trusts it) */
 } spanList;
 
 typedef struct mspan {
