@@ -228,6 +228,16 @@ static inline void mspan_owner_count(uint32_t *p, int32_t d)
 #endif
 }
 
+/* Slot `result` (bit `bit` of allocCache == cache) handed out: the owner's
+ * three updates, shared by both takers below. */
+static inline __attribute__((always_inline)) void mspan_take_slot(mspan *s, uint64_t cache,
+                                                                  uint32_t bit, uint32_t result)
+{
+    s->allocCache = cache >> bit >> 1; /* 0 when result % 64 == 63 */
+    __atomic_store_n(&s->freeindex, result + 1, __ATOMIC_RELAXED);
+    mspan_owner_count(&s->allocCount, 1);
+}
+
 /* Go's nextFreeFast: the next free slot from allocCache, or false when the
  * cache is empty.  Caller owns the span (pinned mcache CPU).  Two tests of
  * Go's are gone: allocCache never has a bit for a slot >= nelems
@@ -242,10 +252,7 @@ static inline __attribute__((always_inline)) bool mspan_try_next_free(mspan *s, 
         return false;
     uint32_t bit = (uint32_t)__builtin_ctzll(cache);
     uint32_t result = s->freeindex + bit;
-    uint32_t freeidx = result + 1;
-    s->allocCache = cache >> bit >> 1; /* 0 when result % 64 == 63 */
-    __atomic_store_n(&s->freeindex, freeidx, __ATOMIC_RELAXED);
-    mspan_owner_count(&s->allocCount, 1);
+    mspan_take_slot(s, cache, bit, result);
     *v = (void *)(s->startAddr + (uint64_t)result * s->elemsize);
     return true;
 }
@@ -264,9 +271,7 @@ static inline __attribute__((always_inline)) bool mspan_try_next_free_if(mspan *
     uintptr_t o = s->startAddr + (uint64_t)result * s->elemsize;
     if (__builtin_expect(*(const uint64_t *)o != first, 0))
         return false;
-    s->allocCache = cache >> bit >> 1;
-    __atomic_store_n(&s->freeindex, result + 1, __ATOMIC_RELAXED);
-    mspan_owner_count(&s->allocCount, 1);
+    mspan_take_slot(s, cache, bit, result);
     *v = (void *)o;
     return true;
 }
