@@ -755,6 +755,11 @@ static void test_empty_span_held_then_reused(void)
            "HeapInuse %lu → %lu, HeapIdle %lu → %lu: a held span is idle", UL(base.HeapInuse),
            UL(st.HeapInuse), UL(base.HeapIdle), UL(st.HeapIdle));
     VERIFY();
+    s->allocCount = 1; /* control: a held span that is not empty */
+    char err[512];
+    CHECK(!heap_verify(err, sizeof err) && strstr(err, "held: not an empty kmalloc span"));
+    s->allocCount = 0;
+    VERIFY();
     kfree(objs[3]); /* its slots keep the key: a double free is refused */
     CHECK(hook_count == 1 && strstr(hook_msg, "double free"));
     hook_reset();
