@@ -265,7 +265,7 @@ def main():
         md.append("(%s)" % (cg_note or "no data"))
     md.append("")
     md.append("## Go anchor: ns per allocation (Go: new(T) into a global sink, GC on; "
-              "ours: mallocgc(size, type, zeroed), no GC yet)\n")
+              "ours: mallocgc(size, type, zeroed) in the Linux library, which never collects)\n")
     if anchor:
         md.append("| shape | Go | mallocgc | ratio |")
         md.append("|---|---|---|---|")
