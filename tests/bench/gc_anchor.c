@@ -2,9 +2,10 @@
  * of 8, 16, 64 and 256-byte objects, pointer-free and with pointers (every
  * word a pointer, like [N/8]*int), zeroed (Go's new).  The Linux library
  * has no collector (plat_gc_supported is false there), so objects are never
- * reclaimed: each cell allocates into a sink and the heap simply grows (N objects; run with a modest N).  Linked
- * with libgomalloc's objects (alloc/ + lib/platform_linux.c) directly, so
- * mallocgc is callable and the platform is the library's. */
+ * reclaimed: each cell allocates into a sink and the heap simply grows (N
+ * objects; run with a modest N).  Linked with libgomalloc's objects
+ * (alloc/ + lib/platform_linux.c) directly, so mallocgc is callable and the
+ * platform is the library's. */
 #include "wl.h"
 #include "malloc.h"
 void gm_ensure_init(void);
